@@ -1,0 +1,57 @@
+"""The application factory: everything is built here (or in the CLI), nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.problems import install_problem_handlers
+from api.routers import health, ngsild
+from api.state import HubState
+from harvester.http import HttpClient
+from harvester.run import Harvester
+from harvester.scheduler import build_scheduler
+from hub import __version__
+from hub.cities import Registry, load_cities
+from hub.db import Database
+from hub.settings import Settings
+
+DESCRIPTION = (
+    "Nordhub harvests the open data of Nordic member cities (GBFS, CKAN, DCAT-AP, NGSI-LD, CKAN datastore), "
+    "validates it against the OASC Minimal Interoperability Mechanisms and publishes it through one NGSI-LD API."
+)
+
+
+def build_state(settings: Settings, *, db: Database | None = None, registry: Registry | None = None) -> HubState:
+    """Database, registry, HTTP client and harvester for one process."""
+    database = db or Database(settings.database_url)
+    cities = registry if registry is not None else load_cities(settings.cities_file)
+    harvester = Harvester(database, cities, HttpClient(settings))
+    return HubState(settings=settings, db=database, registry=cities, harvester=harvester)
+
+
+def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
+    """The ASGI app of the hub. The scheduler runs during the app's lifespan when the settings enable it."""
+    hub = state or build_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.scheduler_enabled:
+            hub.scheduler = build_scheduler(hub.harvester)
+            hub.scheduler.start()
+        try:
+            yield
+        finally:
+            if hub.scheduler is not None:
+                hub.scheduler.shutdown(wait=False)
+                hub.scheduler = None
+            await hub.harvester.client.aclose()
+
+    app = FastAPI(title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.hub = hub
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(ngsild.router)
+    return app

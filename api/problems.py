@@ -1,0 +1,93 @@
+"""The one place errors become RFC 9457 ``application/problem+json`` responses.
+
+Starlette finds handlers by walking the exception's class hierarchy, so the handler on ``NordhubError`` serves the
+whole tree in ``hub.errors``. Routes under ``/ngsi-ld/`` get the ETSI NGSI-LD problem types.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from hub.errors import ETSI_BASE, PROBLEM_BASE, NordhubError
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+NGSI_PREFIX = "/ngsi-ld/"
+
+
+def problem_response(
+    request: Request, *, status: int, problem_type: str, title: str, detail: str, **extra: Any
+) -> Response:
+    """The single function that shapes every error body of the hub."""
+    body = {"type": problem_type, "title": title, "status": status, "detail": detail, "instance": request.url.path}
+    body.update(extra)
+    headers = {}
+    tenant = request.headers.get("ngsild-tenant")
+    if tenant and request.url.path.startswith(NGSI_PREFIX):
+        headers["NGSILD-Tenant"] = tenant
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _nordhub_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NordhubError)
+    return problem_response(
+        request, status=exc.status, problem_type=exc.problem_type, title=exc.title, detail=exc.detail
+    )
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("query", "path", "header", "body"):
+        return f"{parts[0]} parameter {'.'.join(parts[1:])!r}" if len(parts) > 1 else parts[0]
+    return ".".join(parts)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    detail = "; ".join(f"{_where(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors())
+    if request.url.path.startswith(NGSI_PREFIX):
+        return problem_response(
+            request, status=400, problem_type=ETSI_BASE + "BadRequestData", title="Bad request data", detail=detail
+        )
+    return problem_response(
+        request, status=400, problem_type=PROBLEM_BASE + "bad-request", title="Bad request", detail=detail
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    ngsi = request.url.path.startswith(NGSI_PREFIX)
+    if exc.status_code == 404:
+        problem_type = ETSI_BASE + "ResourceNotFound" if ngsi else PROBLEM_BASE + "not-found"
+        return problem_response(
+            request, status=404, problem_type=problem_type, title="Not found", detail=f"no route {request.url.path}"
+        )
+    title = str(exc.detail)
+    problem_type = ETSI_BASE + "InvalidRequest" if ngsi else PROBLEM_BASE + f"http-{exc.status_code}"
+    return problem_response(request, status=exc.status_code, problem_type=problem_type, title=title, detail=title)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    ngsi = request.url.path.startswith(NGSI_PREFIX)
+    return problem_response(
+        request,
+        status=500,
+        problem_type=ETSI_BASE + "InternalError" if ngsi else PROBLEM_BASE + "internal-error",
+        title="Internal error",
+        detail="the hub failed to answer this request; the error is in its log",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NordhubError, _nordhub_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

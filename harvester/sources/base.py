@@ -1,0 +1,42 @@
+"""The interface every source kind implements, and the records it hands to the run orchestration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from harvester.http import HttpClient
+from hub.cities import City, Source, SourceKind
+from schemas.findings import Finding
+
+
+@dataclass(slots=True)
+class Record:
+    """One record of a source: its id, what it became (an NGSI-LD entity, or None) and what was found."""
+
+    record_id: str
+    entity: dict[str, Any] | None
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class HarvestBatch:
+    """Everything one fetch of a source produced."""
+
+    records: list[Record]
+    bytes: int = 0
+    findings: list[Finding] = field(default_factory=list)  # about the payload as a whole, not one record
+
+
+class SourceAdapter(Protocol):
+    """A source kind. ``harvest`` fetches and transforms; it never touches the database."""
+
+    kind: ClassVar[SourceKind]
+
+    async def harvest(self, client: HttpClient, city: City, source: Source) -> HarvestBatch:
+        """Fetch the source and transform every record it offers.
+
+        Raises a ``hub.errors.HarvestError`` subclass when the source as a whole cannot be read; a record that
+        cannot be transformed is returned with ``entity=None`` and an error finding, never dropped.
+        """
+        ...

@@ -1,0 +1,36 @@
+"""Tables of harvest runs and their items. Only ``harvester.store`` issues SQL on them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+
+from hub.db import UTCDateTime, metadata
+
+harvest_runs = Table(
+    "harvest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_id", String(128), nullable=False),
+    Column("city_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("counts", Text, nullable=False, default="{}"),
+    Column("bytes", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    Index("ix_harvest_runs_source_id_started_at", "source_id", "started_at"),
+)
+
+# One row per record a run touched other than "unchanged": its state and its findings (JSON list).
+harvest_items = Table(
+    "harvest_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("harvest_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("record_id", String(512), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("findings", Text, nullable=False, default="[]"),
+    Index("ix_harvest_items_run_id_state", "run_id", "state"),
+)

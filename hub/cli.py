@@ -1,0 +1,216 @@
+"""The ``nordhub`` command line. A composition root: it builds settings, database, app and harvester.
+
+Every command turns the hub's own errors into one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+
+from api.app import build_state, create_app
+from harvester import store as run_store
+from harvester.http import HttpClient
+from harvester.run import Harvester, RunReport
+from harvester.sources import adapter_for
+from hub import demo
+from hub.cities import Registry, load_cities
+from hub.db import Database
+from hub.errors import ConfigError, NordhubError
+from hub.logging import configure_logging
+from hub.settings import Settings
+
+app = typer.Typer(
+    help="Nordhub: the open-data federation hub of the Nordic smart-city network.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+cities_app = typer.Typer(help="Check the registry of member cities and their sources.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(cities_app, name="cities")
+app.add_typer(db_app, name="db")
+T = TypeVar("T")
+FAILED_STATES = {run_store.RunStatus.FAILED, run_store.RunStatus.TIMED_OUT, run_store.RunStatus.CANCELLED}
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"nordhub: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    """Run ``action``; the hub's own errors become one clear line and exit status 1."""
+    try:
+        return action()
+    except NordhubError as exc:
+        raise _fail(exc.detail) from None
+
+
+def _settings() -> Settings:
+    settings = _guarded(Settings)
+    configure_logging(settings)
+    return settings
+
+
+def _migrated_db(settings: Settings) -> Database:
+    db = _guarded(lambda: Database(settings.database_url))
+    _guarded(db.upgrade)
+    return db
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+            raise _fail(f"port {port} on {host} {reason}; choose another with --port") from None
+
+
+def _free_port(host: str, preferred: int) -> int:
+    """``preferred`` if it is free, else a port the OS picks (so a second demo still starts)."""
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise _fail(f"no free port on {host}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+    no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Do not run scheduled harvests.")] = False,
+) -> None:
+    """Apply migrations, then serve the API (and the harvest scheduler unless --no-scheduler)."""
+    settings = _settings()
+    if no_scheduler:
+        settings = settings.model_copy(update={"scheduler_enabled": False})
+    db = _migrated_db(settings)
+    _guarded(lambda: _reap(db))
+    _check_port(host, port)
+    state = _guarded(lambda: build_state(settings, db=db))
+    uvicorn.run(create_app(settings, state=state), host=host, port=port, log_config=None)
+
+
+def _reap(db: Database) -> None:
+    with db.begin() as conn:
+        run_store.reap_running(conn, now=datetime.now(UTC))
+
+
+def _print_reports(reports: list[RunReport]) -> None:
+    for r in reports:
+        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items()) or "no records"
+        line = f"{r.source_id:<32} {r.status.value:<22} {counts} ({r.duration:.2f} s)"
+        typer.echo(line + (f"\n    {r.error}" if r.error else ""))
+
+
+async def _harvest(settings: Settings, db: Database, registry: Registry, ids: list[str], dry: bool) -> list[RunReport]:
+    async with HttpClient(settings) as client:
+        harvester = Harvester(db, registry, client)
+        return [await harvester.run(source_id, dry_run=dry) for source_id in ids]
+
+
+@app.command()
+def harvest(
+    source: Annotated[str | None, typer.Option("--source", help="Harvest only this source id.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Preview: fetch, transform, validate; commit nothing.")
+    ] = False,
+) -> None:
+    """Harvest every enabled source (or one) now and print a summary per source."""
+    settings = _settings()
+    registry = _guarded(lambda: load_cities(settings.cities_file))
+    if source is not None:
+        _guarded(lambda: _known_source(registry, source))
+        ids = [source]
+    else:
+        ids = [s.id for _c, s in registry.sources() if s.enabled and adapter_for(s.kind) is not None]
+        skipped = [s.id for _c, s in registry.sources() if s.enabled and adapter_for(s.kind) is None]
+        if skipped:
+            typer.echo(f"not harvested (kind not supported yet): {', '.join(skipped)}", err=True)
+    db = _migrated_db(settings)
+    reports = _guarded(lambda: asyncio.run(_harvest(settings, db, registry, ids, dry_run)))
+    _print_reports(reports)
+    if any(r.status in FAILED_STATES for r in reports):
+        raise typer.Exit(1)
+
+
+def _known_source(registry: Registry, source_id: str) -> None:
+    try:
+        registry.source(source_id)
+    except KeyError:
+        known = ", ".join(s.id for _c, s in registry.sources())
+        raise ConfigError(f"unknown source {source_id!r}; known sources: {known}") from None
+
+
+@cities_app.command("check")
+def cities_check(
+    file: Annotated[
+        Path | None, typer.Argument(help="The cities file (default: NORDHUB_CITIES_FILE or ./cities.toml).")
+    ] = None,
+) -> None:
+    """Validate a cities file: exit 0 when valid, 1 with every problem named when not."""
+    path = file or _guarded(Settings).cities_file
+    registry = _guarded(lambda: load_cities(path))
+    count = sum(1 for _ in registry.sources())
+    typer.echo(f"{path}: OK, {len(registry.cities)} cities, {count} sources")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to the configured database."""
+    settings = _settings()
+    db = _migrated_db(settings)
+    typer.echo(f"{db.safe_url}: at revision {db.current_revision()}")
+
+
+@app.command("demo")
+def demo_command(
+    port: Annotated[int, typer.Option(help="Port of the hub (another is chosen if it is taken).")] = 8000,
+) -> None:
+    """Start simulated member cities, harvest them, and serve the hub on 127.0.0.1 with the scheduler."""
+    base = _settings()
+    city_server = demo.start_city_server()
+    try:
+        cities_file = _guarded(lambda: demo.write_demo_cities(base, city_server.base_url))
+        settings = base.model_copy(
+            update={
+                "cities_file": cities_file,
+                "scheduler_enabled": True,
+                "http_allow_hosts": [*base.http_allow_hosts, demo.LOOPBACK],
+            }
+        )
+        db = _migrated_db(settings)
+        _guarded(lambda: _reap(db))
+        registry = _guarded(lambda: load_cities(cities_file))
+        typer.echo(f"demo cities serving at {city_server.base_url} (cities file {cities_file})")
+        _print_reports(_guarded(lambda: asyncio.run(demo.harvest_all(db, registry, settings))))
+        hub_port = _free_port(demo.LOOPBACK, port)
+        url = f"http://{demo.LOOPBACK}:{hub_port}"
+        settings = settings.model_copy(update={"base_url": url})
+        typer.echo(demo.banner(url))
+        state = _guarded(lambda: build_state(settings, db=db, registry=registry))
+        uvicorn.run(create_app(settings, state=state), host=demo.LOOPBACK, port=hub_port, log_config=None)
+    finally:
+        city_server.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="nordhub")
+
+
+if __name__ == "__main__":
+    main()

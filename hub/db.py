@@ -1,0 +1,171 @@
+"""The one owner of database engines, connections and sessions, and of migrations.
+
+SQLite (WAL) is the embedded default and PostgreSQL the scale-out backend; everything else in the hub reaches the
+database through a :class:`Database`. Hot paths use SQLAlchemy Core connections (``db.begin()``); the ORM session
+(``db.session()``) is there for low-volume admin work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import DatabaseError as SADatabaseError
+from sqlmodel import Session
+
+from hub.errors import ConfigError, DatabaseError
+
+MIGRATIONS = "hub:migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets API readers run while a harvest writes; NORMAL sync is safe with WAL and much faster than FULL.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """Engine, connections, sessions and schema state of one database."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigError(f"database URL {url!r} is not a valid SQLAlchemy URL") from exc
+        self.url = parsed
+        self.safe_url = parsed.render_as_string(hide_password=True)
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if parsed.get_backend_name() == "sqlite":
+            self._prepare_sqlite_file(parsed.database)
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(parsed, **kwargs)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise ConfigError(f"database URL {self.safe_url!r}: driver not installed ({exc})") from exc
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @staticmethod
+    def _prepare_sqlite_file(database: str | None) -> None:
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection; reads, or writes that the caller commits."""
+        try:
+            conn = self.engine.connect()
+        except (OperationalError, SADatabaseError) as exc:
+            raise DatabaseError(f"cannot connect to database {self.safe_url}: {_first_line(exc)}") from exc
+        with conn:
+            yield conn
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A Core connection in one transaction, committed on success and rolled back on any error."""
+        with self.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """An ORM session for low-volume work."""
+        with Session(self.engine) as session:
+            yield session
+
+    def ping(self) -> None:
+        """Raise DatabaseError unless the database answers."""
+        with self.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def _alembic_config(self, conn: Connection | None = None) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", MIGRATIONS)
+        cfg.attributes["connection"] = conn
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply migrations up to ``revision`` (default: the newest)."""
+        with self.begin() as conn:
+            command.upgrade(self._alembic_config(conn), revision)
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def current_revision(self) -> str | None:
+        with self.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def is_current(self) -> bool:
+        """True when the database schema is at the newest migration."""
+        return self.current_revision() == self.head_revision()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__
+
+
+# One MetaData for every domain's tables, with a naming convention so migrations name constraints the same way
+# on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned time-zone aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

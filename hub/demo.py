@@ -1,0 +1,69 @@
+"""``nordhub demo``: a simulated member-city server, a cities file pointing at it, a first harvest, the hub.
+
+Like ``hub.cli`` this module is a composition root: it wires the harvester and the API together, which is why it
+may import from the packages above the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from harvester.demo_city import DemoCityServer, demo_sources
+from harvester.http import HttpClient
+from harvester.run import Harvester, RunReport
+from harvester.sources import adapter_for
+from hub.cities import City, Registry, Source, dump_cities, load_cities
+from hub.db import Database
+from hub.settings import Settings
+
+LOOPBACK = "127.0.0.1"
+
+
+def demo_registry(base: Registry, base_url: str) -> Registry:
+    """The member cities of ``base`` with their sources replaced by the demo server's (offline, loopback)."""
+    sources = demo_sources(base_url)
+    cities = [
+        City.model_validate(
+            {**city.model_dump(mode="json"), "sources": [Source.model_validate(s) for s in sources.get(city.id, [])]}
+        )
+        for city in base.cities
+    ]
+    return Registry(cities=cities)
+
+
+def write_demo_cities(settings: Settings, base_url: str) -> Path:
+    """Write the demo's cities file into the data directory and return its path."""
+    registry = demo_registry(load_cities(settings.cities_file), base_url)
+    path = settings.data_dir / "demo-cities.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_cities(registry), encoding="utf-8")
+    return path
+
+
+async def harvest_all(db: Database, registry: Registry, settings: Settings) -> list[RunReport]:
+    """One run of every enabled source the hub can harvest, concurrently."""
+    async with HttpClient(settings) as client:
+        harvester = Harvester(db, registry, client)
+        ids = [s.id for _c, s in registry.sources() if s.enabled and adapter_for(s.kind) is not None]
+        return list(await asyncio.gather(*(harvester.run(source_id) for source_id in ids)))
+
+
+def start_city_server() -> DemoCityServer:
+    server = DemoCityServer(host=LOOPBACK, port=0)
+    server.start()
+    return server
+
+
+def banner(url: str) -> str:
+    """The URLs a newcomer can try once the demo hub is up."""
+    return "\n".join(
+        [
+            f"Nordhub demo is serving at {url}  (Ctrl-C to stop)",
+            f"  health        {url}/health",
+            f"  API docs      {url}/docs",
+            f"  bike docks    {url}/ngsi-ld/v1/entities?type=BikeHireDockingStation&limit=1000",
+            f"  Oslo only     curl -H 'NGSILD-Tenant: oslo' '{url}/ngsi-ld/v1/entities?type=BikeHireDockingStation'",
+            f"  key-values    {url}/ngsi-ld/v1/entities?type=BikeHireDockingStation&format=keyValues&limit=5",
+        ]
+    )

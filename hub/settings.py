@@ -1,0 +1,72 @@
+"""The one settings object of the hub (environment prefix ``NORDHUB_``).
+
+Nothing here runs at import time: ``Settings()`` is built by ``create_app`` and the CLI and passed down.
+Every field carries a description; the README's configuration table is checked against this class by a test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """Configuration of one Nordhub process."""
+
+    model_config = SettingsConfigDict(env_prefix="NORDHUB_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./var/nordhub.db",
+        description="SQLAlchemy URL of the database. The default is the embedded SQLite file (WAL mode, created "
+        "on first start); PostgreSQL: `postgresql+psycopg://user@host:5432/db`.",
+    )
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Directory for the embedded database, raw payloads, schema and context stores.",
+    )
+    cities_file: Path = Field(
+        default=Path("./cities.toml"),
+        description="The declarative registry of member cities and their sources.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public base URL of this hub, used in links, Location headers and catalogue URIs.",
+    )
+    http_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a connection to a city's endpoint."
+    )
+    http_read_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait between bytes from a city's endpoint."
+    )
+    http_max_bytes: int = Field(
+        default=50 * 1024 * 1024, gt=0, description="Largest response body a harvest accepts, in bytes."
+    )
+    http_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts or IP addresses exempt from the SSRF guard (comma-separated list or JSON array); "
+        "the demo allow-lists 127.0.0.1.",
+    )
+    contact: str = Field(
+        default="opendata@nordhub.invalid",
+        description="Operator contact sent in the User-Agent of every harvest request.",
+    )
+    scheduler_enabled: bool = Field(default=True, description="Run the harvest scheduler inside `nordhub serve`.")
+    log_level: LogLevel = Field(default="INFO", description="Lowest level of log lines written.")
+    log_json: bool = Field(default=True, description="Write log lines as JSON objects (false: human-readable text).")
+
+    @field_validator("http_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        # An environment variable arrives as one string: accept "a,b" as well as a JSON array.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value

@@ -1,0 +1,60 @@
+"""Entity representations: normalized (as stored), concise and keyValues (GS CIM 009, clause 4.5)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from ngsi.context import CORE_CONTEXT
+
+VALUE_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
+ENTITY_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "@context"})
+
+
+class Format(StrEnum):
+    NORMALIZED = "normalized"
+    CONCISE = "concise"
+    KEY_VALUES = "keyValues"
+
+
+def _key_value(attr: Any) -> Any:
+    if isinstance(attr, list):  # multi-attribute (several datasetIds): keep the values
+        return [_key_value(a) for a in attr]
+    if not isinstance(attr, dict):
+        return attr
+    for member in VALUE_MEMBERS:
+        if member in attr:
+            return attr[member]
+    return attr
+
+
+def _concise(attr: Any) -> Any:
+    if isinstance(attr, list):
+        return [_concise(a) for a in attr]
+    if not isinstance(attr, dict):
+        return attr
+    kind = attr.get("type")
+    if set(attr) == {"type", "value"}:
+        if kind == "GeoProperty" or (kind == "Property" and not isinstance(attr["value"], dict)):
+            return attr["value"]  # a GeoJSON value identifies itself; an object value stays wrapped
+    return {k: _concise(v) if isinstance(v, dict) else v for k, v in attr.items() if k != "type"}
+
+
+def render(stored: str, fmt: Format, *, with_context: bool) -> bytes:
+    """One stored entity in the requested format, with the core @context in the body when asked."""
+    if fmt is Format.NORMALIZED:
+        if not with_context:
+            return stored.encode()
+        # Splice the @context in without a parse/serialise round trip: stored JSON always starts with "{".
+        return b'{"@context":"' + CORE_CONTEXT.encode() + b'",' + stored[1:].encode()
+    entity: dict[str, Any] = orjson.loads(stored)
+    shaper = _key_value if fmt is Format.KEY_VALUES else _concise
+    out: dict[str, Any] = {"@context": CORE_CONTEXT} if with_context else {}
+    out.update({k: v if k in ENTITY_MEMBERS else shaper(v) for k, v in entity.items()})
+    return orjson.dumps(out)
+
+
+def render_list(rows: list[str], fmt: Format, *, with_context: bool) -> bytes:
+    return b"[" + b",".join(render(row, fmt, with_context=with_context) for row in rows) + b"]"

@@ -1,0 +1,40 @@
+"""Tables of the context-information domain. Only ``ngsi.store`` issues SQL on them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text
+
+from hub.db import UTCDateTime, metadata
+
+# One row per entity and tenant. ``data`` is the entity in normalized form as compact JSON, ready to send: the
+# API assembles responses from it without re-validating (orjson pass-through).
+entities = Table(
+    "ngsi_entities",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("id", String(512), primary_key=True),
+    Column("type", String(256), nullable=False),
+    Column("scope", String(256), nullable=True),
+    Column("data", Text, nullable=False),
+    Column("source_id", String(128), nullable=True),
+    Column("removed", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("modified_at", UTCDateTime, nullable=False),
+    Index("ix_ngsi_entities_type_tenant", "type", "tenant"),
+    Index("ix_ngsi_entities_source_id", "source_id"),
+)
+
+# Attribute history: one row per change of an observed value. ``ts`` is seconds since the epoch (UTC) so that
+# bucketing for aggregation is plain arithmetic on both databases.
+temporal_instances = Table(
+    "ngsi_temporal_instances",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("entity_id", String(512), nullable=False),
+    Column("attr", String(256), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("value_num", Float, nullable=True),
+    Column("value", Text, nullable=False),
+    Index("ix_ngsi_temporal_instances_entity", "tenant", "entity_id", "attr", "ts", unique=True),
+)
