@@ -14,6 +14,7 @@ import ipaddress
 import random
 import socket
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -24,6 +25,7 @@ import httpx
 from hub import __version__
 from hub.errors import (
     ForbiddenTarget,
+    PayloadInvalid,
     PayloadTooLarge,
     SourceHTTPError,
     SourceTimeout,
@@ -35,6 +37,11 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 120.0
+# Only the codings decoded here (with a size bound and a truncation check) are advertised.
+ACCEPT_ENCODING = "gzip, deflate"
+_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+# Credentials meant for one origin are not forwarded to another one by a redirect (as httpx itself does).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +69,8 @@ def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return not (
+    # is_global also excludes the shared address space 100.64.0.0/10, which is_private misses (cloud metadata).
+    return ip.is_global and not (
         ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
     )
 
@@ -90,7 +98,10 @@ class HttpClient:
             transport=transport,
             timeout=timeout,
             follow_redirects=False,  # redirects are followed here, so every hop passes the SSRF guard
-            headers={"User-Agent": f"Nordhub/{__version__} (+{settings.base_url}; {settings.contact})"},
+            headers={
+                "User-Agent": f"Nordhub/{__version__} (+{settings.base_url}; {settings.contact})",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
         )
 
     async def aclose(self) -> None:
@@ -127,6 +138,8 @@ class HttpClient:
             if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
                 seen.append(current)
                 current = urljoin(current, response.headers["location"])
+                if _origin(current) != _origin(seen[-1]):
+                    headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
                 if current in seen or len(seen) > MAX_REDIRECTS:
                     raise SourceHTTPError(
                         f"GET {url}: too many redirects or a redirect loop ({len(seen)} hops)", http_status=310
@@ -136,13 +149,16 @@ class HttpClient:
 
     async def check_target(self, url: str) -> None:
         """Refuse non-http(s) URLs and hosts that resolve to non-public addresses (unless allow-listed)."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:  # a malformed IPv6 literal or port
+            raise ForbiddenTarget(f"{url}: not a valid URL ({exc})") from exc
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ForbiddenTarget(f"{url}: only absolute http and https URLs can be harvested")
         host = parts.hostname.lower()
         if host in self._allow:
             return
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             addresses = [host] if _is_ip(host) else await self._resolver(host, port)
         except OSError as exc:
@@ -161,8 +177,10 @@ class HttpClient:
                 body = await self._read_capped(url, response)
         except httpx.TimeoutException as exc:
             raise _Retryable(SourceTimeout(f"GET {url}: timed out ({type(exc).__name__})")) from exc
-        except (httpx.TransportError, httpx.DecodingError) as exc:
+        except httpx.TransportError as exc:
             raise _Retryable(SourceUnreachable(f"GET {url}: {type(exc).__name__}: {exc}")) from exc
+        except httpx.DecodingError as exc:  # only from in-memory responses, which httpx decodes when built
+            raise PayloadInvalid(f"GET {url}: corrupt body ({exc})") from exc
         result = _Response(response.status_code, response.headers, body, time.perf_counter() - started)
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(
@@ -173,18 +191,57 @@ class HttpClient:
 
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
         cap = self._settings.http_max_bytes
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > cap:
+        declared = _ascii_int(response.headers.get("content-length"))
+        if declared is not None and declared > cap:
             raise PayloadTooLarge(f"GET {url}: declared body of {declared} bytes exceeds the cap of {cap}")
+        if response.is_stream_consumed:  # an in-memory response (mock transports) arrives read and decoded
+            if len(response.content) > cap:
+                raise PayloadTooLarge(f"GET {url}: body exceeds the cap of {cap} bytes")
+            return response.content
+        decoder = _Decoder(url, response.headers.get("content-encoding", ""))
         chunks: list[bytes] = []
         size = 0
-        # aiter_bytes decompresses: the cap therefore also bounds the decompressed size (gzip bombs).
-        async for chunk in response.aiter_bytes():
+        # The body is decoded here rather than by httpx so that decompression itself stops at the cap (gzip bombs)
+        # and a truncated compressed stream is an error instead of a silently shortened body.
+        async for raw in response.aiter_raw():
+            chunk = decoder.decode(raw, cap - size)
             size += len(chunk)
             if size > cap:
                 raise PayloadTooLarge(f"GET {url}: body exceeds the cap of {cap} bytes")
             chunks.append(chunk)
+        decoder.finish()
         return b"".join(chunks)
+
+
+class _Decoder:
+    """Incremental gzip/deflate decoding that never inflates more than asked and notices truncation."""
+
+    def __init__(self, url: str, encoding: str) -> None:
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip().lower() not in ("", "identity")]
+        if len(codings) > 1 or (codings and codings[0] not in _WBITS):
+            raise PayloadInvalid(f"GET {url}: unsupported Content-Encoding {encoding!r}")
+        self._url = url
+        self._coding = codings[0] if codings else None
+        self._zlib = zlib.decompressobj(_WBITS[self._coding]) if self._coding else None
+        self._received = False
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """Decode the next raw chunk into at most ``limit + 1`` bytes: one more than the caller accepts."""
+        if self._zlib is None or not data:
+            return data
+        first, self._received = not self._received, True
+        try:
+            return self._zlib.decompress(data, max(limit, 0) + 1)
+        except zlib.error as exc:
+            if first and self._coding == "deflate":  # some servers send raw deflate without the zlib header
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.decode(data, limit)
+            raise PayloadInvalid(f"GET {self._url}: corrupt {self._coding} body ({exc})") from exc
+
+    def finish(self) -> None:
+        """Refuse a compressed body whose stream ended before its end marker."""
+        if self._zlib is not None and self._received and not self._zlib.eof:
+            raise PayloadInvalid(f"GET {self._url}: truncated {self._coding} body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,12 +275,24 @@ def response_result(url: str, response: _Response) -> FetchResult:
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    seconds = _ascii_int(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def _ascii_int(value: str | None) -> int | None:
+    # str.isdigit alone accepts "²", which int() then rejects: a hostile header must not crash the client.
+    text = (value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def _is_ip(host: str) -> bool:

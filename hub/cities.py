@@ -1,9 +1,9 @@
 """The cities registry: ``cities.toml`` read into typed models, and written back.
 
 The file is an array of ``[[cities]]`` tables, each with its own array of ``[[cities.sources]]``. Nothing is
-returned until everything has been checked: a file with any problem raises one
-:class:`~hub.errors.CitiesFileError` that lists every problem, one line each, naming the file, the city id, the
-source id and the field, so a broken file never half-loads.
+returned until everything has been checked: a file with any problem raises one ``CitiesFileError`` that
+lists every problem, one line each, naming the file, the city id, the source id and the field, so a broken
+file never half-loads.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def parse_schedule(text: str) -> Schedule:
 
 def _check_slug(value: str) -> str:
     if not _SLUG.fullmatch(value):
-        raise ValueError(f"{value!r} is not a slug (lower-case letters, digits and '-', not starting with '-')")
+        raise ValueError(f"{value!r} is not a slug (a-z, 0-9 and '-', not starting with '-')")
     return value
 
 
@@ -144,7 +144,8 @@ class Source(BaseModel):
     @field_validator("headers")
     @classmethod
     def _env_names_only(cls, headers: dict[str, str]) -> dict[str, str]:
-        problems = [f"{name!r} is not an HTTP header name" for name in headers if not _HEADER_NAME.fullmatch(name)]
+        bad_names = [name for name in headers if not _HEADER_NAME.fullmatch(name)]
+        problems = [f"{name!r} is not an HTTP header name" for name in bad_names]
         # The value is never echoed: if it is not a variable name, it may well be the secret itself.
         problems += [
             f"header {name!r} must name an environment variable (^[A-Z_][A-Z0-9_]*$) holding its value; "
@@ -182,7 +183,7 @@ class BBox(BaseModel):
             return value
         if isinstance(value, list | tuple) and len(value) == 4 and all(map(_is_number, value)):
             return dict(zip(("min_lon", "min_lat", "max_lon", "max_lat"), value, strict=True))
-        raise ValueError(f"must be an array [min_lon, min_lat, max_lon, max_lat] of four numbers, got {value!r}")
+        raise ValueError(f"must be four numbers [min_lon, min_lat, max_lon, max_lat], got {value!r}")
 
     @model_validator(mode="after")
     def _ordered(self) -> BBox:

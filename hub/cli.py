@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from api.app import build_state, create_app
 from harvester import store as run_store
@@ -54,8 +55,16 @@ def _guarded(action: Callable[[], T]) -> T:
         raise _fail(exc.detail) from None
 
 
+def _load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"NORDHUB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from None
+
+
 def _settings() -> Settings:
-    settings = _guarded(Settings)
+    settings = _guarded(_load_settings)
     configure_logging(settings)
     return settings
 
@@ -162,7 +171,7 @@ def cities_check(
     ] = None,
 ) -> None:
     """Validate a cities file: exit 0 when valid, 1 with every problem named when not."""
-    path = file or _guarded(Settings).cities_file
+    path = file or _guarded(_load_settings).cities_file
     registry = _guarded(lambda: load_cities(path))
     count = sum(1 for _ in registry.sources())
     typer.echo(f"{path}: OK, {len(registry.cities)} cities, {count} sources")

@@ -118,6 +118,11 @@ class Database:
         with self.begin() as conn:
             command.upgrade(self._alembic_config(conn), revision)
 
+    def downgrade(self, revision: str) -> None:
+        """Revert migrations down to ``revision`` (``base`` empties the database)."""
+        with self.begin() as conn:
+            command.downgrade(self._alembic_config(conn), revision)
+
     def head_revision(self) -> str | None:
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
