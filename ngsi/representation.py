@@ -36,9 +36,9 @@ def _concise(attr: Any) -> Any:
     if not isinstance(attr, dict):
         return attr
     kind = attr.get("type")
-    if set(attr) == {"type", "value"}:
-        if kind == "GeoProperty" or (kind == "Property" and not isinstance(attr["value"], dict)):
-            return attr["value"]  # a GeoJSON value identifies itself; an object value stays wrapped
+    bare = set(attr) == {"type", "value"}
+    if bare and (kind == "GeoProperty" or (kind == "Property" and not isinstance(attr["value"], dict))):
+        return attr["value"]  # a GeoJSON value identifies itself; an object value stays wrapped
     return {k: _concise(v) if isinstance(v, dict) else v for k, v in attr.items() if k != "type"}
 
 
