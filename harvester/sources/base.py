@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from catalog.model import Dataset
 from harvester.http import HttpClient
 from hub.cities import City, Source, SourceKind
 from schemas.findings import Finding
@@ -12,11 +13,20 @@ from schemas.findings import Finding
 
 @dataclass(slots=True)
 class Record:
-    """One record of a source: its id, what it became (an NGSI-LD entity, or None) and what was found."""
+    """One record of a source: its id, what it became and what was found.
+
+    A record becomes an NGSI-LD ``entity`` (context sources) or a catalogue ``dataset`` (catalogue sources); when it
+    could not be transformed both are None and ``findings`` say why — it is quarantined, never dropped.
+    """
 
     record_id: str
     entity: dict[str, Any] | None
     findings: list[Finding] = field(default_factory=list)
+    dataset: Dataset | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.entity is not None or self.dataset is not None
 
 
 @dataclass(slots=True)
@@ -26,6 +36,7 @@ class HarvestBatch:
     records: list[Record]
     bytes: int = 0
     findings: list[Finding] = field(default_factory=list)  # about the payload as a whole, not one record
+    complete: bool = True  # every record of the source was listed (a full run): absent ones may be marked removed
 
 
 class SourceAdapter(Protocol):
