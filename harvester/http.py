@@ -218,15 +218,17 @@ class _Decoder:
 
     def __init__(self, url: str, encoding: str) -> None:
         codings = [c.strip().lower() for c in encoding.split(",") if c.strip().lower() not in ("", "identity")]
-        if len(codings) > 1 or (codings and codings[0] not in _WBITS):
-            raise PayloadInvalid(f"GET {url}: unsupported Content-Encoding {encoding!r}")
         self._url = url
-        self._coding = codings[0] if codings else None
+        self._encoding = encoding
+        self._supported = len(codings) <= 1 and all(c in _WBITS for c in codings)
+        self._coding = codings[0] if codings and self._supported else None
         self._zlib = zlib.decompressobj(_WBITS[self._coding]) if self._coding else None
         self._received = False
 
     def decode(self, data: bytes, limit: int) -> bytes:
         """Decode the next raw chunk into at most ``limit + 1`` bytes: one more than the caller accepts."""
+        if not self._supported and data:  # an empty body (304, redirects) needs no decoding
+            raise PayloadInvalid(f"GET {self._url}: unsupported Content-Encoding {self._encoding!r}")
         if self._zlib is None or not data:
             return data
         first, self._received = not self._received, True
@@ -290,9 +292,10 @@ def _ascii_int(value: str | None) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _origin(url: str) -> tuple[str, str]:
+    # netloc rather than hostname and port: those raise on a malformed port, which check_target reports instead.
     parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
+    return parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower()
 
 
 def _is_ip(host: str) -> bool:

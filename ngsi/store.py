@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, func, select
 
 from ngsi.tables import entities, temporal_instances
 
@@ -65,75 +64,86 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
     by_tenant: dict[str, list[EntityWrite]] = {}
     for write in writes:
         by_tenant.setdefault(write.tenant, []).append(write)
+    stamp = _db_time(conn, now)
     for tenant, group in by_tenant.items():
         old = _existing(conn, tenant, [w.id for w in group])
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        history: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
         for write in group:
             data = orjson.dumps(write.entity).decode()
             previous = old.get(write.id)
             if previous == data:
                 result.unchanged.append(write.id)
                 continue
-            row = {
-                "b_id": write.id,
-                "type": write.entity["type"],
-                "scope": write.scope,
-                "data": data,
-                "source_id": write.source_id,
-                "modified_at": now,
-            }
-            if previous is None:
-                inserts.append(row)
-                result.created.append(write.id)
-            else:
-                updates.append(row)
-                result.updated.append(write.id)
+            (result.created if previous is None else result.updated).append(write.id)
+            rows.append(
+                (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
+            )
             history.extend(_changed_instances(tenant, write.entity, previous))
-        _write(conn, tenant, inserts, updates, now)
+        _write(conn, rows)
         result.instances += _insert_history(conn, history)
     return result
 
 
-def _write(
-    conn: Connection, tenant: str, inserts: list[dict[str, Any]], updates: list[dict[str, Any]], now: datetime
-) -> None:
-    if inserts:
-        conn.execute(
-            insert(entities),
-            [
-                {
-                    "tenant": tenant,
-                    "id": r["b_id"],
-                    "type": r["type"],
-                    "scope": r["scope"],
-                    "data": r["data"],
-                    "source_id": r["source_id"],
-                    "removed": False,
-                    "created_at": now,
-                    "modified_at": now,
-                }
-                for r in inserts
-            ],
-        )
-    if updates:
-        stmt = (
-            update(entities)
-            .where(and_(entities.c.tenant == tenant, entities.c.id == bindparam("b_id")))
-            .values(
-                type=bindparam("type"),
-                scope=bindparam("scope"),
-                data=bindparam("data"),
-                source_id=bindparam("source_id"),
-                modified_at=bindparam("modified_at"),
-                removed=False,
-            )
-        )
-        conn.execute(stmt, updates)
+# Bulk writes go straight to the driver's executemany with positional rows: building SQLAlchemy parameter dicts
+# and running bind processors per row cost more than the database itself here (see bench/harvest_pipeline.py).
+_UPSERT = (
+    "INSERT INTO ngsi_entities (tenant, id, type, scope, data, source_id, removed, created_at, modified_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET type = excluded.type, "
+    "scope = excluded.scope, data = excluded.data, source_id = excluded.source_id, removed = false, "
+    "modified_at = excluded.modified_at"
+)
+_HISTORY = (
+    "INSERT INTO ngsi_temporal_instances (tenant, entity_id, attr, ts, value_num, value) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"  # the same value observed at the same instant twice is one instance
+)
 
 
-def _changed_instances(tenant: str, entity: dict[str, Any], previous: str | None) -> Iterable[dict[str, Any]]:
+def _driver_sql(conn: Connection, sql: str) -> str:
+    return sql.replace("?", "%s") if conn.dialect.paramstyle in ("format", "pyformat") else sql
+
+
+def _db_time(conn: Connection, moment: datetime) -> Any:
+    """A UTC timestamp as the driver stores it: SQLite keeps SQLAlchemy's text format, PostgreSQL a datetime."""
+    utc = moment.astimezone(UTC)
+    if conn.dialect.name == "sqlite":
+        return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return utc
+
+
+ENTITY_COLUMNS = "tenant, id, type, scope, data, source_id, removed, created_at, modified_at"
+HISTORY_COLUMNS = "tenant, entity_id, attr, ts, value_num, value"
+COPY_THRESHOLD = 200  # below this many rows, executemany is as fast as staging through COPY
+
+
+def _write(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _copy_upsert(conn, "ngsi_entities", ENTITY_COLUMNS, rows, _UPSERT.split(" ON CONFLICT ", 1)[1])
+        if len(rows) >= 1000:
+            # A large batch leaves the planner's statistics stale (it would scan the table for every id lookup of
+            # the next run): refresh them now, inside the transaction, which sees its own rows.
+            conn.exec_driver_sql("ANALYZE ngsi_entities")
+    else:
+        conn.exec_driver_sql(_driver_sql(conn, _UPSERT), rows)
+
+
+def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]], on_conflict: str) -> None:
+    """PostgreSQL: COPY the rows into a temporary staging table, then one INSERT … SELECT … ON CONFLICT."""
+    stage = f"_stage_{table}"
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT {on_conflict}")
+    conn.exec_driver_sql(f"TRUNCATE {stage}")
+
+
+def _changed_instances(tenant: str, entity: dict[str, Any], previous: str | None) -> Iterable[tuple[Any, ...]]:
     """Instances for every attribute with ``observedAt`` whose value differs from the stored entity."""
     before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
     for name, attr in entity.items():
@@ -144,25 +154,17 @@ def _changed_instances(tenant: str, entity: dict[str, Any], previous: str | None
             continue
         value = attr["value"]
         numeric = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        yield {
-            "tenant": tenant,
-            "entity_id": entity["id"],
-            "attr": name,
-            "ts": datetime.fromisoformat(attr["observedAt"]).timestamp(),
-            "value_num": numeric,
-            "value": orjson.dumps(value).decode(),
-        }
+        ts = datetime.fromisoformat(attr["observedAt"]).timestamp()
+        yield (tenant, entity["id"], name, ts, numeric, orjson.dumps(value).decode())
 
 
-def _insert_history(conn: Connection, rows: list[dict[str, Any]]) -> int:
+def _insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
-    # The same value observed at the same instant twice is one instance: skip duplicates on both databases.
-    if conn.dialect.name == "postgresql":
-        stmt: Any = postgresql.insert(temporal_instances).on_conflict_do_nothing()
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _copy_upsert(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows, "DO NOTHING")
     else:
-        stmt = sqlite.insert(temporal_instances).on_conflict_do_nothing()
-    conn.execute(stmt, rows)
+        conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows)
     return len(rows)
 
 

@@ -638,6 +638,14 @@ async def test_an_unsupported_content_encoding_is_refused(encoding: str) -> None
     assert URL in str(caught.value)
 
 
+async def test_an_empty_body_needs_no_decoder_whatever_its_encoding() -> None:
+    server = replies(lambda _r: httpx.Response(304, stream=ChunkStream([b""]), headers={"Content-Encoding": "br"}))
+    async with make_client(server) as client:
+        result = await client.get(URL)
+
+    assert (result.status, result.content) == (304, b"")
+
+
 # --- SSRF guard --------------------------------------------------------------------------------------------------
 
 NON_PUBLIC = [
@@ -897,6 +905,28 @@ async def test_the_guard_applies_after_every_redirect(target: str) -> None:
 
     assert target in str(caught.value)
     assert server.urls == ["http://demo-city.test/gbfs.json"]  # the forbidden target never got a request
+
+
+async def test_a_redirect_to_a_port_out_of_range_is_refused() -> None:
+    location = "http://mirror.city.example:99999/"
+    server = routes({URL: redirect(location)})
+    async with make_client(server) as client:
+        with pytest.raises(ForbiddenTarget) as caught:
+            await client.get(URL, {"Authorization": "Bearer x"})
+
+    assert f"{location}: not a valid URL" in str(caught.value)
+    assert server.urls == [URL]
+
+
+async def test_an_unparseable_location_is_a_hub_error(sleeps: list[float]) -> None:
+    server = routes({URL: redirect("http://[::1/")})  # httpx itself rejects this Location
+    async with make_client(server) as client:
+        with pytest.raises(SourceUnreachable) as caught:
+            await client.get(URL)
+
+    assert URL in str(caught.value)
+    assert "Invalid URL in location header" in str(caught.value)
+    assert server.urls == [URL] * 4
 
 
 async def test_a_redirect_chain_to_a_public_host_ends_at_the_final_url() -> None:
