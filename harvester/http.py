@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from harvester.fetchlog import Fetched, current_session
 from hub import __version__
 from hub.errors import (
     ForbiddenTarget,
@@ -53,6 +54,7 @@ class FetchResult:
     headers: Mapping[str, str]
     content: bytes
     elapsed: float
+    not_modified: bool = False  # a 304 answered a conditional GET: content is the stored payload
 
     @property
     def content_type(self) -> str:
@@ -114,10 +116,31 @@ class HttpClient:
         await self.aclose()
 
     async def get(self, url: str, headers: Mapping[str, str] | None = None) -> FetchResult:
-        """GET ``url`` following redirects, with retries; raises the hub's HarvestError subclasses."""
+        """GET ``url`` following redirects, with retries; raises the hub's HarvestError subclasses.
+
+        Inside a run's fetch session the GET is conditional on the previous good payload (a 304 returns that
+        payload with ``not_modified=True``), a re-import answers from stored payloads without any request, and
+        every fetch is recorded.
+        """
+        session = current_session()
+        if session is not None and session.replay is not None:
+            stored = session.replayed(url)
+            return FetchResult(stored.url, 200, dict(stored.headers), stored.content, 0.0)
+        request_headers = dict(headers or {})
+        previous = session.previous.get(url) if session is not None else None
+        if previous is not None:
+            request_headers.update(previous.validators)
+        result = await self._get_retrying(url, request_headers)
+        if result.status == 304 and previous is not None:
+            result = FetchResult(previous.url, 200, dict(previous.headers), previous.content, result.elapsed, True)
+        if session is not None:
+            session.fetched.append(Fetched(url, result.url, result.headers, result.content, result.not_modified))
+        return result
+
+    async def _get_retrying(self, url: str, headers: dict[str, str]) -> FetchResult:
         for attempt in range(self._max_retries + 1):
             try:
-                return await self._get_following(url, dict(headers or {}))
+                return await self._get_following(url, dict(headers))
             except _Retryable as exc:
                 if attempt == self._max_retries:
                     raise exc.error from exc

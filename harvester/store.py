@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,9 +11,10 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, desc, insert, select, update
+from sqlalchemy import Connection, and_, delete, desc, func, insert, select, update
 
-from harvester.tables import harvest_items, harvest_runs
+from harvester.fetchlog import Fetched, StoredFetch
+from harvester.tables import harvest_items, harvest_payloads, harvest_run_payloads, harvest_runs
 
 
 class RunStatus(StrEnum):
@@ -40,10 +43,27 @@ class ItemRow:
     findings: list[dict[str, Any]]
 
 
-def start_run(conn: Connection, *, source_id: str, city_id: str, kind: str, dry_run: bool, now: datetime) -> int:
+class RunMode(StrEnum):
+    FULL = "full"  # every record listed: absent ones may be marked removed
+    INCREMENTAL = "incremental"  # only what changed since the last good run
+    REIMPORT = "reimport"  # re-transform and re-validate stored payloads, no network
+    PREVIEW = "preview"  # dry run: nothing but the run row is committed
+
+
+def start_run(
+    conn: Connection,
+    *,
+    source_id: str,
+    city_id: str,
+    kind: str,
+    dry_run: bool,
+    now: datetime,
+    mode: RunMode = RunMode.FULL,
+) -> int:
     """Insert a run in state ``running`` and return its id."""
     result = conn.execute(
         insert(harvest_runs).values(
+            mode=mode.value,
             source_id=source_id,
             city_id=city_id,
             kind=kind,
@@ -105,6 +125,7 @@ def reap_running(conn: Connection, *, now: datetime) -> int:
 def _run_dict(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
+        "mode": row.mode,
         "source_id": row.source_id,
         "city_id": row.city_id,
         "kind": row.kind,
@@ -137,3 +158,110 @@ def list_items(conn: Connection, run_id: int, *, state: ItemStatus | None = None
     return [
         {"record_id": r.record_id, "state": r.state, "findings": orjson.loads(r.findings)} for r in conn.execute(stmt)
     ]
+
+
+GOOD = (RunStatus.SUCCEEDED.value, RunStatus.SUCCEEDED_WITH_ERRORS.value)
+
+
+def last_good_run(conn: Connection, source_id: str, *, mode: RunMode | None = None) -> dict[str, Any] | None:
+    """The newest succeeded, non-preview run of a source (of one mode, if given)."""
+    stmt = (
+        select(harvest_runs)
+        .where(
+            and_(
+                harvest_runs.c.source_id == source_id,
+                harvest_runs.c.status.in_(GOOD),
+                harvest_runs.c.dry_run.is_(False),
+            )
+        )
+        .order_by(desc(harvest_runs.c.id))
+        .limit(1)
+    )
+    if mode is not None:
+        stmt = stmt.where(harvest_runs.c.mode == mode.value)
+    row = conn.execute(stmt).first()
+    return None if row is None else _run_dict(row)
+
+
+def save_payloads(conn: Connection, *, run_id: int, source_id: str, fetched: Sequence[Fetched], now: datetime) -> int:
+    """Link a run to the payloads it fetched, storing each distinct body once (zlib); returns bytes stored."""
+    stored = 0
+    for seq, fetch in enumerate(fetched):
+        digest = hashlib.sha256(fetch.content).hexdigest()
+        existing = conn.execute(
+            select(harvest_payloads.c.id)
+            .where(
+                and_(
+                    harvest_payloads.c.source_id == source_id,
+                    harvest_payloads.c.sha256 == digest,
+                    harvest_payloads.c.url == fetch.url,
+                )
+            )
+            .limit(1)
+        ).scalar()
+        if existing is None:
+            body = zlib.compress(fetch.content, 6)
+            existing = conn.execute(
+                insert(harvest_payloads).values(
+                    source_id=source_id,
+                    url=fetch.url,
+                    sha256=digest,
+                    size=len(fetch.content),
+                    headers=orjson.dumps(dict(fetch.headers)).decode(),
+                    fetched_at=now,
+                    body=body,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            stored += len(body)
+        conn.execute(
+            insert(harvest_run_payloads).values(
+                run_id=run_id, seq=seq, payload_id=existing, url=fetch.requested, not_modified=fetch.not_modified
+            )
+        )
+    return stored
+
+
+def load_payloads(conn: Connection, run_id: int) -> dict[str, StoredFetch]:
+    """Requested URL → stored payload of every fetch of a run (for conditional GET and re-import)."""
+    rows = conn.execute(
+        select(
+            harvest_run_payloads.c.url.label("requested"),
+            harvest_payloads.c.url,
+            harvest_payloads.c.headers,
+            harvest_payloads.c.body,
+        )
+        .join(harvest_payloads, harvest_payloads.c.id == harvest_run_payloads.c.payload_id)
+        .where(harvest_run_payloads.c.run_id == run_id)
+        .order_by(harvest_run_payloads.c.seq)
+    )
+    return {r.requested: StoredFetch(r.url, orjson.loads(r.headers), zlib.decompress(r.body)) for r in rows}
+
+
+def prune_payloads(conn: Connection, *, source_id: str, keep_runs: int, protect: Sequence[int] = ()) -> int:
+    """Forget the payloads of all but the newest ``keep_runs`` runs of a source (and ``protect``); returns rows."""
+    recent = (
+        select(harvest_runs.c.id)
+        .where(harvest_runs.c.source_id == source_id)
+        .order_by(desc(harvest_runs.c.id))
+        .limit(keep_runs)
+    )
+    keep = {r[0] for r in conn.execute(recent)} | set(protect)
+    runs_of_source = select(harvest_runs.c.id).where(harvest_runs.c.source_id == source_id)
+    stmt = delete(harvest_run_payloads).where(harvest_run_payloads.c.run_id.in_(runs_of_source))
+    if keep:
+        stmt = stmt.where(harvest_run_payloads.c.run_id.not_in(keep))
+    conn.execute(stmt)
+    linked = select(harvest_run_payloads.c.payload_id)
+    result = conn.execute(
+        delete(harvest_payloads).where(
+            and_(harvest_payloads.c.source_id == source_id, harvest_payloads.c.id.not_in(linked))
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def payload_bytes(conn: Connection, source_id: str) -> int:
+    stmt = select(func.coalesce(func.sum(func.length(harvest_payloads.c.body)), 0)).where(
+        harvest_payloads.c.source_id == source_id
+    )
+    return int(conn.execute(stmt).scalar_one())

@@ -125,10 +125,27 @@ def _print_reports(reports: list[RunReport]) -> None:
         typer.echo(line + (f"\n    {r.error}" if r.error else ""))
 
 
-async def _harvest(settings: Settings, db: Database, registry: Registry, ids: list[str], dry: bool) -> list[RunReport]:
+async def _harvest(
+    settings: Settings,
+    db: Database,
+    registry: Registry,
+    ids: list[str],
+    *,
+    dry: bool,
+    force: bool,
+    reimport: bool,
+    run_id: int | None = None,
+) -> list[RunReport]:
+    reports = []
     async with HttpClient(settings) as client:
         harvester = Harvester(db, registry, client)
-        return [await harvester.run(source_id, dry_run=dry) for source_id in ids]
+        for number, source_id in enumerate(ids, start=1):
+            typer.echo(f"[{number}/{len(ids)}] {source_id} …", err=True)
+            if reimport:
+                reports.append(await harvester.reimport(source_id, run_id=run_id, force=force))
+            else:
+                reports.append(await harvester.run(source_id, dry_run=dry, force=force))
+    return reports
 
 
 @app.command()
@@ -136,6 +153,9 @@ def harvest(
     source: Annotated[str | None, typer.Option("--source", help="Harvest only this source id.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Preview: fetch, transform, validate; commit nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Accept a run that would remove more than half of a source's records.")
     ] = False,
 ) -> None:
     """Harvest every enabled source (or one) now and print a summary per source."""
@@ -150,7 +170,30 @@ def harvest(
         if skipped:
             typer.echo(f"not harvested (kind not supported yet): {', '.join(skipped)}", err=True)
     db = _migrated_db(settings)
-    reports = _guarded(lambda: asyncio.run(_harvest(settings, db, registry, ids, dry_run)))
+    reports = _guarded(
+        lambda: asyncio.run(_harvest(settings, db, registry, ids, dry=dry_run, force=force, reimport=False))
+    )
+    _print_reports(reports)
+    if any(r.status in FAILED_STATES for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def reimport(
+    source: Annotated[str, typer.Option("--source", help="The source whose stored payloads are re-imported.")],
+    run: Annotated[int | None, typer.Option("--run", help="Re-import this run (default: the last good one).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Accept removing more than half of the records.")] = False,
+) -> None:
+    """Re-transform and re-validate a source's stored raw payloads, without the network."""
+    settings = _settings()
+    registry = _guarded(lambda: load_cities(settings.cities_file))
+    _guarded(lambda: _known_source(registry, source))
+    db = _migrated_db(settings)
+    reports = _guarded(
+        lambda: asyncio.run(
+            _harvest(settings, db, registry, [source], dry=False, force=force, reimport=True, run_id=run)
+        )
+    )
     _print_reports(reports)
     if any(r.status in FAILED_STATES for r in reports):
         raise typer.Exit(1)

@@ -6,13 +6,13 @@ harvest's batch upserts). Entities are kept as compact JSON so reads can send th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from ngsi.tables import entities, temporal_instances
 
@@ -224,3 +224,29 @@ def count_history(conn: Connection, *, tenant: str, entity_id: str, attr: str) -
         )
     )
     return int(conn.execute(stmt).scalar_one())
+
+
+def count_active(conn: Connection, *, source_id: str) -> int:
+    """Entities a source currently publishes (not marked removed)."""
+    stmt = select(func.count()).select_from(entities).where(
+        and_(entities.c.source_id == source_id, entities.c.removed.is_(False))
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now: datetime) -> list[str]:
+    """Mark the source's entities that are not in ``keep`` as removed (never deleted); returns their ids."""
+    active = conn.execute(
+        select(entities.c.tenant, entities.c.id).where(
+            and_(entities.c.source_id == source_id, entities.c.removed.is_(False))
+        )
+    ).all()
+    gone = [(row.tenant, row.id) for row in active if row.id not in keep]
+    if gone:
+        conn.execute(
+            update(entities)
+            .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
+            .values(removed=True, modified_at=now),
+            [{"b_tenant": tenant, "b_id": entity_id} for tenant, entity_id in gone],
+        )
+    return [entity_id for _tenant, entity_id in gone]

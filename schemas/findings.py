@@ -15,15 +15,24 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """What is wrong, where (a JSON pointer into the source payload) and how bad."""
+    """What is wrong, where (a JSON pointer into the source payload) and how bad.
+
+    ``normalized`` is the value the hub used instead of the one at ``pointer`` when it could repair it safely
+    (a naive timestamp read in a known zone, an enum in the wrong case); None when nothing was repaired.
+    """
 
     rule: str
     severity: Severity
     pointer: str
     message: str
+    normalized: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The finding as JSON-ready data; ``normalized`` only when there is one (stored findings keep their shape)."""
+        data = asdict(self)
+        if self.normalized is None:
+            del data["normalized"]
+        return data
 
 
 def has_errors(findings: list[Finding]) -> bool:

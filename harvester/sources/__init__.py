@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from harvester.sources.base import SourceAdapter
+from harvester.sources.datastore import DatastoreAdapter
 from harvester.sources.gbfs import GbfsAdapter
+from harvester.sources.ngsild import NgsiLdAdapter
 from hub.cities import SourceKind
 
 ADAPTERS: dict[SourceKind, SourceAdapter] = {
     SourceKind.GBFS: GbfsAdapter(),
+    SourceKind.NGSILD: NgsiLdAdapter(),
+    SourceKind.DATASTORE: DatastoreAdapter(),
 }
 
 

@@ -62,7 +62,15 @@ async def test_second_run_unchanged_then_changes_become_history(
         later = await harvester.run(OSLO)
     assert first.counts["created"] == 120
     # Same instant: the payload is identical, so every entity is unchanged and no instance is recorded.
-    assert again.counts == {"created": 0, "updated": 0, "unchanged": 120, "invalid": 0, "instances": 0}
+    assert again.counts == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 120,
+        "invalid": 0,
+        "removed": 0,
+        "instances": 0,
+        "not_modified": 0,
+    }
     assert later.counts["updated"] > 0
     assert later.counts["instances"] > 0
     with db.connect() as conn:

@@ -9,12 +9,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+import catalog.tables
 import harvester.tables
 import ngsi.tables
 from hub.db import Database, metadata
 from hub.errors import ConfigError, DatabaseError
 
-TABLES = (ngsi.tables.entities, harvester.tables.harvest_runs)  # importing them registers them on metadata
+TABLES = (
+    ngsi.tables.entities,
+    harvester.tables.harvest_runs,
+    catalog.tables,
+)  # importing them registers them on metadata
 
 
 def test_sqlite_default_is_created_on_first_start_in_wal_mode(tmp_path: Path) -> None:
@@ -32,7 +37,15 @@ def test_sqlite_default_is_created_on_first_start_in_wal_mode(tmp_path: Path) ->
 def test_upgrade_is_idempotent_and_creates_every_table(db: Database) -> None:
     db.upgrade()
     tables = set(inspect(db.engine).get_table_names())
-    assert {"ngsi_entities", "ngsi_temporal_instances", "harvest_runs", "harvest_items", "alembic_version"} <= tables
+    assert {
+        "ngsi_entities",
+        "ngsi_temporal_instances",
+        "harvest_runs",
+        "harvest_items",
+        "alembic_version",
+        "harvest_payloads",
+        "harvest_run_payloads",
+    } <= tables
     assert db.current_revision() == db.head_revision()
 
 
