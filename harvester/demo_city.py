@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from harvester import demo_city_gbfs
+from harvester import demo_city_datastore, demo_city_gbfs, demo_city_ngsild
 from harvester.demo_city_gbfs import DEMO_SYSTEMS, DemoSystem
 
 __all__ = ["DEMO_SYSTEMS", "DemoCityServer", "DemoSystem", "build_app", "demo_sources"]
@@ -44,7 +44,11 @@ class _SourceKind:
     sources: Callable[[Sequence[DemoSystem], str], list[tuple[str, Source]]]
 
 
-_KINDS: tuple[_SourceKind, ...] = (_SourceKind(demo_city_gbfs.routes, demo_city_gbfs.sources),)
+_KINDS: tuple[_SourceKind, ...] = (
+    _SourceKind(demo_city_gbfs.routes, demo_city_gbfs.sources),
+    _SourceKind(demo_city_datastore.routes, demo_city_datastore.sources),
+    _SourceKind(demo_city_ngsild.routes, demo_city_ngsild.sources),
+)
 
 
 def demo_sources(base_url: str) -> dict[str, list[dict[str, object]]]:

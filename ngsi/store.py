@@ -48,13 +48,16 @@ def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+    """id → (stored JSON, removed flag) of the ids that exist under ``tenant``."""
+    found: dict[str, tuple[str, bool]] = {}
     for chunk in _chunks(ids):
         rows = conn.execute(
-            select(entities.c.id, entities.c.data).where(and_(entities.c.tenant == tenant, entities.c.id.in_(chunk)))
+            select(entities.c.id, entities.c.data, entities.c.removed).where(
+                and_(entities.c.tenant == tenant, entities.c.id.in_(chunk))
+            )
         )
-        found.update({row.id: row.data for row in rows})
+        found.update({row.id: (row.data, bool(row.removed)) for row in rows})
     return found
 
 
@@ -71,8 +74,9 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         history: list[tuple[Any, ...]] = []
         for write in group:
             data = orjson.dumps(write.entity).decode()
-            previous = old.get(write.id)
-            if previous == data:
+            previous, removed = old.get(write.id, (None, False))
+            # A removed entity that comes back counts as changed even when its data is the same: it is revived.
+            if previous == data and not removed:
                 result.unchanged.append(write.id)
                 continue
             (result.created if previous is None else result.updated).append(write.id)
@@ -228,8 +232,10 @@ def count_history(conn: Connection, *, tenant: str, entity_id: str, attr: str) -
 
 def count_active(conn: Connection, *, source_id: str) -> int:
     """Entities a source currently publishes (not marked removed)."""
-    stmt = select(func.count()).select_from(entities).where(
-        and_(entities.c.source_id == source_id, entities.c.removed.is_(False))
+    stmt = (
+        select(func.count())
+        .select_from(entities)
+        .where(and_(entities.c.source_id == source_id, entities.c.removed.is_(False)))
     )
     return int(conn.execute(stmt).scalar_one())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harvester.sources.base import SourceAdapter
+from harvester.sources.ckan import CkanAdapter
 from harvester.sources.datastore import DatastoreAdapter
 from harvester.sources.gbfs import GbfsAdapter
 from harvester.sources.ngsild import NgsiLdAdapter
@@ -10,6 +11,7 @@ from hub.cities import SourceKind
 
 ADAPTERS: dict[SourceKind, SourceAdapter] = {
     SourceKind.GBFS: GbfsAdapter(),
+    SourceKind.CKAN: CkanAdapter(),
     SourceKind.NGSILD: NgsiLdAdapter(),
     SourceKind.DATASTORE: DatastoreAdapter(),
 }

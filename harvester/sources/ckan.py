@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -111,7 +112,7 @@ def ckan_error_message(error: Any) -> str:
 
 async def search_pages(
     client: HttpClient, url: str, params: Mapping[str, str], headers: Mapping[str, str]
-) -> AsyncIterator[SearchPage]:
+) -> AsyncGenerator[SearchPage, None]:
     """``package_search`` pages from ``start=0``, each starting where the last one's packages ended.
 
     It ends by itself only at an empty page: the caller decides when it has seen enough.
@@ -173,12 +174,13 @@ async def list_packages(
     """Every package ``package_search`` lists for ``params``, each once."""
     listing = _Listing()
     last: SearchPage | None = None
-    async for page in search_pages(client, url, params, headers):
-        if not listing.add(page):
-            return listing
-        last = page
-        if _is_last(page, int(params["rows"])):
-            break
+    async with aclosing(search_pages(client, url, params, headers)) as pages:
+        async for page in pages:
+            if not listing.add(page):
+                return listing
+            last = page
+            if _is_last(page, int(params["rows"])):
+                break
     if last is not None and last.count is not None and len(listing.packages) < last.count:
         # Packages deleted while paging shift later ones back by a page boundary: some may have been skipped.
         detail = f"listed {len(listing.packages)} distinct packages of the {last.count} counted"

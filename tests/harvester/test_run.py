@@ -138,11 +138,10 @@ async def test_dry_run_commits_no_entities(harvester: Harvester, db: Database) -
     assert run["dry_run"] is True
 
 
-async def test_unsupported_kind_is_a_clear_error(harvester: Harvester, registry: Registry) -> None:
-    ckan = next(s for _c, s in registry.sources() if s.kind.value == "ckan")
-    harvester.registry = registry
-    with pytest.raises(UnsupportedSourceKind, match="cannot be harvested yet"):
-        await harvester.run(ckan.id)
+async def test_unsupported_kind_is_a_clear_error(harvester: Harvester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harvester.run.adapter_for", lambda kind: None)
+    with pytest.raises(UnsupportedSourceKind, match="kind 'gbfs' cannot be harvested yet"):
+        await harvester.run(OSLO)
 
 
 async def test_reaper_fails_runs_left_running(db: Database) -> None:
