@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -151,13 +151,56 @@ def list_runs(conn: Connection, *, source_id: str | None = None, limit: int = 50
     return [_run_dict(row) for row in conn.execute(stmt)]
 
 
-def list_items(conn: Connection, run_id: int, *, state: ItemStatus | None = None) -> list[dict[str, Any]]:
+def list_items(
+    conn: Connection, run_id: int, *, state: ItemStatus | None = None, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
     stmt = select(harvest_items).where(harvest_items.c.run_id == run_id).order_by(harvest_items.c.id)
     if state is not None:
         stmt = stmt.where(harvest_items.c.state == state.value)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
     return [
         {"record_id": r.record_id, "state": r.state, "findings": orjson.loads(r.findings)} for r in conn.execute(stmt)
     ]
+
+
+def iter_findings(conn: Connection, run_id: int) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every finding of a run, in item order: (record id, item state, finding). Streams; no cap."""
+    stmt = (
+        select(harvest_items.c.record_id, harvest_items.c.state, harvest_items.c.findings)
+        .where(harvest_items.c.run_id == run_id)
+        .order_by(harvest_items.c.id)
+        .execution_options(yield_per=1000)
+    )
+    for row in conn.execute(stmt):
+        for finding in orjson.loads(row.findings):
+            yield row.record_id, row.state, finding
+
+
+def item_counts(conn: Connection, run_id: int) -> dict[str, int]:
+    stmt = (
+        select(harvest_items.c.state, func.count())
+        .where(harvest_items.c.run_id == run_id)
+        .group_by(harvest_items.c.state)
+    )
+    return {state: int(n) for state, n in conn.execute(stmt).all()}
+
+
+def error_bounds(conn: Connection, run_id: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The first and the last item of a run that carries an error finding."""
+    stmt = select(harvest_items.c.record_id, harvest_items.c.findings).where(
+        and_(harvest_items.c.run_id == run_id, harvest_items.c.findings.like('%"severity":"error"%'))
+    )
+    first = conn.execute(stmt.order_by(harvest_items.c.id).limit(1)).first()
+    last = conn.execute(stmt.order_by(desc(harvest_items.c.id)).limit(1)).first()
+
+    def shape(row: Any) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        errors = [f for f in orjson.loads(row.findings) if f.get("severity") == "error"]
+        return {"record_id": row.record_id, **errors[0]} if errors else None
+
+    return shape(first), shape(last)
 
 
 GOOD = (RunStatus.SUCCEEDED.value, RunStatus.SUCCEEDED_WITH_ERRORS.value)
@@ -265,3 +308,10 @@ def payload_bytes(conn: Connection, source_id: str) -> int:
         harvest_payloads.c.source_id == source_id
     )
     return int(conn.execute(stmt).scalar_one())
+
+
+def latest_runs(conn: Connection) -> list[dict[str, Any]]:
+    """The newest run of every source."""
+    newest = select(func.max(harvest_runs.c.id)).group_by(harvest_runs.c.source_id)
+    stmt = select(harvest_runs).where(harvest_runs.c.id.in_(newest))
+    return [_run_dict(row) for row in conn.execute(stmt)]

@@ -106,7 +106,7 @@ def detect_form(entity: dict[str, Any]) -> Form:
     typed = [a for a in attrs if _attribute_type(a) is not None]
     if attrs and len(typed) == len(attrs):
         return Form.NORMALIZED
-    if typed or any(isinstance(a, dict) and _value_member(a) for a in attrs):
+    if typed or any(isinstance(a, dict) and value_member(a) for a in attrs):
         return Form.CONCISE
     return Form.KEY_VALUES
 
@@ -117,7 +117,11 @@ def _attribute_type(attr: Any) -> str | None:
     return kind if isinstance(kind, str) and kind in ATTRIBUTE_VALUE_MEMBER else None
 
 
-def _value_member(attr: dict[str, Any]) -> str | None:
+def value_member(attr: dict[str, Any]) -> str | None:
+    """The member holding an attribute's value: the one its ``type`` names, else the first one present (concise)."""
+    kind = attr.get("type")
+    if isinstance(kind, str) and kind in ATTRIBUTE_VALUE_MEMBER:
+        return ATTRIBUTE_VALUE_MEMBER[kind]
     return next((m for m in ATTRIBUTE_VALUE_MEMBER.values() if m in attr), None)
 
 
@@ -146,12 +150,13 @@ def check_entity(
     findings.extend(_check_temporal(entity, "", ctx))
     for name, attr in entity.items():
         if name not in CORE_MEMBERS:
-            findings.extend(_check_name(name, f"/{_escape(name)}"))
-            findings.extend(_check_attribute(name, attr, f"/{_escape(name)}", ctx))
+            findings.extend(_check_name(name, f"/{pointer_token(name)}"))
+            findings.extend(_check_attribute(name, attr, f"/{pointer_token(name)}", ctx))
     return findings
 
 
-def _escape(token: str) -> str:
+def pointer_token(token: str) -> str:
+    """One JSON pointer reference token (RFC 6901 escapes)."""
     return token.replace("~", "~0").replace("/", "~1")
 
 
@@ -194,9 +199,9 @@ def _check_temporal(attr: dict[str, Any], pointer: str, ctx: _Context) -> list[F
 
 
 def _check_attribute(name: str, attr: Any, pointer: str, ctx: _Context) -> list[Finding]:
-    if isinstance(attr, list) and attr and all(isinstance(a, dict) and _is_wrapped(a) for a in attr):
+    if isinstance(attr, list) and attr and all(isinstance(a, dict) and is_attribute_object(a) for a in attr):
         return _check_instances(name, attr, pointer, ctx)
-    if ctx.form is Form.KEY_VALUES or (ctx.form is Form.CONCISE and not _is_wrapped(attr)):
+    if ctx.form is Form.KEY_VALUES or (ctx.form is Form.CONCISE and not is_attribute_object(attr)):
         return check_geometry(attr, pointer, ctx.bbox) if _is_geometry(attr) else []
     if not isinstance(attr, dict):
         return [Finding("ngsild.attribute", Severity.ERROR, pointer, f"attribute {name} is not an object")]
@@ -213,13 +218,13 @@ def _check_attribute(name: str, attr: Any, pointer: str, ctx: _Context) -> list[
     findings.extend(_check_meta(attr, pointer, ctx))
     for sub, value in attr.items():
         if sub not in ATTRIBUTE_META:
-            findings.extend(_check_attribute(sub, value, f"{pointer}/{_escape(sub)}", ctx))
+            findings.extend(_check_attribute(sub, value, f"{pointer}/{pointer_token(sub)}", ctx))
     return findings
 
 
-def _is_wrapped(attr: Any) -> bool:
+def is_attribute_object(attr: Any) -> bool:
     """An attribute object (typed, or concise with a value member) rather than a bare value."""
-    return isinstance(attr, dict) and (_attribute_type(attr) is not None or _value_member(attr) is not None)
+    return isinstance(attr, dict) and (_attribute_type(attr) is not None or value_member(attr) is not None)
 
 
 def _is_geometry(value: Any) -> bool:
@@ -227,7 +232,7 @@ def _is_geometry(value: Any) -> bool:
 
 
 def _concise_kind(attr: dict[str, Any]) -> str | None:
-    member = _value_member(attr)
+    member = value_member(attr)
     if member == "value":
         return "GeoProperty" if _is_geometry(attr["value"]) else "Property"
     return next((k for k, m in ATTRIBUTE_VALUE_MEMBER.items() if m == member), None)
@@ -301,7 +306,7 @@ def _check_language_map(value: Any, pointer: str) -> list[Finding]:
         texts = text if isinstance(text, list) else [text]
         if not _LANGUAGE_TAG.match(tag) or not all(isinstance(t, str) for t in texts):
             message = f"languageMap entry {tag!r} needs a language tag and string values"
-            return [Finding("ngsild.language-map", Severity.ERROR, f"{pointer}/{_escape(tag)}", message)]
+            return [Finding("ngsild.language-map", Severity.ERROR, f"{pointer}/{pointer_token(tag)}", message)]
     return []
 
 

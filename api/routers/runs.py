@@ -1,0 +1,128 @@
+"""Harvest health for city data officers: sources, their runs, and every rejected record with why."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from api.state import HubState, hub_state
+from harvester import store as runs
+from harvester.store import ItemStatus
+from hub.errors import NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["harvest runs"])
+State = Annotated[HubState, Depends(hub_state)]
+
+
+def _duration(run: dict[str, Any]) -> float | None:
+    if run["finished_at"] is None:
+        return None
+    return (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
+
+
+@router.get("/sources", summary="Registered sources and their last run")
+def list_sources(state: State) -> list[dict[str, Any]]:
+    with state.db.connect() as conn:
+        last = {r["source_id"]: r for r in runs.latest_runs(conn)}
+    return [
+        {
+            "id": s.id,
+            "city": c.id,
+            "kind": s.kind.value,
+            "url": s.url,
+            "schedule": s.schedule.text,
+            "enabled": s.enabled,
+            "title": s.title,
+            "last_run": last.get(s.id),
+        }
+        for c, s in state.registry.sources()
+    ]
+
+
+@router.get("/sources/{source_id}/runs", summary="Runs of one source, newest first")
+def source_runs(state: State, source_id: str, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    try:
+        state.registry.source(source_id)
+    except KeyError:
+        raise NotFound(f"no source {source_id!r}") from None
+    with state.db.connect() as conn:
+        return runs.list_runs(conn, source_id=source_id, limit=limit)
+
+
+def _run_or_404(state: HubState, run_id: int) -> dict[str, Any]:
+    with state.db.connect() as conn:
+        run = runs.get_run(conn, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    return run
+
+
+@router.get("/runs/{run_id}", summary="One run: counts per item state, bytes, duration, first and last error")
+def run_detail(state: State, run_id: int) -> dict[str, Any]:
+    run = _run_or_404(state, run_id)
+    with state.db.connect() as conn:
+        first, last = runs.error_bounds(conn, run_id)
+        items = runs.item_counts(conn, run_id)
+    return {
+        **run,
+        "seconds": _duration(run),
+        "items": items,
+        "first_error": first,
+        "last_error": last,
+        "errors_csv": f"/api/v1/runs/{run_id}/errors.csv",
+    }
+
+
+@router.get("/runs/{run_id}/items", summary="The items of a run, by state (e.g. state=invalid)")
+def run_items(
+    state: State,
+    run_id: int,
+    item_state: Annotated[ItemStatus | None, Query(alias="state")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    _run_or_404(state, run_id)
+    with state.db.connect() as conn:
+        items = runs.list_items(conn, run_id, state=item_state, limit=limit, offset=offset)
+        total = runs.item_counts(conn, run_id)
+    count = total.get(item_state.value, 0) if item_state else sum(total.values())
+    return {"run_id": run_id, "state": item_state, "total": count, "limit": limit, "offset": offset, "items": items}
+
+
+CSV_COLUMNS = ("record_id", "state", "severity", "rule", "pointer", "message")
+
+
+@router.get("/runs/{run_id}/errors.csv", summary="Every finding of a run as CSV (no cap)")
+def run_errors_csv(state: State, run_id: int) -> StreamingResponse:
+    _run_or_404(state, run_id)
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        with state.db.connect() as conn:
+            for record_id, item_state, finding in runs.iter_findings(conn, run_id):
+                writer.writerow(
+                    [
+                        record_id,
+                        item_state,
+                        finding.get("severity"),
+                        finding.get("rule"),
+                        finding.get("pointer"),
+                        finding.get("message"),
+                    ]
+                )
+                if buffer.tell() > 64_000:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    headers = {"Content-Disposition": f'attachment; filename="run-{run_id}-errors.csv"'}
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
