@@ -12,7 +12,7 @@ from api.routers import health, ngsild, runs
 from api.state import HubState
 from harvester.http import HttpClient
 from harvester.run import Harvester
-from harvester.scheduler import build_scheduler
+from harvester.scheduler import HarvestScheduler
 from hub import __version__
 from hub.cities import Registry, load_cities
 from hub.db import Database
@@ -39,7 +39,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.scheduler_enabled:
-            hub.scheduler = build_scheduler(hub.harvester)
+            hub.scheduler = HarvestScheduler(hub.harvester, cities_file=settings.cities_file)
             hub.scheduler.start()
         try:
             yield

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import Request
 
 from harvester.run import Harvester
+from harvester.scheduler import HarvestScheduler
 from hub.cities import Registry
 from hub.db import Database
 from hub.settings import Settings
@@ -19,7 +19,7 @@ class HubState:
     db: Database
     registry: Registry
     harvester: Harvester
-    scheduler: Any = field(default=None)  # AsyncIOScheduler while serving with the scheduler on
+    scheduler: HarvestScheduler | None = field(default=None)  # while serving with the scheduler on
 
 
 def hub_state(request: Request) -> HubState:

@@ -188,30 +188,21 @@ def _topics(org: DemoOrganization) -> list[_Topic]:
 
 
 def _resource(pkg_id: str, name: str, fmt: str, index: int, created: datetime, modified: datetime) -> Package:
+    """One resource; a JSON one is sometimes the live datastore API rather than a file, as on Open Data DK."""
     extension, media_type = _MEDIA[fmt]
     res_id = _uid(name, "resource", index)
-    api = fmt == "JSON" and _unit(name, "api") < 0.5  # a live API rather than a file
-    url = (
-        f"{SITE}/api/3/action/datastore_search?resource_id={res_id}"
-        if api
-        else f"{SITE}/dataset/{pkg_id}/resource/{res_id}/download/{name}.{extension}"
-    )
+    api = fmt == "JSON" and _unit(name, "api") < 0.5
+    url = f"{SITE}/dataset/{pkg_id}/resource/{res_id}/download/{name}.{extension}"
     return {
-        "id": res_id,
-        "package_id": pkg_id,
-        "name": f"{name}.{extension}" if not api else "API (datastore)",
-        "description": "Data som " + fmt + ("" if not api else " via CKAN's datastore API"),
-        "format": fmt,
+        "id": res_id, "package_id": pkg_id, "name": "API (datastore)" if api else f"{name}.{extension}",
+        "description": f"Data som {fmt}" + (" via datastore API" if api else ""), "format": fmt,
         "mimetype": media_type if _unit(name, "mime", index) < 0.6 else None,
-        "url": url,
+        "url": f"{SITE}/api/3/action/datastore_search?resource_id={res_id}" if api else url,
         "url_type": None if api else "upload",
         "size": None if api else int(2_000 + 4_000_000 * _unit(name, "size", index) ** 3),
-        "created": _stamp(created),
-        "last_modified": _stamp(modified) if not api else None,
-        "datastore_active": fmt == "CSV" or api,
-        "position": index,
-        "state": "active",
-    }
+        "created": _stamp(created), "last_modified": None if api else _stamp(modified),
+        "datastore_active": fmt == "CSV" or api, "position": index, "state": "active",
+    }  # fmt: skip
 
 
 def _package(org: DemoOrganization, topic: _Topic) -> Package:
@@ -227,7 +218,7 @@ def _package(org: DemoOrganization, topic: _Topic) -> Package:
         polygon = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
         extras.append({"key": "spatial", "value": orjson.dumps(polygon).decode()})
     count = 1 + int(_unit(name, "resources") * len(formats)) if len(formats) > 1 else 1
-    resources = [_resource(pkg_id, topic.stem, fmt, i, created, modified) for i, fmt in enumerate(formats[:count])]
+    resources = [_resource(pkg_id, name, fmt, i, created, modified) for i, fmt in enumerate(formats[:count])]
     return {
         "id": pkg_id, "name": name, "title": topic.title, "notes": topic.notes, "type": "dataset", "state": "active",
         "private": False, "isopen": True, "version": None, "url": "", "author": None, "author_email": None,

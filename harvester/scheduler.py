@@ -1,8 +1,18 @@
-"""Harvest scheduling: one APScheduler job per enabled source, from its schedule in the registry."""
+"""Harvest scheduling: one APScheduler job per enabled source, kept in step with the registry while running.
+
+``HarvestScheduler`` owns an ``AsyncIOScheduler``. Each enabled source whose kind can be harvested gets a job from
+its schedule (interval or crontab, UTC) with jitter, coalescing, ``max_instances=1`` and a misfire grace time. A
+reload job re-reads the cities file when it changes and adds, reschedules or removes jobs without a restart; a
+file that no longer validates is logged and ignored (the running registry is kept whole). Two hub instances on one
+PostgreSQL never harvest one source together: the run itself takes an advisory lock (``harvester.run``).
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
+from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -10,9 +20,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from harvester.run import Harvester
 from harvester.sources import adapter_for
-from hub.cities import Schedule
+from hub.cities import Registry, Schedule, load_cities
+from hub.errors import CitiesFileError
 
+log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 60
+RELOAD_JOB = "nordhub-reload-registry"
 
 
 def trigger_for(schedule: Schedule, *, jitter: int) -> IntervalTrigger | CronTrigger:
@@ -23,21 +36,91 @@ def trigger_for(schedule: Schedule, *, jitter: int) -> IntervalTrigger | CronTri
     return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
 
 
-def build_scheduler(harvester: Harvester, *, jitter: int = 5) -> AsyncIOScheduler:
-    """A scheduler (not started) with one job per enabled source whose kind can be harvested."""
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    for _city, source in harvester.registry.sources():
-        if not source.enabled or adapter_for(source.kind) is None:
-            continue
-        scheduler.add_job(
-            harvester.run,
-            trigger_for(source.schedule, jitter=jitter),
-            args=[source.id],
-            id=source.id,
-            name=f"harvest {source.id}",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=MISFIRE_GRACE_SECONDS,
-            replace_existing=True,
-        )
-    return scheduler
+def wanted_jobs(registry: Registry) -> dict[str, Schedule]:
+    """Source id → schedule of every enabled source whose kind can be harvested."""
+    return {s.id: s.schedule for _c, s in registry.sources() if s.enabled and adapter_for(s.kind) is not None}
+
+
+class HarvestScheduler:
+    """The scheduler of one hub process."""
+
+    def __init__(
+        self, harvester: Harvester, *, cities_file: Path | None = None, jitter: int = 5, reload_seconds: int = 30
+    ) -> None:
+        self.harvester = harvester
+        self.cities_file = cities_file
+        self.jitter = jitter
+        self.reload_seconds = reload_seconds
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._schedules: dict[str, str] = {}
+        self._mtime = cities_file.stat().st_mtime if cities_file and cities_file.exists() else None
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def get_jobs(self) -> list[Any]:
+        """The harvest jobs (the reload job is not one)."""
+        return [job for job in self.scheduler.get_jobs() if job.id != RELOAD_JOB]
+
+    def start(self) -> None:
+        self.sync()
+        if self.cities_file is not None:
+            self.scheduler.add_job(
+                self.reload,
+                IntervalTrigger(seconds=self.reload_seconds, timezone=UTC),
+                id=RELOAD_JOB,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+            )
+        self.scheduler.start()
+
+    def shutdown(self, wait: bool = False) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+
+    def sync(self) -> dict[str, list[str]]:
+        """Make the jobs match the registry; returns the ids added, rescheduled and removed."""
+        wanted = wanted_jobs(self.harvester.registry)
+        changes: dict[str, list[str]] = {"added": [], "rescheduled": [], "removed": []}
+        for source_id in [s for s in self._schedules if s not in wanted]:
+            self.scheduler.remove_job(source_id)
+            del self._schedules[source_id]
+            changes["removed"].append(source_id)
+        for source_id, schedule in wanted.items():
+            previous = self._schedules.get(source_id)
+            if previous == schedule.text:
+                continue
+            self.scheduler.add_job(
+                self.harvester.run,
+                trigger_for(schedule, jitter=self.jitter),
+                args=[source_id],
+                id=source_id,
+                name=f"harvest {source_id}",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=MISFIRE_GRACE_SECONDS,
+                replace_existing=True,
+            )
+            self._schedules[source_id] = schedule.text
+            changes["added" if previous is None else "rescheduled"].append(source_id)
+        if any(changes.values()):
+            log.info("harvest jobs updated", extra=changes)
+        return changes
+
+    def reload(self) -> dict[str, list[str]] | None:
+        """Re-read the cities file if it changed; apply it whole, or keep the running registry if it is invalid."""
+        if self.cities_file is None or not self.cities_file.exists():
+            return None
+        mtime = self.cities_file.stat().st_mtime
+        if mtime == self._mtime:
+            return None
+        self._mtime = mtime
+        try:
+            registry = load_cities(self.cities_file)
+        except CitiesFileError as exc:
+            log.error("cities file changed but is invalid; keeping the running registry", extra={"error": exc.detail})
+            return None
+        self.harvester.registry = registry
+        return self.sync()

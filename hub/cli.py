@@ -21,6 +21,7 @@ from api.app import build_state, create_app
 from harvester import store as run_store
 from harvester.http import HttpClient
 from harvester.run import Harvester, RunReport
+from harvester.scheduler import HarvestScheduler, wanted_jobs
 from harvester.sources import adapter_for
 from hub import demo
 from hub.cities import Registry, load_cities
@@ -257,6 +258,30 @@ def demo_command(
         uvicorn.run(create_app(settings, state=state), host=demo.LOOPBACK, port=hub_port, log_config=None)
     finally:
         city_server.stop()
+
+
+@app.command("scheduler")
+def scheduler_command() -> None:
+    """Run the harvest scheduler on its own (no API), until interrupted."""
+    settings = _settings()
+    db = _migrated_db(settings)
+    _guarded(lambda: _reap(db))
+    registry = _guarded(lambda: load_cities(settings.cities_file))
+    typer.echo(f"scheduling {len(wanted_jobs(registry))} sources from {settings.cities_file} (Ctrl-C to stop)")
+    try:
+        asyncio.run(_schedule_forever(settings, db, registry))
+    except KeyboardInterrupt:
+        typer.echo("scheduler stopped")
+
+
+async def _schedule_forever(settings: Settings, db: Database, registry: Registry) -> None:
+    async with HttpClient(settings) as client:
+        scheduler = HarvestScheduler(Harvester(db, registry, client), cities_file=settings.cities_file)
+        scheduler.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            scheduler.shutdown()
 
 
 def main() -> None:

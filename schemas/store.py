@@ -80,7 +80,9 @@ class Artefact:
 
     @property
     def version(self) -> str:
-        return self.commit or self.schema_version or self.gbfs_version or ""
+        """The artefact's own version (a model's ``$schemaVersion``, the GBFS version) and the upstream commit."""
+        own = self.schema_version or self.gbfs_version
+        return " @ ".join(part for part in (own, self.commit[:12]) if part)
 
 
 @dataclass(frozen=True, slots=True)

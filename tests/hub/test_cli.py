@@ -141,7 +141,10 @@ def test_demo_serves_stations_and_moves_off_a_busy_port(tmp_path: Path, database
         assert time.monotonic() - started < 60
         health = httpx.get(f"{url}/health", timeout=10).json()
         assert health["scheduler"]["running"] is True
-        assert health["scheduler"]["jobs"] == 3
+        sources = httpx.get(f"{url}/api/v1/sources", timeout=10).json()
+        assert health["scheduler"]["jobs"] == len([s for s in sources if s["enabled"]])
+        assert {s["kind"] for s in sources} >= {"gbfs", "ckan"}
+        assert all(s["last_run"] and s["last_run"]["status"] == "succeeded" for s in sources), sources
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -1,0 +1,97 @@
+"""``nordhub schemas``: fill and inspect the schema store (mounted by ``hub.cli``).
+
+Each command turns the hub's own errors into one line on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from harvester.http import HttpClient
+from hub.errors import ConfigError, NordhubError
+from hub.settings import Settings
+from schemas.store import ArtefactState, SchemaStore, SyncReport
+
+app = typer.Typer(
+    help="Sync and list the Smart Data Models and GBFS schemas the hub validates against.",
+    no_args_is_help=True,
+)
+T = TypeVar("T")
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: NORDHUB_DATA_DIR); the store is its schemas/."),
+]
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except NordhubError as exc:
+        typer.echo(f"nordhub: error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid settings: {exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}"
+        ) from None
+
+
+def _store(data_dir: Path | None) -> SchemaStore:
+    root = (data_dir if data_dir is not None else _settings().data_dir) / "schemas"
+    return SchemaStore(root)
+
+
+async def _sync_online(store: SchemaStore, settings: Settings) -> SyncReport:
+    async with HttpClient(settings) as client:
+
+        async def fetch(url: str) -> bytes:
+            return (await client.get(url)).content
+
+        return await store.sync_from_urls(fetch)
+
+
+@app.command()
+def sync(
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="Copy from this folder (shared/data, or one collection's folder) instead of fetching."
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Fill the schema store from the official URLs (or --from DIR), verifying every sha256 against the manifest."""
+    store = _guarded(lambda: _store(data_dir))
+    if source is not None:
+        report = _guarded(lambda: store.sync_from_dir(source))
+    else:
+        settings = _guarded(_settings)
+        report = _guarded(lambda: asyncio.run(_sync_online(store, settings)))
+    typer.echo(
+        f"verified {report.verified} artefacts ({len(report.written)} written, {len(report.unchanged)} unchanged) "
+        f"into {store.root}; collections: {', '.join(report.collections)}"
+    )
+    if report.skipped:
+        typer.echo(f"not in the source: {', '.join(report.skipped)}")
+
+
+@app.command("list")
+def list_artefacts(data_dir: DataDirOption = None) -> None:
+    """List the manifest's artefacts with their state in the store."""
+    store = _guarded(lambda: _store(data_dir))
+    states = _guarded(store.inventory)
+    for artefact, state in states:
+        typer.echo(f"{state.value:<9} {artefact.kind.value:<12} {artefact.path}  {artefact.version}")
+    ok = sum(state is ArtefactState.OK for _, state in states)
+    synced = ", ".join(sorted(store.collections())) or "nothing synced: structural checks only"
+    typer.echo(f"{ok} of {len(states)} artefacts present and verified in {store.root} ({synced})")
