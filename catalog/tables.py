@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Tabl
 
 from hub.db import UTCDateTime, metadata
 
-MAX_URI_LENGTH = 1024  # a dataset URI longer than this is refused by the transform, not truncated
+MAX_URI_LENGTH = 512  # as entity ids and harvest item record ids; a longer URI is refused, never truncated
 
 # ``data`` is the dataset (with its distributions) as compact JSON, see ``catalog.store.dataset_to_json``.
 # ``content_hash`` is the hash of the content currently stored; ``issued``/``modified`` are the publisher's own

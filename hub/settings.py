@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     http_max_bytes: int = Field(
         default=50 * 1024 * 1024, gt=0, description="Largest response body a harvest accepts, in bytes."
     )
+    http_per_host: int = Field(
+        default=2, ge=1, le=64, description="Most requests the harvester sends to one host at the same time."
+    )
+    http_politeness: float = Field(
+        default=0.0, ge=0, description="Least seconds between the starts of two requests to the same host."
+    )
     http_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts or IP addresses exempt from the SSRF guard (comma-separated list or JSON array); "

@@ -204,7 +204,7 @@ class CkanAdapter:
         return await self.harvest_since(client, city, source, since=None)
 
     async def harvest_since(
-        self, client: HttpClient, city: City, source: Source, *, since: datetime | None = None
+        self, client: HttpClient, city: City, source: Source, since: datetime | None = None
     ) -> HarvestBatch:
         """Packages modified at or after ``since`` (every package when None); an incremental run is never complete.
 

@@ -117,7 +117,8 @@ def _lang_map(text: Any, lang: str) -> LangMap:
 def dataset_from_ckan(pkg: Any, *, portal_url: str, pointer: str = "") -> Record:
     """One CKAN package (``package_show`` result or ``package_search`` item) as a Record carrying a Dataset.
 
-    A package without an id (and name) or a title is returned with an error finding and no dataset.
+    A package without an id (and name) or a title is returned with an error finding and no dataset, named by its
+    URI when it has one (so the run does not take it for a package gone upstream), else by ``pointer``.
     """
     if not isinstance(pkg, dict):
         finding = Finding("ckan.not-an-object", Severity.ERROR, pointer, "package is not a JSON object")
@@ -135,7 +136,9 @@ def dataset_from_ckan(pkg: Any, *, portal_url: str, pointer: str = "") -> Record
         message = f"dataset URI is longer than {MAX_URI_LENGTH} characters"
         findings.append(Finding("ckan.uri-too-long", Severity.ERROR, f"{pointer}/uri", message))
     if any(f.severity is Severity.ERROR for f in findings):
-        return Record(record_id=package_id or name or pointer or "(package)", entity=None, findings=findings)
+        # Named by its URI when it has one, so that a quarantined package does not count as gone upstream.
+        identified = (package_id or name or _text(pkg.get("uri")) or _text(extras.get("uri"))) and len(uri) <= 512
+        return Record(record_id=uri if identified else pointer or "(package)", entity=None, findings=findings)
     dataset = _dataset(pkg, extras, uri=uri, site=site, pointer=pointer, findings=findings)
     return Record(record_id=uri, entity=None, findings=findings, dataset=dataset)
 

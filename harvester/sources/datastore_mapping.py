@@ -12,6 +12,7 @@ recorded Aarhus car-park table.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import Annotated, Any, Literal, Self, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harvester.sources.base import Record
 from hub.errors import ConfigError
@@ -42,7 +43,29 @@ def _unit_code(value: str) -> str:
     return value
 
 
+def _type_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an entity type name")
+    return value
+
+
+def _zone_name(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone") from exc
+    return value
+
+
+def _id_template(value: str) -> str:
+    id_columns(value)
+    return value
+
+
 UnitCode = Annotated[str, AfterValidator(_unit_code)]
+TypeName = Annotated[str, AfterValidator(_type_name)]
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
+IdTemplate = Annotated[str, AfterValidator(_id_template)]
 
 
 class _Strict(BaseModel):
@@ -119,38 +142,16 @@ class LocationSpec(_Strict):
 class DatastoreMapping(_Strict):
     """How one row of a datastore table becomes one normalized NGSI-LD entity."""
 
-    type: str
-    id: str  # a template: "{garageCode}" or "{point}-{lane}"; each value is made URI-safe
+    type: TypeName
+    id: IdTemplate  # "{garageCode}" or "{point}-{lane}"; each value is made URI-safe
     observed_at: str | None = None  # the column holding the observation time
     time_format: str | None = None  # strptime format; ISO 8601 when absent
-    timezone: str = "UTC"  # the zone of naive times
+    timezone: ZoneName = "UTC"  # the zone of naive times
     time_attribute: str | None = None  # also publish the observation time as this Property
     attributes: dict[str, ColumnAttribute] = Field(default_factory=dict)
     static: dict[str, StaticAttribute] = Field(default_factory=dict)
     derived: dict[str, Derivation] = Field(default_factory=dict)
     location: LocationSpec | None = None
-
-    @field_validator("type")
-    @classmethod
-    def _entity_type(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not an entity type name")
-        return value
-
-    @field_validator("id")
-    @classmethod
-    def _template(cls, value: str) -> str:
-        id_columns(value)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone") from exc
-        return value
 
     @model_validator(mode="after")
     def _names(self) -> Self:
@@ -282,8 +283,8 @@ def cast(value: Any, kind: ValueType | None) -> Any:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     number = float(value.strip()) if isinstance(value, str) else value
-    if not isinstance(number, int | float):
-        raise ValueError("not a number")
+    if not isinstance(number, int | float) or not math.isfinite(number):
+        raise ValueError("not a finite number")
     if kind == "float":
         return float(number)
     if isinstance(number, float) and not number.is_integer():

@@ -225,6 +225,10 @@ def test_uncastable_and_negative_values() -> None:
     assert "occupiedSpotNumber" not in bad.entity
     assert "availableSpotNumber" not in bad.entity
     assert ("datastore.value-type", Severity.WARNING, "/records/0/vehicleCount") in rules(bad.findings)
+    for not_finite in ("NaN", "inf"):
+        entity = one(parking_row(vehicleCount=not_finite)).entity
+        assert entity is not None
+        assert "occupiedSpotNumber" not in entity
     negative = one(parking_row(vehicleCount=-4))
     assert negative.entity is not None
     assert negative.entity["occupiedSpotNumber"]["value"] == 0

@@ -81,10 +81,9 @@ def test_paging_with_rows_and_start_covers_everything_once() -> None:
 def test_metadata_modified_range_and_organization_filters() -> None:
     fq = "organization:city-of-aalborg AND metadata_modified:[2024-01-01T00:00:00Z TO *]"
     closed = "metadata_modified:[2020-01-01T00:00:00Z TO 2021-01-01T00:00:00Z]"
-    later, window, tagged = (
-        result_of(r) for r in get(f"{API}/package_search?rows=100&fq={fq}", f"{API}/package_search?rows=1000&fq={closed}",
-                                  f"{API}/package_search?rows=1000&fq=tags:parkering AND res_format:GeoJSON")
-    )  # fmt: skip
+    tags = "tags:parkering AND res_format:GeoJSON"
+    search = f"{API}/package_search?rows=1000&fq="
+    later, window, tagged = (result_of(r) for r in get(search + fq, search + closed, search + tags))
     expected = [
         p["id"]
         for p in demo_packages()

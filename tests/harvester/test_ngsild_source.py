@@ -14,7 +14,7 @@ from harvester.demo_city import build_app
 from harvester.http import HttpClient
 from harvester.run import Harvester
 from harvester.sources.base import HarvestBatch
-from harvester.sources.ngsild import NgsiLdAdapter, attribute, entities_url, next_link
+from harvester.sources.ngsild import CONTEXT_REL, NgsiLdAdapter, attribute, entities_url, next_link
 from harvester.store import RunStatus
 from hub.cities import City, Registry, Source
 from hub.errors import ConfigError, PayloadInvalid, SourceHTTPError
@@ -268,11 +268,11 @@ def test_entities_url_accepts_the_root_or_the_api_base() -> None:
     [
         ('</e?offset=20>; rel="next"', "https://b.example/e?offset=20"),
         (
-            '<https://c.example/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context", <https://b.example/n>; rel=next',
+            f'<https://c.example/ctx.jsonld>; rel="{CONTEXT_REL}", <https://b.example/n>; rel=next',
             "https://b.example/n",
         ),
         ('<https://b.example/p>; rel="prev", <https://b.example/n>; rel="prev next"', "https://b.example/n"),
-        ('<https://c.example/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"', None),
+        (f'<https://c.example/ctx.jsonld>; rel="{CONTEXT_REL}"', None),
         (None, None),
     ],
 )

@@ -21,7 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "catalog_datasets",
-        sa.Column("uri", sa.String(1024), nullable=False),
+        sa.Column("uri", sa.String(512), nullable=False),
         sa.Column("city_id", sa.String(64), nullable=False),
         sa.Column("data", sa.Text, nullable=False),
         sa.Column("content_hash", sa.String(128), nullable=False),
@@ -38,7 +38,7 @@ def upgrade() -> None:
     op.create_index("ix_catalog_datasets_modified", "catalog_datasets", ["modified"])
     op.create_table(
         "catalog_provenance",
-        sa.Column("dataset_uri", sa.String(1024), nullable=False),
+        sa.Column("dataset_uri", sa.String(512), nullable=False),
         sa.Column("source_id", sa.String(128), nullable=False),
         sa.Column("city_id", sa.String(64), nullable=False),
         sa.Column("content_hash", sa.String(128), nullable=False),
