@@ -47,6 +47,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
             if hub.scheduler is not None:
                 hub.scheduler.shutdown(wait=False)
                 hub.scheduler = None
+            await hub.harvester.aclose()
             await hub.harvester.client.aclose()
 
     app = FastAPI(title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)

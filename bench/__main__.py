@@ -11,7 +11,7 @@ import sys
 
 import psycopg
 
-from bench import harvest_pipeline
+from bench import demo_harvest, fetch, harvest_pipeline
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/nordhub_bench"
 
@@ -36,6 +36,8 @@ def postgres_url() -> str | None:
 def main() -> None:
     pg = postgres_url()
     harvest_pipeline.main(pg)
+    demo_harvest.main(pg)
+    fetch.main()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from harvester import demo_city_ckan, demo_city_datastore, demo_city_gbfs, demo_city_ngsild
+from harvester import demo_city_ckan, demo_city_datastore, demo_city_dcat, demo_city_gbfs, demo_city_ngsild
 from harvester.demo_city_gbfs import DEMO_SYSTEMS, DemoSystem
 
 __all__ = ["DEMO_SYSTEMS", "DemoCityServer", "DemoSystem", "build_app", "demo_sources"]
@@ -49,6 +49,7 @@ _KINDS: tuple[_SourceKind, ...] = (
     _SourceKind(demo_city_datastore.routes, demo_city_datastore.sources),
     _SourceKind(demo_city_ngsild.routes, demo_city_ngsild.sources),
     _SourceKind(demo_city_ckan.routes, demo_city_ckan.sources),
+    _SourceKind(demo_city_dcat.routes, demo_city_dcat.sources),
 )
 
 

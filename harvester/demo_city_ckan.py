@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -347,6 +348,15 @@ def _matches_q(q: str) -> Callable[[Package], bool]:
     return lambda pkg: all(w in f"{pkg['title']} {pkg['notes']}".lower() for w in words)
 
 
+def _organizations(packages: list[Package], all_fields: bool) -> list[Any]:
+    """``organization_list``: names, or (``all_fields``) dicts with their package counts."""
+    if not all_fields:
+        return sorted(org.name for org in DEMO_ORGANIZATIONS)
+    counts = Counter(p["organization"]["name"] for p in packages)
+    orgs = sorted(DEMO_ORGANIZATIONS, key=lambda org: org.name)
+    return [{"name": o.name, "title": o.title, "id": _uid(o.name), "package_count": counts[o.name]} for o in orgs]
+
+
 def routes(systems: Sequence[object], clock: Callable[[], float]) -> BaseRoute:
     """The CKAN Action API mount (``/ckan/api/3/action/…``); ``systems`` and ``clock`` are not needed."""
     packages = demo_packages()
@@ -377,16 +387,8 @@ def routes(systems: Sequence[object], clock: Callable[[], float]) -> BaseRoute:
         return _answer(request, "package_show", {"success": True, "result": by_key[key]})
 
     async def organization_list(request: Request) -> Response:
-        names = sorted(org.name for org in DEMO_ORGANIZATIONS)
-        if request.query_params.get("all_fields", "").lower() in ("true", "1"):
-            counts = {name: sum(p["organization"]["name"] == name for p in packages) for name in names}
-            orgs = {org.name: org for org in DEMO_ORGANIZATIONS}
-            result: list[Any] = [
-                {"name": n, "title": orgs[n].title, "id": _uid(n), "package_count": counts[n]} for n in names
-            ]
-        else:
-            result = list(names)
-        return _answer(request, "organization_list", {"success": True, "result": result})
+        all_fields = request.query_params.get("all_fields", "").lower() in ("true", "1")
+        return _answer(request, "organization_list", {"success": True, "result": _organizations(packages, all_fields)})
 
     actions = (package_search, package_show, organization_list)
     return Mount(ACTION_PATH, routes=[Route(f"/{action.__name__}", action) for action in actions])

@@ -80,6 +80,22 @@ TOPICS = (
     "vannforbruk|Vannforbruk|Water consumption|ENVI|vann||MONTHLY|CSV,XLSX",
     "energibruk|Energibruk i kommunale bygg|Energy use in municipal buildings|ENER|energi||MONTHLY|CSV",
 )
+SWEDISH_TOPICS = (
+    "cykelpumpar|Cykelpumpar|Bicycle pumps|TRAN|cykel||ANNUAL|CSV,GEOJSON",
+    "parkering|Parkeringsplatser|Parking places|TRAN|parkering,bil|mobility|DAILY|JSON",
+    "laddplatser|Laddplatser för elbil|EV charging points|ENER|elbil,laddning|mobility|WEEKLY|JSON",
+    "luftkvalitet|Luftkvalitet|Air quality|ENVI|luft,partiklar|env|DAILY|CSV,JSON",
+    "befolkning|Befolkning per stadsdel|Population by district|SOCI|befolkning,statistik|stat|ANNUAL|XLSX,CSV",
+    "forskolor|Förskolor|Preschools|EDUC|förskola||ANNUAL|CSV",
+    "badplatser|Badplatser och badvattenkvalitet|Bathing water quality|HEAL|bad,vattenkvalitet|env|WEEKLY|JSON",
+    "adresser|Adresser|Addresses|REGI|adress,karta|geo|MONTHLY|CSV,GEOJSON",
+    "detaljplaner|Detaljplaner|Detailed development plans|REGI|plan,bygglov|geo|MONTHLY|GEOJSON",
+    "stadstrad|Träd i staden|City trees|ENVI|träd,grönska||ANNUAL|GEOJSON",
+    "bullerkartor|Bullerkartor|Noise maps|ENVI|buller|env|ANNUAL|GEOJSON,PDF",
+    "vagarbeten|Vägarbeten|Roadworks|TRAN|trafik|mobility|DAILY|JSON",
+    "offentliga-toaletter|Offentliga toaletter|Public toilets|SOCI|toalett||ANNUAL|CSV",
+    "budget|Budget och bokslut|Budget and accounts|ECON|ekonomi,budget||ANNUAL|XLSX,PDF",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +183,7 @@ SWEDISH = (
 
 def _dataset(publisher: DemoPublisher, topic: str, rng: random.Random) -> DemoDataset:
     slug, title_nb, title_en, theme, keywords, hvd, periodicity, formats = topic.split("|")
-    title = {publisher.language: _swedish(title_nb) if publisher.language == "sv" else title_nb}
+    title = {publisher.language: title_nb}
     if rng.random() < 0.5:
         title["en"] = title_en
     issued = date(2016, 1, 1) + timedelta(days=rng.randrange(2500))
@@ -189,15 +205,9 @@ def _dataset(publisher: DemoPublisher, topic: str, rng: random.Random) -> DemoDa
     )
 
 
-def _swedish(title_nb: str) -> str:
-    """A Swedish-looking title for the Swedish dump (the topics are the same; the words need not be perfect)."""
-    words = {"og": "och", "Barnehager": "Förskolor", "Grunnskoler": "Grundskolor", "Adresser": "Adresser"}
-    return " ".join(words.get(word, word) for word in title_nb.split())
-
-
 def _datasets(publisher: DemoPublisher, low: int, high: int) -> tuple[DemoDataset, ...]:
     rng = random.Random(f"dcat:{publisher.city_id}")
-    topics = rng.sample(TOPICS, rng.randint(low, high))
+    topics = rng.sample(SWEDISH_TOPICS if publisher.language == "sv" else TOPICS, rng.randint(low, high))
     return tuple(sorted((_dataset(publisher, t, rng) for t in topics), key=lambda d: d.slug))
 
 
@@ -208,7 +218,7 @@ def demo_catalogues() -> tuple[DemoCatalogue, ...]:
                       p, _datasets(p, 15, 30), "turtle")
         for p in NORWEGIAN
     ]  # fmt: skip
-    swedish = tuple(d for p in SWEDISH for d in _datasets(p, 6, 12))
+    swedish = tuple(d for p in SWEDISH for d in _datasets(p, 6, 10))
     title = {"sv": "Sveriges dataportal", "en": "Sweden's data portal"}
     dataportal = DemoPublisher(
         "se", "Myndigheten för digital förvaltning", _se("2021006883"), "dataportal.se", "", "sv"
@@ -252,9 +262,7 @@ class _Node:
 
 def _description(dataset: DemoDataset) -> str:
     title, p = dataset.title[dataset.publisher.language], dataset.publisher
-    place = p.name.removesuffix(" kommune").removesuffix(" stad").removesuffix(" Stad")
-    verb = "publicerat" if p.language == "sv" else "publisert"
-    return f"{title} i {place}, {verb} av {p.name}."
+    return f"{title}, {'publicerat' if p.language == 'sv' else 'publisert'} av {p.name}."
 
 
 def _dataset_node(dataset: DemoDataset, now: int) -> _Node:

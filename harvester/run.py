@@ -123,6 +123,9 @@ class Harvester:
         self.run_timeout = run_timeout
         self.clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
+        # One connection holds every advisory lock of this harvester, so concurrent runs never hold two pool slots.
+        self._lock_conn: Connection | None = None
+        self._lock_guard = asyncio.Lock()
 
     async def run(
         self, source_id: str, *, dry_run: bool = False, force: bool = False, mode: RunMode | None = None
@@ -205,16 +208,27 @@ class Harvester:
             if self.db.dialect != "postgresql":
                 yield True
                 return
-            conn = await anyio.to_thread.run_sync(self.db.engine.connect)
+            key = _lock_key(source_id)
+            got = await self._advisory(_try_advisory_lock, key)
             try:
-                got = await anyio.to_thread.run_sync(_try_advisory_lock, conn, _lock_key(source_id))
-                try:
-                    yield got
-                finally:
-                    if got:
-                        await anyio.to_thread.run_sync(_advisory_unlock, conn, _lock_key(source_id))
+                yield got
             finally:
-                await anyio.to_thread.run_sync(conn.close)
+                if got:
+                    await self._advisory(_advisory_unlock, key)
+
+    async def _advisory(self, action: Callable[[Connection, int], bool], key: int) -> bool:
+        """Run a lock action on the harvester's one lock connection (session-level locks live on it)."""
+        async with self._lock_guard:
+            if self._lock_conn is None:
+                self._lock_conn = await anyio.to_thread.run_sync(self.db.engine.connect)
+            return await anyio.to_thread.run_sync(action, self._lock_conn, key)
+
+    async def aclose(self) -> None:
+        """Release the lock connection (its advisory locks go with it)."""
+        async with self._lock_guard:
+            if self._lock_conn is not None:
+                await anyio.to_thread.run_sync(self._lock_conn.close)
+                self._lock_conn = None
 
     async def _execute(self, plan: _Plan, dry_run: bool) -> RunReport:
         started = time.perf_counter()
@@ -380,9 +394,10 @@ def _try_advisory_lock(conn: Connection, key: int) -> bool:
     return got
 
 
-def _advisory_unlock(conn: Connection, key: int) -> None:
-    conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (key,))
+def _advisory_unlock(conn: Connection, key: int) -> bool:
+    released = bool(conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (key,)).scalar())
     conn.commit()
+    return released
 
 
 def run_summary(report: RunReport) -> dict[str, Any]:

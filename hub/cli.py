@@ -146,6 +146,7 @@ async def _harvest(
                 reports.append(await harvester.reimport(source_id, run_id=run_id, force=force))
             else:
                 reports.append(await harvester.run(source_id, dry_run=dry, force=force))
+        await harvester.aclose()
     return reports
 
 
@@ -282,6 +283,7 @@ async def _schedule_forever(settings: Settings, db: Database, registry: Registry
             await asyncio.Event().wait()
         finally:
             scheduler.shutdown()
+            await scheduler.harvester.aclose()
 
 
 def main() -> None:

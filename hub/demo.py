@@ -18,6 +18,7 @@ from hub.db import Database
 from hub.settings import Settings
 
 LOOPBACK = "127.0.0.1"
+CONCURRENT_RUNS = 4  # sources harvested at once: each holds a database connection while it commits
 
 
 def demo_registry(base: Registry, base_url: str) -> Registry:
@@ -46,7 +47,16 @@ async def harvest_all(db: Database, registry: Registry, settings: Settings) -> l
     async with HttpClient(settings) as client:
         harvester = Harvester(db, registry, client)
         ids = [s.id for _c, s in registry.sources() if s.enabled and adapter_for(s.kind) is not None]
-        return list(await asyncio.gather(*(harvester.run(source_id) for source_id in ids)))
+        slots = asyncio.Semaphore(CONCURRENT_RUNS)
+
+        async def one(source_id: str) -> RunReport:
+            async with slots:
+                return await harvester.run(source_id)
+
+        try:
+            return list(await asyncio.gather(*(one(source_id) for source_id in ids)))
+        finally:
+            await harvester.aclose()
 
 
 def start_city_server() -> DemoCityServer:

@@ -22,7 +22,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 
 from schemas.findings import Finding, Severity
-from schemas.ngsild import BBox, is_rfc3339, pointer_token
+from schemas.ngsild import BBox, is_number, is_rfc3339, pointer_token
 from schemas.store import SchemaStore
 
 REALTIME_ITEMS = {"station_status": "stations", "free_bike_status": "bikes", "vehicle_status": "vehicles"}
@@ -248,7 +248,7 @@ def _check_freshness(report: GbfsReport, feed: str, doc: dict[str, Any], now: da
     if feed not in REALTIME_ITEMS:
         return
     updated = _instant(doc.get("last_updated"))
-    ttl = _number(doc.get("ttl")) or 0
+    ttl = min(max(_number(doc.get("ttl")) or 0, 0), 10**9)  # a timedelta cannot hold any integer
     if updated is not None and updated > now + CLOCK_SKEW:
         message = f"last_updated {updated:%Y-%m-%dT%H:%M:%SZ} is in the future"
         report.add(feed, Finding("gbfs.last-updated-future", Severity.WARNING, "/last_updated", message))
@@ -372,7 +372,7 @@ def _check_coordinates(
     key = POSITIONED[feed]
     for i, item in _items(doc, key):
         lat, lon = item.get("lat"), item.get("lon")
-        if not (isinstance(lat, int | float) and isinstance(lon, int | float)) or isinstance(lat, bool):
+        if not (is_number(lat) and is_number(lon)):
             continue
         where = f"/data/{key}/{i}"
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -398,7 +398,11 @@ def _check_discovery(report: GbfsReport, doc: dict[str, Any]) -> None:
             f"/data/{pointer_token(lang)}/feeds": v.get("feeds") for lang, v in data.items() if isinstance(v, dict)
         }
     for where, feeds in listings.items():
-        names = {f.get("name") for f in feeds if isinstance(f, dict)} if isinstance(feeds, list) else set()
+        names = (
+            {f["name"] for f in feeds if isinstance(f, dict) and isinstance(f.get("name"), str)}
+            if isinstance(feeds, list)
+            else set()
+        )
         missing = [] if "system_information" in names else ["system_information"]
         if not names & {"station_status", "vehicle_status", "free_bike_status"}:
             missing.append("station_status or vehicle_status")

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from schemas.findings import Finding, Severity
@@ -245,6 +245,7 @@ def _check_instances(name: str, instances: list[Any], pointer: str, ctx: _Contex
     for i, instance in enumerate(instances):
         findings.extend(_check_attribute(name, instance, f"{pointer}/{i}", ctx))
         dataset = instance.get("datasetId")
+        dataset = dataset if isinstance(dataset, str) or dataset is None else repr(dataset)  # hashable
         if dataset in seen:
             where = f"{pointer}/{i}/datasetId" if dataset is not None else f"{pointer}/{i}"
             message = f"{name} has two instances with datasetId {dataset!r}"
@@ -334,8 +335,8 @@ Position = tuple[str, float, float]
 def _positions(coords: Any, depth: int, pointer: str) -> list[Position] | None:
     """Every position as (pointer, lon, lat), or None when the nesting or the numbers are wrong."""
     if depth == 0:
-        if isinstance(coords, list) and len(coords) >= 2 and all(_is_number(c) for c in coords):
-            return [(pointer, float(coords[0]), float(coords[1]))]
+        if isinstance(coords, list) and len(coords) >= 2 and all(is_number(c) for c in coords):
+            return [(pointer, coords[0], coords[1])]
         return None
     if not isinstance(coords, list) or not coords:
         return None
@@ -348,7 +349,8 @@ def _positions(coords: Any, depth: int, pointer: str) -> list[Position] | None:
     return found
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
+    """A JSON number (a boolean is not one, though Python says so)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -375,7 +377,7 @@ def _check_positions(positions: list[Position], bbox: BBox | None) -> list[Findi
     wild = [p for p in positions if not (-180 <= p[1] <= 180 and -90 <= p[2] <= 90)]
     if wild:
         where, lon, lat = wild[0]
-        message = f"[{lon:g}, {lat:g}] is outside longitude -180..180 / latitude -90..90"
+        message = f"[{lon}, {lat}] is outside longitude -180..180 / latitude -90..90"
         return [Finding("geojson.range", Severity.ERROR, where, _counted(message, len(wild)))]
     if bbox is None:
         return []
@@ -386,9 +388,9 @@ def _check_positions(positions: list[Position], bbox: BBox | None) -> list[Findi
     if len(outside) == len(positions) and all(
         bbox[0] <= p[2] <= bbox[2] and bbox[1] <= p[1] <= bbox[3] for p in outside
     ):
-        message = f"[{lon:g}, {lat:g}] looks like [lat, lon]: GeoJSON order is longitude, latitude"
+        message = f"[{lon}, {lat}] looks like [lat, lon]: GeoJSON order is longitude, latitude"
         return [Finding("geojson.lonlat-order", Severity.ERROR, where, message)]
-    message = f"[{lon:g}, {lat:g}] is outside the city's bounding box"
+    message = f"[{lon}, {lat}] is outside the city's bounding box"
     return [Finding("geojson.outside-area", Severity.WARNING, where, _counted(message, len(outside)))]
 
 

@@ -100,7 +100,9 @@ async def harvester(
     db: Database, demo_cities: Registry, settings: Settings, demo_transport: httpx.ASGITransport
 ) -> AsyncIterator[Harvester]:
     client = HttpClient(settings, transport=demo_transport, allow_hosts=[DEMO_HOST], backoff_base=0)
-    yield Harvester(db, demo_cities, client)
+    harvester = Harvester(db, demo_cities, client)
+    yield harvester
+    await harvester.aclose()
     await client.aclose()
 
 
@@ -115,4 +117,5 @@ async def api(settings: Settings, hub: HubState) -> AsyncIterator[httpx.AsyncCli
     app = create_app(settings, state=hub)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
         yield client
+    await hub.harvester.aclose()
     await hub.harvester.client.aclose()

@@ -137,7 +137,9 @@ def dataset_from_ckan(pkg: Any, *, portal_url: str, pointer: str = "") -> Record
         findings.append(Finding("ckan.uri-too-long", Severity.ERROR, f"{pointer}/uri", message))
     if any(f.severity is Severity.ERROR for f in findings):
         # Named by its URI when it has one, so that a quarantined package does not count as gone upstream.
-        identified = (package_id or name or _text(pkg.get("uri")) or _text(extras.get("uri"))) and len(uri) <= 512
+        identified = (package_id or name or _text(pkg.get("uri")) or _text(extras.get("uri"))) and len(
+            uri
+        ) <= MAX_URI_LENGTH
         return Record(record_id=uri if identified else pointer or "(package)", entity=None, findings=findings)
     dataset = _dataset(pkg, extras, uri=uri, site=site, pointer=pointer, findings=findings)
     return Record(record_id=uri, entity=None, findings=findings, dataset=dataset)

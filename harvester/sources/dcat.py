@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import threading
+import warnings
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,31 +109,44 @@ def _parse_as(fmt: str, content: bytes, url: str, contexts: JsonLdContexts) -> T
     if fmt == "json-ld":
         data = orjson.dumps(_with_local_contexts(orjson.loads(content), url, contexts)).decode()
     graph = rdflib.Graph()
-    with _published_literals():
+    with published_literals():
         graph.parse(data=data, format=fmt, publicID=url)
-        return Triples.from_graph(graph)
+    if fmt in ("turtle", "nt", "n3"):  # rdflib only logs an IRI its grammar forbids: it is a syntax error
+        bad = next((t for triple in graph for t in triple if isinstance(t, rdflib.URIRef) and _BAD_IRI.search(t)), None)
+        if bad is not None:
+            raise ValueError(f"invalid IRI <{bad}>: {_BAD_IRI.findall(bad)[0]!r} is not allowed in an IRI")
+    return Triples.from_graph(graph)
 
 
 _LITERALS_LOCK = threading.Lock()
 _TERM_LOGGER = logging.getLogger("rdflib.term")
 
 
-def _ill_typed_noise(record: logging.LogRecord) -> bool:
-    # rdflib logs a traceback for every ill-typed literal ("2020-1-1"^^xsd:date): a publisher's data, not our error.
-    return not record.getMessage().startswith("Failed to convert Literal lexical form")
+_BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+
+def _rdflib_noise(record: logging.LogRecord) -> bool:
+    # rdflib logs a traceback for every ill-typed literal ("2020-1-1"^^xsd:date) and a warning for every odd IRI:
+    # the publisher's data, reported by the catalogue or refused here, not errors of the hub.
+    message = record.getMessage()
+    return not (
+        message.startswith("Failed to convert Literal lexical form") or "does not look like a valid URI" in message
+    )
 
 
 @contextmanager
-def _published_literals() -> Iterator[None]:
-    """Keep literals as published while rdflib parses (its switch is process-wide, hence the lock)."""
-    with _LITERALS_LOCK:
+def published_literals() -> Iterator[None]:
+    """Keep literals as published while rdflib parses, without its noise (switches are process-wide: a lock)."""
+    with _LITERALS_LOCK, warnings.catch_warnings():
+        # rdflib's JSON-LD parser builds a ConjunctiveGraph, which rdflib itself has deprecated
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"rdflib\.")
         previous, rdflib.NORMALIZE_LITERALS = rdflib.NORMALIZE_LITERALS, False
-        _TERM_LOGGER.addFilter(_ill_typed_noise)
+        _TERM_LOGGER.addFilter(_rdflib_noise)
         try:
             yield
         finally:
             rdflib.NORMALIZE_LITERALS = previous
-            _TERM_LOGGER.removeFilter(_ill_typed_noise)
+            _TERM_LOGGER.removeFilter(_rdflib_noise)
 
 
 def _with_local_contexts(doc: Any, base: str, contexts: JsonLdContexts) -> Any:

@@ -34,6 +34,7 @@ async def test_health_is_503_when_migrations_are_missing(settings: Settings, hub
         response = await client.get("/health")
     assert response.status_code == 503
     assert response.json()["database"]["migrations_current"] is False
+    await hub.harvester.aclose()
     await hub.harvester.client.aclose()
 
 
@@ -46,6 +47,7 @@ async def test_health_is_503_when_database_unreachable(settings: Settings, hub: 
     assert response.status_code == 503
     assert body["database"]["reachable"] is False
     assert "cannot connect to database" in body["database"]["error"]
+    await hub.harvester.aclose()
     await hub.harvester.client.aclose()
 
 
@@ -91,4 +93,5 @@ async def test_unexpected_errors_are_500_problems_without_internals(settings: Se
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret" not in response.text
     assert response.json()["type"] == PROBLEM_BASE + "internal-error"
+    await hub.harvester.aclose()
     await hub.harvester.client.aclose()

@@ -25,6 +25,7 @@ async def dirty_run(hub: HubState, settings: Settings) -> int:
     fake.stations += [dict(fake.stations[0])]
     harvester = make_harvester(hub.db, hub.registry, settings, fake)
     report = await harvester.run(SOURCE)
+    await harvester.aclose()
     await harvester.client.aclose()
     assert report.run_id is not None
     return report.run_id

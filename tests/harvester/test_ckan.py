@@ -190,18 +190,18 @@ def test_content_hash_ignores_volatile_keys_only() -> None:
     assert content_hash(_package()).startswith("sha256:")
 
 
+DEMO_DATASET = "https://demo.ckan.org/dataset/"
+
+
 @pytest.mark.parametrize(
     ("pkg", "rules", "record_id"),
     [
         (_package(id=None, name=""), ["ckan.missing-id"], "/result/results/4"),
-        (_package(title="  "), ["ckan.missing-title"], "0f3c9a3e-1111-4222-8333-944455556666"),
-        (_package(id="", title=None), ["ckan.missing-title"], "trafiktaellinger"),
+        (_package(title="  "), ["ckan.missing-title"], DEMO_DATASET + "0f3c9a3e-1111-4222-8333-944455556666"),
+        (_package(id="", title=None), ["ckan.missing-title"], DEMO_DATASET + "trafiktaellinger"),
+        (_package(id=None, name=None, uri="https://x.dk/ds/1"), ["ckan.missing-id"], "https://x.dk/ds/1"),
         ("not a package", ["ckan.not-an-object"], "/result/results/4"),
-        (
-            _package(uri="https://example.dk/" + "x" * 1100),
-            ["ckan.uri-too-long"],
-            "0f3c9a3e-1111-4222-8333-944455556666",
-        ),
+        (_package(uri="https://example.dk/" + "x" * 600), ["ckan.uri-too-long"], "/result/results/4"),
     ],
 )
 def test_unusable_packages_are_quarantined_not_raised(pkg: Any, rules: list[str], record_id: str) -> None:
@@ -211,7 +211,7 @@ def test_unusable_packages_are_quarantined_not_raised(pkg: Any, rules: list[str]
     assert not record.usable
     assert [f.rule for f in record.findings] == rules
     assert all(f.severity is Severity.ERROR for f in record.findings)
-    assert record.record_id == record_id
+    assert record.record_id == record_id  # named by its URI when it has one: quarantined, not gone upstream
 
 
 def test_a_resource_without_url_is_skipped_with_a_warning() -> None:
@@ -338,7 +338,8 @@ async def test_incremental_run_asks_only_for_later_packages(client: HttpClient, 
 
 async def test_incremental_run_with_nothing_new(client: HttpClient) -> None:
     since = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    batch = await CkanAdapter().harvest_since(client, AARHUS, ckan_source(organization="city-of-aarhus"), since=since)
+    source = ckan_source(organization="city-of-aarhus")
+    batch = await CkanAdapter().harvest_since(client, AARHUS, source, since)  # positionally, as harvester.run does
     assert batch.records == []
     assert batch.complete is False
 
@@ -460,7 +461,7 @@ async def test_a_broken_package_is_one_quarantined_record(settings: Settings) ->
 
     batch = await harvest_with(settings, handler)
     assert [r.usable for r in batch.records] == [True, False, True]
-    assert batch.records[1].record_id == "pkg-2"
+    assert batch.records[1].record_id == f"{DEMO_BASE}/ckan/dataset/pkg-2"
     assert [f.pointer for f in batch.records[1].findings] == ["/result/results/1/title"]
     assert batch.complete is True
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harvester import demo_city_ngsild
 from harvester.demo_city import build_app
 from harvester.http import HttpClient
 from harvester.run import Harvester
@@ -318,3 +319,38 @@ async def test_harvest_run_stores_the_broker_entities(harvester: Harvester) -> N
     report = await harvester.run("reykjavik-broker-demo")
     assert report.status is RunStatus.SUCCEEDED
     assert report.counts["created"] == 42
+
+
+# ------------------------------------------------------------------------------------ the demo broker
+
+
+def test_demo_broker_is_deterministic_and_moves_with_the_clock() -> None:
+    helsinki = demo_city_ngsild.TENANTS[0]
+    now = demo_city_ngsild.tenant_entities(helsinki, ["AirQualityObserved"], FIXED_CLOCK)
+    assert now == demo_city_ngsild.tenant_entities(helsinki, ["AirQualityObserved"], FIXED_CLOCK + 60)
+    later = demo_city_ngsild.tenant_entities(helsinki, ["AirQualityObserved"], FIXED_CLOCK + 3 * 3600)
+    assert [e["no2"]["value"] for e in now] != [e["no2"]["value"] for e in later]
+    assert [e["id"] for e in now] == [e["id"] for e in later]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "problem"),
+    [
+        ({"type": "ParkingSpot", "limit": "1001"}, 400, "BadRequestData"),
+        ({"type": "ParkingSpot", "offset": "-1"}, 400, "BadRequestData"),
+        ({"limit": "5"}, 400, "BadRequestData"),
+    ],
+)
+async def test_demo_broker_answers_problems(params: dict[str, str], status: int, problem: str) -> None:
+    transport = httpx.ASGITransport(app=build_app(clock=lambda: FIXED_CLOCK))
+    async with httpx.AsyncClient(transport=transport, base_url=DEMO_BASE) as client:
+        response = await client.get("/broker/ngsi-ld/v1/entities", params=params, headers={"NGSILD-Tenant": "helsinki"})
+        counted = await client.get(
+            "/broker/ngsi-ld/v1/entities",
+            params={"type": "ParkingSpot,WeatherObserved", "limit": "1", "count": "true", "format": "keyValues"},
+            headers={"NGSILD-Tenant": "helsinki"},
+        )
+    assert response.status_code == status
+    assert response.json()["type"] == f"https://uri.etsi.org/ngsi-ld/errors/{problem}"
+    assert counted.headers["NGSILD-Results-Count"] == "68"
+    assert counted.json()[0]["location"]["type"] == "Point"  # keyValues on request

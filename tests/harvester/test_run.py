@@ -60,6 +60,7 @@ async def test_second_run_unchanged_then_changes_become_history(
         again = await harvester.run(OSLO)
         clock[0] += 3600
         later = await harvester.run(OSLO)
+        await harvester.aclose()
     assert first.counts["created"] == 120
     # Same instant: the payload is identical, so every entity is unchanged and no instance is recorded.
     assert again.counts == {
@@ -113,7 +114,9 @@ async def test_failed_fetch_keeps_the_last_good_data(
     async with HttpClient(
         settings, transport=httpx.MockTransport(broken), allow_hosts=[DEMO_HOST], backoff_base=0
     ) as client:
-        bad = await Harvester(db, demo_cities, client).run(OSLO)
+        broken_harvester = Harvester(db, demo_cities, client)
+        bad = await broken_harvester.run(OSLO)
+        await broken_harvester.aclose()
     assert bad.status is RunStatus.FAILED
     assert bad.error is not None
     assert "invalid JSON" in bad.error

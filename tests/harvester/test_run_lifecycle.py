@@ -56,6 +56,7 @@ async def test_payloads_are_kept_and_reimported_without_network(
     assert again.status is RunStatus.SUCCEEDED
     assert again.mode is RunMode.REIMPORT
     assert again.counts["unchanged"] == 10
+    await harvester.aclose()
     await harvester.client.aclose()
 
 
@@ -74,6 +75,7 @@ async def test_conditional_get_makes_an_unchanged_feed_not_modified(
     assert third.counts["not_modified"] == 0
     assert third.counts["updated"] == 10
     assert third.counts["instances"] == 20  # availableBikeNumber and freeSlotNumber changed at 10 stations
+    await harvester.aclose()
     await harvester.client.aclose()
 
 
@@ -94,6 +96,7 @@ async def test_vanished_stations_are_marked_removed_not_deleted(
     back = await harvester.run(SOURCE)
     assert back.counts["created"] + back.counts["updated"] == 1
     assert len(stored(db)) == 9
+    await harvester.aclose()
     await harvester.client.aclose()
 
 
@@ -115,6 +118,7 @@ async def test_removing_more_than_half_is_held_unless_forced(
     assert forced.status is RunStatus.SUCCEEDED
     assert forced.counts["removed"] == 10 - remaining
     assert len(stored(db)) == remaining
+    await harvester.aclose()
     await harvester.client.aclose()
 
 
@@ -172,6 +176,7 @@ async def test_fault_matrix_keeps_the_last_good_data(
     assert run is not None
     assert run["status"] == "failed"
     assert needle in run["error"]
+    await harvester.aclose()
     await harvester.client.aclose()
 
 
@@ -190,6 +195,7 @@ async def test_run_timeout_is_timed_out_and_keeps_data(
     assert report.status is RunStatus.TIMED_OUT
     assert "timeout" in (report.error or "")
     assert stored(db) == before
+    await harvester.aclose()
     await harvester.client.aclose()
 
 
@@ -214,7 +220,9 @@ async def test_one_run_per_source_at_a_time(
     assert "in progress" in (cancelled.error or "")
     after = await second.run(SOURCE)  # the lock is released afterwards
     assert after.status is RunStatus.SUCCEEDED
+    await first.aclose()
     await first.client.aclose()
     if other_db is not db:
+        await second.aclose()
         await second.client.aclose()
         other_db.dispose()

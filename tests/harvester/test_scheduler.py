@@ -109,7 +109,9 @@ async def test_two_schedulers_never_overlap_on_a_source(
     spans = sorted((datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"])) for r in done)
     assert len(spans) >= 2
     assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans)), spans
+    await first.aclose()
     await first.client.aclose()
     if other_db is not db:
+        await second.aclose()
         await second.client.aclose()
         other_db.dispose()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from schemas.findings import Finding, Severity
-from schemas.gbfs import GbfsReport, detect_version, validate_gbfs
+from schemas.gbfs import ID_LISTS, GbfsReport, detect_version, validate_gbfs
 from schemas.store import SchemaStore
 
 NOW = 1_743_466_400  # 2025-04-01T00:13:20Z
@@ -447,3 +450,37 @@ def test_lists_are_capped_and_counts_exact(store: SchemaStore) -> None:
         f"/data/stations/{i}/station_id" for i in (2, 3, 4)
     ]
     assert small.errors == 250
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+STATION_KEYS = (
+    *("station_id", "lat", "lon", "capacity", "num_bikes_available", "num_docks_available", "last_reported"),
+    *("is_renting", "vehicle_types_available", "region_id", "vehicle_type_id"),
+)
+STATIONS = st.lists(st.fixed_dictionaries({}, optional=dict.fromkeys(STATION_KEYS, JSON)), max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    feeds=st.dictionaries(
+        st.sampled_from([*ID_LISTS, "gbfs", "system_information", "geofencing_zones"]),
+        st.fixed_dictionaries(
+            {
+                "data": st.dictionaries(
+                    st.sampled_from(["stations", "bikes", "vehicles", "feeds", "en"]), STATIONS | JSON
+                )
+            },
+            optional={"version": st.sampled_from(["2.3", "3.0", "1.1"]) | JSON, "last_updated": JSON, "ttl": JSON},
+        ),
+    )
+)
+def test_dirty_feeds_never_crash(store: SchemaStore, feeds: dict[str, dict[str, Any]]) -> None:
+    report = check(store, feeds, cap=2)
+    assert report.errors + report.warnings == sum(report.counts.values())  # the rules have no info findings
+    for feed, by_rule in report.counts_by_file.items():
+        listed = Counter(f.rule for f in report.findings.get(feed, []))
+        assert listed == {rule: min(count, 2) for rule, count in by_rule.items()}

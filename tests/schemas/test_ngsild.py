@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.findings import Finding, Severity
 from schemas.ngsild import (
@@ -303,3 +305,28 @@ def test_normalize_datetime() -> None:
     assert normalize_datetime("2016-03-15T11:00:00Z") is None  # already RFC 3339
     assert normalize_datetime("2016-03-15") is None  # a date is not a date-time
     assert normalize_datetime("soon") is None
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=25,
+)
+MEMBERS = ["type", "value", "object", "languageMap", "vocab", "json", "valueList", "objectList", "observedAt"]
+ATTRIBUTE = st.dictionaries(
+    st.sampled_from([*MEMBERS, "datasetId", "unitCode", "sub"]),
+    st.sampled_from(["Property", "GeoProperty", "Relationship", "LanguageProperty", "ListRelationship", "Point"])
+    | JSON,
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    attrs=st.dictionaries(st.text(max_size=6), ATTRIBUTE | st.lists(ATTRIBUTE, max_size=3) | JSON, max_size=5),
+    form=st.sampled_from(list(Form)),
+)
+def test_any_json_gives_findings_never_an_exception(attrs: dict[str, Any], form: Form) -> None:
+    found = check_entity({**attrs, "id": ID, "type": "T"}, OSLO_BBOX, form=form)
+    assert all(f.pointer == "" or f.pointer.startswith("/") for f in found)
+    assert detect_form({**attrs, "id": ID}) in set(Form)

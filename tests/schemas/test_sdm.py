@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harvester.sources.gbfs_transform import GbfsSystem, station_records
 from schemas.findings import Finding, Severity
@@ -282,3 +284,31 @@ def test_the_hubs_own_station_entities_conform(validator: SdmValidator, shared_d
     assert len(entities) >= 241
     bad = [(e["id"], f) for e in entities for f in validator.check(copy.deepcopy(e)) if f.severity is not Severity.INFO]
     assert bad == []
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+WRAPPED = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Property", "Relationship", "LanguageProperty", "ListRelationship"])},
+    optional={"value": JSON, "object": JSON, "languageMap": JSON, "objectList": JSON, "datasetId": JSON},
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    model=st.sampled_from(["BikeHireDockingStation", "AirQualityObserved", "Vehicle", "OffStreetParking", "Nope"]),
+    attrs=st.dictionaries(
+        st.sampled_from(["name", "location", "status", "availableBikeNumber", "dateObserved", "address", "x"]),
+        WRAPPED | st.lists(WRAPPED, max_size=3) | JSON,
+        max_size=5,
+    ),
+)
+def test_any_entity_gives_findings_never_an_exception(
+    validator: SdmValidator, model: str, attrs: dict[str, Any]
+) -> None:
+    found = validator.check({"id": "urn:ngsi-ld:X:1", "type": model, **attrs})
+    assert all(f.rule.startswith("sdm.") for f in found)
+    assert (model == "Nope") == any(f.rule == "sdm.unknown-model" for f in found)
