@@ -324,7 +324,9 @@ KEPT_HEADERS = ("content-type", "etag", "last-modified", "content-length", "link
 def response_result(url: str, response: _Response) -> FetchResult:
     """Translate a final response into a FetchResult, or a SourceHTTPError for a non-success status."""
     if response.status_code >= 400:
-        raise SourceHTTPError(f"GET {url}: HTTP {response.status_code}", http_status=response.status_code)
+        raise SourceHTTPError(
+            f"GET {url}: HTTP {response.status_code}{_excerpt(response.content)}", http_status=response.status_code
+        )
     headers = {k: response.headers[k] for k in KEPT_HEADERS if k in response.headers}
     return FetchResult(url, response.status_code, headers, response.content, response.elapsed)
 
@@ -359,3 +361,12 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    """The start of an error body (CKAN and NGSI-LD brokers explain themselves there), on one printable line."""
+    text = body[:limit].decode("utf-8", errors="replace")
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    if not text:
+        return ""
+    return f": {text}{'…' if len(body) > limit else ''}"

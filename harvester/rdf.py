@@ -155,7 +155,9 @@ _TOKEN = r"""<[^\x00-\x20<>"{}|^`\\]*+>
     |(?:[A-Za-z][\w.-]*)?:(?:[\w%:-](?:[\w.%:-]*[\w%:-])?)?
     |[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?
     |[A-Za-z]++|[;,.\[\]()]"""
-_TOKENS = re.compile(f"{_WS}({_TOKEN})", re.VERBOSE)
+# The empty match at the end consumes trailing comments (findall would otherwise look for tokens inside them) and
+# stands as the end marker.
+_TOKENS = re.compile(f"{_WS}(?:({_TOKEN})|\\Z)", re.VERBOSE)
 _DOCUMENT = re.compile(f"(?:{_WS}(?:{_TOKEN}))*+{_WS}", re.VERBOSE)
 _ESCAPES = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.DOTALL)
 _ECHAR = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
@@ -186,7 +188,7 @@ class _Turtle:
     def __init__(self, text: str, base: str) -> None:
         if _DOCUMENT.fullmatch(text) is None:
             raise Unsupported("text outside the supported tokens")
-        self._tokens: list[str] = [*_TOKENS.findall(text), _END]
+        self._tokens: list[str] = _TOKENS.findall(text)  # ends with the empty match at the end: _END
         self._i = 0
         self._base = base
         self._prefixes: dict[str, str] = {}

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
 
 from schemas.findings import Finding, Severity
 from schemas.ngsild import BBox, is_number, is_rfc3339, pointer_token
@@ -102,6 +103,11 @@ class GbfsReport:
         if by_rule[finding.rule] <= self.cap:
             self.findings.setdefault(feed, []).append(finding)
 
+    def flag(
+        self, feed: str, rule: str, severity: Severity, pointer: str, message: str, normalized: Any = None
+    ) -> None:
+        self.add(feed, Finding(rule, severity, pointer, message, normalized))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
@@ -138,9 +144,10 @@ def validate_gbfs(
         own = version or (doc["version"] if isinstance(doc.get("version"), str) else report.version)
         if own != report.version:
             message = f"the file says version {own}, the system {report.version}"
-            report.add(feed, Finding("gbfs.version-mismatch", Severity.WARNING, "/version", message))
+            report.flag(feed, "gbfs.version-mismatch", Severity.WARNING, "/version", message)
         booleans = _integer_booleans(report, feed, doc)
-        report.schema_checked[feed] = _check_schema(report, store, feed, doc, own, booleans)
+        validator = store.gbfs_validator(own, feed) if store is not None and own else None
+        report.schema_checked[feed] = _check_schema(report, feed, doc, validator, booleans)
         _check_freshness(report, feed, doc, moment, max_report_age)
         if feed in POSITIONED:
             _check_coordinates(report, feed, doc, bbox, check_range=not report.schema_checked[feed])
@@ -203,28 +210,22 @@ def _integer_booleans(report: GbfsReport, feed: str, doc: dict[str, Any]) -> set
             if key in BOOLEAN_FIELDS and type(value) is int and value in (0, 1):
                 found.add(where)
                 message = f"{key} is the integer {value}: read as {str(bool(value)).lower()}"
-                report.add(feed, Finding("gbfs.integer-boolean", Severity.WARNING, where, message, bool(value)))
+                report.flag(feed, "gbfs.integer-boolean", Severity.WARNING, where, message, bool(value))
             elif isinstance(value, dict | list):
                 stack.append((where, value))
     return found
 
 
 def _check_schema(
-    report: GbfsReport,
-    store: SchemaStore | None,
-    feed: str,
-    doc: dict[str, Any],
-    version: str | None,
-    booleans: set[str],
+    report: GbfsReport, feed: str, doc: dict[str, Any], validator: Validator | None, booleans: set[str]
 ) -> bool:
-    validator = store.gbfs_validator(version, feed) if store is not None and version else None
     if validator is None:
         return False
     for error in validator.iter_errors(doc):
         pointer = "".join(f"/{pointer_token(str(p))}" for p in error.absolute_path)
         if error.validator == "type" and pointer in booleans:
             continue  # counted once, as gbfs.integer-boolean
-        report.add(feed, Finding(f"gbfs.schema.{error.validator}", Severity.ERROR, pointer, _message(error)))
+        report.flag(feed, f"gbfs.schema.{error.validator}", Severity.ERROR, pointer, _message(error))
     return True
 
 
@@ -251,20 +252,20 @@ def _check_freshness(report: GbfsReport, feed: str, doc: dict[str, Any], now: da
     ttl = min(max(_number(doc.get("ttl")) or 0, 0), 10**9)  # a timedelta cannot hold any integer
     if updated is not None and updated > now + CLOCK_SKEW:
         message = f"last_updated {updated:%Y-%m-%dT%H:%M:%SZ} is in the future"
-        report.add(feed, Finding("gbfs.last-updated-future", Severity.WARNING, "/last_updated", message))
+        report.flag(feed, "gbfs.last-updated-future", Severity.WARNING, "/last_updated", message)
     elif updated is not None and now - updated > max(timedelta(seconds=ttl), FRESHNESS):
         message = f"last_updated {updated:%Y-%m-%dT%H:%M:%SZ} is {now - updated} old (ttl {ttl} s)"
-        report.add(feed, Finding("gbfs.stale-feed", Severity.WARNING, "/last_updated", message))
+        report.flag(feed, "gbfs.stale-feed", Severity.WARNING, "/last_updated", message)
     reference = min(updated, now) if updated is not None else now
     for i, item in _items(doc, REALTIME_ITEMS[feed]):
         reported = _instant(item.get("last_reported"))
         where = f"/data/{REALTIME_ITEMS[feed]}/{i}/last_reported"
         if reported is not None and reported > reference + CLOCK_SKEW:
             message = f"last_reported {reported:%Y-%m-%dT%H:%M:%SZ} is after the file's time"
-            report.add(feed, Finding("gbfs.last-reported-future", Severity.WARNING, where, message))
+            report.flag(feed, "gbfs.last-reported-future", Severity.WARNING, where, message)
         elif reported is not None and reported < reference - max_age:
             message = f"last_reported {reported:%Y-%m-%dT%H:%M:%SZ} is {reference - reported} older than the file"
-            report.add(feed, Finding("gbfs.last-reported-stale", Severity.WARNING, where, message))
+            report.flag(feed, "gbfs.last-reported-stale", Severity.WARNING, where, message)
 
 
 def _ids(report: GbfsReport, feed: str, doc: dict[str, Any]) -> dict[str, int]:
@@ -278,10 +279,10 @@ def _ids(report: GbfsReport, feed: str, doc: dict[str, Any]) -> dict[str, int]:
             value = str(value)  # integer ids of old feeds: the schema, where there is one, says so
         if not isinstance(value, str) or not value.strip():
             message = f"{member} {value!r} is empty"
-            report.add(feed, Finding("gbfs.empty-id", Severity.ERROR, where, message))
+            report.flag(feed, "gbfs.empty-id", Severity.ERROR, where, message)
         elif value in first:
             message = f"{member} {value!r} is also at /data/{key}/{first[value]}"
-            report.add(feed, Finding("gbfs.duplicate-id", Severity.ERROR, where, message))
+            report.flag(feed, "gbfs.duplicate-id", Severity.ERROR, where, message)
         else:
             first[value] = i
     return first
@@ -295,14 +296,12 @@ def _check_station_pairs(report: GbfsReport, ids: dict[str, dict[str, int]]) -> 
         if station not in info:
             message = f"station {station!r} has a status but is not in station_information"
             where = f"/data/stations/{i}/station_id"
-            report.add("station_status", Finding("gbfs.status-without-information", Severity.ERROR, where, message))
+            report.flag("station_status", "gbfs.status-without-information", Severity.ERROR, where, message)
     for station, i in info.items():
         if station not in status:
             message = f"station {station!r} is not in station_status"
             where = f"/data/stations/{i}/station_id"
-            report.add(
-                "station_information", Finding("gbfs.information-without-status", Severity.WARNING, where, message)
-            )
+            report.flag("station_information", "gbfs.information-without-status", Severity.WARNING, where, message)
 
 
 def _check_references(report: GbfsReport, docs: Mapping[str, dict[str, Any]], ids: dict[str, dict[str, int]]) -> None:
@@ -312,7 +311,7 @@ def _check_references(report: GbfsReport, docs: Mapping[str, dict[str, Any]], id
         for where, value in _walk(docs[source], path.split("/")):
             if str(value) not in ids[target]:
                 message = f"{value!r} is not an id in {target}"
-                report.add(source, Finding(rule, Severity.ERROR, where, message))
+                report.flag(source, rule, Severity.ERROR, where, message)
     if "vehicle_types" not in docs:
         return
     for feed, (key, member) in (
@@ -322,11 +321,8 @@ def _check_references(report: GbfsReport, docs: Mapping[str, dict[str, Any]], id
     ):
         for i, item in _items(docs.get(feed, {}), key):
             if member not in item:
-                message = f"{member} is required when vehicle_types exists"
-                report.add(
-                    feed,
-                    Finding(f"gbfs.missing-{member.replace('_', '-')}", Severity.ERROR, f"/data/{key}/{i}", message),
-                )
+                rule, message = f"gbfs.missing-{member.replace('_', '-')}", f"{member} is required with vehicle_types"
+                report.flag(feed, rule, Severity.ERROR, f"/data/{key}/{i}", message)
 
 
 def _number(value: Any) -> int | None:
@@ -339,11 +335,8 @@ def _check_counts(report: GbfsReport, docs: Mapping[str, dict[str, Any]], ids: d
     for i, station in info_items.items():
         capacity = _number(station.get("capacity"))
         if capacity is not None and capacity >= PLACEHOLDER_CAPACITY:
-            message = f"capacity {capacity} looks like a placeholder"
-            report.add(
-                "station_information",
-                Finding("gbfs.placeholder-capacity", Severity.WARNING, f"/data/stations/{i}/capacity", message),
-            )
+            where, message = f"/data/stations/{i}/capacity", f"capacity {capacity} looks like a placeholder"
+            report.flag("station_information", "gbfs.placeholder-capacity", Severity.WARNING, where, message)
     for i, status in _items(docs.get("station_status", {}), "stations"):
         vehicles = _number(status.get("num_bikes_available", status.get("num_vehicles_available")))
         docks = _number(status.get("num_docks_available"))
@@ -352,7 +345,7 @@ def _check_counts(report: GbfsReport, docs: Mapping[str, dict[str, Any]], ids: d
         capacity = _number(info.get("capacity"))
         if capacity is not None and vehicles is not None and vehicles + (docks or 0) > capacity:
             message = f"{vehicles} vehicles + {docks or 0} free docks exceed the capacity {capacity}"
-            report.add("station_status", Finding("gbfs.counts-exceed-capacity", Severity.WARNING, where, message))
+            report.flag("station_status", "gbfs.counts-exceed-capacity", Severity.WARNING, where, message)
         for member, total, rule in (
             ("vehicle_types_available", vehicles, "gbfs.vehicle-type-counts"),
             ("vehicle_docks_available", docks, "gbfs.dock-type-counts"),
@@ -363,7 +356,7 @@ def _check_counts(report: GbfsReport, docs: Mapping[str, dict[str, Any]], ids: d
             summed = sum(_number(p.get("count")) or 0 for p in parts if isinstance(p, dict))
             if summed != total:
                 message = f"the counts in {member} add up to {summed}, not {total}"
-                report.add("station_status", Finding(rule, Severity.WARNING, f"{where}/{member}", message))
+                report.flag("station_status", rule, Severity.WARNING, f"{where}/{member}", message)
 
 
 def _check_coordinates(
@@ -378,14 +371,14 @@ def _check_coordinates(
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             if check_range:
                 message = f"lat {lat}, lon {lon} are outside latitude -90..90 / longitude -180..180"
-                report.add(feed, Finding("gbfs.coordinate-range", Severity.ERROR, where, message))
+                report.flag(feed, "gbfs.coordinate-range", Severity.ERROR, where, message)
         elif bbox is not None and not (bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]):
             if bbox[0] <= lat <= bbox[2] and bbox[1] <= lon <= bbox[3]:
                 message = f"lat {lat}, lon {lon} look swapped: they fit the area the other way round"
-                report.add(feed, Finding("gbfs.lonlat-order", Severity.ERROR, where, message))
+                report.flag(feed, "gbfs.lonlat-order", Severity.ERROR, where, message)
             else:
                 message = f"lat {lat}, lon {lon} are outside the system's area"
-                report.add(feed, Finding("gbfs.outside-area", Severity.WARNING, where, message))
+                report.flag(feed, "gbfs.outside-area", Severity.WARNING, where, message)
 
 
 def _check_discovery(report: GbfsReport, doc: dict[str, Any]) -> None:
@@ -398,11 +391,8 @@ def _check_discovery(report: GbfsReport, doc: dict[str, Any]) -> None:
             f"/data/{pointer_token(lang)}/feeds": v.get("feeds") for lang, v in data.items() if isinstance(v, dict)
         }
     for where, feeds in listings.items():
-        names = (
-            {f["name"] for f in feeds if isinstance(f, dict) and isinstance(f.get("name"), str)}
-            if isinstance(feeds, list)
-            else set()
-        )
+        listed = feeds if isinstance(feeds, list) else []
+        names = {f["name"] for f in listed if isinstance(f, dict) and isinstance(f.get("name"), str)}
         missing = [] if "system_information" in names else ["system_information"]
         if not names & {"station_status", "vehicle_status", "free_bike_status"}:
             missing.append("station_status or vehicle_status")
@@ -411,6 +401,4 @@ def _check_discovery(report: GbfsReport, doc: dict[str, Any]) -> None:
         if "station_status" in names and "station_information" not in names:
             missing.append("station_information (station_status is listed)")
         for name in missing:
-            report.add(
-                "gbfs", Finding("gbfs.required-feed-missing", Severity.ERROR, where, f"gbfs.json does not list {name}")
-            )
+            report.flag("gbfs", "gbfs.required-feed-missing", Severity.ERROR, where, f"gbfs.json does not list {name}")

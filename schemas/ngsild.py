@@ -36,24 +36,15 @@ ATTRIBUTE_VALUE_MEMBER = {
 CORE_MEMBERS = {"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"}
 TEMPORAL_MEMBERS = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
 # Members of an attribute that are not sub-attributes.
-ATTRIBUTE_META = {
-    *ATTRIBUTE_VALUE_MEMBER.values(),
-    *TEMPORAL_MEMBERS,
-    "type",
-    "datasetId",
-    "instanceId",
-    "unitCode",
-    "lang",
-    "objectType",
-    "previousValue",
-    "previousObject",
-    "previousLanguageMap",
-    "previousVocab",
-    "previousJson",
-    "previousValueList",
-    "previousObjectList",
-    "@context",
-}
+ATTRIBUTE_META = frozenset(
+    {
+        *ATTRIBUTE_VALUE_MEMBER.values(),
+        *TEMPORAL_MEMBERS,
+        *("type", "datasetId", "instanceId", "unitCode", "lang", "objectType", "@context"),
+        *("previousValue", "previousObject", "previousLanguageMap", "previousVocab", "previousJson"),
+        *("previousValueList", "previousObjectList"),
+    }
+)
 GEOMETRY_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _LANGUAGE_TAG = re.compile(r"^(@none|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)$")
@@ -228,7 +219,8 @@ def is_attribute_object(attr: Any) -> bool:
 
 
 def _is_geometry(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") in {*GEOMETRY_DEPTH, "GeometryCollection"}
+    kind = value.get("type") if isinstance(value, dict) else None
+    return isinstance(kind, str) and (kind in GEOMETRY_DEPTH or kind == "GeometryCollection")
 
 
 def _concise_kind(attr: dict[str, Any]) -> str | None:

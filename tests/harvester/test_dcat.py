@@ -192,11 +192,12 @@ async def test_rdfxml_catalogue(examples: Path, served: Served, harvest: Harvest
     }
     assert one.temporal == ("2016-01-01T00:00:00", "2016-12-05T00:00:00")  # dcat:startDate / dcat:endDate
     assert one.spatial == ["http://wuEurope.com/"]
-    assert one.publisher is not None and one.publisher.name == {"": "An Organization"}
+    assert one.publisher is not None
+    assert one.publisher.name == {"": "An Organization"}
     three = datasets[f"{BASE}/datasets/3"]
     assert three.temporal == ("2016-01-01T00:00:00", "2016-12-05T00:00:00")  # schema:startDate / schema:endDate
     assert three.themes == ["http://data.europa.eu/bna/c_dd313021"]
-    assert three.access_rights is not None and three.access_rights.endswith("INSPIRE_Directive_Article13_1e")
+    assert str(three.access_rights).endswith("INSPIRE_Directive_Article13_1e")
     assert three.licence == "Licence Ouverte Version 2.0"
     # relative rdf:about of distributions resolve against the document's URL
     assert [d.uri for d in datasets[f"{BASE}/datasets/4"].distributions] == [
@@ -251,7 +252,8 @@ def test_nested_blank_nodes_get_stable_skolem_iris(examples: Path) -> None:
     assert not any(term.startswith("_:") for triple in first for term in triple)
     dataset = "<https://test.no/catalogs/910258028/datasets/nested>"
     rules = first.objects(dataset, "<http://purl.org/vocab/cpsv#follows>")
-    assert len(rules) == 3 and all(rule.startswith(f"<{SKOLEM_BASE}") for rule in rules)
+    assert len(rules) == 3
+    assert all(rule.startswith(f"<{SKOLEM_BASE}") for rule in rules)
     kinds = {first.objects(rule, "<http://purl.org/dc/terms/type>")[0].rsplit("#")[1] for rule in rules}
     assert kinds == {"ruleForNonDisclosure>", "ruleForDataProcessing>", "ruleForDisclosure>"}
     [record] = dataset_records(first)
@@ -327,8 +329,8 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return attempts
 
 
-JSONLD_DOC = b"""{"@context": "https://contexts.example/dcat.jsonld",
-  "@graph": [{"@id": "http://data.test.org/ds/1", "@type": "Dataset", "title": {"@value": "Sykkel", "@language": "nb"}}]}"""
+JSONLD_DOC = b"""{"@context": "https://contexts.example/dcat.jsonld", "@graph": [
+  {"@id": "http://data.test.org/ds/1", "@type": "Dataset", "title": {"@value": "Sykkel", "@language": "nb"}}]}"""
 
 
 @pytest.mark.anyio
@@ -366,7 +368,8 @@ def test_literals_keep_their_published_form() -> None:
         DCAT_PREFIXES
         + f'<{BASE}/ds/1> a dcat:Dataset ; dct:title "T" ; dct:issued {published} ; dct:modified "2020-1-1"^^xsd:date .'
     )
-    xml = rdflib.Graph().parse(data=turtle, format="turtle").serialize(format="xml").encode()
+    with published_literals():  # rdflib on its own would rewrite the literals before they are even written out
+        xml = rdflib.Graph().parse(data=turtle, format="turtle").serialize(format="xml").encode()
     for body, content_type in ((turtle.encode(), TURTLE), (xml, RDFXML)):
         [record] = dataset_records(skolemise(parse_rdf(body, url=f"{BASE}/c", content_type=content_type)))
         assert record.dataset is not None
@@ -384,12 +387,14 @@ def _records(turtle: str, publisher: str | None = None) -> list[Any]:
 
 def test_a_dataset_without_title_is_quarantined_not_dropped() -> None:
     records = _records(
-        f'<{BASE}/ds/1> a dcat:Dataset ; dct:description "no title"@en .\n<{BASE}/ds/2> a dcat:Dataset ; dct:title "ok" .'
+        f'<{BASE}/ds/1> a dcat:Dataset ; dct:description "no title"@en .\n'
+        f'<{BASE}/ds/2> a dcat:Dataset ; dct:title "ok" .'
     )
     untitled, titled = records
     assert (untitled.record_id, untitled.dataset, untitled.entity) == (f"{BASE}/ds/1", None, None)
     assert [(f.rule, f.severity) for f in untitled.findings] == [("dcat.dataset-without-title", Severity.ERROR)]
-    assert titled.dataset is not None and titled.findings == []
+    assert titled.dataset is not None
+    assert titled.findings == []
 
 
 def test_a_distribution_without_access_url_warns_and_is_left_out() -> None:
@@ -408,7 +413,8 @@ def test_language_maps_keywords_hvd_and_blank_publisher() -> None:
     [record] = _records(
         f'<{BASE}/ds/1> a dcat:Dataset ; dct:title "Bysykkel"@nb , "City bikes"@EN , "Bysykkel" ;\n'
         ' dcat:keyword "sykkel"@nb , "bike"@en , "mobilitet"@nb ;\n'
-        ' dct:publisher [ a foaf:Agent ; foaf:name "Oslo kommune"@nb ; dct:type <http://purl.org/adms/publishertype/LocalAuthority> ] ;\n'
+        ' dct:publisher [ a foaf:Agent ; foaf:name "Oslo kommune"@nb ;\n'
+        "   dct:type <http://purl.org/adms/publishertype/LocalAuthority> ] ;\n"
         " <http://data.europa.eu/r5r/applicableLegislation> <http://data.europa.eu/eli/reg_impl/2023/138/oj> ;\n"
         " <http://data.europa.eu/r5r/hvdCategory> <http://data.europa.eu/bna/c_b79e35eb> ;\n"
         ' dct:temporal [ <http://schema.org/startDate> "2020-01-01"^^xsd:date ; <http://schema.org/endDate> "2021" ] .'
@@ -448,9 +454,11 @@ def _hashes(body: bytes, content_type: str) -> dict[str, str | None]:
 )
 def test_content_hash_is_the_same_in_every_syntax(name: str, examples: Path) -> None:
     turtle = (examples / name).read_bytes()
-    graph = rdflib.Graph().parse(data=turtle, format="turtle", publicID=f"{BASE}/c")
+    with published_literals():
+        graph = rdflib.Graph().parse(data=turtle, format="turtle", publicID=f"{BASE}/c")
     expected = _hashes(turtle, TURTLE)
-    assert expected and all(expected.values())
+    assert len(expected) == 1
+    assert all(expected.values())
     for fmt, content_type in (("xml", RDFXML), ("json-ld", JSONLD), ("nt", "application/n-triples")):
         assert _hashes(graph.serialize(format=fmt).encode(), content_type) == expected, fmt
 

@@ -1119,3 +1119,21 @@ async def test_allow_hosts_from_the_env_var_reach_the_guard(monkeypatch: pytest.
             await client.get("http://c.example/")
 
     assert server.urls == ["http://a.example/", "http://b.example/"]
+
+
+@pytest.mark.anyio
+async def test_error_bodies_are_quoted_briefly_in_the_error() -> None:
+    envelope = b'{"success": false, "error": {"message": "Not found: package", "__type": "Not Found Error"}}'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(409, content=envelope + b"\n\x00" + b"x" * 500)
+
+    client = HttpClient(Settings(), transport=httpx.MockTransport(handler), resolver=FakeResolver(), max_retries=0)
+    with pytest.raises(SourceHTTPError) as caught:
+        await client.get("http://ckan.example/api/3/action/package_show?id=x")
+    await client.aclose()
+    assert caught.value.http_status == 409
+    assert "HTTP 409: {" in caught.value.detail
+    assert "Not found: package" in caught.value.detail
+    assert caught.value.detail.endswith("…")
+    assert "\x00" not in caught.value.detail
