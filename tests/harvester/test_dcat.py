@@ -488,3 +488,15 @@ def test_fast_turtle_parser_agrees_with_rdflib(examples: Path) -> None:
 
 def test_the_adapter_is_registered() -> None:
     assert isinstance(adapter_for(SourceKind.DCAT), DcatAdapter)
+
+
+def test_rdfxml_external_entities_are_never_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = _no_network(monkeypatch)
+    doc = b"""<?xml version="1.0"?>
+<!DOCTYPE rdf:RDF [<!ENTITY secret SYSTEM "http://evil.example/secret">]>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:dct="http://purl.org/dc/terms/">
+  <rdf:Description rdf:about="http://data.test.org/ds/1"><dct:title>&secret;</dct:title></rdf:Description>
+</rdf:RDF>"""
+    triples = parse_rdf(doc, url=f"{BASE}/c.rdf", content_type=RDFXML)
+    assert list(triples) == [(f"<{BASE}/ds/1>", "<http://purl.org/dc/terms/title>", '""')]
+    assert attempts == []
