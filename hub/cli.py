@@ -29,6 +29,7 @@ from hub.db import Database
 from hub.errors import ConfigError, NordhubError
 from hub.logging import configure_logging
 from hub.settings import Settings
+from schemas import cli as schemas_cli
 
 app = typer.Typer(
     help="Nordhub: the open-data federation hub of the Nordic smart-city network.",
@@ -39,6 +40,7 @@ cities_app = typer.Typer(help="Check the registry of member cities and their sou
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(cities_app, name="cities")
 app.add_typer(db_app, name="db")
+app.add_typer(schemas_cli.app, name="schemas")
 T = TypeVar("T")
 FAILED_STATES = {run_store.RunStatus.FAILED, run_store.RunStatus.TIMED_OUT, run_store.RunStatus.CANCELLED}
 

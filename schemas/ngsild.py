@@ -12,6 +12,7 @@ carries the normalised value (read in ``assume_tz``), not a rejection.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -139,11 +140,34 @@ def check_entity(
     if "@context" in entity:
         findings.extend(_check_context(entity["@context"]))
     findings.extend(_check_temporal(entity, "", ctx))
+    plain_ok = form is Form.NORMALIZED
     for name, attr in entity.items():
-        if name not in CORE_MEMBERS:
-            findings.extend(_check_name(name, f"/{pointer_token(name)}"))
-            findings.extend(_check_attribute(name, attr, f"/{pointer_token(name)}", ctx))
+        if name in CORE_MEMBERS or (plain_ok and _is_plain_property(attr) and _valid_name(name)):
+            continue  # the common case, checked without building pointers or finding lists
+        findings.extend(_check_name(name, f"/{pointer_token(name)}"))
+        findings.extend(_check_attribute(name, attr, f"/{pointer_token(name)}", ctx))
     return findings
+
+
+_PLAIN_MEMBERS = frozenset({"type", "value", "observedAt", "unitCode"})
+
+
+def _is_plain_property(attr: Any) -> bool:
+    """A normalized Property with a scalar value and only valid observedAt/unitCode: nothing to report."""
+    if type(attr) is not dict or attr.get("type") != "Property" or not attr.keys() <= _PLAIN_MEMBERS:
+        return False
+    value = attr.get("value")
+    if value is None or isinstance(value, dict | list):
+        return False
+    if "observedAt" in attr and not is_rfc3339(attr["observedAt"]):
+        return False
+    unit = attr.get("unitCode")
+    return unit is None or (isinstance(unit, str) and bool(unit))
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_name(name: str) -> bool:
+    return bool(name) and not _FORBIDDEN_NAME.search(name)
 
 
 def pointer_token(token: str) -> str:

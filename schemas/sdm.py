@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any
 
+import jsonschema_rs
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 from referencing import Registry
@@ -104,6 +105,7 @@ class SdmValidator:
         self.assume_tz = assume_tz
         self.structural_only = store is None or SDM not in store.collections()
         self._declared: dict[str, frozenset[str]] = {}
+        self._fast: dict[str, Any] = {}
 
     def validator(self, entity_type: str) -> Validator | None:
         """The compiled validator of a model (the same object on every call), or None without one."""
@@ -123,7 +125,32 @@ class SdmValidator:
                 findings.extend(self._check_as(short_type(kind), flat))
         return findings
 
+    def fast_validator(self, model: str) -> Any:
+        """A compiled Rust validator (jsonschema-rs) of a model, for the yes/no check; None without a schema.
+
+        The pure-Python validator walks a valid entity in ~200 µs; jsonschema-rs answers "valid" in a few µs. Only
+        entities it rejects take the detailed walk that gives exact JSON pointers (``_check_as``).
+        """
+        if model not in self._fast:
+            schema = self.store.model_schema(model) if self.store is not None and not self.structural_only else None
+            registry = self.store.registry() if schema is not None and self.store is not None else None
+
+            def retrieve(uri: str) -> Any:
+                assert registry is not None
+                return registry.contents(uri.split("#")[0])
+
+            self._fast[model] = (
+                None
+                if schema is None
+                else jsonschema_rs.validator_for(schema, retriever=retrieve, validate_formats=True)
+            )
+        return self._fast[model]
+
     def _check_as(self, model: str, flat: KeyValues) -> list[Finding]:
+        fast = self.fast_validator(model)
+        candidate = {**flat.values, "type": model}
+        if fast is not None and fast.is_valid(candidate):
+            return self._undeclared(model, flat)
         validator = self.validator(model)
         if validator is None:
             message = f"no Smart Data Model named {model} in the schema store: structural checks only"
@@ -135,10 +162,19 @@ class SdmValidator:
             message = f"the {model} schema refers to {exc}, which is not in the schema store"
             return [Finding("sdm.unresolvable", Severity.WARNING, "/type", message)]
         findings = [self._finding(error, flat) for error in errors]
-        for name in sorted(flat.values.keys() - declared - CORE_MEMBERS):
-            message = f"{name} is not an attribute of the {model} model"
-            findings.append(Finding("sdm.undeclared-attribute", Severity.INFO, "/" + pointer_token(name), message))
-        return findings
+        return findings + self._undeclared(model, flat, declared)
+
+    def _undeclared(self, model: str, flat: KeyValues, declared: frozenset[str] | None = None) -> list[Finding]:
+        known = declared if declared is not None else self._declared_properties(model)
+        return [
+            Finding(
+                "sdm.undeclared-attribute",
+                Severity.INFO,
+                "/" + pointer_token(name),
+                f"{name} is not an attribute of the {model} model",
+            )
+            for name in sorted(flat.values.keys() - known - CORE_MEMBERS)
+        ]
 
     def _finding(self, error: ValidationError, flat: KeyValues) -> Finding:
         pointer = flat.pointer(error.absolute_path)
