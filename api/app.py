@@ -17,6 +17,9 @@ from hub import __version__
 from hub.cities import Registry, load_cities
 from hub.db import Database
 from hub.settings import Settings
+from schemas.records import RecordValidator
+from schemas.sdm import SdmValidator
+from schemas.store import SchemaStore
 
 DESCRIPTION = (
     "Nordhub harvests the open data of Nordic member cities (GBFS, CKAN, DCAT-AP, NGSI-LD, CKAN datastore), "
@@ -24,11 +27,17 @@ DESCRIPTION = (
 )
 
 
+def record_validator(settings: Settings) -> RecordValidator:
+    """Structure + Smart Data Models when the schema store is synced, structure only otherwise."""
+    store = SchemaStore(settings.data_dir / "schemas")
+    return RecordValidator(SdmValidator(store if store.available() else None))
+
+
 def build_state(settings: Settings, *, db: Database | None = None, registry: Registry | None = None) -> HubState:
     """Database, registry, HTTP client and harvester for one process."""
     database = db or Database(settings.database_url)
     cities = registry if registry is not None else load_cities(settings.cities_file)
-    harvester = Harvester(database, cities, HttpClient(settings))
+    harvester = Harvester(database, cities, HttpClient(settings), validator=record_validator(settings))
     return HubState(settings=settings, db=database, registry=cities, harvester=harvester)
 
 

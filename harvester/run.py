@@ -35,7 +35,8 @@ from hub.db import Database
 from hub.errors import BadRequest, NordhubError
 from ngsi import store as ngsi_store
 from schemas.findings import Severity
-from schemas.ngsild import check_entity
+from schemas.records import RecordValidator
+from schemas.sdm import SdmValidator
 
 log = logging.getLogger(__name__)
 DEFAULT_RUN_TIMEOUT = 300.0
@@ -90,12 +91,12 @@ def _lock_key(source_id: str) -> int:
     return int.from_bytes(hashlib.sha256(source_id.encode()).digest()[:8], "big", signed=True)
 
 
-def _validated(batch: HarvestBatch, city: City) -> list[Record]:
+def _validated(batch: HarvestBatch, city: City, validator: RecordValidator) -> list[Record]:
     bbox = (city.bbox.min_lon, city.bbox.min_lat, city.bbox.max_lon, city.bbox.max_lat)
     for record in batch.records:
         if record.entity is None:
             continue
-        record.findings.extend(check_entity(record.entity, bbox))
+        record.findings.extend(validator.check(record.entity, bbox))
         if any(f.severity is Severity.ERROR for f in record.findings):
             record.entity = None  # quarantined: kept as an item with its findings, not published
     return batch.records
@@ -116,8 +117,11 @@ class Harvester:
         *,
         run_timeout: float = DEFAULT_RUN_TIMEOUT,
         clock: Callable[[], datetime] = _now,
+        validator: RecordValidator | None = None,
     ) -> None:
         self.db = db
+        # Without a schema store only the NGSI-LD structure is checked; every run report says which it was.
+        self.validator = validator or RecordValidator(SdmValidator(None))
         self.registry = registry
         self.client = client
         self.run_timeout = run_timeout
@@ -239,7 +243,7 @@ class Harvester:
                 async with asyncio.timeout(self.run_timeout):
                     batch = await self._fetch(plan)
             report.bytes = batch.bytes or sum(len(f.content) for f in plan.session.fetched)
-            records = _validated(batch, plan.city)
+            records = _validated(batch, plan.city, self.validator)
             await anyio.to_thread.run_sync(self._commit, report, plan, batch, records, dry_run)
         except TimeoutError:
             report.status, report.error = RunStatus.TIMED_OUT, f"run exceeded its timeout of {self.run_timeout:g} s"
@@ -383,6 +387,7 @@ class Harvester:
             "removed": len(removed),
             "instances": entities.instances,
             "not_modified": int(plan.session.all_not_modified),
+            "structural_only": int(self.validator.structural_only),
         }
         report.status = RunStatus.SUCCEEDED_WITH_ERRORS if invalid else RunStatus.SUCCEEDED
         return items

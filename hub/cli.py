@@ -17,7 +17,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
-from api.app import build_state, create_app
+from api.app import build_state, create_app, record_validator
 from harvester import store as run_store
 from harvester.http import HttpClient
 from harvester.run import Harvester, RunReport
@@ -141,7 +141,7 @@ async def _harvest(
 ) -> list[RunReport]:
     reports = []
     async with HttpClient(settings) as client:
-        harvester = Harvester(db, registry, client)
+        harvester = Harvester(db, registry, client, validator=record_validator(settings))
         for number, source_id in enumerate(ids, start=1):
             typer.echo(f"[{number}/{len(ids)}] {source_id} …", err=True)
             if reimport:
@@ -252,6 +252,7 @@ def demo_command(
         _guarded(lambda: _reap(db))
         registry = _guarded(lambda: load_cities(cities_file))
         typer.echo(f"demo cities serving at {city_server.base_url} (cities file {cities_file})")
+        typer.echo(_guarded(lambda: demo.sync_schemas(settings, demo.SHARED_DATA)))
         _print_reports(_guarded(lambda: asyncio.run(demo.harvest_all(db, registry, settings))))
         hub_port = _free_port(demo.LOOPBACK, port)
         url = f"http://{demo.LOOPBACK}:{hub_port}"
@@ -279,7 +280,9 @@ def scheduler_command() -> None:
 
 async def _schedule_forever(settings: Settings, db: Database, registry: Registry) -> None:
     async with HttpClient(settings) as client:
-        scheduler = HarvestScheduler(Harvester(db, registry, client), cities_file=settings.cities_file)
+        scheduler = HarvestScheduler(
+            Harvester(db, registry, client, validator=record_validator(settings)), cities_file=settings.cities_file
+        )
         scheduler.start()
         try:
             await asyncio.Event().wait()

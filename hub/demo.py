@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from api.app import record_validator
 from harvester.demo_city import DemoCityServer, demo_sources
 from harvester.http import HttpClient
 from harvester.run import Harvester, RunReport
@@ -16,8 +17,11 @@ from harvester.sources import adapter_for
 from hub.cities import City, Registry, Source, dump_cities, load_cities
 from hub.db import Database
 from hub.settings import Settings
+from schemas.store import SchemaStore
 
 LOOPBACK = "127.0.0.1"
+# The official artefacts beside a checkout (../shared/data), used to fill the schema store offline when present.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONCURRENT_RUNS = 4  # sources harvested at once: each holds a database connection while it commits
 
 
@@ -45,7 +49,7 @@ def write_demo_cities(settings: Settings, base_url: str) -> Path:
 async def harvest_all(db: Database, registry: Registry, settings: Settings) -> list[RunReport]:
     """One run of every enabled source the hub can harvest, concurrently."""
     async with HttpClient(settings) as client:
-        harvester = Harvester(db, registry, client)
+        harvester = Harvester(db, registry, client, validator=record_validator(settings))
         ids = [s.id for _c, s in registry.sources() if s.enabled and adapter_for(s.kind) is not None]
         slots = asyncio.Semaphore(CONCURRENT_RUNS)
 
@@ -77,3 +81,14 @@ def banner(url: str) -> str:
             f"  key-values    {url}/ngsi-ld/v1/entities?type=BikeHireDockingStation&format=keyValues&limit=5",
         ]
     )
+
+
+def sync_schemas(settings: Settings, shared: Path) -> str:
+    """Fill the schema store from a local copy of the official artefacts when there is one (offline)."""
+    store = SchemaStore(settings.data_dir / "schemas")
+    if store.available():
+        return f"schema store ready at {store.root}"
+    if not shared.is_dir():
+        return f"no schema store and no {shared}: records get structural NGSI-LD checks only"
+    report = store.sync_from_dir(shared)
+    return f"schema store filled from {shared} ({report.verified} artefacts verified)"

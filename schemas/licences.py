@@ -152,7 +152,7 @@ DL_DE_BY_2_0 = Licence(
     "https://www.govdata.de/dl-de/by-2-0",
     "DL-DE-BY-2.0",
     "DLDE_BY_2_0",
-    ("dl-by-de/2.0", "dl-de-by-2.0", "Datenlizenz Deutschland – Namensnennung – Version 2.0"),
+    ("dl-by-de/2.0", "dl-de-by-2.0", "Datenlizenz Deutschland Namensnennung 2.0"),
 )
 LICENCES: tuple[Licence, ...] = (
     NLOD_2_0,

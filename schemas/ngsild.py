@@ -172,6 +172,8 @@ def _valid_name(name: str) -> bool:
 
 def pointer_token(token: str) -> str:
     """One JSON pointer reference token (RFC 6901 escapes)."""
+    if "~" not in token and "/" not in token:
+        return token
     return token.replace("~", "~0").replace("/", "~1")
 
 

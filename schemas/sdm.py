@@ -70,6 +70,14 @@ def to_key_values(entity: dict[str, Any]) -> KeyValues:
 
 def _unwrap(attr: Any) -> tuple[Any, str]:
     """An attribute's key-values value and the pointer suffix where it sits (``/value``, ``/0/object``...)."""
+    if type(attr) is dict:  # the common normalized shapes first: this runs for every attribute of every record
+        kind = attr.get("type")
+        if kind in ("Property", "GeoProperty") and "value" in attr:
+            value = attr["value"]
+            if not (type(value) is dict and "@value" in value):
+                return value, "/value"
+        elif kind == "Relationship" and "object" in attr:
+            return attr["object"], "/object"
     if isinstance(attr, list) and attr and all(is_attribute_object(a) for a in attr):
         # A multi-attribute: the model describes one value, the default instance (the first, if none is).
         i = next((i for i, a in enumerate(attr) if "datasetId" not in a), 0)
@@ -165,6 +173,10 @@ class SdmValidator:
         return findings + self._undeclared(model, flat, declared)
 
     def _undeclared(self, model: str, flat: KeyValues, declared: frozenset[str] | None = None) -> list[Finding]:
+        return self.undeclared(model, flat.values, declared)
+
+    def undeclared(self, model: str, values: dict[str, Any], declared: frozenset[str] | None = None) -> list[Finding]:
+        """Notes for attributes the model does not declare (allowed, but worth a data officer's look)."""
         known = declared if declared is not None else self._declared_properties(model)
         return [
             Finding(
@@ -173,7 +185,7 @@ class SdmValidator:
                 "/" + pointer_token(name),
                 f"{name} is not an attribute of the {model} model",
             )
-            for name in sorted(flat.values.keys() - known - CORE_MEMBERS)
+            for name in sorted(values.keys() - known - CORE_MEMBERS)
         ]
 
     def _finding(self, error: ValidationError, flat: KeyValues) -> Finding:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -69,10 +70,17 @@ def run_detail(state: State, run_id: int) -> dict[str, Any]:
     with state.db.connect() as conn:
         first, last = runs.error_bounds(conn, run_id)
         items = runs.item_counts(conn, run_id)
+        rules = Counter(f"{f.get('severity')}:{f.get('rule')}" for _r, _s, f in runs.iter_findings(conn, run_id))
+    counts = run["counts"]
+    valid = sum(counts.get(k, 0) for k in ("created", "updated", "unchanged"))
+    total = valid + counts.get("invalid", 0)
     return {
         **run,
         "seconds": _duration(run),
         "items": items,
+        "rules": dict(sorted(rules.items())),
+        # MIM2 compliance: the share of the records the source offered that passed validation
+        "compliance": round(valid / total, 4) if total else None,
         "first_error": first,
         "last_error": last,
         "errors_csv": f"/api/v1/runs/{run_id}/errors.csv",

@@ -41,6 +41,8 @@ async def test_run_detail_counts_and_error_bounds(api: httpx.AsyncClient, dirty_
     assert body["first_error"]["record_id"].endswith(":1000")
     assert body["last_error"]["rule"] == "gbfs.duplicate-id"
     assert body["seconds"] >= 0
+    assert body["rules"] == {"error:gbfs.coordinates": 150, "error:gbfs.duplicate-id": 1}
+    assert body["compliance"] == round(5 / 156, 4)
     assert body["bytes"] > 0
 
 

@@ -71,6 +71,7 @@ async def test_second_run_unchanged_then_changes_become_history(
         "removed": 0,
         "instances": 0,
         "not_modified": 0,
+        "structural_only": 1,
     }
     assert later.counts["updated"] > 0
     assert later.counts["instances"] > 0

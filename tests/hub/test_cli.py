@@ -144,7 +144,9 @@ def test_demo_serves_stations_and_moves_off_a_busy_port(tmp_path: Path, database
         sources = httpx.get(f"{url}/api/v1/sources", timeout=10).json()
         assert health["scheduler"]["jobs"] == len([s for s in sources if s["enabled"]])
         assert {s["kind"] for s in sources} >= {"gbfs", "ckan"}
-        assert all(s["last_run"] and s["last_run"]["status"] == "succeeded" for s in sources), sources
+        # Every source harvested; the Aarhus car parks quarantine the garage that has no coordinates (real data).
+        assert all(s["last_run"]["status"] in ("succeeded", "succeeded_with_errors") for s in sources), sources
+        assert sum(s["last_run"]["counts"]["created"] for s in sources) > 500
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -1,0 +1,123 @@
+"""Validation of every harvested entity: NGSI-LD structure, then its Smart Data Model — fast for valid records.
+
+Most records a harvest sees are valid. For them a compiled Rust validator (jsonschema-rs) answers two yes/no
+questions — is the entity a plain, well-formed normalized entity (a generic schema below), and do its key-values
+satisfy its model — in a few microseconds. Only a record that fails either takes the detailed Python walk of
+``schemas.ngsild`` and ``schemas.sdm``, which gives every finding with its exact JSON pointer. The fast schema only
+accepts shapes the detailed walk has nothing to say about, so both paths give the same findings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+
+from schemas.findings import Finding
+from schemas.ngsild import check_entity
+from schemas.sdm import SdmValidator, short_type
+
+BBox = tuple[float, float, float, float]
+_URI = {"type": "string", "format": "uri"}
+_POINT = {
+    "type": "object",
+    "required": ["type", "coordinates"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"const": "Point"},
+        "coordinates": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 3,
+            "prefixItems": [
+                {"type": "number", "minimum": -180, "maximum": 180},
+                {"type": "number", "minimum": -90, "maximum": 90},
+            ],
+        },
+    },
+}
+_META = {"observedAt": {"type": "string", "format": "date-time"}, "unitCode": {"type": "string", "minLength": 1}}
+
+
+def _kind(name: str, member: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "required": [member],
+        "properties": {"type": {"const": name}, member: schema, **_META},
+        "propertyNames": {"enum": ["type", member, *_META]},
+    }
+
+
+PLAIN_NORMALIZED_ENTITY: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["id", "type"],
+    "propertyNames": {"pattern": "^[^\\s<>\"'=;()]+$"},
+    "properties": {"id": _URI, "type": {"type": "string", "minLength": 1}, "@context": True, "scope": True},
+    "additionalProperties": {
+        "type": "object",
+        "anyOf": [
+            _kind("Property", "value", {"not": {"type": "null"}}),
+            _kind("GeoProperty", "value", _POINT),
+            _kind("Relationship", "object", {"anyOf": [_URI, {"type": "array", "minItems": 1, "items": _URI}]}),
+            _kind(
+                "LanguageProperty",
+                "languageMap",
+                {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
+            ),
+        ],
+    },
+}
+
+
+class RecordValidator:
+    """Structure + model findings of normalized entities, with a fast path for the valid ones."""
+
+    def __init__(self, sdm: SdmValidator) -> None:
+        self.sdm = sdm
+        self._plain = jsonschema_rs.validator_for(PLAIN_NORMALIZED_ENTITY, validate_formats=True)
+
+    @property
+    def structural_only(self) -> bool:
+        return self.sdm.structural_only
+
+    def check(self, entity: dict[str, Any], bbox: BBox | None = None) -> list[Finding]:
+        """Every finding of one normalized entity (structure, location against ``bbox``, its model)."""
+        fast = self._fast(entity, bbox)
+        if fast is not None:
+            return fast
+        return check_entity(entity, bbox) + self.sdm.check(entity)
+
+    def _fast(self, entity: dict[str, Any], bbox: BBox | None) -> list[Finding] | None:
+        """The findings of a plain valid entity (only undeclared-attribute notes), or None: take the slow path."""
+        if not self._plain.is_valid(entity) or not _inside(entity, bbox):
+            return None
+        kind = entity["type"]
+        if self.sdm.structural_only:
+            return []
+        model = short_type(kind)
+        validator = self.sdm.fast_validator(model)
+        if validator is None:
+            return None
+        values = {name: _value(attr) for name, attr in entity.items() if name != "@context"}
+        values["type"] = model
+        if not validator.is_valid(values):
+            return None
+        return self.sdm.undeclared(model, values)
+
+
+def _value(attr: Any) -> Any:
+    if type(attr) is not dict:
+        return attr
+    if "value" in attr:
+        return attr["value"]
+    if "object" in attr:
+        return attr["object"]
+    language_map = attr.get("languageMap")
+    return None if language_map is None else attr  # rare: the slow path flattens it properly
+
+
+def _inside(entity: dict[str, Any], bbox: BBox | None) -> bool:
+    if bbox is None or "location" not in entity:
+        return True
+    lon, lat = entity["location"]["value"]["coordinates"][:2]
+    return bool(bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3])
