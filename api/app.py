@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import health, ngsild, runs
+from api.routers import health, ngsild, runs, validate
 from api.state import HubState
 from harvester.http import HttpClient
 from harvester.run import Harvester
@@ -65,4 +65,5 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ngsild.router)
     app.include_router(runs.router)
+    app.include_router(validate.router)
     return app

@@ -24,6 +24,8 @@ DCAT = Namespace("http://www.w3.org/ns/dcat#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "https://www.iana.org/assignments/media-types/"
+NLOD = "http://data.norge.no/nlod/no/2.0"
+DCATAP = Namespace("http://data.europa.eu/r5r/")
 BASE = "https://hub.nordhub.eu/"
 DATASETS = 1_000
 
@@ -36,8 +38,21 @@ def catalogue(datasets: int = DATASETS) -> Graph:
     graph.add((cat, DCTERMS.title, Literal("Nordhub", lang="en")))
     graph.add((cat, DCTERMS.description, Literal("Federated catalogue of Nordic cities", lang="en")))
     graph.add((cat, DCTERMS.publisher, publisher))
-    graph.add((publisher, RDF.type, FOAF.Agent))
-    graph.add((publisher, FOAF.name, Literal("Oslo kommune", lang="nb")))
+    homepage = URIRef("https://www.oslo.kommune.no/")
+    for s, p, o in (
+        (cat, DCTERMS.issued, Literal("2020-06-01", datatype=XSD.date)),
+        (cat, DCTERMS.modified, Literal("2025-03-01", datatype=XSD.date)),
+        (cat, DCTERMS.language, URIRef(EU + "language/NOB")),
+        (cat, DCTERMS.license, URIRef(NLOD)),
+        (cat, DCTERMS.spatial, URIRef(EU + "country/NOR")),
+        (cat, FOAF.homepage, homepage),
+        (homepage, RDF.type, FOAF.Document),
+        (cat, DCAT.themeTaxonomy, URIRef(EU + "data-theme")),
+        (publisher, RDF.type, FOAF.Agent),
+        (publisher, FOAF.name, Literal("Oslo kommune", lang="nb")),
+        (publisher, DCTERMS.type, URIRef("http://purl.org/adms/publishertype/LocalAuthority")),
+    ):
+        graph.add((s, p, o))
     for i in range(datasets):
         graph.add((cat, DCAT.dataset, add_dataset(graph, i, publisher)))
     return graph
@@ -54,6 +69,7 @@ def add_dataset(graph: Graph, i: int, publisher: URIRef) -> URIRef:
         (DCTERMS.issued, Literal("2024-01-05", datatype=XSD.date)),
         (DCTERMS.modified, Literal("2025-03-01T10:00:00Z", datatype=XSD.dateTime)),
         (DCTERMS.language, URIRef(EU + "language/NOB")),
+        (DCTERMS.spatial, URIRef(EU + "country/NOR")),
         (DCAT.theme, URIRef(EU + "data-theme/TRAN")),
         (DCAT.keyword, Literal("mobilitet", lang="nb")),
         (DCAT.contactPoint, contact),
@@ -64,6 +80,7 @@ def add_dataset(graph: Graph, i: int, publisher: URIRef) -> URIRef:
     graph.add((contact, VCARD.fn, Literal("Bymiljøetaten")))
     graph.add((period, RDF.type, DCTERMS.PeriodOfTime))
     graph.add((period, DCAT.startDate, Literal("2020-01-01", datatype=XSD.date)))
+    graph.add((period, DCAT.endDate, Literal("2030-12-31", datatype=XSD.date)))
     for fmt, media in (("CSV", "text/csv"), ("GEOJSON", "application/geo+json")):
         dist = URIRef(f"{ds}/{fmt.lower()}")
         graph.add((ds, DCAT.distribution, dist))
@@ -72,7 +89,8 @@ def add_dataset(graph: Graph, i: int, publisher: URIRef) -> URIRef:
             (DCAT.accessURL, URIRef(f"https://data.oslo.kommune.no/{i}.{fmt.lower()}")),
             (DCTERMS.format, URIRef(EU + "file-type/" + fmt)),
             (DCAT.mediaType, URIRef(IANA + media)),
-            (DCTERMS.license, URIRef("http://data.norge.no/nlod/no/2.0")),
+            (DCTERMS.license, URIRef(NLOD)),
+            (DCATAP.availability, URIRef(EU + "planned-availability/STABLE")),
             (DCTERMS.description, Literal(f"{fmt} export", lang="en")),
         ):
             graph.add((dist, p, o))

@@ -11,13 +11,15 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import orjson
 import typer
 import uvicorn
 from pydantic import ValidationError
 
 from api.app import build_state, create_app, record_validator
+from api.validation import Kind, Validators, gbfs_folder, gbfs_from_url, validate_document, validate_gbfs_files
 from harvester import store as run_store
 from harvester.http import HttpClient
 from harvester.run import Harvester, RunReport
@@ -262,6 +264,65 @@ def demo_command(
         uvicorn.run(create_app(settings, state=state), host=demo.LOOPBACK, port=hub_port, log_config=None)
     finally:
         city_server.stop()
+
+
+@app.command("validate")
+def validate_command(
+    target: Annotated[str, typer.Argument(help="A file, a folder of GBFS feed files, or an http(s) URL.")],
+    kind: Annotated[Kind, typer.Option(help="What the document is (auto detects it).")] = Kind.AUTO,
+    profile: Annotated[
+        str | None, typer.Option(help="DCAT-AP: [version:]base|recommended|vocabularies|full (default base).")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Validate like the harvester does. Exit 0 valid, 1 invalid, 2 usage or I/O error."""
+    if output not in ("text", "json"):
+        raise _fail(f"--format must be text or json, not {output!r}", 2)
+    settings = _settings()
+    validators = Validators.for_data_dir(settings.data_dir)
+    try:
+        result = _validate_target(settings, validators, target, kind, profile)
+    except (NordhubError, OSError) as exc:
+        raise _fail(exc.detail if isinstance(exc, NordhubError) else str(exc), 2) from None
+    if output == "json":
+        typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    else:
+        typer.echo(_validation_text(target, result))
+    raise typer.Exit(0 if result["valid"] else 1)
+
+
+def _validate_target(
+    settings: Settings, validators: Validators, target: str, kind: Kind, profile: str | None
+) -> dict[str, Any]:
+    if target.startswith(("http://", "https://")):
+        return asyncio.run(_validate_url(settings, validators, target, kind, profile))
+    path = Path(target)
+    if path.is_dir():
+        return validate_gbfs_files(gbfs_folder(path), validators)
+    return validate_document(path.read_bytes(), name=path.name, kind=kind, validators=validators, profile=profile)
+
+
+async def _validate_url(
+    settings: Settings, validators: Validators, url: str, kind: Kind, profile: str | None
+) -> dict[str, Any]:
+    async with HttpClient(settings) as client:
+        if kind is Kind.GBFS or (kind is Kind.AUTO and url.rstrip("/").endswith("gbfs.json")):
+            return validate_gbfs_files(await gbfs_from_url(client, url), validators)
+        content = (await client.get(url)).content
+    name = url.rsplit("/", 1)[-1] or "document"
+    return validate_document(content, name=name, kind=kind, validators=validators, profile=profile)
+
+
+def _validation_text(target: str, result: dict[str, Any]) -> str:
+    verdict = "valid" if result["valid"] else "INVALID"
+    lines = [f"{target}: {verdict} ({result['kind']}): {result['errors']} errors, {result['warnings']} warnings"]
+    findings = result["findings"]
+    items = [f for found in findings.values() for f in found] if isinstance(findings, dict) else findings
+    lines += [f"  {f['severity']:<7} {f['rule']:<36} {f['pointer'] or '/'}  {f['message']}" for f in items[:200]]
+    if len(items) > 200 or result.get("truncated"):
+        lines.append("  … more findings: use --format json for the full list; counts per rule:")
+        lines += [f"    {rule}: {n}" for rule, n in result["counts"].items()]
+    return "\n".join(lines)
 
 
 @app.command("scheduler")

@@ -17,6 +17,7 @@ from harvester.sources import adapter_for
 from hub.cities import City, Registry, Source, dump_cities, load_cities
 from hub.db import Database
 from hub.settings import Settings
+from schemas.cli import copy_shapes
 from schemas.store import SchemaStore
 
 LOOPBACK = "127.0.0.1"
@@ -91,4 +92,5 @@ def sync_schemas(settings: Settings, shared: Path) -> str:
     if not shared.is_dir():
         return f"no schema store and no {shared}: records get structural NGSI-LD checks only"
     report = store.sync_from_dir(shared)
-    return f"schema store filled from {shared} ({report.verified} artefacts verified)"
+    shapes = copy_shapes(shared, store.root)
+    return f"schema store filled from {shared} ({report.verified} artefacts verified, {shapes} SHACL files)"

@@ -6,6 +6,7 @@ Each command turns the hub's own errors into one line on stderr and exit status 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -74,6 +75,9 @@ def sync(
     store = _guarded(lambda: _store(data_dir))
     if source is not None:
         report = _guarded(lambda: store.sync_from_dir(source))
+        shapes = copy_shapes(source, store.root)
+        if shapes:
+            typer.echo(f"DCAT-AP SHACL shapes copied: {shapes} files")
     else:
         settings = _guarded(_settings)
         report = _guarded(lambda: asyncio.run(_sync_online(store, settings)))
@@ -95,3 +99,13 @@ def list_artefacts(data_dir: DataDirOption = None) -> None:
     ok = sum(state is ArtefactState.OK for _, state in states)
     synced = ", ".join(sorted(store.collections())) or "nothing synced: structural checks only"
     typer.echo(f"{ok} of {len(states)} artefacts present and verified in {store.root} ({synced})")
+
+
+def copy_shapes(source: Path, root: Path) -> int:
+    """Copy the DCAT-AP SHACL shapes and the MQA vocabulary lists under ``source`` into the store; returns files."""
+    copied = 0
+    for part in (Path("dcat-ap") / "shacl", Path("mqa") / "vocabs"):
+        if (source / part).is_dir():
+            shutil.copytree(source / part, root / part, dirs_exist_ok=True)
+            copied += sum(1 for path in (root / part).rglob("*") if path.is_file())
+    return copied

@@ -2,24 +2,28 @@
 
 Profiles, as the EU's SEMIC validator offers them, built from the split files of each release:
 
-=============  ===============================================================================================
-``base``       the mandatory constraints (``shapes.ttl``)
-``recommended`` base + ``shapes_recommended.ttl`` (warnings)
-``vocabularies`` base + ``mdr-vocabularies.shape.ttl`` (controlled vocabularies)
-``full``       base + recommended + ``range.ttl`` (class ranges) + vocabularies + ``deprecateduris.ttl``
-=============  ===============================================================================================
+- ``base``: the mandatory constraints (``shapes.ttl``);
+- ``recommended``: base + ``shapes_recommended.ttl`` (warnings);
+- ``vocabularies``: base + ``mdr-vocabularies.shape.ttl`` (controlled vocabularies);
+- ``full``: base + recommended + ``range.ttl`` (class ranges) + vocabularies + ``deprecateduris.ttl``.
 
 DCAT-AP-NO 2.00 ships one file mixing mandatory, recommended and vocabulary constraints: ``base`` and
 ``recommended`` use it with its ``*_ShapeCV`` (vocabulary) shapes switched off, ``vocabularies`` and ``full`` use
-all of it. HVD is DCAT-AP 3.0.1 of the same profile plus the HVD shapes; note that the HVD shapes target every
-``dcat:Dataset``, ``dcat:Distribution`` and ``dcat:DataService`` of the graph, so validate HVD datasets with it.
+all of it. HVD is DCAT-AP 3.0.1 of the same profile plus the HVD shapes, which target every ``dcat:Dataset``,
+``dcat:Distribution`` and ``dcat:DataService`` of the graph: give it the HVD datasets only.
 
-The official validator loads ontologies and EU code lists through ``owl:imports``; offline, the vocabulary and
-full profiles (and HVD) mix in their stead a small graph (:func:`entailments`): the subclass axioms of FOAF, vCard,
-DCAT and DCMI the shapes rely on, and, for each EU authority IRI the data uses, what its code list says (a
-``skos:Concept`` ``skos:inScheme`` its scheme, of the range class DCAT-AP gives that vocabulary). HVD's
-``sh:class rdfs:Resource`` holds for every IRI under RDFS; it is stated for the values it constrains instead of
-running RDFS inference, which no shape otherwise needs (``inference="none"``; no SHACL-AF, so no ``advanced``).
+The official validator loads ontologies and EU code lists through ``owl:imports``. Offline, the vocabulary and
+full profiles (and HVD) validate a copy of the data with a small graph mixed in instead (:func:`entailments`): the
+subclass axioms of FOAF, vCard, DCAT and DCMI the shapes rely on; for each EU authority (or ADMS) IRI the data
+uses, what its code list says (a ``skos:Concept`` ``skos:inScheme`` its scheme, with a label); and the rule that a
+value from a list DCAT-AP designates for a property is of that property's range class (EU file types are
+``dct:MediaTypeOrExtent``, IANA media types ``dct:MediaType``, EU languages ``dct:LinguisticSystem``, licences of
+:mod:`schemas.licences` ``dct:LicenseDocument``, ELI IRIs ``eli:LegalResource``). Other values must be typed in
+the data to meet a range shape. HVD's ``sh:class rdfs:Resource`` holds for every IRI under RDFS: it is stated for
+the values it constrains instead of running RDFS inference, which no shape otherwise needs (``inference="none"``;
+no shape uses SHACL-AF, so no ``advanced``). DCAT-AP 3.0.1 puts the date check of ``dcat:Dataset`` and
+``dct:PeriodOfTime`` under ``sh:shape``, which is not SHACL: those dates are only checked on catalogues, records
+and distributions (normalisation types them all the same).
 """
 
 from __future__ import annotations
@@ -69,22 +73,18 @@ class ApVersion(StrEnum):
     HVD = "dcat-ap-hvd"
 
 
-_V2 = "dcat-ap-2.1.1/dcat-ap_2.1.1_shacl_"
-LAYER_FILES: Mapping[ApVersion, Mapping[str, str]] = {
-    ApVersion.DCAT_AP_3_0_1: {
-        "shapes": "dcat-ap-3.0.1/shapes.ttl",
-        "recommended": "dcat-ap-3.0.1/shapes_recommended.ttl",
-        "range": "dcat-ap-3.0.1/range.ttl",
-        "vocabularies": "dcat-ap-3.0.1/mdr-vocabularies.shape.ttl",
-        "deprecated": "dcat-ap-3.0.1/deprecateduris.ttl",
-    },
-    ApVersion.DCAT_AP_2_1_1: {
-        "shapes": _V2 + "shapes.ttl",
-        "recommended": _V2 + "shapes_recommended.ttl",
-        "range": _V2 + "range.ttl",
-        "vocabularies": _V2 + "mdr-vocabularies.shape.ttl",
-        "deprecated": _V2 + "deprecateduris.ttl",
-    },
+# Each release splits its shapes into the same layers; 2.1.1 prefixes the file names.
+LAYER_FILES: Mapping[str, str] = {
+    "shapes": "shapes.ttl",
+    "recommended": "shapes_recommended.ttl",
+    "range": "range.ttl",
+    "vocabularies": "mdr-vocabularies.shape.ttl",
+    "deprecated": "deprecateduris.ttl",
+}
+RELEASE_PREFIX: Mapping[ApVersion, str] = {
+    ApVersion.DCAT_AP_3_0_1: "dcat-ap-3.0.1/",
+    ApVersion.DCAT_AP_2_1_1: "dcat-ap-2.1.1/dcat-ap_2.1.1_shacl_",
+    ApVersion.HVD: "dcat-ap-3.0.1/",  # HVD is DCAT-AP 3.0.1 plus its own shapes
 }
 PROFILE_LAYERS: Mapping[Profile, tuple[str, ...]] = {
     Profile.BASE: ("shapes",),
@@ -92,6 +92,7 @@ PROFILE_LAYERS: Mapping[Profile, tuple[str, ...]] = {
     Profile.VOCABULARIES: ("shapes", "vocabularies"),
     Profile.FULL: ("shapes", "recommended", "range", "vocabularies", "deprecated"),
 }
+ELI = "http://data.europa.eu/eli/"  # an ELI IRI identifies an eli:LegalResource
 NO_FILE = "dcat-ap-no/DCAT-AP-NO-shacl_shapes_2.00.ttl"
 HVD_FILE = "dcat-ap-3.0.0-hvd/hvd-SHACL.ttl"
 MQA_VOCABS = ("mqa", "vocabs")
@@ -202,9 +203,8 @@ class ShapesStore:
                 for shape in [s for s in graph.subjects(RDF.type, SH.NodeShape) if str(s).endswith("_ShapeCV")]:
                     graph.remove((shape, SH.targetClass, None))
             return graph
-        layers = LAYER_FILES[ApVersion.DCAT_AP_3_0_1 if version is ApVersion.HVD else version]
         for layer in PROFILE_LAYERS[profile]:
-            graph += self._file(layers[layer])
+            graph += self._file(RELEASE_PREFIX[version] + LAYER_FILES[layer])
         if version is ApVersion.HVD:
             graph += self._file(HVD_FILE)
         return graph
@@ -243,7 +243,8 @@ def validate_dcat(
     """Normalise ``data`` in place (unless told not to), then validate it against the shapes of the profile."""
     version, profile = _coerce(ApVersion, version), _coerce(Profile, profile)
     bundle = shapes.bundle(version, profile)
-    fixes = _normalise(data, vocabularies=shapes.vocabularies()) if normalise else []
+    eu_licences = version is ApVersion.DCAT_AP_NO_2_0  # DCAT-AP-NO takes licences from the EU authority table
+    fixes = _normalise(data, vocabularies=shapes.vocabularies(), eu_licences=eu_licences) if normalise else []
     target = data
     if profile in (Profile.VOCABULARIES, Profile.FULL) or version is ApVersion.HVD:
         # pyshacl's ont_graph copies only RDFS/OWL axioms, not code-list facts: validate a copy with them mixed in.
@@ -254,7 +255,7 @@ def validate_dcat(
     _, results, _ = pyshacl.validate(target, shacl_graph=bundle.graph, inference="none", advanced=False)
     seconds = time.perf_counter() - started
     assert isinstance(results, Graph)
-    findings = sorted(_findings(results, bundle.graph, data), key=_order)
+    findings = sorted(_findings(results, bundle.graph, target), key=_order)
     counts = dict(Counter(f.rule for f in findings))
     conforms = not any(f.severity is Severity.ERROR for f in findings)
     return DcatReport(conforms=conforms, findings=findings, fixes=fixes, counts=counts, seconds=seconds)
@@ -276,6 +277,8 @@ def entailments(data: Graph, tbox: Graph, resource_paths: frozenset[URIRef], voc
             extra.add((value, RDF.type, DCTERMS.MediaType))
         elif canonical_licence(value) is not None:
             extra.add((value, RDF.type, DCTERMS.LicenseDocument))
+        elif value.startswith(ELI) and not value.startswith(ELI + "ontology"):
+            extra.add((value, RDF.type, URIRef(ELI + "ontology#LegalResource")))
         concept = _code_list(str(value), vocab)
         if concept is None:
             continue

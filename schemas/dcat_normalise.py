@@ -180,17 +180,26 @@ def _rows(path: Path) -> list[list[str]]:
 
 
 @dataclass(frozen=True, slots=True)
+class Context:
+    """What the fixers map to: the code lists, and which licence IRI is the target."""
+
+    vocab: Vocabularies
+    eu_licences: bool = False  # the EU authority IRI (DCAT-AP-NO requires it) rather than the licence's own URI
+
+
+@dataclass(frozen=True, slots=True)
 class _Fix:
     kind: str
     value: Node  # the replacement; a Literal here means "wrap it in a blank node of ``cls``"
     cls: URIRef | None
 
 
-Fixer = Callable[[Node, Vocabularies], _Fix | None]
+Fixer = Callable[[Node, Context], _Fix | None]
 
 
-def format_fix(value: Node, vocab: Vocabularies) -> _Fix | None:
+def format_fix(value: Node, context: Context) -> _Fix | None:
     """A ``dct:format`` value → its EU file-type IRI (or a typed blank node when it names no known format)."""
+    vocab = context.vocab
     if isinstance(value, Literal):
         code = _format_code(str(value), vocab)
         if code is None:
@@ -215,8 +224,9 @@ def _format_code(text: str, vocab: Vocabularies) -> str | None:
     return vocab.file_type(re.sub(r"[^0-9a-z]+", "_", key).strip("_"))
 
 
-def media_type_fix(value: Node, vocab: Vocabularies) -> _Fix | None:
+def media_type_fix(value: Node, context: Context) -> _Fix | None:
     """A ``dcat:mediaType`` literal → its IANA IRI (a format name such as ``"CSV"`` is read as its media type)."""
+    vocab = context.vocab
     if not isinstance(value, Literal):
         return None
     text = str(value).strip()
@@ -229,14 +239,16 @@ def media_type_fix(value: Node, vocab: Vocabularies) -> _Fix | None:
     return _Fix("media-type", URIRef(IANA + media), DCTERMS.MediaType)
 
 
-def licence_fix(value: Node, vocab: Vocabularies) -> _Fix | None:
-    """A licence id, URL variant or literal → the canonical licence URI (EU authority IRIs are left as they are)."""
+def licence_fix(value: Node, context: Context) -> _Fix | None:
+    """A licence id, URL variant or literal → the canonical licence URI, or its EU authority IRI if asked for."""
     text = str(value).strip()
     licence = canonical_licence(text)
     if licence is not None:
-        if isinstance(value, URIRef) and text in (licence.uri, licence.eu_uri):
+        target = licence.eu_uri if context.eu_licences else licence.uri
+        accepted = (target,) if context.eu_licences else (licence.uri, licence.eu_uri)
+        if isinstance(value, URIRef) and text in accepted:
             return None
-        return _Fix("licence", URIRef(licence.uri), DCTERMS.LicenseDocument)
+        return _Fix("licence", URIRef(target), DCTERMS.LicenseDocument)
     if not isinstance(value, Literal):
         return None
     if _URL.match(text):
@@ -244,7 +256,7 @@ def licence_fix(value: Node, vocab: Vocabularies) -> _Fix | None:
     return _Fix("licence", value, DCTERMS.LicenseDocument)
 
 
-def language_fix(value: Node, vocab: Vocabularies) -> _Fix | None:
+def language_fix(value: Node, context: Context) -> _Fix | None:
     """A language code or name, or an ISO 639 IRI → the EU language IRI."""
     if isinstance(value, Literal):
         text = " ".join(str(value).strip().lower().split())
@@ -269,7 +281,7 @@ _LOOSE_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(\.\d
 _DAY_FIRST = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 
 
-def date_fix(value: Node, vocab: Vocabularies) -> _Fix | None:
+def date_fix(value: Node, context: Context) -> _Fix | None:
     """An untyped or mistyped date literal → the same instant typed ``xsd:date``/``dateTime``/``gYear(Month)``."""
     if not isinstance(value, Literal):
         return None
@@ -323,9 +335,13 @@ RULES: tuple[tuple[URIRef, frozenset[URIRef] | None, Fixer], ...] = (
 )
 
 
-def normalise(graph: Graph, *, vocabularies: Vocabularies | None = None) -> list[Finding]:
-    """Fix ``graph`` in place; one INFO finding per changed value (rule ``dcat.normalise.<kind>``)."""
-    vocab = vocabularies or Vocabularies()
+def normalise(graph: Graph, *, vocabularies: Vocabularies | None = None, eu_licences: bool = False) -> list[Finding]:
+    """Fix ``graph`` in place; one INFO finding per changed value (rule ``dcat.normalise.<kind>``).
+
+    Licences become their canonical URI (an EU authority licence IRI is left as it is), or with ``eu_licences``
+    their EU authority IRI, which DCAT-AP-NO requires.
+    """
+    context = Context(vocabularies or Vocabularies(), eu_licences)
     members = dcat_members(graph)
     fixes: list[Finding] = []
     for prop, classes, fixer in RULES:
@@ -335,7 +351,7 @@ def normalise(graph: Graph, *, vocabularies: Vocabularies | None = None) -> list
         pending = [
             (s, o, fix)
             for s, o in sorted(graph.subject_objects(prop), key=lambda so: (str(so[0]), str(so[1])))
-            if (subjects is None or s in subjects) and (fix := fixer(o, vocab)) is not None
+            if (subjects is None or s in subjects) and (fix := fixer(o, context)) is not None
         ]
         for subject, old, fix in pending:
             new = _apply(graph, subject, prop, old, fix)
