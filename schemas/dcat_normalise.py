@@ -44,7 +44,6 @@ DCATAP = Namespace("http://data.europa.eu/r5r/")
 DCAT_CLASSES = frozenset(
     {DCAT.Catalog, DCAT.Dataset, DCAT.Distribution, DCAT.DataService, DCAT.DatasetSeries, DCAT.CatalogRecord}
 )
-DATE_TYPES = (XSD.date, XSD.dateTime, XSD.gYear, XSD.gYearMonth)
 
 
 def _table(text: str) -> dict[str, str]:
@@ -88,7 +87,7 @@ FORMAT_MEDIA: Mapping[str, str] = {
 }
 MEDIA_FORMAT: Mapping[str, str] = {
     **{media: code for code, media in FORMAT_MEDIA.items()},
-    **_table("GEOJSON: application/vnd.geo+json\nXML: text/xml\nZIP: application/x-zip-compressed"),
+    **_table("GEOJSON: application/vnd.geo+json\nXML: text/xml\nZIP: application/x-zip-compressed"),  # aliases
 }
 # Names and extensions seen in the wild → EU file-type code (a code itself, in any case, also matches).
 FORMAT_ALIASES: Mapping[str, str] = _table("""
@@ -156,11 +155,9 @@ class Vocabularies:
         return code if code in self.file_types or code in FORMAT_MEDIA else None
 
     def media_type(self, text: str) -> str | None:
+        """The registered spelling of a media type (parameters dropped), None when IANA has no such type."""
         key = text.split(";", 1)[0].strip().lower()
-        registered = self.media_types.get(key)
-        if registered is None and key in MEDIA_FORMAT:
-            registered = key
-        return registered
+        return self.media_types.get(key) or next((m for m in FORMAT_MEDIA.values() if m == key), None)
 
 
 def load_vocabularies(folder: Path) -> Vocabularies:
@@ -188,35 +185,43 @@ class Context:
 
 
 @dataclass(frozen=True, slots=True)
-class _Fix:
+class Fix:
     kind: str
     value: Node  # the replacement; a Literal here means "wrap it in a blank node of ``cls``"
     cls: URIRef | None
 
 
-Fixer = Callable[[Node, Context], _Fix | None]
+Fixer = Callable[[Node, Context], Fix | None]
 
 
-def format_fix(value: Node, context: Context) -> _Fix | None:
+def format_fix(value: Node, context: Context) -> Fix | None:
     """A ``dct:format`` value → its EU file-type IRI (or a typed blank node when it names no known format)."""
     vocab = context.vocab
+    if (iri := _url(value)) is not None:
+        return format_fix(iri, context) or Fix("format", iri, DCTERMS.MediaTypeOrExtent)
     if isinstance(value, Literal):
         code = _format_code(str(value), vocab)
         if code is None:
-            return _Fix("format", value, DCTERMS.MediaTypeOrExtent)
-        return _Fix("format", URIRef(EU_FILE_TYPE + code), DCTERMS.MediaTypeOrExtent)
+            return Fix("format", value, DCTERMS.MediaTypeOrExtent)
+        return Fix("format", URIRef(EU_FILE_TYPE + code), DCTERMS.MediaTypeOrExtent)
     text = str(value)
     eu = _EU_FILE_TYPE_IRI.match(text)
     iana = IANA_IRI.match(text)
     code = vocab.file_type(eu["code"]) if eu else (MEDIA_FORMAT.get(iana["media"].lower()) if iana else None)
     if code is None or text == EU_FILE_TYPE + code:
         return None
-    return _Fix("format", URIRef(EU_FILE_TYPE + code), DCTERMS.MediaTypeOrExtent)
+    return Fix("format", URIRef(EU_FILE_TYPE + code), DCTERMS.MediaTypeOrExtent)
+
+
+def _url(value: Node) -> URIRef | None:
+    """The IRI an http(s) URL written as a literal stands for."""
+    text = str(value).strip()
+    return URIRef(text) if isinstance(value, Literal) and _URL.match(text) else None
 
 
 def _format_code(text: str, vocab: Vocabularies) -> str | None:
     key = " ".join(text.strip().lower().lstrip(".").split())
-    if "/" in key and vocab.media_type(key):
+    if "/" in key:
         return MEDIA_FORMAT.get(key.split(";", 1)[0].strip())
     alias = FORMAT_ALIASES.get(key)
     if alias is not None:
@@ -224,9 +229,11 @@ def _format_code(text: str, vocab: Vocabularies) -> str | None:
     return vocab.file_type(re.sub(r"[^0-9a-z]+", "_", key).strip("_"))
 
 
-def media_type_fix(value: Node, context: Context) -> _Fix | None:
+def media_type_fix(value: Node, context: Context) -> Fix | None:
     """A ``dcat:mediaType`` literal → its IANA IRI (a format name such as ``"CSV"`` is read as its media type)."""
     vocab = context.vocab
+    if (iri := _url(value)) is not None:
+        return Fix("media-type", iri, DCTERMS.MediaType)
     if not isinstance(value, Literal):
         return None
     text = str(value).strip()
@@ -235,11 +242,11 @@ def media_type_fix(value: Node, context: Context) -> _Fix | None:
         code = _format_code(text, vocab)
         media = FORMAT_MEDIA.get(code) if code else None
     if media is None:
-        return _Fix("media-type", value, DCTERMS.MediaType)
-    return _Fix("media-type", URIRef(IANA + media), DCTERMS.MediaType)
+        return Fix("media-type", value, DCTERMS.MediaType)
+    return Fix("media-type", URIRef(IANA + media), DCTERMS.MediaType)
 
 
-def licence_fix(value: Node, context: Context) -> _Fix | None:
+def licence_fix(value: Node, context: Context) -> Fix | None:
     """A licence id, URL variant or literal → the canonical licence URI, or its EU authority IRI if asked for."""
     text = str(value).strip()
     licence = canonical_licence(text)
@@ -248,27 +255,27 @@ def licence_fix(value: Node, context: Context) -> _Fix | None:
         accepted = (target,) if context.eu_licences else (licence.uri, licence.eu_uri)
         if isinstance(value, URIRef) and text in accepted:
             return None
-        return _Fix("licence", URIRef(target), DCTERMS.LicenseDocument)
+        return Fix("licence", URIRef(target), DCTERMS.LicenseDocument)
     if not isinstance(value, Literal):
         return None
-    if _URL.match(text):
-        return _Fix("licence", URIRef(text), DCTERMS.LicenseDocument)
-    return _Fix("licence", value, DCTERMS.LicenseDocument)
+    return Fix("licence", _url(value) or value, DCTERMS.LicenseDocument)
 
 
-def language_fix(value: Node, context: Context) -> _Fix | None:
+def language_fix(value: Node, context: Context) -> Fix | None:
     """A language code or name, or an ISO 639 IRI → the EU language IRI."""
+    if (iri := _url(value)) is not None:
+        return language_fix(iri, context) or Fix("language", iri, DCTERMS.LinguisticSystem)
     if isinstance(value, Literal):
         text = " ".join(str(value).strip().lower().split())
         code = LANGUAGES.get(text) or LANGUAGES.get(re.split(r"[-_]", text, maxsplit=1)[0])
         if code is None:
-            return _Fix("language", value, DCTERMS.LinguisticSystem)
-        return _Fix("language", URIRef(EU_LANGUAGE + code), DCTERMS.LinguisticSystem)
+            return Fix("language", value, DCTERMS.LinguisticSystem)
+        return Fix("language", URIRef(EU_LANGUAGE + code), DCTERMS.LinguisticSystem)
     match = _LANGUAGE_IRI.match(str(value))
     code = LANGUAGES.get(match["code"].lower()) if match else None
     if code is None or str(value) == EU_LANGUAGE + code:
         return None
-    return _Fix("language", URIRef(EU_LANGUAGE + code), DCTERMS.LinguisticSystem)
+    return Fix("language", URIRef(EU_LANGUAGE + code), DCTERMS.LinguisticSystem)
 
 
 _DATE_FORMS: tuple[tuple[re.Pattern[str], URIRef], ...] = (
@@ -281,14 +288,14 @@ _LOOSE_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(\.\d
 _DAY_FIRST = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 
 
-def date_fix(value: Node, context: Context) -> _Fix | None:
+def date_fix(value: Node, context: Context) -> Fix | None:
     """An untyped or mistyped date literal → the same instant typed ``xsd:date``/``dateTime``/``gYear(Month)``."""
     if not isinstance(value, Literal):
         return None
     typed = typed_date(str(value))
     if typed is None or (value.datatype == typed.datatype and str(value) == str(typed) and value.language is None):
         return None
-    return _Fix("date", typed, None)
+    return Fix("date", typed, None)
 
 
 def typed_date(text: str) -> Literal | None:
@@ -367,7 +374,7 @@ def dcat_members(graph: Graph) -> dict[URIRef, set[Node]]:
     return members
 
 
-def _apply(graph: Graph, subject: Node, prop: URIRef, old: Node, fix: _Fix) -> Node:
+def _apply(graph: Graph, subject: Node, prop: URIRef, old: Node, fix: Fix) -> Node:
     graph.remove((subject, prop, old))
     new: Node = fix.value
     if isinstance(new, Literal) and fix.cls is not None:
@@ -379,7 +386,7 @@ def _apply(graph: Graph, subject: Node, prop: URIRef, old: Node, fix: _Fix) -> N
     return new
 
 
-def _finding(graph: Graph, subject: Node, prop: URIRef, old: Node, new: Node, fix: _Fix) -> Finding:
+def _finding(graph: Graph, subject: Node, prop: URIRef, old: Node, new: Node, fix: Fix) -> Finding:
     if isinstance(new, BNode):
         shown = f"[ a {qname(fix.cls)} ; rdfs:label {old.n3()} ] (not in the vocabulary)"
         normalized = None
