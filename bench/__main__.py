@@ -11,7 +11,7 @@ import sys
 
 import psycopg
 
-from bench import demo_harvest, fetch, harvest_pipeline
+from bench import dcat_large, dcat_parse, demo_harvest, fetch, harvest_pipeline, validate
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/nordhub_bench"
 
@@ -38,6 +38,9 @@ def main() -> None:
     harvest_pipeline.main(pg)
     demo_harvest.main(pg)
     fetch.main()
+    dcat_parse.main()
+    dcat_large.main()
+    validate.main()
 
 
 if __name__ == "__main__":

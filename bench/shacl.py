@@ -2,9 +2,11 @@
 
 The catalogue is what a city portal serves after normalisation: each dataset with a contact point, a publisher,
 keywords, a theme, a temporal extent and two distributions (CSV and GeoJSON) with licence, format and media type,
-so the figures are those of a clean catalogue (a dirty one only adds results). Shapes are parsed once before
-timing, as the hub does; the time printed is pyshacl's run (normalisation and report reading excluded), best of
-``repeat`` runs on a fresh copy of the graph.
+so the figures are those of a clean catalogue (a dirty one only adds results). The publisher is a city, not an
+EU corporate body: the vocabulary profile warns once per dataset and catalogue about that. Shapes are parsed once
+before timing, as the hub does. Printed: pyshacl's run alone, and the whole ``validate_dcat`` call (normalisation,
+the copy with the code-list facts for the vocabulary and full profiles, reading the report), best of ``repeat``
+runs on a fresh copy of the graph.
 
 Run: ``.venv/bin/python -m bench.shacl`` (``NORDHUB_SHARED_DIR`` as for the tests).
 """
@@ -97,17 +99,19 @@ def add_dataset(graph: Graph, i: int, publisher: URIRef) -> URIRef:
     return ds
 
 
-def measure(store: ShapesStore, graph: Graph, profile: Profile, repeat: int) -> tuple[float, int, int]:
-    """(best SHACL seconds, errors, warnings) of ``profile`` on copies of ``graph``."""
-    best, errors, warnings = float("inf"), 0, 0
+def measure(store: ShapesStore, graph: Graph, profile: Profile, repeat: int) -> tuple[float, float, int, int]:
+    """(best SHACL seconds, best validate_dcat seconds, errors, warnings) of ``profile`` on copies of ``graph``."""
+    best, best_total, errors, warnings = float("inf"), float("inf"), 0, 0
     for _ in range(repeat):
         copy = Graph()
         copy += graph
+        started = time.perf_counter()
         report = validate_dcat(copy, shapes=store, version=ApVersion.DCAT_AP_3_0_1, profile=profile)
+        best_total = min(best_total, time.perf_counter() - started)
         best = min(best, report.seconds)
         errors = sum(1 for f in report.findings if f.severity == "error")
         warnings = sum(1 for f in report.findings if f.severity == "warning")
-    return best, errors, warnings
+    return best, best_total, errors, warnings
 
 
 def shared_data() -> Path:
@@ -123,12 +127,10 @@ def main(repeat: int = 3) -> None:
         store.shapes(ApVersion.DCAT_AP_3_0_1, profile)
     print(f"SHACL, DCAT-AP 3.0.1, {DATASETS:,} datasets ({len(graph):,} triples), best of {repeat}:")
     for profile in Profile:
-        started = time.perf_counter()
-        seconds, errors, warnings = measure(store, graph, profile, repeat)
-        total = (time.perf_counter() - started) / repeat
+        seconds, total, errors, warnings = measure(store, graph, profile, repeat)
         print(
-            f"  {profile.value:<13} {seconds:7.2f} s SHACL  ({total:6.2f} s with normalisation and report)"
-            f"  {DATASETS / seconds:7.0f} datasets/s  errors {errors}, warnings {warnings}"
+            f"  {profile.value:<13} {seconds:6.2f} s SHACL ({total:5.2f} s with normalisation, copy and report)"
+            f"  {DATASETS / seconds:5.0f} datasets/s  errors {errors}, warnings {warnings}"
         )
 
 

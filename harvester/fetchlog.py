@@ -8,6 +8,8 @@ Adapters need not know any of this.
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,15 +37,30 @@ class StoredFetch:
         return out
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Fetched:
-    """One fetch of a run: the URL asked for, the final URL, headers, body, and whether it was a 304."""
+    """One fetch of a run: the URL asked for, the final URL, headers, and the body kept compressed.
+
+    A run may fetch hundreds of megabytes (a paged national catalogue); only the compressed bodies are held until the
+    run stores them, so a harvest's memory is not the sum of its payloads.
+    """
 
     requested: str
     url: str
     headers: Mapping[str, str]
-    content: bytes
+    compressed: bytes
+    sha256: str
+    size: int
     not_modified: bool
+
+    @classmethod
+    def of(cls, requested: str, url: str, headers: Mapping[str, str], content: bytes, not_modified: bool) -> Fetched:
+        digest = hashlib.sha256(content).hexdigest()
+        return cls(requested, url, dict(headers), zlib.compress(content, 1), digest, len(content), not_modified)
+
+    @property
+    def content(self) -> bytes:
+        return zlib.decompress(self.compressed)
 
 
 @dataclass(slots=True)

@@ -139,7 +139,7 @@ class HttpClient:
         if result.status == 304 and previous is not None:
             result = FetchResult(previous.url, 200, dict(previous.headers), previous.content, result.elapsed, True)
         if session is not None:
-            session.fetched.append(Fetched(url, result.url, result.headers, result.content, result.not_modified))
+            session.fetched.append(Fetched.of(url, result.url, result.headers, result.content, result.not_modified))
         return result
 
     async def _get_retrying(self, url: str, headers: dict[str, str]) -> FetchResult:

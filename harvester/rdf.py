@@ -14,7 +14,8 @@ either parses it or words the error. Literals keep the lexical form they were pu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -35,7 +36,9 @@ class Triples:
     __slots__ = ("_spo",)
 
     def __init__(self) -> None:
-        self._spo: dict[Term, dict[Term, dict[Term, None]]] = {}
+        # Objects are kept in small lists, not dicts: most (subject, predicate) pairs have one object, and a
+        # national catalogue has millions of them (bench/dcat_large.py measures the peak memory).
+        self._spo: dict[Term, dict[Term, list[Term]]] = {}
 
     def add(self, s: Term, p: Term, o: Term) -> None:
         po = self._spo.get(s)
@@ -43,8 +46,9 @@ class Triples:
             po = self._spo[s] = {}
         objects = po.get(p)
         if objects is None:
-            objects = po[p] = {}
-        objects[o] = None
+            po[sys.intern(p)] = [o]
+        elif o not in objects:
+            objects.append(o)
 
     def update(self, other: Triples) -> None:
         for s, p, o in other:
@@ -65,7 +69,7 @@ class Triples:
     def subjects(self) -> Iterator[Term]:
         return iter(self._spo)
 
-    def predicates(self, s: Term) -> Mapping[Term, Mapping[Term, None]]:
+    def predicates(self, s: Term) -> Mapping[Term, Sequence[Term]]:
         return self._spo.get(s, _EMPTY)
 
     def objects(self, s: Term, p: Term) -> list[Term]:

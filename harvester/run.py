@@ -242,7 +242,7 @@ class Harvester:
             with fetch_session(plan.session):
                 async with asyncio.timeout(self.run_timeout):
                     batch = await self._fetch(plan)
-            report.bytes = batch.bytes or sum(len(f.content) for f in plan.session.fetched)
+            report.bytes = batch.bytes or sum(f.size for f in plan.session.fetched)
             records = _validated(batch, plan.city, self.validator)
             await anyio.to_thread.run_sync(self._commit, report, plan, batch, records, dry_run)
         except TimeoutError:

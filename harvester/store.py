@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -230,32 +229,30 @@ def save_payloads(conn: Connection, *, run_id: int, source_id: str, fetched: Seq
     """Link a run to the payloads it fetched, storing each distinct body once (zlib); returns bytes stored."""
     stored = 0
     for seq, fetch in enumerate(fetched):
-        digest = hashlib.sha256(fetch.content).hexdigest()
         existing = conn.execute(
             select(harvest_payloads.c.id)
             .where(
                 and_(
                     harvest_payloads.c.source_id == source_id,
-                    harvest_payloads.c.sha256 == digest,
+                    harvest_payloads.c.sha256 == fetch.sha256,
                     harvest_payloads.c.url == fetch.url,
                 )
             )
             .limit(1)
         ).scalar()
         if existing is None:
-            body = zlib.compress(fetch.content, 6)
             existing = conn.execute(
                 insert(harvest_payloads).values(
                     source_id=source_id,
                     url=fetch.url,
-                    sha256=digest,
-                    size=len(fetch.content),
+                    sha256=fetch.sha256,
+                    size=fetch.size,
                     headers=orjson.dumps(dict(fetch.headers)).decode(),
                     fetched_at=now,
-                    body=body,
+                    body=fetch.compressed,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
-            stored += len(body)
+            stored += len(fetch.compressed)
         conn.execute(
             insert(harvest_run_payloads).values(
                 run_id=run_id, seq=seq, payload_id=existing, url=fetch.requested, not_modified=fetch.not_modified

@@ -171,9 +171,9 @@ class ShapesStore:
 
     def shapes(self, version: ApVersion, profile: Profile) -> Graph:
         """The shapes graph of ``version`` and ``profile`` (the same Graph object on every call)."""
-        return self.bundle(version, profile).graph
+        return self._bundle(version, profile).graph
 
-    def bundle(self, version: ApVersion | str, profile: Profile | str) -> _Bundle:
+    def _bundle(self, version: ApVersion | str, profile: Profile | str) -> _Bundle:
         key = (_coerce(ApVersion, version), _coerce(Profile, profile))
         with self._lock:
             if key not in self._bundles:
@@ -242,7 +242,7 @@ def validate_dcat(
 ) -> DcatReport:
     """Normalise ``data`` in place (unless told not to), then validate it against the shapes of the profile."""
     version, profile = _coerce(ApVersion, version), _coerce(Profile, profile)
-    bundle = shapes.bundle(version, profile)
+    bundle = shapes._bundle(version, profile)
     eu_licences = version is ApVersion.DCAT_AP_NO_2_0  # DCAT-AP-NO takes licences from the EU authority table
     fixes = _normalise(data, vocabularies=shapes.vocabularies(), eu_licences=eu_licences) if normalise else []
     target = data
