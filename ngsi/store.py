@@ -6,6 +6,7 @@ harvest's batch upserts). Entities are kept as compact JSON so reads can send th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -158,8 +159,13 @@ def _changed_instances(tenant: str, entity: dict[str, Any], previous: str | None
             continue
         value = attr["value"]
         numeric = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        ts = datetime.fromisoformat(attr["observedAt"]).timestamp()
+        ts = _epoch(attr["observedAt"])
         yield (tenant, entity["id"], name, ts, numeric, orjson.dumps(value).decode())
+
+
+@functools.lru_cache(maxsize=4096)  # a batch's observations share a handful of instants
+def _epoch(instant: str) -> float:
+    return datetime.fromisoformat(instant).timestamp()
 
 
 def _insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:

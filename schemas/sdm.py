@@ -185,7 +185,7 @@ class SdmValidator:
                 "/" + pointer_token(name),
                 f"{name} is not an attribute of the {model} model",
             )
-            for name in sorted(values.keys() - known - CORE_MEMBERS)
+            for name in sorted(name for name in values if name not in known and name not in CORE_MEMBERS)
         ]
 
     def _finding(self, error: ValidationError, flat: KeyValues) -> Finding:

@@ -6,6 +6,7 @@ on the real recorded Oslo feeds. The mapping follows ``shared/reference/mobility
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ def discover_feeds(doc: dict[str, Any]) -> dict[str, str]:
     return {str(f["name"]): str(f["url"]) for f in feeds if isinstance(f, dict) and "name" in f and "url" in f}
 
 
+@functools.lru_cache(maxsize=1024)  # a snapshot's stations share a handful of timestamps
 def gbfs_time(value: Any) -> str | None:
     """A GBFS timestamp (POSIX seconds in 1.x/2.x, RFC 3339 in 3.x) as RFC 3339 UTC, or None."""
     if isinstance(value, bool):
@@ -188,9 +190,9 @@ def _dynamic_attributes(
                 f"bikes {bikes} + free docks {docks} exceed capacity {capacity}",
             )
         )
-    installed, renting, returning = (
-        _flag(status, key, pointer, findings) for key in ("is_installed", "is_renting", "is_returning")
-    )
+    installed = _flag(status, "is_installed", pointer, findings)
+    renting = _flag(status, "is_renting", pointer, findings)
+    returning = _flag(status, "is_returning", pointer, findings)
     attrs["status"] = _prop(station_status_value(installed, renting, returning, bikes, docks), observed)
     if observed:
         attrs["observationDateTime"] = _prop(observed)
