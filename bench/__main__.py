@@ -11,7 +11,7 @@ import sys
 
 import psycopg
 
-from bench import dcat_large, dcat_parse, demo_harvest, fetch, harvest_pipeline, validate
+from bench import dcat_large, dcat_parse, demo_harvest, fetch, harvest_pipeline, shacl, validate
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/nordhub_bench"
 
@@ -41,6 +41,7 @@ def main() -> None:
     dcat_parse.main()
     dcat_large.main()
     validate.main()
+    shacl.main()
 
 
 if __name__ == "__main__":

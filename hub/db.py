@@ -113,8 +113,8 @@ class Database:
         cfg.attributes["connection"] = conn
         return cfg
 
-    def upgrade(self, revision: str = "head") -> None:
-        """Apply migrations up to ``revision`` (default: the newest)."""
+    def upgrade(self, revision: str = "heads") -> None:
+        """Apply migrations up to ``revision`` (default: every head, should work land on parallel branches)."""
         with self.begin() as conn:
             command.upgrade(self._alembic_config(conn), revision)
 
@@ -124,14 +124,18 @@ class Database:
             command.downgrade(self._alembic_config(conn), revision)
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        """The newest migration(s), comma-separated when parallel branches have not been merged yet."""
+        heads = sorted(ScriptDirectory.from_config(self._alembic_config()).get_heads())
+        return ",".join(heads) or None
 
     def current_revision(self) -> str | None:
+        """The revision(s) the database is at, in the same form as :meth:`head_revision`."""
         with self.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            current = sorted(MigrationContext.configure(conn).get_current_heads())
+        return ",".join(current) or None
 
     def is_current(self) -> bool:
-        """True when the database schema is at the newest migration."""
+        """True when the database schema is at the newest migration(s)."""
         return self.current_revision() == self.head_revision()
 
     def dispose(self) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 
 import catalog.tables
 import harvester.tables
+import ngsi.attr_index
 import ngsi.tables
 from hub.db import Database, metadata
 from hub.errors import ConfigError, DatabaseError

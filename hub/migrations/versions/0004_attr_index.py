@@ -1,0 +1,40 @@
+"""The attribute index behind the NGSI-LD ``q`` query (ngsi.attr_index).
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-24
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "ngsi_attr_index",
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("entity_id", sa.String(512), nullable=False),
+        sa.Column("attr", sa.String(256), nullable=False),
+        sa.Column("path", sa.String(256), nullable=False),
+        sa.Column("dataset_id", sa.String(512), nullable=False),
+        sa.Column("kind", sa.String(1), nullable=False),
+        sa.Column("num", sa.Float, nullable=True),
+        sa.Column("text", sa.String(512), nullable=True),
+        sa.Column("bool", sa.Boolean, nullable=True),
+        sa.Column("ts", sa.Float, nullable=True),
+    )
+    op.create_index("ix_ngsi_attr_index_attr_path_num", "ngsi_attr_index", ["attr", "path", "num"])
+    op.create_index("ix_ngsi_attr_index_attr_path_text", "ngsi_attr_index", ["attr", "path", "text"])
+    op.create_index("ix_ngsi_attr_index_attr_path_ts", "ngsi_attr_index", ["attr", "path", "ts"])
+    op.create_index("ix_ngsi_attr_index_tenant_entity_id", "ngsi_attr_index", ["tenant", "entity_id", "attr"])
+
+
+def downgrade() -> None:
+    op.drop_table("ngsi_attr_index")

@@ -1,0 +1,213 @@
+"""The attribute index that ``q`` runs on: every entity flattened into small typed rows.
+
+One row per indexed value: the attribute's value (``path`` ''), each sub-attribute's value (``path`` its name:
+'observedAt', 'unitCode', a sub-property), and one level of keys inside object values (``path`` '[key]' for the
+attribute's value, 'sub[key]' for a sub-attribute's). Arrays give one row per element, so "== on an array means
+contains" is a plain equality. Every attribute instance, sub-attribute and key has at least one row, so existence
+is a row lookup too. Multi-instance attributes keep their ``datasetId`` ('' for the default instance).
+
+A value lands in the column of its type: ``num`` (numbers), ``text`` (strings, Relationship targets, date/time
+strings too), ``bool``, ``ts`` (date-times and dates as epoch seconds, times as seconds since midnight). ``kind``
+tells the compiler how to read a row (:class:`Kind`): a Relationship target is only compared with ``==``/``!=``,
+and a date-time is compared as an instant.
+
+Bounds that keep rows compact: texts are cut to TEXT_MAX characters (and TEXT_MAX_BYTES bytes, for PostgreSQL's
+btree limit), arrays and objects to their first ITEMS_MAX members; attribute names and paths longer than their
+columns are not indexed. GeoProperty values are indexed for existence only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from itertools import islice
+from typing import Any, TypeAlias
+
+from sqlalchemy import Boolean, Column, Connection, Float, Index, String, Table, and_, delete
+
+from hub.db import metadata
+from ngsi.q import temporal
+from ngsi.representation import VALUE_MEMBERS
+
+TEXT_MAX = 512
+TEXT_MAX_BYTES = 1536
+ITEMS_MAX = 100
+NAME_MAX = 256
+CHUNK = 500  # entity ids per DELETE … IN (…)
+COPY_THRESHOLD = 200  # PostgreSQL: below this many rows, executemany is as fast as COPY
+
+
+class Kind(StrEnum):
+    NUMBER = "n"
+    STRING = "s"
+    BOOL = "b"
+    INSTANT = "d"  # a date-time or date: ts is epoch seconds (dates at 00:00 UTC)
+    TIME = "t"  # a time of day: ts is seconds since midnight
+    REF = "r"  # a Relationship target
+    OTHER = "x"  # null, an object, a GeoJSON value: present, but only for existence
+
+
+attr_index = Table(
+    "ngsi_attr_index",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("entity_id", String(512), nullable=False),
+    Column("attr", String(NAME_MAX), nullable=False),
+    Column("path", String(NAME_MAX), nullable=False),
+    Column("dataset_id", String(512), nullable=False),
+    Column("kind", String(1), nullable=False),
+    Column("num", Float, nullable=True),
+    Column("text", String(TEXT_MAX), nullable=True),
+    Column("bool", Boolean, nullable=True),
+    Column("ts", Float, nullable=True),
+    Index("ix_ngsi_attr_index_attr_path_num", "attr", "path", "num"),
+    Index("ix_ngsi_attr_index_attr_path_text", "attr", "path", "text"),
+    Index("ix_ngsi_attr_index_attr_path_ts", "attr", "path", "ts"),
+    Index("ix_ngsi_attr_index_tenant_entity_id", "tenant", "entity_id", "attr"),
+)
+
+COLUMNS = ("tenant", "entity_id", "attr", "path", "dataset_id", "kind", "num", "text", "bool", "ts")
+
+# (entity_id, attr, path, dataset_id, kind, num, text, bool, ts): a row without its tenant.
+IndexRow: TypeAlias = tuple[str, str, str, str, str, float | None, str | None, bool | None, float | None]
+
+_ENTITY_MEMBERS = frozenset({"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"})
+_NOT_SUB_ATTRIBUTES = frozenset({"type", "datasetId", "instanceId", "lang", *VALUE_MEMBERS})
+_REF_TYPES = frozenset({"Relationship", "ListRelationship"})
+
+
+def clip(text: str) -> str:
+    """A text as the index stores it: at most TEXT_MAX characters and TEXT_MAX_BYTES UTF-8 bytes, no NUL."""
+    text = text[:TEXT_MAX].replace("\x00", "")
+    if len(text) * 4 > TEXT_MAX_BYTES and len(text.encode()) > TEXT_MAX_BYTES:
+        text = text.encode()[:TEXT_MAX_BYTES].decode(errors="ignore")
+    return text
+
+
+def instant(value: datetime | date) -> float:
+    """Epoch seconds of a date-time, or of a date at 00:00 UTC."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value.timestamp()
+
+
+def seconds_of_day(value: time) -> float:
+    return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+
+
+def _scalar(eid: str, attr: str, path: str, dataset: str, value: Any, ref: bool) -> IndexRow:
+    head = (eid, attr, path, dataset)
+    if isinstance(value, bool):
+        return (*head, Kind.BOOL.value, None, None, value, None)
+    if isinstance(value, int | float):
+        number = float(value) if not isinstance(value, int) or abs(value) < 2**1000 else math.inf
+        if math.isfinite(number):
+            return (*head, Kind.NUMBER.value, number, None, None, None)
+    if isinstance(value, str):
+        if ref:
+            return (*head, Kind.REF.value, None, clip(value), None, None)
+        moment = temporal(value) if len(value) <= 40 else None
+        if isinstance(moment, time):
+            return (*head, Kind.TIME.value, None, clip(value), None, seconds_of_day(moment))
+        if moment is not None:
+            return (*head, Kind.INSTANT.value, None, clip(value), None, instant(moment))
+        return (*head, Kind.STRING.value, None, clip(value), None, None)
+    return (*head, Kind.OTHER.value, None, None, None, None)
+
+
+class _Flattener:
+    """The rows of one entity; ``keys`` says whether object values at this level still open one level of keys."""
+
+    def __init__(self, eid: str) -> None:
+        self.eid = eid
+        self.rows: list[IndexRow] = []
+
+    def emit(self, attr: str, path: str, dataset: str, value: Any, *, ref: bool, keys: bool) -> None:
+        if len(path) > NAME_MAX:
+            return
+        if isinstance(value, list):
+            items = list(islice(value, ITEMS_MAX))
+            if not items or any(isinstance(item, list) for item in items):
+                self.rows.append(_scalar(self.eid, attr, path, dataset, None, ref))
+            for item in items:
+                if not isinstance(item, list):
+                    self.emit(attr, path, dataset, item, ref=ref, keys=keys)
+            return
+        if isinstance(value, dict):
+            if "@value" in value:  # a typed literal such as {"@type": "DateTime", "@value": "…"}
+                value = value["@value"]
+            else:
+                self.rows.append(_scalar(self.eid, attr, path, dataset, None, ref))
+                for key, inner in islice(value.items(), ITEMS_MAX) if keys else ():
+                    self.emit(attr, f"{path}[{key}]", dataset, inner, ref=False, keys=False)
+                return
+        self.rows.append(_scalar(self.eid, attr, path, dataset, value, ref))
+
+    def attribute(self, attr: str, path: str, dataset: str, member: Any) -> None:
+        """One attribute instance (or sub-attribute) at ``path``: its value, then its own sub-attributes."""
+        if not isinstance(member, dict) or not ({"type", *VALUE_MEMBERS} & member.keys()):
+            self.emit(attr, path, dataset, member, ref=False, keys=True)  # a bare value (observedAt, unitCode…)
+            return
+        kind = member.get("type")
+        if "languageMap" in member and isinstance(member["languageMap"], dict):
+            self.emit(attr, path, dataset, list(member["languageMap"].values()), ref=False, keys=False)
+            self.emit(attr, path, dataset, member["languageMap"], ref=False, keys=True)
+        elif kind == "GeoProperty":
+            self.emit(attr, path, dataset, None, ref=False, keys=False)
+        elif "objectList" in member:
+            targets = member["objectList"] if isinstance(member["objectList"], list) else []
+            objects = [t.get("object") if isinstance(t, dict) else t for t in targets]
+            self.emit(attr, path, dataset, objects, ref=True, keys=False)
+        else:
+            found = next((m for m in VALUE_MEMBERS if m in member), None)
+            ref = kind in _REF_TYPES or found == "object"
+            self.emit(attr, path, dataset, member[found] if found else None, ref=ref, keys=True)
+        if path:
+            return  # sub-attributes of sub-attributes are not indexed
+        for name, sub in member.items():
+            if name not in _NOT_SUB_ATTRIBUTES and len(name) <= NAME_MAX:
+                self.attribute(attr, name, dataset, sub)
+
+
+def index_rows(entity: dict[str, Any]) -> list[IndexRow]:
+    """The index rows of one normalized entity (without the tenant), duplicates removed."""
+    flat = _Flattener(str(entity["id"]))
+    for attr, member in entity.items():
+        if attr in _ENTITY_MEMBERS or len(attr) > NAME_MAX:
+            continue
+        multi = isinstance(member, list) and member and all(isinstance(m, dict) for m in member)
+        instances = member if multi else [member]
+        for instance in instances:
+            dataset = instance.get("datasetId") if isinstance(instance, dict) else None
+            flat.attribute(attr, "", str(dataset) if dataset else "", instance)
+    return list(dict.fromkeys(flat.rows))
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def write_index(conn: Connection, tenant: str, entity_ids: Sequence[str], rows: Iterable[IndexRow]) -> int:
+    """Replace the index rows of ``entity_ids`` under ``tenant`` with ``rows``, in the caller's transaction."""
+    for chunk in _chunks(entity_ids):
+        conn.execute(delete(attr_index).where(and_(attr_index.c.tenant == tenant, attr_index.c.entity_id.in_(chunk))))
+    data = [(tenant, *row) for row in rows]
+    if not data:
+        return 0
+    if conn.dialect.name == "postgresql" and len(data) >= COPY_THRESHOLD:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY ngsi_attr_index ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in data:
+                copy.write_row(row)
+    else:
+        marks = ", ".join(["%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"] * len(COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO ngsi_attr_index ({', '.join(COLUMNS)}) VALUES ({marks})", data)
+    return len(data)
+
+
+def delete_index(conn: Connection, tenant: str, entity_ids: Sequence[str]) -> None:
+    """Drop the index rows of ``entity_ids`` (an entity deleted or marked removed)."""
+    write_index(conn, tenant, entity_ids, ())
