@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from ngsi.tables import entities, temporal_instances
 
@@ -262,3 +262,11 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
             [{"b_tenant": tenant, "b_id": entity_id} for tenant, entity_id in gone],
         )
     return [entity_id for _tenant, entity_id in gone]
+
+
+def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> int:
+    """Delete an entity (from one tenant, or from every tenant holding it); returns how many rows went."""
+    stmt = delete(entities).where(entities.c.id == entity_id)
+    if tenant is not None:
+        stmt = stmt.where(entities.c.tenant == tenant)
+    return int(conn.execute(stmt).rowcount or 0)

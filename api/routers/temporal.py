@@ -1,0 +1,323 @@
+"""NGSI-LD temporal API: ``/ngsi-ld/v1/temporal/entities`` — history, lastN, and aggregation in the database."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+
+from api.routers.ngsild import JSON, LD_JSON, _tenant, negotiate
+from api.state import HubState, hub_state
+from hub.errors import (
+    BadRequestData,
+    InvalidRequest,
+    OperationNotSupported,
+    ResourceNotFound,
+    UnsupportedMediaType,
+)
+from ngsi import store
+from ngsi import temporal as history
+from ngsi.context import CORE_CONTEXT, context_link
+from schemas.ngsild import is_absolute_uri
+
+router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
+State = Annotated[HubState, Depends(hub_state)]
+_DURATION = re.compile(
+    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+MAX_LIMIT = 1000
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of an ISO 8601 duration in weeks, days, hours, minutes, seconds (years and months vary in length)."""
+    match = _DURATION.match(text)
+    if not match or text in ("P", "PT"):
+        raise BadRequestData(
+            f"aggrPeriodDuration {text!r} is not an ISO 8601 duration such as PT1H or P1D "
+            "(years and months are not supported: their length varies)"
+        )
+    parts = {k: float(v) for k, v in match.groupdict().items() if v}
+    seconds = parts.get("w", 0) * 604800 + parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600
+    seconds += parts.get("m", 0) * 60 + parts.get("s", 0)
+    if seconds <= 0:
+        raise BadRequestData(f"aggrPeriodDuration {text!r} must be longer than zero")
+    return seconds
+
+
+def _instant(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequestData(f"{name} {value!r} is not an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        raise BadRequestData(f"{name} {value!r} has no time zone")
+    return moment.timestamp()
+
+
+def _query(state: HubState, tenant: str | None, params: dict[str, Any]) -> history.TemporalQuery:
+    timerel = params["timerel"]
+    if timerel is not None:
+        try:
+            rel = history.TimeRel(timerel)
+        except ValueError:
+            raise BadRequestData(f"timerel {timerel!r}: use before, after or between") from None
+        if params["timeAt"] is None:
+            raise BadRequestData("timerel needs timeAt")
+        if rel is history.TimeRel.BETWEEN and params["endTimeAt"] is None:
+            raise BadRequestData("timerel=between needs endTimeAt")
+    else:
+        rel = None
+    if params["timeproperty"] not in (None, "observedAt"):
+        raise OperationNotSupported("only timeproperty=observedAt is kept in this hub's history")
+    if not 1 <= params["limit"] <= MAX_LIMIT:
+        raise BadRequestData(f"limit must be 1..{MAX_LIMIT}")
+    if params["lastN"] is not None and params["lastN"] < 1:
+        raise BadRequestData("lastN must be a positive integer")
+    return history.TemporalQuery(
+        tenant=_tenant(state, tenant),
+        entity_ids=params["ids"],
+        types=params["types"],
+        attrs=params["attrs"],
+        timerel=rel,
+        time_at=_instant("timeAt", params["timeAt"]),
+        end_time_at=_instant("endTimeAt", params["endTimeAt"]),
+        last_n=params["lastN"],
+        limit=params["limit"],
+        offset=params["offset"],
+    )
+
+
+def _mode(fmt: str | None, options: str | None, methods: str | None) -> tuple[str, list[str]]:
+    wanted = {o.strip() for o in (options or "").split(",") if o.strip()} | ({fmt} if fmt else set())
+    if "aggregatedValues" in wanted:
+        chosen = [m.strip() for m in (methods or "").split(",") if m.strip()]
+        if not chosen:
+            raise BadRequestData("format=aggregatedValues needs aggrMethods, e.g. aggrMethods=avg,max")
+        unknown = [m for m in chosen if m not in history.AGGREGATES]
+        if unknown:
+            raise BadRequestData(f"unknown aggrMethods {unknown}: use {', '.join(history.AGGREGATES)}")
+        return "aggregatedValues", chosen
+    if "temporalValues" in wanted:
+        return "temporalValues", []
+    return "normalized", []
+
+
+def _kinds(stored: str) -> dict[str, str]:
+    entity = orjson.loads(stored)
+    return {k: v.get("type", "Property") for k, v in entity.items() if isinstance(v, dict)}
+
+
+def _render(
+    state: HubState, q: history.TemporalQuery, mode: str, methods: list[str], period: float | None
+) -> tuple[list[dict[str, Any]], int]:
+    with state.db.connect() as conn:
+        found, total = history.matching_entities(conn, q)
+        keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]
+        if mode == "aggregatedValues":
+            aggregated = history.aggregate(conn, q, keys, period=period, methods=methods)
+            series: dict[tuple[str, str], dict[str, Any]] = {
+                key: {attr: {"values": values} for attr, values in attrs.items()} for key, attrs in aggregated.items()
+            }
+        else:
+            found_instances = history.instances(conn, q, keys)
+            series = {
+                key: {attr: {"instances": values} for attr, values in attrs.items()}
+                for key, attrs in found_instances.items()
+            }
+    out = []
+    for tenant, entity_id, kind, stored in found:
+        kinds = _kinds(stored)
+        entity: dict[str, Any] = {"id": entity_id, "type": kind}
+        for attr, held in series.get((tenant, entity_id), {}).items():
+            entity[attr] = _attribute(mode, kinds.get(attr, "Property"), held)
+        out.append(entity)
+    return out, total
+
+
+def _attribute(mode: str, attr_type: str, held: dict[str, Any]) -> Any:
+    """One attribute's history in the requested temporal representation."""
+    if mode == "aggregatedValues":
+        return {"type": attr_type, **held["values"]}
+    instances: list[tuple[Any, float]] = held["instances"]
+    if mode == "temporalValues":
+        return {"type": attr_type, "values": [[value, history.iso(ts)] for value, ts in instances]}
+    return [{"type": attr_type, "value": value, "observedAt": history.iso(ts)} for value, ts in instances]
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _respond(body: Any, media: str, tenant: str | None, extra: dict[str, str] | None = None) -> Response:
+    headers = {"Link": context_link()} if media == JSON else {}
+    if media == LD_JSON:
+        if isinstance(body, list):
+            body = [{"@context": CORE_CONTEXT, **b} for b in body]
+        else:
+            body = {"@context": CORE_CONTEXT, **body}
+    if tenant:
+        headers["NGSILD-Tenant"] = tenant
+    headers.update(extra or {})
+    return Response(orjson.dumps(body), media_type=media, headers=headers)
+
+
+@router.get("/entities", summary="Query the history of entities (temporal values, lastN, aggregation)")
+def query_temporal(
+    state: State,
+    type: Annotated[str | None, Query(description="Entity types, comma-separated")] = None,
+    id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
+    attrs: Annotated[str | None, Query(description="Attributes, comma-separated")] = None,
+    timerel: Annotated[str | None, Query(description="before, after or between")] = None,
+    timeAt: Annotated[str | None, Query(description="RFC 3339 instant")] = None,
+    endTimeAt: Annotated[str | None, Query(description="RFC 3339 instant (between)")] = None,
+    timeproperty: Annotated[str | None, Query(description="observedAt")] = None,
+    lastN: Annotated[int | None, Query(description="The newest N instances per attribute")] = None,
+    format: Annotated[str | None, Query(description="temporalValues or aggregatedValues")] = None,
+    options: Annotated[str | None, Query(description="temporalValues, aggregatedValues")] = None,
+    aggrMethods: Annotated[str | None, Query(description=", ".join(history.AGGREGATES))] = None,
+    aggrPeriodDuration: Annotated[str | None, Query(description="ISO 8601 duration, e.g. PT1H")] = None,
+    limit: Annotated[int, Query(description=f"Entities per page, 1..{MAX_LIMIT}")] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    count: Annotated[bool, Query()] = False,
+    accept: Annotated[str | None, Header()] = None,
+    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
+) -> Response:
+    """Every matching entity with the instances (or aggregates) of its attributes in the window."""
+    ids, types = _split(id), _split(type)
+    if not ids and not types:
+        raise BadRequestData("a temporal query needs type or id")
+    if any(not is_absolute_uri(i) for i in ids):
+        raise BadRequestData("every id must be an absolute URI")
+    media = negotiate(accept)
+    mode, methods = _mode(format, options, aggrMethods)
+    params = {
+        "ids": ids,
+        "types": types,
+        "attrs": _split(attrs),
+        "timerel": timerel,
+        "timeAt": timeAt,
+        "endTimeAt": endTimeAt,
+        "timeproperty": timeproperty,
+        "lastN": lastN,
+        "limit": limit,
+        "offset": offset,
+    }
+    q = _query(state, ngsild_tenant, params)
+    period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    body, total = _render(state, q, mode, methods, period)
+    extra = {"NGSILD-Results-Count": str(total)} if count else {}
+    return _respond(body, media, q.tenant, extra)
+
+
+@router.get("/entities/{entity_id:path}", summary="The history of one entity")
+def retrieve_temporal(
+    state: State,
+    entity_id: str,
+    attrs: Annotated[str | None, Query()] = None,
+    timerel: Annotated[str | None, Query()] = None,
+    timeAt: Annotated[str | None, Query()] = None,
+    endTimeAt: Annotated[str | None, Query()] = None,
+    timeproperty: Annotated[str | None, Query()] = None,
+    lastN: Annotated[int | None, Query()] = None,
+    format: Annotated[str | None, Query()] = None,
+    options: Annotated[str | None, Query()] = None,
+    aggrMethods: Annotated[str | None, Query()] = None,
+    aggrPeriodDuration: Annotated[str | None, Query()] = None,
+    accept: Annotated[str | None, Header()] = None,
+    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
+) -> Response:
+    if not is_absolute_uri(entity_id):
+        raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
+    media = negotiate(accept)
+    mode, methods = _mode(format, options, aggrMethods)
+    params = {
+        "ids": [entity_id],
+        "types": [],
+        "attrs": _split(attrs),
+        "timerel": timerel,
+        "timeAt": timeAt,
+        "endTimeAt": endTimeAt,
+        "timeproperty": timeproperty,
+        "lastN": lastN,
+        "limit": 1,
+        "offset": 0,
+    }
+    q = _query(state, ngsild_tenant, params)
+    period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    body, _total = _render(state, q, mode, methods, period)
+    if not body:
+        raise ResourceNotFound(f"entity {entity_id!r} not found")
+    return _respond(body[0], media, q.tenant)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in (JSON, LD_JSON):
+        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send {JSON} or {LD_JSON}")
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise BadRequestData("a temporal entity is a JSON object")
+    if not is_absolute_uri(body.get("id")) or not isinstance(body.get("type"), str):
+        raise BadRequestData("a temporal entity needs an absolute URI id and a type")
+    return body
+
+
+def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, float, Any]]]:
+    """The entity's current state (newest instance of each attribute) and every timed instance."""
+    current: dict[str, Any] = {"id": body["id"], "type": body["type"]}
+    rows: list[tuple[str, float, Any]] = []
+    for name, value in body.items():
+        if name in ("id", "type", "@context"):
+            continue
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(i, dict) and ("value" in i or "object" in i) for i in items) or not items:
+            raise BadRequestData(f"attribute {name!r}: each instance needs a value (or object)")
+        timed = [(_instant(f"{name}.observedAt", i.get("observedAt")), i) for i in items]
+        for ts, instance in timed:
+            if ts is not None and "value" in instance:
+                rows.append((name, ts, instance["value"]))
+        current[name] = max(timed, key=lambda pair: pair[0] or 0.0)[1]
+    return current, rows
+
+
+@router.post("/entities", status_code=201, summary="Create or extend the history of an entity")
+async def create_temporal(
+    request: Request, state: State, ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None
+) -> Response:
+    """201 when the entity is new, 204 when instances were added to an existing one."""
+    body = await _json_body(request)
+    current, rows = _split_instances(body)
+    tenant = ngsild_tenant or ""
+    now = datetime.now(UTC)
+    with state.db.begin() as conn:
+        existed = store.get_entity(conn, tenant=tenant, entity_id=body["id"]) is not None
+        store.upsert_entities(conn, [store.EntityWrite(tenant, current)], now=now)
+        history.add_instances(conn, tenant, body["id"], rows)
+    headers = {"Location": f"/ngsi-ld/v1/temporal/entities/{body['id']}"}
+    if tenant:
+        headers["NGSILD-Tenant"] = tenant
+    return Response(status_code=204 if existed else 201, headers=headers)
+
+
+@router.delete("/entities/{entity_id:path}", status_code=204, summary="Delete an entity and its history")
+def delete_temporal(
+    state: State, entity_id: str, ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None
+) -> Response:
+    if not is_absolute_uri(entity_id):
+        raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
+    tenant = _tenant(state, ngsild_tenant)
+    with state.db.begin() as conn:
+        deleted = store.delete_entity(conn, tenant=tenant, entity_id=entity_id)
+        history.delete_history(conn, tenant, entity_id)
+    if not deleted:
+        raise ResourceNotFound(f"entity {entity_id!r} not found")
+    return Response(status_code=204)

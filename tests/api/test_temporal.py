@@ -1,0 +1,144 @@
+"""The temporal API: history as instances or value pairs, lastN, windows, and aggregation per period."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.anyio
+ENTITY = "urn:ngsi-ld:BikeHireDockingStation:test:sys:1"
+T0 = datetime(2025, 3, 3, 6, 0, tzinfo=UTC)  # a Monday morning
+
+
+def _at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+
+def _bikes(minute: int) -> int:
+    return (minute * 7) % 23
+
+
+@pytest.fixture
+async def station(api: httpx.AsyncClient) -> dict[str, Any]:
+    """Three hours of minute data for one station, created through the temporal API."""
+    body = {
+        "id": ENTITY,
+        "type": "BikeHireDockingStation",
+        "availableBikeNumber": [{"type": "Property", "value": _bikes(m), "observedAt": _at(m)} for m in range(180)],
+        "status": [{"type": "Property", "value": "working", "observedAt": _at(0)}],
+    }
+    response = await api.post("/ngsi-ld/v1/temporal/entities", json=body, headers={"NGSILD-Tenant": "oslo"})
+    assert response.status_code == 201, response.text
+    assert response.headers["location"].endswith(ENTITY)
+    return body
+
+
+async def test_instances_and_temporal_values(api: httpx.AsyncClient, station: dict[str, Any]) -> None:
+    url = f"/ngsi-ld/v1/temporal/entities/{ENTITY}"
+    normalized = (await api.get(url, headers={"NGSILD-Tenant": "oslo"})).json()
+    series = normalized["availableBikeNumber"]
+    assert len(series) == 180
+    assert series[0] == {"type": "Property", "value": 0, "observedAt": "2025-03-03T06:00:00.000Z"}
+    values = (await api.get(url, params={"format": "temporalValues", "lastN": 3})).json()
+    assert values["availableBikeNumber"]["values"] == [
+        [_bikes(177), "2025-03-03T08:57:00.000Z"],
+        [_bikes(178), "2025-03-03T08:58:00.000Z"],
+        [_bikes(179), "2025-03-03T08:59:00.000Z"],
+    ]
+    window = (
+        await api.get(
+            url, params={"timerel": "between", "timeAt": _at(10), "endTimeAt": _at(20), "attrs": "availableBikeNumber"}
+        )
+    ).json()
+    assert [i["value"] for i in window["availableBikeNumber"]] == [_bikes(m) for m in range(10, 20)]
+    assert "status" not in window
+
+
+async def test_hourly_aggregation_in_the_database(api: httpx.AsyncClient, station: dict[str, Any]) -> None:
+    params = {
+        "type": "BikeHireDockingStation",
+        "format": "aggregatedValues",
+        "aggrMethods": "avg,max,min,totalCount,sum,stddev,distinctCount,sumsq",
+        "aggrPeriodDuration": "PT1H",
+        "attrs": "availableBikeNumber",
+        "timerel": "after",
+        "timeAt": _at(0),
+    }
+    [entity] = (await api.get("/ngsi-ld/v1/temporal/entities", params=params)).json()
+    aggregates = entity["availableBikeNumber"]
+    assert aggregates["type"] == "Property"
+    for hour in range(3):
+        values = [_bikes(m) for m in range(hour * 60, hour * 60 + 60)]
+        start, end = _at(hour * 60).replace("Z", ".000Z"), _at(hour * 60 + 60).replace("Z", ".000Z")
+        assert aggregates["avg"][hour] == [pytest.approx(statistics.mean(values)), start, end]
+        assert aggregates["max"][hour][0] == max(values)
+        assert aggregates["min"][hour][0] == min(values)
+        assert aggregates["totalCount"][hour][0] == 60
+        assert aggregates["sum"][hour][0] == sum(values)
+        assert aggregates["stddev"][hour][0] == pytest.approx(statistics.pstdev(values))
+        assert aggregates["distinctCount"][hour][0] == len(set(values))
+        assert aggregates["sumsq"][hour][0] == sum(v * v for v in values)
+
+
+async def test_whole_range_aggregate_and_second_post(api: httpx.AsyncClient, station: dict[str, Any]) -> None:
+    more = {
+        "id": ENTITY,
+        "type": "BikeHireDockingStation",
+        "availableBikeNumber": [{"type": "Property", "value": 99, "observedAt": _at(200)}],
+    }
+    again = await api.post("/ngsi-ld/v1/temporal/entities", json=more, headers={"NGSILD-Tenant": "oslo"})
+    assert again.status_code == 204
+    body = (
+        await api.get(
+            f"/ngsi-ld/v1/temporal/entities/{ENTITY}",
+            params={"format": "aggregatedValues", "aggrMethods": "totalCount,max"},
+        )
+    ).json()
+    assert body["availableBikeNumber"]["totalCount"] == [[181, "2025-03-03T06:00:00.000Z", "2025-03-03T09:20:00.000Z"]]
+    assert body["availableBikeNumber"]["max"][0][0] == 99
+    current = (await api.get(f"/ngsi-ld/v1/entities/{ENTITY}")).json()
+    assert current["availableBikeNumber"]["value"] == 99
+
+
+async def test_delete_removes_entity_and_history(api: httpx.AsyncClient, station: dict[str, Any]) -> None:
+    deleted = await api.delete(f"/ngsi-ld/v1/temporal/entities/{ENTITY}")
+    assert deleted.status_code == 204
+    gone = await api.get(f"/ngsi-ld/v1/temporal/entities/{ENTITY}")
+    assert gone.status_code == 404
+    assert gone.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
+    assert (await api.delete(f"/ngsi-ld/v1/temporal/entities/{ENTITY}")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({}, "needs type or id"),
+        ({"type": "X", "timerel": "before"}, "needs timeAt"),
+        ({"type": "X", "timerel": "between", "timeAt": "2025-01-01T00:00:00Z"}, "endTimeAt"),
+        ({"type": "X", "timerel": "during", "timeAt": "2025-01-01T00:00:00Z"}, "timerel"),
+        ({"type": "X", "timerel": "after", "timeAt": "2025-01-01T00:00:00"}, "time zone"),
+        ({"type": "X", "format": "aggregatedValues"}, "aggrMethods"),
+        ({"type": "X", "format": "aggregatedValues", "aggrMethods": "median"}, "median"),
+        ({"type": "X", "format": "aggregatedValues", "aggrMethods": "avg", "aggrPeriodDuration": "P1M"}, "months"),
+        ({"type": "X", "lastN": 0}, "lastN"),
+    ],
+)
+async def test_bad_temporal_queries(api: httpx.AsyncClient, params: dict[str, Any], needle: str) -> None:
+    response = await api.get("/ngsi-ld/v1/temporal/entities", params=params)
+    assert response.status_code == 400
+    assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert needle in response.json()["detail"]
+
+
+async def test_bad_temporal_writes(api: httpx.AsyncClient) -> None:
+    wrong_type = await api.post("/ngsi-ld/v1/temporal/entities", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415
+    broken = await api.post("/ngsi-ld/v1/temporal/entities", content=b"{", headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400
+    assert broken.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest"
+    no_id = await api.post("/ngsi-ld/v1/temporal/entities", json={"type": "X"})
+    assert no_id.status_code == 400
