@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import health, ngsild, runs, temporal, validate
+from api.routers import health, ngsild, ngsild_provision, runs, temporal, validate
 from api.state import HubState
 from harvester.http import HttpClient
 from harvester.run import Harvester
@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.state.hub = hub
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(ngsild_provision.router)
     app.include_router(ngsild.router)
     app.include_router(temporal.router)
     app.include_router(runs.router)

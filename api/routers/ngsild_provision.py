@@ -1,0 +1,239 @@
+"""NGSI-LD provision: create, replace, merge, delete entities and attributes, one by one or in batches.
+
+Harvested entities are written by the harvester through the same store functions; these endpoints are how other
+systems (and the ETSI conformance suite's set-up) write. Attribute routes are declared before entity routes: entity
+ids are matched with ``:path`` (URIs may hold slashes), which would otherwise swallow ``…/attrs/{attr}``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import Connection
+
+from api.state import HubState, hub_state
+from hub.errors import (
+    AlreadyExists,
+    BadRequestData,
+    InvalidRequest,
+    NgsiLdError,
+    ResourceNotFound,
+    UnsupportedMediaType,
+)
+from ngsi import provision, store
+from schemas.ngsild import is_absolute_uri
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"])
+State = Annotated[HubState, Depends(hub_state)]
+Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
+BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
+MAX_BATCH = 1000
+
+
+async def _body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in BODY_TYPES:
+        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send one of {', '.join(BODY_TYPES)}")
+    raw = await request.body()
+    if not raw:
+        raise InvalidRequest("the request has no body")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
+
+
+async def _object(request: Request) -> dict[str, Any]:
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a JSON object")
+    return body
+
+
+def _id(entity_id: str) -> str:
+    if not is_absolute_uri(entity_id):
+        raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
+    return entity_id
+
+
+def _load(conn: Connection, tenant: str, entity_id: str) -> dict[str, Any]:
+    stored = store.get_entity(conn, tenant=tenant, entity_id=entity_id)
+    if stored is None:
+        raise ResourceNotFound(f"entity {entity_id!r} not found")
+    entity: dict[str, Any] = orjson.loads(stored)
+    return entity
+
+
+def _save(conn: Connection, tenant: str, entity: dict[str, Any]) -> None:
+    store.upsert_entities(conn, [store.EntityWrite(tenant, provision.checked(entity))], now=datetime.now(UTC))
+
+
+def _headers(tenant: str) -> dict[str, str]:
+    return {"NGSILD-Tenant": tenant} if tenant else {}
+
+
+def _partial(updated: list[str], not_updated: list[str], reason: str, tenant: str) -> Response:
+    if not not_updated:
+        return Response(status_code=204, headers=_headers(tenant))
+    body = {"updated": updated, "notUpdated": [{"attributeName": n, "reason": reason} for n in not_updated]}
+    return Response(orjson.dumps(body), status_code=207, media_type="application/json", headers=_headers(tenant))
+
+
+@router.post("/entities/{entity_id:path}/attrs", summary="Append attributes (options=noOverwrite keeps existing)")
+async def append_attrs(
+    request: Request, state: State, entity_id: str, tenant: Tenant = None, options: str | None = None
+) -> Response:
+    attrs, key = await _object(request), tenant or ""
+    with state.db.begin() as conn:
+        stored = _load(conn, key, _id(entity_id))
+        merged, skipped = provision.append(stored, attrs, overwrite="noOverwrite" not in (options or ""))
+        _save(conn, key, merged)
+    done = [n for n in attrs if n not in skipped and n not in provision.ENTITY_MEMBERS]
+    return _partial(done, skipped, "attribute exists and options=noOverwrite", key)
+
+
+@router.patch("/entities/{entity_id:path}/attrs", summary="Update existing attributes")
+async def update_attrs(request: Request, state: State, entity_id: str, tenant: Tenant = None) -> Response:
+    attrs, key = await _object(request), tenant or ""
+    with state.db.begin() as conn:
+        merged, missing = provision.update(_load(conn, key, _id(entity_id)), attrs)
+        _save(conn, key, merged)
+    done = [n for n in attrs if n not in missing and n not in provision.ENTITY_MEMBERS]
+    return _partial(done, missing, "attribute does not exist", key)
+
+
+@router.patch("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Partially update one attribute")
+async def patch_attr(request: Request, state: State, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
+    fragment, key = await _object(request), tenant or ""
+    with state.db.begin() as conn:
+        entity = _load(conn, key, _id(entity_id))
+        if attr not in entity:
+            raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
+        current = entity[attr] if isinstance(entity[attr], dict) else {}
+        entity[attr] = {**current, **fragment}
+        _save(conn, key, entity)
+    return Response(status_code=204, headers=_headers(key))
+
+
+@router.delete("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Delete one attribute")
+def delete_attr(state: State, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
+    key = tenant or ""
+    with state.db.begin() as conn:
+        entity = _load(conn, key, _id(entity_id))
+        if entity.pop(attr, None) is None:
+            raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
+        _save(conn, key, entity)
+    return Response(status_code=204, headers=_headers(key))
+
+
+@router.post("/entities", status_code=201, summary="Create an entity")
+async def create_entity(request: Request, state: State, tenant: Tenant = None) -> Response:
+    entity, key = provision.checked(provision.normalize_entity(await _object(request))), tenant or ""
+    with state.db.begin() as conn:
+        if store.get_entity(conn, tenant=key, entity_id=entity["id"]) is not None:
+            raise AlreadyExists(f"entity {entity['id']!r} already exists")
+        _save(conn, key, entity)
+    headers = {"Location": f"/ngsi-ld/v1/entities/{entity['id']}", **_headers(key)}
+    return Response(status_code=201, headers=headers)
+
+
+@router.put("/entities/{entity_id:path}", status_code=204, summary="Replace an entity")
+async def replace_entity(request: Request, state: State, entity_id: str, tenant: Tenant = None) -> Response:
+    body, key = await _object(request), tenant or ""
+    entity = provision.normalize_entity({**body, "id": _id(entity_id), "type": body.get("type")})
+    with state.db.begin() as conn:
+        _load(conn, key, entity_id)
+        _save(conn, key, entity)
+    return Response(status_code=204, headers=_headers(key))
+
+
+@router.patch("/entities/{entity_id:path}", status_code=204, summary="Merge into an entity (merge-patch)")
+async def merge_entity(request: Request, state: State, entity_id: str, tenant: Tenant = None) -> Response:
+    patch, key = await _object(request), tenant or ""
+    with state.db.begin() as conn:
+        _save(conn, key, provision.merge(_load(conn, key, _id(entity_id)), patch))
+    return Response(status_code=204, headers=_headers(key))
+
+
+@router.delete("/entities/{entity_id:path}", status_code=204, summary="Delete an entity")
+def delete_entity(state: State, entity_id: str, tenant: Tenant = None) -> Response:
+    key = tenant or ""
+    with state.db.begin() as conn:
+        if not store.delete_entity(conn, tenant=key, entity_id=_id(entity_id)):
+            raise ResourceNotFound(f"entity {entity_id!r} not found")
+    return Response(status_code=204, headers=_headers(key))
+
+
+def _apply(conn: Connection, op: str, key: str, item: Any, options: str) -> bool:
+    """One entity of a batch; returns True when it was created (False: updated or deleted)."""
+    if op == "delete":
+        if not isinstance(item, str) or not store.delete_entity(conn, tenant=key, entity_id=_id(item)):
+            raise ResourceNotFound(f"entity {item!r} not found")
+        return False
+    if not isinstance(item, dict):
+        raise BadRequestData("each entity must be a JSON object")
+    entity = provision.normalize_entity(item)
+    stored = store.get_entity(conn, tenant=key, entity_id=_id(entity["id"]))
+    if op == "create" and stored is not None:
+        raise AlreadyExists(f"entity {entity['id']!r} already exists")
+    if op in ("update", "merge") and stored is None:
+        raise ResourceNotFound(f"entity {entity['id']!r} not found")
+    if stored is not None and (op == "merge" or (op == "upsert" and "update" in options)):
+        entity = provision.merge(orjson.loads(stored), item)
+    elif stored is not None and op == "update":
+        entity, _missing = provision.append(orjson.loads(stored), item, overwrite="noOverwrite" not in options)
+    _save(conn, key, entity)
+    return stored is None
+
+
+def _error(entity: Any, exc: NgsiLdError) -> dict[str, Any]:
+    entity_id = entity if isinstance(entity, str) else entity.get("id") if isinstance(entity, dict) else None
+    problem = {"type": exc.problem_type, "title": exc.title, "status": exc.status, "detail": exc.detail}
+    return {"entityId": entity_id, "error": problem}
+
+
+@router.post("/entityOperations/{operation}", summary="Batch create, upsert, update, merge or delete")
+async def batch(
+    request: Request,
+    state: State,
+    operation: str,
+    tenant: Tenant = None,
+    options: Annotated[str, Query(description="upsert: replace|update; update: noOverwrite")] = "",
+) -> Response:
+    """201/204 when every entity succeeded; 207 with ``{success, errors}`` otherwise."""
+    if operation not in ("create", "upsert", "update", "merge", "delete"):
+        raise ResourceNotFound(f"no batch operation {operation!r}: create, upsert, update, merge or delete")
+    items, key = await _body(request), tenant or ""
+    if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
+        raise BadRequestData(f"the body must be a JSON array of 1..{MAX_BATCH} entities (or ids, for delete)")
+    success: list[str] = []
+    created: list[str] = []
+    errors: list[dict[str, Any]] = []
+    for item in items:
+        try:
+            with state.db.begin() as conn:
+                was_created = _apply(conn, operation, key, item, options)
+        except NgsiLdError as exc:
+            errors.append(_error(item, exc))
+            continue
+        entity_id = item if isinstance(item, str) else item["id"]
+        success.append(entity_id)
+        if was_created:
+            created.append(entity_id)
+    return _batch_response(operation, success, created, errors, key)
+
+
+def _batch_response(
+    op: str, success: list[str], created: list[str], errors: list[dict[str, Any]], key: str
+) -> Response:
+    headers = _headers(key)
+    if errors:
+        body = orjson.dumps({"success": success, "errors": errors})
+        return Response(body, status_code=207, media_type="application/json", headers=headers)
+    if op == "create" or (op == "upsert" and created):
+        return Response(orjson.dumps(created), status_code=201, media_type="application/json", headers=headers)
+    return Response(status_code=204, headers=headers)

@@ -1,0 +1,106 @@
+"""Entity provision (create, replace, merge, append, update, delete — one by one or in batches) over ``ngsi.store``.
+
+Pure rules live here; SQL stays in ``ngsi.store``. Bodies may be normalized or concise; they are stored normalized.
+The special value ``urn:ngsi-ld:null`` in a merge deletes the attribute (GS CIM 009 clause 5.6.17).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.errors import BadRequestData
+from schemas.findings import Severity
+from schemas.ngsild import ATTRIBUTE_VALUE_MEMBER, check_entity
+
+NULL = "urn:ngsi-ld:null"
+ENTITY_MEMBERS = frozenset({"id", "type", "scope", "@context"})
+GEOMETRIES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"})
+
+
+def _is_geometry(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") in GEOMETRIES and "coordinates" in value
+
+
+def normalize_attribute(value: Any) -> Any:
+    """A concise or normalized attribute (or a list of instances) in normalized form."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) and _is_attribute(v) for v in value):
+        return [normalize_attribute(v) for v in value]
+    if isinstance(value, dict) and value.get("type") in ATTRIBUTE_VALUE_MEMBER:
+        return value
+    if isinstance(value, dict) and _is_attribute(value):
+        kind = _concise_kind(value)
+        return {"type": kind, **value}
+    return {"type": "GeoProperty" if _is_geometry(value) else "Property", "value": value}
+
+
+def _is_attribute(value: dict[str, Any]) -> bool:
+    return any(member in value for member in ATTRIBUTE_VALUE_MEMBER.values())
+
+
+def _concise_kind(value: dict[str, Any]) -> str:
+    if "value" in value:
+        return "GeoProperty" if _is_geometry(value["value"]) else "Property"
+    return next(kind for kind, member in ATTRIBUTE_VALUE_MEMBER.items() if member in value and kind != "GeoProperty")
+
+
+def normalize_entity(body: dict[str, Any]) -> dict[str, Any]:
+    """An entity body as stored: normalized attributes, no @context (terms are kept as sent)."""
+    if not isinstance(body.get("id"), str) or not body.get("type"):
+        raise BadRequestData("an entity needs an id (absolute URI) and a type")
+    entity: dict[str, Any] = {"id": body["id"], "type": body["type"]}
+    if "scope" in body:
+        entity["scope"] = body["scope"]
+    for name, value in body.items():
+        if name not in ENTITY_MEMBERS:
+            entity[name] = normalize_attribute(value)
+    return entity
+
+
+def checked(entity: dict[str, Any]) -> dict[str, Any]:
+    """The entity, or BadRequestData naming the first structural error (with its JSON pointer)."""
+    errors = [f for f in check_entity(entity) if f.severity is Severity.ERROR]
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise BadRequestData(f"{first.pointer or '/'}: {first.message}{more}")
+    return entity
+
+
+def merge(stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Merge-patch: attributes in ``patch`` replace or add; ``urn:ngsi-ld:null`` values delete."""
+    merged = dict(stored)
+    for name, value in patch.items():
+        if name in ("id", "type", "@context"):
+            continue
+        raw = value.get("value", value.get("object")) if isinstance(value, dict) else value
+        if raw == NULL:
+            merged.pop(name, None)
+        else:
+            merged[name] = normalize_attribute(value)
+    return merged
+
+
+def append(stored: dict[str, Any], attrs: dict[str, Any], *, overwrite: bool) -> tuple[dict[str, Any], list[str]]:
+    """Add attributes; with ``overwrite=False`` existing ones are kept and reported as not updated."""
+    merged, skipped = dict(stored), []
+    for name, value in attrs.items():
+        if name in ENTITY_MEMBERS:
+            continue
+        if name in merged and not overwrite:
+            skipped.append(name)
+            continue
+        merged[name] = normalize_attribute(value)
+    return merged, skipped
+
+
+def update(stored: dict[str, Any], attrs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Replace existing attributes only; names the entity lacks are reported as not updated."""
+    merged, missing = dict(stored), []
+    for name, value in attrs.items():
+        if name in ENTITY_MEMBERS:
+            continue
+        if name not in merged:
+            missing.append(name)
+            continue
+        merged[name] = normalize_attribute(value)
+    return merged, missing
