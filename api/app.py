@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import health, ngsild, ngsild_provision, runs, temporal, validate
+from api.routers import health, ngsild, ngsild_provision, quality, runs, temporal, validate
 from api.state import HubState
 from harvester.http import HttpClient
 from harvester.run import Harvester
@@ -68,4 +68,5 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(temporal.router)
     app.include_router(runs.router)
     app.include_router(validate.router)
+    app.include_router(quality.router)
     return app

@@ -35,6 +35,7 @@ from hub.db import Database
 from hub.errors import BadRequest, NordhubError
 from ngsi import store as ngsi_store
 from schemas.findings import Severity
+from schemas.gbfs import validate_gbfs
 from schemas.records import RecordValidator
 from schemas.sdm import SdmValidator
 
@@ -65,6 +66,7 @@ class RunReport:
     bytes: int = 0
     error: str | None = None
     duration: float = 0.0
+    ttl: int | None = None  # the producer's freshness promise (GBFS), for the scheduler
 
     @property
     def ok(self) -> bool:
@@ -100,6 +102,25 @@ def _validated(batch: HarvestBatch, city: City, validator: RecordValidator) -> l
         if any(f.severity is Severity.ERROR for f in record.findings):
             record.entity = None  # quarantined: kept as an item with its findings, not published
     return batch.records
+
+
+def _feed_items(batch: HarvestBatch, city: City, validator: RecordValidator) -> list[ItemRow]:
+    """The feed files of the batch (GBFS) checked as a whole: official schemas and cross-file rules, one item per
+    feed that has findings (``feed:<name>``; invalid when it has errors)."""
+    systems: dict[str, dict[str, Any]] = {}
+    for key, doc in batch.documents.items():
+        system, _, feed = key.rpartition("/")
+        systems.setdefault(system, {})[feed] = doc
+    bbox = (city.bbox.min_lon, city.bbox.min_lat, city.bbox.max_lon, city.bbox.max_lat)
+    store = None if validator.structural_only else validator.sdm.store
+    items = []
+    for system, files in systems.items():
+        report = validate_gbfs(files, bbox=bbox, store=store)
+        for feed, found in report.findings.items():
+            state = ItemStatus.INVALID if any(f.severity is Severity.ERROR for f in found) else ItemStatus.UNCHANGED
+            name = f"feed:{system}/{feed}" if system else f"feed:{feed}"
+            items.append(ItemRow(name, state, [f.to_dict() for f in found]))
+    return items
 
 
 def _item(record: Record, state: ItemStatus) -> ItemRow:
@@ -379,6 +400,8 @@ class Harvester:
         items = [i for i in items if i.state is not ItemStatus.UNCHANGED or i.findings]
         items += [_item(r, ItemStatus.INVALID) for r in invalid]
         items += [ItemRow(record_id, ItemStatus.REMOVED, []) for record_id in removed]
+        items += _feed_items(batch, city, self.validator)
+        report.ttl = batch.ttl
         report.counts = {
             "created": len(entities.created) + len(datasets.created),
             "updated": len(entities.updated) + len(datasets.updated),

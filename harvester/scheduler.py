@@ -25,6 +25,7 @@ from hub.errors import CitiesFileError
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 60
+TTL_FLOOR_SECONDS = 30  # never poll a live feed faster than this, whatever its ttl says
 RELOAD_JOB = "nordhub-reload-registry"
 
 
@@ -53,6 +54,7 @@ class HarvestScheduler:
         self.reload_seconds = reload_seconds
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._schedules: dict[str, str] = {}
+        self._paced: dict[str, int] = {}  # source id → polling interval taken from the feed's ttl
         self._mtime = cities_file.stat().st_mtime if cities_file and cities_file.exists() else None
 
     @property
@@ -92,8 +94,9 @@ class HarvestScheduler:
             previous = self._schedules.get(source_id)
             if previous == schedule.text:
                 continue
+            self._paced.pop(source_id, None)
             self.scheduler.add_job(
-                self.harvester.run,
+                self._harvest,
                 trigger_for(schedule, jitter=self.jitter),
                 args=[source_id],
                 id=source_id,
@@ -108,6 +111,25 @@ class HarvestScheduler:
         if any(changes.values()):
             log.info("harvest jobs updated", extra=changes)
         return changes
+
+    async def _harvest(self, source_id: str) -> None:
+        """One scheduled run; a feed that announces a ttl (GBFS) is then polled at max(ttl, floor)."""
+        report = await self.harvester.run(source_id)
+        if report.ttl is not None and source_id in self._schedules:
+            self.pace(source_id, report.ttl)
+
+    def pace(self, source_id: str, ttl: int) -> int | None:
+        """Poll an interval-scheduled source every max(ttl, floor) seconds; returns the new interval if it changed."""
+        interval = max(ttl, TTL_FLOOR_SECONDS)
+        _city, source = self.harvester.registry.source(source_id)
+        if source.schedule.interval_seconds is None or self._paced.get(source_id) == interval:
+            return None
+        self._paced[source_id] = interval
+        self.scheduler.reschedule_job(
+            source_id, trigger=IntervalTrigger(seconds=interval, jitter=self.jitter, timezone=UTC)
+        )
+        log.info("polling follows the feed's ttl", extra={"source": source_id, "seconds": interval})
+        return interval
 
     def reload(self) -> dict[str, list[str]] | None:
         """Re-read the cities file if it changed; apply it whole, or keep the running registry if it is invalid."""

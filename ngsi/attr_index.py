@@ -25,11 +25,13 @@ from enum import StrEnum
 from itertools import islice
 from typing import Any, TypeAlias
 
-from sqlalchemy import Boolean, Column, Connection, Float, Index, String, Table, and_, delete
+import orjson
+from sqlalchemy import Boolean, Column, Connection, Float, Index, String, Table, and_, delete, select, tuple_
 
 from hub.db import metadata
 from ngsi.q import temporal
 from ngsi.representation import VALUE_MEMBERS
+from ngsi.tables import entities
 
 TEXT_MAX = 512
 TEXT_MAX_BYTES = 1536
@@ -37,6 +39,8 @@ ITEMS_MAX = 100
 NAME_MAX = 256
 CHUNK = 500  # entity ids per DELETE … IN (…)
 COPY_THRESHOLD = 200  # PostgreSQL: below this many rows, executemany is as fast as COPY
+ANALYZE_THRESHOLD = 20_000  # PostgreSQL: refresh the planner's statistics after writing this many rows
+_DELETE_ANY = "DELETE FROM ngsi_attr_index WHERE tenant = %s AND entity_id = ANY(%s)"
 
 
 class Kind(StrEnum):
@@ -190,19 +194,35 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + CHUNK]
 
 
+def _delete(conn: Connection, tenant: str, entity_ids: Sequence[str]) -> None:
+    if not entity_ids:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_DELETE_ANY, (tenant, list(entity_ids)))
+        return
+    for chunk in _chunks(entity_ids):
+        where = and_(attr_index.c.tenant == tenant, attr_index.c.entity_id.in_(chunk))
+        conn.execute(delete(attr_index).where(where))
+
+
+def _copy(conn: Connection, data: list[tuple[Any, ...]]) -> None:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY ngsi_attr_index ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for row in data:
+            copy.write_row(row)
+    if len(data) >= ANALYZE_THRESHOLD:
+        # Statistics from when the table was small make the planner filter the next DELETE by tenant alone,
+        # scanning every row of the tenant: refresh them inside the transaction, which sees its own rows.
+        conn.exec_driver_sql("ANALYZE ngsi_attr_index")
+
+
 def write_index(conn: Connection, tenant: str, entity_ids: Sequence[str], rows: Iterable[IndexRow]) -> int:
     """Replace the index rows of ``entity_ids`` under ``tenant`` with ``rows``, in the caller's transaction."""
-    for chunk in _chunks(entity_ids):
-        conn.execute(delete(attr_index).where(and_(attr_index.c.tenant == tenant, attr_index.c.entity_id.in_(chunk))))
+    _delete(conn, tenant, entity_ids)
     data = [(tenant, *row) for row in rows]
-    if not data:
-        return 0
     if conn.dialect.name == "postgresql" and len(data) >= COPY_THRESHOLD:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY ngsi_attr_index ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in data:
-                copy.write_row(row)
-    else:
+        _copy(conn, data)
+    elif data:
         marks = ", ".join(["%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"] * len(COLUMNS))
         conn.exec_driver_sql(f"INSERT INTO ngsi_attr_index ({', '.join(COLUMNS)}) VALUES ({marks})", data)
     return len(data)
@@ -211,3 +231,23 @@ def write_index(conn: Connection, tenant: str, entity_ids: Sequence[str], rows: 
 def delete_index(conn: Connection, tenant: str, entity_ids: Sequence[str]) -> None:
     """Drop the index rows of ``entity_ids`` (an entity deleted or marked removed)."""
     write_index(conn, tenant, entity_ids, ())
+
+
+def rebuild_index(conn: Connection, *, batch: int = 1000) -> int:
+    """Index every stored entity that is not removed, from scratch; returns the number of rows written."""
+    conn.execute(delete(attr_index))
+    written, after = 0, ("", "")
+    while True:
+        stmt = (
+            select(entities.c.tenant, entities.c.id, entities.c.data)
+            .where(entities.c.removed.is_(False), tuple_(entities.c.tenant, entities.c.id) > after)
+            .order_by(entities.c.tenant, entities.c.id)
+            .limit(batch)
+        )
+        page = conn.execute(stmt).all()
+        if not page:
+            return written
+        for tenant in dict.fromkeys(row.tenant for row in page):
+            rows = [r for row in page if row.tenant == tenant for r in index_rows(orjson.loads(row.data))]
+            written += write_index(conn, tenant, (), rows)
+        after = (page[-1].tenant, page[-1].id)

@@ -129,11 +129,12 @@ _DATETIME = re.compile(
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME = re.compile(r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?Z?")
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_BOOL = re.compile(r"(?:true|false)(?![A-Za-z0-9+.:\-])")
+_BOOL = re.compile(r"(?:true|false)(?![A-Za-z0-9+:\-])")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^;|(),\"\s]+")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
-_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_FORBIDDEN = re.compile(r"[\x00-\x1f\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # what an escape may spell but the databases cannot hold
 _OPERATORS = ("!~=", "==", "!=", ">=", "<=", "~=", ">", "<")
 _VALUE_HINT = 'a value (a number, a "quoted string", true, false, a date-time, a date, a time or a URI)'
 
@@ -336,8 +337,8 @@ class _Parser:
             value: str = json.loads(match.group())
         except json.JSONDecodeError as exc:
             raise self.error(f"invalid string ({exc.msg})", start + exc.pos) from exc
-        if _FORBIDDEN.search(value):
-            raise self.error("control characters and lone surrogates are not allowed in strings", start)
+        if _UNSTORABLE.search(value):
+            raise self.error("NUL and lone surrogates are not allowed in strings", start)
         return value
 
     def regex(self) -> str:
@@ -598,9 +599,7 @@ class _RegexCheck:
             if piece.var:
                 self.fail(f"nested repeat {shown!r} can backtrack catastrophically")
             if piece.alt:
-                self.fail(
-                    f"repeated alternation {shown!r} whose branches can start alike can backtrack catastrophically"
-                )
+                self.fail(f"repeated alternation {shown!r} (branches may start alike) can backtrack catastrophically")
         self.variable += high != low
         self.unbounded += high is None
         return _Piece(var=piece.var or high != low, alt=piece.alt, first=piece.first if low > 0 else None)

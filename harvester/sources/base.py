@@ -37,6 +37,8 @@ class HarvestBatch:
     bytes: int = 0
     findings: list[Finding] = field(default_factory=list)  # about the payload as a whole, not one record
     complete: bool = True  # every record of the source was listed (a full run): absent ones may be marked removed
+    documents: dict[str, Any] = field(default_factory=dict)  # parsed feed files the run validates as a whole (GBFS)
+    ttl: int | None = None  # seconds the producer says its data stays fresh (GBFS): the scheduler's polling pace
 
 
 class SourceAdapter(Protocol):

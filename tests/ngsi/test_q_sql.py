@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time as clock
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Connection, event, func, insert, select
 
 from hub.db import Database
 from hub.errors import BadRequestData, OperationNotSupported
 from ngsi.attr_index import index_rows, write_index
-from ngsi.q import parse_q
+from ngsi.q import AttrPath, Match, Node, parse_q
 from ngsi.q_sql import compile_q, register_sqlite_functions
 from ngsi.tables import entities
+from tests.ngsi.test_q import queries
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 T1, T2 = "t1", "t2"
@@ -139,7 +142,7 @@ def store(conn: Connection, tenant: str, items: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture
-def loaded(db: Database) -> Iterator[Database]:
+def loaded(db: Database) -> Database:
     if db.dialect == "sqlite":
         event.listen(db.engine, "connect", register_sqlite_functions)
         db.engine.dispose()  # connections made from now on get the function
@@ -147,7 +150,7 @@ def loaded(db: Database) -> Iterator[Database]:
         store(conn, T1, corpus())
         # The same ids under another tenant with other values: the correlation must keep tenants apart.
         store(conn, T2, [{**bike(i), "availableBikeNumber": prop(100 + i)} for i in range(3)])
-    yield db
+    return db
 
 
 def ids(db: Database, q: str, tenant: str | None = T1) -> set[str]:
@@ -195,9 +198,12 @@ CASES: list[tuple[str, set[str]]] = [
     ('brandName!="Volvo"', vehicles(1, 3, 5, 7, 9)),  # entities without brandName do not match
     ('status!="working"', bikes(0, 3, 6, 9, 12, 15, 18) | spots(*range(10))),
     ("enabled==true", sensors(0, 2, 4)),
-    ("occupied==false;category==\"onStreet\"", spots(0, 2, 4)),
-    ('speed>80|availableBikeNumber>18', vehicles(8, 9) | bikes(19)),
-    ('availableBikeNumber>5;(status=="working"|address[addressLocality]=="Bergen")', bikes(*range(6, 20)) - bikes(6, 9)),
+    ('occupied==false;category=="onStreet"', spots(0, 2, 4)),
+    ("speed>80|availableBikeNumber>18", vehicles(8, 9) | bikes(19)),
+    (
+        'availableBikeNumber>5;(status=="working"|address[addressLocality]=="Bergen")',
+        bikes(*range(6, 20)) - bikes(6, 9),
+    ),
     # arrays: == means contains
     ('services=="pump"', bikes(0, 4, 8, 12, 16)),
     ('services=="repair"', bikes(0, 8, 16)),
@@ -261,6 +267,77 @@ def test_query_selects_exactly(loaded: Database, q: str, expected: set[str]) -> 
     assert ids(loaded, q) == expected
 
 
+PORTABLE_PATTERNS = [
+    "^Station 1",
+    "(?i)^station",
+    "[0-9]$",
+    "\\d{2}",
+    "^(Ann|Bo)$",
+    "n{2}",
+    "[^a-z ]",
+    "Sta.ion",
+    "\\s",
+    "\\w+ \\d",
+    "^[A-C][a-z]?$",
+    "x|y|o",
+    "(?:on )1[5-9]$",
+    "[]-]|\\.",
+]
+
+
+@pytest.mark.parametrize("pattern", PORTABLE_PATTERNS)
+def test_regexes_mean_the_same_on_the_database_as_in_python(loaded: Database, pattern: str) -> None:
+    names = {e["id"]: e["name"]["value"] for e in corpus() if "name" in e}
+    quoted = pattern.replace("\\", "\\\\").replace('"', '\\"')
+    assert ids(loaded, f'name~="{quoted}"') == {i for i, name in names.items() if re.search(pattern, name)}
+    assert ids(loaded, f'name!~="{quoted}"') == {i for i, name in names.items() if not re.search(pattern, name)}
+
+
+# Names of the corpus, so that generated queries meet real rows of every kind.
+CORPUS_NAMES = st.sampled_from(
+    [
+        "availableBikeNumber",
+        "status",
+        "address",
+        "addressLocality",
+        "name",
+        "refCity",
+        "population",
+        "services",
+        "observedAt",
+        "unitCode",
+        "temperature",
+        "reliability",
+        "label",
+        "nb",
+        "opensAt",
+        "lastService",
+        "speed",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(queries(CORPUS_NAMES))
+def test_any_generated_query_compiles_and_runs(loaded: Database, node: Node) -> None:
+    """Whatever the parser accepts runs on the database (the data are only read here)."""
+    outcome = _run(loaded, node)
+    if isinstance(outcome, str):
+        assert "goes deeper than the attribute index" in outcome
+    else:
+        assert outcome <= {e["id"] for e in corpus()}
+
+
+def _run(db: Database, node: Node) -> set[str] | str:
+    """The ids a query selects, or the detail of OperationNotSupported for paths deeper than the index."""
+    try:
+        condition = compile_q(node, entities_table=entities)
+    except OperationNotSupported as exc:
+        return exc.detail
+    with db.connect() as conn:
+        return set(conn.execute(select(entities.c.id).where(entities.c.tenant == T1, condition)).scalars())
+
+
 def test_terms_are_correlated_with_the_tenant(loaded: Database) -> None:
     assert ids(loaded, "availableBikeNumber>=100", tenant=T1) == set()
     assert ids(loaded, "availableBikeNumber>=100", tenant=T2) == bikes(0, 1, 2)
@@ -288,8 +365,6 @@ def test_paths_deeper_than_the_index_are_not_supported(loaded: Database) -> None
 
 
 def test_a_hand_built_ast_with_a_bad_regex_is_refused_at_compile_time() -> None:
-    from ngsi.q import AttrPath, Match
-
     with pytest.raises(BadRequestData, match=r"nested repeat '\(a\+\)\+'"):
         compile_q(Match(AttrPath("name"), "(a+)+$"), entities_table=entities)
 

@@ -1,4 +1,5 @@
-"""The attribute index behind the NGSI-LD ``q`` query (ngsi.attr_index).
+"""The attribute index behind the NGSI-LD ``q`` query (ngsi.attr_index); entities already stored are indexed here
+(the upsert skips unchanged entities, so they would otherwise never get their rows).
 
 Revision ID: 0004
 Revises: 0003
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from ngsi.attr_index import rebuild_index
 
 revision = "0004"
 down_revision = "0003"
@@ -34,6 +37,7 @@ def upgrade() -> None:
     op.create_index("ix_ngsi_attr_index_attr_path_text", "ngsi_attr_index", ["attr", "path", "text"])
     op.create_index("ix_ngsi_attr_index_attr_path_ts", "ngsi_attr_index", ["attr", "path", "ts"])
     op.create_index("ix_ngsi_attr_index_tenant_entity_id", "ngsi_attr_index", ["tenant", "entity_id", "attr"])
+    rebuild_index(op.get_bind())
 
 
 def downgrade() -> None:
