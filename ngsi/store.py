@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
+from ngsi.attr_index import IndexRow, delete_index, index_rows, write_index
 from ngsi.tables import entities, temporal_instances
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
@@ -73,6 +74,7 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         old = _existing(conn, tenant, [w.id for w in group])
         rows: list[tuple[Any, ...]] = []
         history: list[tuple[Any, ...]] = []
+        indexed: list[IndexRow] = []
         for write in group:
             data = orjson.dumps(write.entity).decode()
             previous, removed = old.get(write.id, (None, False))
@@ -85,7 +87,10 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
                 (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
             )
             history.extend(_changed_instances(tenant, write.entity, previous))
+            indexed.extend(index_rows(write.entity))
         _write(conn, rows)
+        # The attribute index (typed values per attribute) is what q queries run on: kept in the same transaction.
+        write_index(conn, tenant, [row[1] for row in rows], indexed)
         result.instances += _insert_history(conn, history)
     return result
 
@@ -187,9 +192,12 @@ def query_entities(
     limit: int = 20,
     offset: int = 0,
     count: bool = False,
+    extra: Sequence[Any] = (),
 ) -> tuple[list[str], int | None]:
-    """Stored JSON of matching entities, ordered by id, and the total when ``count`` is asked."""
-    conditions: list[Any] = [entities.c.removed.is_(False)]
+    """Stored JSON of matching entities, ordered by id, and the total when ``count`` is asked.
+
+    ``extra`` holds further conditions on the entity table (a compiled ``q``, an ``idPattern``)."""
+    conditions: list[Any] = [entities.c.removed.is_(False), *extra]
     if tenant is not None:
         conditions.append(entities.c.tenant == tenant)
     if types:
@@ -255,6 +263,8 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     ).all()
     gone = [(row.tenant, row.id) for row in active if row.id not in keep]
     if gone:
+        for tenant in {t for t, _ in gone}:
+            delete_index(conn, tenant, [entity_id for t, entity_id in gone if t == tenant])
         conn.execute(
             update(entities)
             .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
@@ -269,4 +279,7 @@ def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> in
     stmt = delete(entities).where(entities.c.id == entity_id)
     if tenant is not None:
         stmt = stmt.where(entities.c.tenant == tenant)
+    held = [r.tenant for r in conn.execute(select(entities.c.tenant).where(stmt.whereclause))]  # type: ignore[arg-type]
+    for holder in held:
+        delete_index(conn, holder, [entity_id])
     return int(conn.execute(stmt).rowcount or 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -12,14 +12,17 @@ from api.state import HubState, hub_state
 from hub.errors import BadRequestData, NonexistentTenant, NotAcceptable, OperationNotSupported, ResourceNotFound
 from ngsi import store
 from ngsi.context import context_link
+from ngsi.q import parse_q, safe_regex
+from ngsi.q_sql import compile_q
 from ngsi.representation import Format, render, render_list
+from ngsi.tables import entities
 from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
 MAX_LIMIT = 1000
 LD_JSON = "application/ld+json"
 JSON = "application/json"
-NOT_YET = ("idPattern", "q", "georel", "geometry", "coordinates", "attrs", "pick", "omit", "scopeQ", "csf")
+NOT_YET = ("georel", "geometry", "coordinates", "attrs", "pick", "omit", "scopeQ", "csf")
 
 
 def negotiate(accept: str | None) -> str:
@@ -74,6 +77,8 @@ def query_entities(
     state: Annotated[HubState, Depends(hub_state)],
     type: Annotated[str | None, Query(description="Entity types, comma-separated (any of)")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
+    idPattern: Annotated[str | None, Query(description="A regular expression over entity ids")] = None,
+    q: Annotated[str | None, Query(description='Query language, e.g. availableBikeNumber>5;status=="working"')] = None,
     limit: Annotated[int, Query(description=f"Page size, 0..{MAX_LIMIT} (0 only with count=true)")] = 20,
     offset: Annotated[int, Query(ge=0, description="Entities to skip")] = 0,
     count: Annotated[bool, Query(description="Return the total in NGSILD-Results-Count")] = False,
@@ -87,8 +92,9 @@ def query_entities(
     if unsupported:
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     types, ids = _split(type), _split(id)
-    if not types and not ids:
+    if not types and not ids and not idPattern and not q:
         raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q or a geo-query")
+    where = _conditions(q, idPattern)
     bad = [i for i in ids if not is_absolute_uri(i)]
     if bad:
         raise BadRequestData(f"id {bad[0]!r} is not an absolute URI")
@@ -98,7 +104,7 @@ def query_entities(
     tenant = _tenant(state, ngsild_tenant)
     with state.db.connect() as conn:
         rows, total = store.query_entities(
-            conn, tenant=tenant, types=types, ids=ids, limit=limit, offset=offset, count=count
+            conn, tenant=tenant, types=types, ids=ids, limit=limit, offset=offset, count=count, extra=where
         )
     headers = _headers(media, tenant)
     links = _page_links(request, offset, limit, len(rows), total)
@@ -108,6 +114,16 @@ def query_entities(
         headers["NGSILD-Results-Count"] = str(total)
     body = render_list(rows, fmt, with_context=media == LD_JSON)
     return Response(body, media_type=media, headers=headers)
+
+
+def _conditions(q: str | None, id_pattern: str | None) -> list[Any]:
+    """SQL conditions of ``q`` (compiled to indexed lookups) and ``idPattern`` (a regex, checked for safety)."""
+    where: list[Any] = []
+    if q:
+        where.append(compile_q(parse_q(q), entities_table=entities))
+    if id_pattern:
+        where.append(entities.c.id.regexp_match(safe_regex(id_pattern)))
+    return where
 
 
 def _page_links(request: Request, offset: int, limit: int, returned: int, total: int | None) -> list[str]:

@@ -98,7 +98,9 @@ async def test_retrieve_one_and_key_values(api: httpx.AsyncClient, harvested: No
         ({"id": "not a uri"}, {}, 400, "BadRequestData", "absolute URI"),
         ({"type": TYPE, "format": "fancy"}, {}, 400, "BadRequestData", "fancy"),
         ({"type": TYPE}, {"Accept": "text/html"}, 406, "NotAcceptable", "text/html"),
-        ({"type": TYPE, "q": "a>1"}, {}, 422, "OperationNotSupported", "q"),
+        ({"type": TYPE, "georel": "near;maxDistance==500"}, {}, 422, "OperationNotSupported", "georel"),
+        ({"type": TYPE, "q": "availableBikeNumber>5;)"}, {}, 400, "BadRequestData", "position"),
+        ({"idPattern": "(a+)+$"}, {}, 400, "BadRequestData", "backtrack"),
     ],
 )
 async def test_bad_queries_get_etsi_problems(
@@ -125,3 +127,23 @@ async def test_unknown_entity_is_resource_not_found(api: httpx.AsyncClient, harv
     [first] = (await api.get("/ngsi-ld/v1/entities", params={"type": TYPE, "limit": 1})).json()
     wrong_type = await api.get(f"/ngsi-ld/v1/entities/{first['id']}", params={"type": "Vehicle"})
     assert wrong_type.status_code == 404
+
+
+async def test_q_filters_on_indexed_values(api: httpx.AsyncClient, harvested: None) -> None:
+    everything = (await api.get("/ngsi-ld/v1/entities", params={"type": TYPE, "limit": 1000})).json()
+    expected = sorted(
+        e["id"] for e in everything if e["availableBikeNumber"]["value"] > 5 and e["status"]["value"] == "working"
+    )
+    response = await api.get(
+        "/ngsi-ld/v1/entities",
+        params={"type": TYPE, "q": 'availableBikeNumber>5;status=="working"', "limit": 1000, "count": "true"},
+    )
+    assert response.status_code == 200
+    assert [e["id"] for e in response.json()] == expected
+    assert response.headers["ngsild-results-count"] == str(len(expected))
+    assert 0 < len(expected) < len(everything)
+
+
+async def test_id_pattern(api: httpx.AsyncClient, harvested: None) -> None:
+    response = await api.get("/ngsi-ld/v1/entities", params={"idPattern": ".*:bergen:.*", "limit": 1000})
+    assert len(response.json()) == 60
