@@ -18,6 +18,7 @@ columns are not indexed. GeoProperty values are indexed for existence only.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time
@@ -112,13 +113,18 @@ def _scalar(eid: str, attr: str, path: str, dataset: str, value: Any, ref: bool)
     if isinstance(value, str):
         if ref:
             return (*head, Kind.REF.value, None, clip(value), None, None)
-        moment = temporal(value) if len(value) <= 40 else None
+        moment = _temporal(value) if len(value) <= 40 else None
         if isinstance(moment, time):
             return (*head, Kind.TIME.value, None, clip(value), None, seconds_of_day(moment))
         if moment is not None:
             return (*head, Kind.INSTANT.value, None, clip(value), None, instant(moment))
         return (*head, Kind.STRING.value, None, clip(value), None, None)
     return (*head, Kind.OTHER.value, None, None, None, None)
+
+
+@functools.lru_cache(maxsize=8192)  # observedAt and other time stamps repeat across a batch's entities
+def _temporal(value: str) -> datetime | date | time | None:
+    return temporal(value)
 
 
 class _Flattener:
@@ -226,6 +232,22 @@ def write_index(conn: Connection, tenant: str, entity_ids: Sequence[str], rows: 
         marks = ", ".join(["%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"] * len(COLUMNS))
         conn.exec_driver_sql(f"INSERT INTO ngsi_attr_index ({', '.join(COLUMNS)}) VALUES ({marks})", data)
     return len(data)
+
+
+def replace_attributes(
+    conn: Connection, tenant: str, changed: Sequence[tuple[str, str]], rows: Iterable[IndexRow]
+) -> int:
+    """Replace the index rows of single attributes ((entity id, attribute) pairs) with ``rows``.
+
+    A harvest that updates an entity usually changes a few of its attributes (the counts, the status); rewriting
+    only those keeps the index write proportional to what changed.
+    """
+    if changed:
+        delete_sql = "DELETE FROM ngsi_attr_index WHERE tenant = ? AND entity_id = ? AND attr = ?"
+        if conn.dialect.paramstyle in ("format", "pyformat"):
+            delete_sql = delete_sql.replace("?", "%s")
+        conn.exec_driver_sql(delete_sql, [(tenant, entity_id, attr) for entity_id, attr in changed])
+    return write_index(conn, tenant, (), rows)
 
 
 def delete_index(conn: Connection, tenant: str, entity_ids: Sequence[str]) -> None:

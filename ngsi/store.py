@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
-from ngsi.attr_index import IndexRow, delete_index, index_rows, write_index
+from ngsi.attr_index import IndexRow, delete_index, index_rows, replace_attributes, write_index
 from ngsi.tables import entities, temporal_instances
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
@@ -75,6 +75,9 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         rows: list[tuple[Any, ...]] = []
         history: list[tuple[Any, ...]] = []
         indexed: list[IndexRow] = []
+        fresh: list[str] = []
+        changed: list[tuple[str, str]] = []
+        partial: list[IndexRow] = []
         for write in group:
             data = orjson.dumps(write.entity).decode()
             previous, removed = old.get(write.id, (None, False))
@@ -86,13 +89,28 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
             rows.append(
                 (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
             )
-            history.extend(_changed_instances(tenant, write.entity, previous))
-            indexed.extend(index_rows(write.entity))
+            before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
+            history.extend(_changed_instances(tenant, write.entity, before))
+            if previous is None or removed:
+                fresh.append(write.id)
+                indexed.extend(index_rows(write.entity))
+            else:
+                _changed_attributes(write.entity, before, changed, partial)
         _write(conn, rows)
-        # The attribute index (typed values per attribute) is what q queries run on: kept in the same transaction.
-        write_index(conn, tenant, [row[1] for row in rows], indexed)
+        # The attribute index (typed values per attribute) is what q queries run on: kept in the same transaction,
+        # whole for new entities, per changed attribute for updated ones.
+        write_index(conn, tenant, fresh, indexed)
+        replace_attributes(conn, tenant, changed, partial)
         result.instances += _insert_history(conn, history)
     return result
+
+
+def _changed_attributes(
+    entity: dict[str, Any], before: dict[str, Any], changed: list[tuple[str, str]], rows: list[IndexRow]
+) -> None:
+    names = [n for n in entity.keys() | before.keys() if n not in ("id", "type") and entity.get(n) != before.get(n)]
+    changed.extend((entity["id"], name) for name in names)
+    rows.extend(index_rows({"id": entity["id"], **{n: entity[n] for n in names if n in entity}}))
 
 
 # Bulk writes go straight to the driver's executemany with positional rows: building SQLAlchemy parameter dicts
@@ -153,9 +171,8 @@ def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[An
     conn.exec_driver_sql(f"TRUNCATE {stage}")
 
 
-def _changed_instances(tenant: str, entity: dict[str, Any], previous: str | None) -> Iterable[tuple[Any, ...]]:
+def _changed_instances(tenant: str, entity: dict[str, Any], before: dict[str, Any]) -> Iterable[tuple[Any, ...]]:
     """Instances for every attribute with ``observedAt`` whose value differs from the stored entity."""
-    before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
     for name, attr in entity.items():
         if not isinstance(attr, dict) or "observedAt" not in attr or "value" not in attr:
             continue
