@@ -232,9 +232,6 @@ def test_the_migration_creates_the_table_and_its_indexes(db: Database) -> None:
         "ts",
     ]
     assert {i["name"]: i["column_names"] for i in inspector.get_indexes("ngsi_attr_index")} == {
-        "ix_ngsi_attr_index_attr_path_num": ["attr", "path", "num"],
-        "ix_ngsi_attr_index_attr_path_text": ["attr", "path", "text"],
-        "ix_ngsi_attr_index_attr_path_ts": ["attr", "path", "ts"],
         "ix_ngsi_attr_index_tenant_entity_id": ["tenant", "entity_id", "attr"],
     }
     db.downgrade("0003")

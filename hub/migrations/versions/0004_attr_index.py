@@ -33,9 +33,6 @@ def upgrade() -> None:
         sa.Column("bool", sa.Boolean, nullable=True),
         sa.Column("ts", sa.Float, nullable=True),
     )
-    op.create_index("ix_ngsi_attr_index_attr_path_num", "ngsi_attr_index", ["attr", "path", "num"])
-    op.create_index("ix_ngsi_attr_index_attr_path_text", "ngsi_attr_index", ["attr", "path", "text"])
-    op.create_index("ix_ngsi_attr_index_attr_path_ts", "ngsi_attr_index", ["attr", "path", "ts"])
     op.create_index("ix_ngsi_attr_index_tenant_entity_id", "ngsi_attr_index", ["tenant", "entity_id", "attr"])
     rebuild_index(op.get_bind())
 
