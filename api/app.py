@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import health, ngsild, ngsild_provision, quality, runs, temporal, validate
+from api.routers import catalog, ckan, health, ngsild, ngsild_provision, quality, runs, search, temporal, validate
 from api.state import HubState
 from harvester.http import HttpClient
 from harvester.run import Harvester
@@ -69,4 +69,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(validate.router)
     app.include_router(quality.router)
+    app.include_router(catalog.router)
+    app.include_router(search.router)
+    app.include_router(ckan.router)
     return app

@@ -11,7 +11,18 @@ import sys
 
 import psycopg
 
-from bench import dcat_large, dcat_parse, demo_harvest, fetch, harvest_pipeline, shacl, validate
+from bench import (
+    catalog_export,
+    dcat_large,
+    dcat_parse,
+    demo_harvest,
+    fetch,
+    harvest_pipeline,
+    mqa,
+    search,
+    shacl,
+    validate,
+)
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/nordhub_bench"
 
@@ -42,6 +53,9 @@ def main() -> None:
     dcat_large.main()
     validate.main()
     shacl.main()
+    catalog_export.main()
+    mqa.main()
+    search.main(pg)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from catalog.model import Agent, Dataset, Distribution
+from catalog.search import index_datasets, remove_from_index
 from catalog.tables import datasets as catalog_datasets
 from catalog.tables import provenance
 
@@ -182,6 +183,8 @@ def upsert_datasets(
             result.unchanged.append(uri)
     _write_datasets(conn, plan, city_id=city_id, now=now)
     _write_provenance(conn, plan, source_id=source_id, city_id=city_id, now=now, run_id=run_id)
+    rewritten = [v["b_uri"] for v in plan.new_datasets + plan.changed]
+    index_datasets(conn, [(uri, city_id, by_uri[uri]) for uri in rewritten], now=now)
     return result
 
 
@@ -305,6 +308,7 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
                 .where(and_(catalog_datasets.c.uri.in_(orphans), catalog_datasets.c.removed.is_(False)))
                 .values(removed=True, removed_at=now)
             )
+            remove_from_index(conn, orphans)
     return dropped
 
 
@@ -358,6 +362,18 @@ def get_dataset(conn: Connection, uri: str) -> dict[str, Any] | None:
     if row is None:
         return None
     return _shape(row, _provenance_of(conn, [uri])[uri])
+
+
+def get_datasets(conn: Connection, uris: Sequence[str]) -> list[dict[str, Any]]:
+    """The stored datasets of ``uris`` (as ``get_dataset``), in that order; unknown URIs are left out."""
+    rows: dict[str, Any] = {}
+    for chunk in _chunks(uris):
+        rows.update(
+            (row["uri"], row)
+            for row in conn.execute(select(*_DATASET_COLUMNS).where(catalog_datasets.c.uri.in_(chunk))).mappings()
+        )
+    prov = _provenance_of(conn, list(rows))
+    return [_shape(rows[uri], prov[uri]) for uri in uris if uri in rows]
 
 
 def list_datasets(
