@@ -115,6 +115,9 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+PUBLIC_ACCESS = "http://publications.europa.eu/resource/authority/access-right/PUBLIC"
+
+
 def describe(
     summary: TypeSummary,
     *,
@@ -153,7 +156,8 @@ def describe(
         spatial=city_spatial(base_url, city),
         temporal=(_iso(observed.start), _iso(observed.end)) if observed else None,
         conforms_to=[schemas[summary.type]] if summary.type in schemas else [],
-        distributions=[_distribution(uri, endpoint, info, city, licence)],
+        access_rights=PUBLIC_ACCESS,
+        distributions=[_distribution(uri, endpoint, info, city, licence, summary.type)],
     )
     service = _service(dataset, summary.type, endpoint, info, city, base_url)
     return OwnItem(city.id, summary.type, dataset, service, _record(uri, summary, sources))
@@ -188,9 +192,13 @@ def _registered(registry: Registry, source_id: str) -> bool:
     return True
 
 
-def _distribution(uri: str, endpoint: str, info: TypeInfo, city: City, licence: str) -> Distribution:
+def _distribution(uri: str, endpoint: str, info: TypeInfo, city: City, licence: str, entity_type: str) -> Distribution:
+    # The download is the city's entities of the type in one response: ids carry the city, so idPattern scopes it.
+    pattern = quote(f"urn:ngsi-ld:{entity_type}:{city.id}:.*", safe="")
     return Distribution(
         access_url=endpoint,
+        download_url=f"{endpoint}&idPattern={pattern}&limit=1000",
+        rights="Open data: reuse under the licence given; attribution as the licence asks.",
         uri=f"{uri}#ngsi-ld",
         title={"en": f"{info.title} in {city.name_en} (NGSI-LD)"},
         description={"en": f"NGSI-LD entities, JSON-LD; send the header NGSILD-Tenant: {city.id}."},
