@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api.problems import install_problem_handlers
 from api.routers import catalog, ckan, health, ngsild, ngsild_provision, quality, runs, search, temporal, validate
 from api.state import HubState
+from catalog.linkcheck import check_catalogue_links
 from harvester.http import HttpClient
 from harvester.run import Harvester
 from harvester.scheduler import HarvestScheduler
@@ -48,7 +49,12 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.scheduler_enabled:
-            hub.scheduler = HarvestScheduler(hub.harvester, cities_file=settings.cities_file)
+            client = hub.harvester.client
+
+            async def link_check() -> None:
+                await check_catalogue_links(hub.db.begin, client)
+
+            hub.scheduler = HarvestScheduler(hub.harvester, cities_file=settings.cities_file, link_check=link_check)
             hub.scheduler.start()
         try:
             yield

@@ -10,6 +10,7 @@ PostgreSQL never harvest one source together: the run itself takes an advisory l
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 60
 TTL_FLOOR_SECONDS = 30  # never poll a live feed faster than this, whatever its ttl says
 RELOAD_JOB = "nordhub-reload-registry"
+LINK_CHECK_JOB = "nordhub-link-check"
+LINK_CHECK_HOURS = 6
 
 
 def trigger_for(schedule: Schedule, *, jitter: int) -> IntervalTrigger | CronTrigger:
@@ -46,8 +49,15 @@ class HarvestScheduler:
     """The scheduler of one hub process."""
 
     def __init__(
-        self, harvester: Harvester, *, cities_file: Path | None = None, jitter: int = 5, reload_seconds: int = 30
+        self,
+        harvester: Harvester,
+        *,
+        cities_file: Path | None = None,
+        jitter: int = 5,
+        reload_seconds: int = 30,
+        link_check: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
+        self.link_check = link_check  # a slice of the catalogue's link checking (MQA availability), every few hours
         self.harvester = harvester
         self.cities_file = cities_file
         self.jitter = jitter
@@ -63,7 +73,7 @@ class HarvestScheduler:
 
     def get_jobs(self) -> list[Any]:
         """The harvest jobs (the reload job is not one)."""
-        return [job for job in self.scheduler.get_jobs() if job.id != RELOAD_JOB]
+        return [job for job in self.scheduler.get_jobs() if job.id not in (RELOAD_JOB, LINK_CHECK_JOB)]
 
     def start(self) -> None:
         self.sync()
@@ -72,6 +82,15 @@ class HarvestScheduler:
                 self.reload,
                 IntervalTrigger(seconds=self.reload_seconds, timezone=UTC),
                 id=RELOAD_JOB,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+            )
+        if self.link_check is not None:
+            self.scheduler.add_job(
+                self.link_check,
+                IntervalTrigger(hours=LINK_CHECK_HOURS, jitter=60, timezone=UTC),
+                id=LINK_CHECK_JOB,
                 coalesce=True,
                 max_instances=1,
                 replace_existing=True,

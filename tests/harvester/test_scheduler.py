@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -115,3 +115,23 @@ async def test_two_schedulers_never_overlap_on_a_source(
         await second.aclose()
         await second.client.aclose()
         other_db.dispose()
+
+
+async def test_link_checking_is_scheduled_beside_the_harvests(harvester: Harvester) -> None:
+    calls: list[str] = []
+
+    async def link_check() -> None:
+        calls.append("checked")
+
+    scheduler = HarvestScheduler(harvester, link_check=link_check)
+    scheduler.start()
+    try:
+        job = scheduler.scheduler.get_job("nordhub-link-check")
+        assert job is not None
+        assert job.trigger.interval.total_seconds() == 6 * 3600
+        assert "nordhub-link-check" not in {j.id for j in scheduler.get_jobs()}  # not a harvest job
+        job.modify(next_run_time=datetime.now(UTC))
+        await asyncio.sleep(0.3)
+        assert calls == ["checked"]
+    finally:
+        scheduler.shutdown()
