@@ -24,6 +24,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog import store as catalog_store
+from catalog.dcat_out import missing_mandatory
+from catalog.model import Dataset
 from harvester import store as runs
 from harvester.fetchlog import FetchSession, fetch_session
 from harvester.http import HttpClient
@@ -34,8 +36,9 @@ from hub.cities import City, Registry, Source
 from hub.db import Database
 from hub.errors import BadRequest, NordhubError
 from ngsi import store as ngsi_store
-from schemas.findings import Severity
+from schemas.findings import Finding, Severity
 from schemas.gbfs import validate_gbfs
+from schemas.licences import canonical_licence
 from schemas.records import RecordValidator
 from schemas.sdm import SdmValidator
 
@@ -96,12 +99,40 @@ def _lock_key(source_id: str) -> int:
 def _validated(batch: HarvestBatch, city: City, validator: RecordValidator) -> list[Record]:
     bbox = (city.bbox.min_lon, city.bbox.min_lat, city.bbox.max_lon, city.bbox.max_lat)
     for record in batch.records:
+        if record.dataset is not None:
+            record.findings.extend(dataset_findings(record.dataset))
         if record.entity is None:
             continue
         record.findings.extend(validator.check(record.entity, bbox))
         if any(f.severity is Severity.ERROR for f in record.findings):
             record.entity = None  # quarantined: kept as an item with its findings, not published
     return batch.records
+
+
+def dataset_findings(dataset: Dataset) -> list[Finding]:
+    """Catalogue records are published even when incomplete (they stay findable), with warnings that say what the
+    DCAT-AP output had to fill in and which licence could not be recognised."""
+    found = missing_mandatory(dataset)
+    for distribution in dataset.distributions:
+        if not distribution.access_url.startswith(("http://", "https://")):
+            found.append(
+                Finding(
+                    "dcat.access-url",
+                    Severity.WARNING,
+                    f"<{dataset.uri}> dcat:accessURL",
+                    f"access URL {distribution.access_url!r} is not an http(s) URL",
+                )
+            )
+    if dataset.licence and canonical_licence(dataset.licence) is None:
+        found.append(
+            Finding(
+                "dcat.licence-unknown",
+                Severity.WARNING,
+                f"<{dataset.uri}> dct:license",
+                f"licence {dataset.licence!r} is not one the hub recognises: reported, not guessed",
+            )
+        )
+    return found
 
 
 def _feed_items(batch: HarvestBatch, city: City, validator: RecordValidator) -> list[ItemRow]:

@@ -8,10 +8,11 @@ import httpx
 import orjson
 import pytest
 
+from catalog.model import Dataset, Distribution
 from harvester import store as run_store
 from harvester.demo_city import build_app
 from harvester.http import HttpClient
-from harvester.run import Harvester, UnsupportedSourceKind
+from harvester.run import Harvester, UnsupportedSourceKind, dataset_findings
 from harvester.store import ItemStatus, RunStatus
 from hub.cities import Registry
 from hub.db import Database
@@ -158,3 +159,31 @@ async def test_reaper_fails_runs_left_running(db: Database) -> None:
     assert run is not None
     assert run["status"] == "failed"
     assert "interrupted" in run["error"]
+
+
+def test_incomplete_datasets_are_published_with_warnings() -> None:
+    dataset = Dataset(
+        uri="https://data.example/ds/1",
+        title={},
+        licence="my-own-licence",
+        distributions=[Distribution(access_url="ftp://files.example/a.csv")],
+    )
+    findings = dataset_findings(dataset)
+    assert {f.rule for f in findings} == {
+        "dcat.output.missing-title",
+        "dcat.output.missing-description",
+        "dcat.access-url",
+        "dcat.licence-unknown",
+    }
+    assert all(f.severity.value == "warning" for f in findings)
+    assert (
+        dataset_findings(
+            Dataset(
+                uri="https://data.example/ds/2",
+                title={"da": "Parkering"},
+                description={"da": "Pladser"},
+                licence="cc-by-4.0",
+            )
+        )
+        == []
+    )
