@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -298,12 +298,29 @@ class Emitted:
     findings: tuple[Finding, ...] = ()
 
 
+DQV = "http://www.w3.org/ns/dqv#"
+DQV_HAS_MEASUREMENT = ox.NamedNode(DQV + "hasQualityMeasurement")
+DQV_MEASUREMENT = ox.NamedNode(DQV + "QualityMeasurement")
+DQV_METRIC = ox.NamedNode(DQV + "isMeasurementOf")
+DQV_COMPUTED_ON = ox.NamedNode(DQV + "computedOn")
+DQV_VALUE = ox.NamedNode(DQV + "value")
+XSD_DOUBLE = ox.NamedNode("http://www.w3.org/2001/XMLSchema#double")
+XSD_BOOLEAN = ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean")
+Quality = Callable[[Dataset], Sequence[tuple[str, str, float | bool]]]
+
+
 class DcatWriter:
     """Collects the triples of one document; ``take()`` hands over what was written so far (for streaming)."""
 
     def __init__(
-        self, *, base_url: str, profile: OutputProfile = OutputProfile.DCAT_AP, vocabularies: Vocabularies | None = None
+        self,
+        *,
+        base_url: str,
+        profile: OutputProfile = OutputProfile.DCAT_AP,
+        vocabularies: Vocabularies | None = None,
+        quality: Quality | None = None,
     ) -> None:
+        self.quality = quality  # MQA measurements of a dataset, written as DQV quality measurements
         self.base_url = base_url.rstrip("/")
         self.profile = profile
         self.norway = profile is OutputProfile.DCAT_AP_NO
@@ -392,7 +409,23 @@ class DcatWriter:
             dist_node = self.distribution(dist, licence=ds.licence, legislation=ds.applicable_legislation)
             if dist_node is not None:
                 self.add(node, T["dcat:distribution"], dist_node)
+        if self.quality is not None:
+            self._measurements(node, self.quality(ds))
         return Emitted(node, findings)
+
+    def _measurements(self, node: Subject, measurements: Sequence[tuple[str, str, float | bool]]) -> None:
+        """``dqv:hasQualityMeasurement`` nodes: metric, what it was computed on, value."""
+        for metric, computed_on, value in measurements:
+            measurement = ox.BlankNode()
+            self.add(node, DQV_HAS_MEASUREMENT, measurement)
+            self.add(measurement, T["rdf:type"], DQV_MEASUREMENT)
+            self.add(measurement, DQV_METRIC, ox.NamedNode(metric))
+            self.add(measurement, DQV_COMPUTED_ON, ox.NamedNode(computed_on))
+            if isinstance(value, bool):
+                literal = ox.Literal("true" if value else "false", datatype=XSD_BOOLEAN)
+            else:
+                literal = ox.Literal(repr(float(value)), datatype=XSD_DOUBLE)
+            self.add(measurement, DQV_VALUE, literal)
 
     def _dates(self, node: Subject, issued: str | None, modified: str | None) -> None:
         for prop, text in ((T["dct:issued"], issued), (T["dct:modified"], modified)):

@@ -22,8 +22,16 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
 from api.state import HubState, hub_state
-from catalog.dcat_out import DcatWriter, OutputProfile, missing_mandatory
+from catalog.dcat_out import DcatWriter, OutputProfile, Quality, missing_mandatory
+from catalog.linkcheck import cached_status
 from catalog.model import Dataset
+from catalog.mqa import (
+    MqaVocabularies,
+    dqv_measurements,
+    load_mqa_vocabularies,
+    mandatory_fields_present,
+    score_dataset,
+)
 from catalog.own import OWN_PREFIX, OwnItem, listed, own_item, sdm_schemas
 from catalog.publish import (
     CataloguePage,
@@ -139,8 +147,25 @@ def _profile(text: str | None, *, norwegian: bool, what: str) -> OutputProfile:
 
 def _writer(state: HubState, profile: OutputProfile) -> DcatWriter:
     folder = state.settings.data_dir / "schemas" / "mqa" / "vocabs"
-    vocabularies = load_vocabularies(folder) if (folder / "file-types.csv").is_file() else Vocabularies()
-    return DcatWriter(base_url=state.settings.base_url, profile=profile, vocabularies=vocabularies)
+    synced = (folder / "file-types.csv").is_file()
+    vocabularies = load_vocabularies(folder) if synced else Vocabularies()
+    quality = _quality(state, load_mqa_vocabularies(folder)) if synced else None
+    return DcatWriter(base_url=state.settings.base_url, profile=profile, vocabularies=vocabularies, quality=quality)
+
+
+def _quality(state: HubState, vocab: MqaVocabularies) -> Quality:
+    """The MQA of a dataset as DQV measurements, with the link checker's cached answers for its URLs."""
+
+    def measure(ds: Dataset) -> list[tuple[str, str, float | bool]]:
+        urls = [u for d in ds.distributions for u in (d.access_url, d.download_url) if u]
+        with state.db.connect() as conn:
+            links = cached_status(conn, urls)
+        own = state.settings.base_url.rstrip("/")
+        links.update({u: True for u in urls if u.startswith(own)})  # the hub answers for its own endpoints
+        score = score_dataset(ds, link_status=links, compliant=mandatory_fields_present(ds), vocab=vocab)
+        return dqv_measurements(score)
+
+    return measure
 
 
 def _stream(chunks: Any, syntax: Syntax) -> StreamingResponse:

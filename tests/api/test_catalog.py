@@ -23,6 +23,7 @@ from catalog.tables import datasets as table
 from harvester.run import Harvester
 from hub.settings import Settings
 from ngsi.tables import temporal_instances as history
+from schemas.cli import copy_shapes
 from schemas.dcat import ApVersion, Profile, ShapesStore, validate_dcat
 
 pytestmark = pytest.mark.anyio
@@ -342,3 +343,23 @@ async def test_dcat_ap_no_leaves_out_a_dataset_without_theme_and_says_so(
     assert [(f["rule"], f["severity"]) for f in findings] == [("dcat.output.missing-theme", "error")]
     plain = await get_graph(client, path)  # DCAT-AP 3.0.1 still has it
     assert datasets(plain) == {OSLO_BATH}
+
+
+async def test_mqa_scores_travel_as_dqv_measurements_and_stay_conformant(
+    client: httpx.AsyncClient, harvested: list[str], settings: Settings, shapes: ShapesStore, shared_data: Path
+) -> None:
+    copy_shapes(shared_data, settings.data_dir / "schemas")  # the MQA vocabulary lists the scores need
+    graph = await get_graph(client, "/catalog", per_page="1000")
+    dqv = Namespace("http://www.w3.org/ns/dqv#")
+    measured = set(graph.subjects(dqv.hasQualityMeasurement, None))
+    assert measured
+    assert {str(m) for m in measured} <= datasets(graph)
+    scores = [
+        float(graph.value(m, dqv.value))
+        for d in measured
+        for m in graph.objects(d, dqv.hasQualityMeasurement)
+        if str(graph.value(m, dqv.isMeasurementOf)).endswith("score")
+    ]
+    assert len(scores) == len(measured)
+    assert all(0 <= s <= 405 for s in scores)
+    assert errors(graph, shapes) == []
