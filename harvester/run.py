@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
+from rdflib import Graph
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,11 +32,13 @@ from harvester.fetchlog import FetchSession, fetch_session
 from harvester.http import HttpClient
 from harvester.sources import adapter_for
 from harvester.sources.base import HarvestBatch, Record, SourceAdapter
+from harvester.sources.dcat import RDF_DOCUMENT
 from harvester.store import ItemRow, ItemStatus, RunMode, RunStatus
-from hub.cities import City, Registry, Source
+from hub.cities import City, Registry, Source, SourceKind
 from hub.db import Database
 from hub.errors import BadRequest, NordhubError
 from ngsi import store as ngsi_store
+from schemas.dcat import Profile, ShapesStore, validate_dcat
 from schemas.findings import Finding, Severity
 from schemas.gbfs import validate_gbfs
 from schemas.licences import canonical_licence
@@ -86,6 +89,7 @@ class _Plan:
     since: datetime | None = None
     force: bool = False
     good_run: int | None = None
+    catalogue_items: list[ItemRow] = field(default_factory=list)
 
 
 def _now() -> datetime:
@@ -154,6 +158,31 @@ def _feed_items(batch: HarvestBatch, city: City, validator: RecordValidator) -> 
     return items
 
 
+SHACL_MAX_TRIPLES = 500_000  # beyond this, a run skips the whole-catalogue SHACL check (and says so)
+
+
+def catalogue_findings(batch: HarvestBatch, records: list[Record], shapes: ShapesStore) -> list[ItemRow]:
+    """The harvested DCAT graph checked against the DCAT-AP 3.0.1 base shapes: each finding goes to the dataset it
+    is about (published all the same: the catalogue output fills what is missing), the rest to ``feed:catalogue``."""
+    triples = batch.documents.get(RDF_DOCUMENT)
+    if triples is None or not len(triples):
+        return []
+    if len(triples) > SHACL_MAX_TRIPLES:
+        note = Finding("dcat.shacl-skipped", Severity.INFO, "", f"{len(triples)} triples: SHACL check skipped")
+        return [ItemRow("feed:catalogue", ItemStatus.UNCHANGED, [note.to_dict()])]
+    graph = Graph().parse(data="\n".join(f"{s} {p} {o} ." for s, p, o in triples), format="nt")
+    report = validate_dcat(graph, shapes=shapes, profile=Profile.BASE)
+    by_uri = {r.dataset.uri: r for r in records if r.dataset is not None}
+    rest = []
+    for finding in report.findings:
+        record = by_uri.get(finding.pointer.split(" ")[0].strip("<>"))
+        if record is not None:
+            record.findings.append(finding)
+        else:
+            rest.append(finding.to_dict())
+    return [ItemRow("feed:catalogue", ItemStatus.UNCHANGED, rest)] if rest else []
+
+
 def _item(record: Record, state: ItemStatus) -> ItemRow:
     return ItemRow(record.record_id, state, [f.to_dict() for f in record.findings])
 
@@ -182,6 +211,7 @@ class Harvester:
         # One connection holds every advisory lock of this harvester, so concurrent runs never hold two pool slots.
         self._lock_conn: Connection | None = None
         self._lock_guard = asyncio.Lock()
+        self._shape_store: ShapesStore | None = None
 
     async def run(
         self, source_id: str, *, dry_run: bool = False, force: bool = False, mode: RunMode | None = None
@@ -296,6 +326,9 @@ class Harvester:
                     batch = await self._fetch(plan)
             report.bytes = batch.bytes or sum(f.size for f in plan.session.fetched)
             records = _validated(batch, plan.city, self.validator)
+            shapes = self._shapes()
+            if shapes is not None and RDF_DOCUMENT in batch.documents:
+                plan.catalogue_items = await anyio.to_thread.run_sync(catalogue_findings, batch, records, shapes)
             await anyio.to_thread.run_sync(self._commit, report, plan, batch, records, dry_run)
         except TimeoutError:
             report.status, report.error = RunStatus.TIMED_OUT, f"run exceeded its timeout of {self.run_timeout:g} s"
@@ -321,6 +354,13 @@ class Harvester:
             },
         )
         return report
+
+    def _shapes(self) -> ShapesStore | None:
+        """The DCAT-AP shapes synced into the schema store (parsed once per harvester), or None without them."""
+        store = self.validator.sdm.store
+        if self._shape_store is None and store is not None and (store.root / "dcat-ap" / "shacl").is_dir():
+            self._shape_store = ShapesStore(store.root)
+        return self._shape_store
 
     async def _fetch(self, plan: _Plan) -> HarvestBatch:
         harvest_since = getattr(plan.adapter, "harvest_since", None)
@@ -431,7 +471,9 @@ class Harvester:
         items = [i for i in items if i.state is not ItemStatus.UNCHANGED or i.findings]
         items += [_item(r, ItemStatus.INVALID) for r in invalid]
         items += [ItemRow(record_id, ItemStatus.REMOVED, []) for record_id in removed]
-        items += _feed_items(batch, city, self.validator)
+        if plan.source.kind is SourceKind.GBFS:
+            items += _feed_items(batch, city, self.validator)
+        items += plan.catalogue_items
         report.ttl = batch.ttl
         report.counts = {
             "created": len(entities.created) + len(datasets.created),

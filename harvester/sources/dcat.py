@@ -38,6 +38,7 @@ from schemas.findings import Finding, Severity
 JsonLdContexts = Mapping[str, Mapping[str, Any]]
 
 DEFAULT_MAX_PAGES = 10_000
+RDF_DOCUMENT = "rdf"
 HYDRA_NEXT = f"<{HYDRA}next>"  # hydra:PartialCollectionView (Hydra Core today)
 HYDRA_NEXT_PAGE = f"<{HYDRA}nextPage>"  # hydra:PagedCollection (the older draft, still served by CKAN)
 RDF_ACCEPT = "text/turtle, application/rdf+xml;q=0.9, application/ld+json;q=0.9, application/n-triples;q=0.8, */*;q=0.1"
@@ -276,7 +277,10 @@ class DcatAdapter:
             findings.append(_paging_finding("dcat.paging-loop", "the next page was already read", last))
         publisher = source.options.get("publisher")
         records = await anyio.to_thread.run_sync(dataset_records, merged, str(publisher) if publisher else None)
-        return HarvestBatch(records=records, bytes=size, findings=findings, complete=complete)
+        # The merged graph travels with the batch: the run checks it against the DCAT-AP shapes as a whole.
+        return HarvestBatch(
+            records=records, bytes=size, findings=findings, complete=complete, documents={RDF_DOCUMENT: merged}
+        )
 
 
 def _paging_finding(rule: str, message: str, page: HydraPage) -> Finding:
