@@ -31,6 +31,7 @@ from catalog.tables import datasets as catalog_datasets
 from catalog.tables import provenance
 
 CHUNK = 500  # URIs per IN (...) lookup; stays under SQLite's bound-parameter limit
+INDEX_SLICE = 1000  # datasets whose search rows are built and written at once
 
 
 class Change(StrEnum):
@@ -184,7 +185,9 @@ def upsert_datasets(
     _write_datasets(conn, plan, city_id=city_id, now=now)
     _write_provenance(conn, plan, source_id=source_id, city_id=city_id, now=now, run_id=run_id)
     rewritten = [v["b_uri"] for v in plan.new_datasets + plan.changed]
-    index_datasets(conn, [(uri, city_id, by_uri[uri]) for uri in rewritten], now=now)
+    # Indexed in slices: the search rows of a whole national catalogue at once would double the harvest's memory.
+    for start in range(0, len(rewritten), INDEX_SLICE):
+        index_datasets(conn, [(uri, city_id, by_uri[uri]) for uri in rewritten[start : start + INDEX_SLICE]], now=now)
     return result
 
 

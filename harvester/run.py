@@ -329,6 +329,7 @@ class Harvester:
             shapes = self._shapes()
             if shapes is not None and RDF_DOCUMENT in batch.documents:
                 plan.catalogue_items = await anyio.to_thread.run_sync(catalogue_findings, batch, records, shapes)
+            batch.documents.pop(RDF_DOCUMENT, None)  # a national catalogue's graph: not kept through the commit
             await anyio.to_thread.run_sync(self._commit, report, plan, batch, records, dry_run)
         except TimeoutError:
             report.status, report.error = RunStatus.TIMED_OUT, f"run exceeded its timeout of {self.run_timeout:g} s"
