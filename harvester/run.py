@@ -217,10 +217,7 @@ class Harvester:
         self, source_id: str, *, dry_run: bool = False, force: bool = False, mode: RunMode | None = None
     ) -> RunReport:
         """Harvest one source now; never raises for a failing source (the report says what happened)."""
-        city, source = self.registry.source(source_id)
-        adapter = adapter_for(source.kind)
-        if adapter is None:
-            raise UnsupportedSourceKind(f"source {source.id!r}: kind {source.kind.value!r} cannot be harvested yet")
+        city, source, adapter = self._resolve(source_id)
         async with self._source_lock(source.id) as locked:
             if not locked:
                 return RunReport(
@@ -234,10 +231,7 @@ class Harvester:
 
     async def reimport(self, source_id: str, *, run_id: int | None = None, force: bool = False) -> RunReport:
         """Re-transform and re-validate the stored payloads of a run (default: the last good one), no network."""
-        city, source = self.registry.source(source_id)
-        adapter = adapter_for(source.kind)
-        if adapter is None:
-            raise UnsupportedSourceKind(f"source {source.id!r}: kind {source.kind.value!r} cannot be harvested yet")
+        city, source, adapter = self._resolve(source_id)
         with self.db.connect() as conn:
             if run_id is None:
                 good = runs.last_good_run(conn, source.id)
@@ -257,6 +251,13 @@ class Harvester:
             session = FetchSession(replay=payloads)
             plan = _Plan(city, source, adapter, RunMode.REIMPORT, session, force=force, good_run=run_id)
             return await self._execute(plan, False)
+
+    def _resolve(self, source_id: str) -> tuple[City, Source, SourceAdapter]:
+        city, source = self.registry.source(source_id)
+        adapter = adapter_for(source.kind)
+        if adapter is None:
+            raise UnsupportedSourceKind(f"source {source.id!r}: kind {source.kind.value!r} cannot be harvested yet")
+        return city, source, adapter
 
     def _plan(
         self, city: City, source: Source, adapter: SourceAdapter, dry_run: bool, force: bool, mode: RunMode | None
