@@ -183,6 +183,12 @@ def catalogue_findings(batch: HarvestBatch, records: list[Record], shapes: Shape
     return [ItemRow("feed:catalogue", ItemStatus.UNCHANGED, rest)] if rest else []
 
 
+def _busy(source_id: str, mode: RunMode) -> RunReport:
+    """The report of a run that did not start because the source is being harvested (here or by another hub)."""
+    message = "another run of this source is in progress (here or on another hub instance)"
+    return RunReport(None, source_id, RunStatus.CANCELLED, mode, error=message)
+
+
 def _item(record: Record, state: ItemStatus) -> ItemRow:
     return ItemRow(record.record_id, state, [f.to_dict() for f in record.findings])
 
@@ -220,12 +226,7 @@ class Harvester:
         city, source, adapter = self._resolve(source_id)
         async with self._source_lock(source.id) as locked:
             if not locked:
-                return RunReport(
-                    None,
-                    source.id,
-                    RunStatus.CANCELLED,
-                    error="another run of this source is in progress (here or on another hub instance)",
-                )
+                return _busy(source.id, RunMode.FULL)
             plan = await anyio.to_thread.run_sync(self._plan, city, source, adapter, dry_run, force, mode)
             return await self._execute(plan, dry_run)
 
@@ -241,13 +242,7 @@ class Harvester:
             raise BadRequest(f"source {source.id!r}: no stored payloads to re-import (run {run_id})")
         async with self._source_lock(source.id) as locked:
             if not locked:
-                return RunReport(
-                    None,
-                    source.id,
-                    RunStatus.CANCELLED,
-                    RunMode.REIMPORT,
-                    error="another run of this source is in progress",
-                )
+                return _busy(source.id, RunMode.REIMPORT)
             session = FetchSession(replay=payloads)
             plan = _Plan(city, source, adapter, RunMode.REIMPORT, session, force=force, good_run=run_id)
             return await self._execute(plan, False)
