@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import catalog, ckan, health, ngsild, ngsild_provision, quality, runs, search, temporal, validate
+from api.routers import catalog, ckan, health, keys, ngsild, ngsild_provision, quality, runs, search, temporal, validate
 from api.state import HubState
 from catalog.linkcheck import check_catalogue_links
 from harvester.http import HttpClient
@@ -78,4 +78,5 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(search.router)
     app.include_router(ckan.router)
+    app.include_router(keys.router)
     return app

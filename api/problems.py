@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from hub.errors import ETSI_BASE, PROBLEM_BASE, NordhubError
+from hub.errors import ETSI_BASE, PROBLEM_BASE, NordhubError, Unauthorized
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -23,12 +23,19 @@ NGSI_PREFIX = "/ngsi-ld/"
 
 
 def problem_response(
-    request: Request, *, status: int, problem_type: str, title: str, detail: str, **extra: Any
+    request: Request,
+    *,
+    status: int,
+    problem_type: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
     """The single function that shapes every error body of the hub."""
     body = {"type": problem_type, "title": title, "status": status, "detail": detail, "instance": request.url.path}
     body.update(extra)
-    headers = {}
+    headers = dict(headers or {})
     tenant = request.headers.get("ngsild-tenant")
     if tenant and request.url.path.startswith(NGSI_PREFIX):
         headers["NGSILD-Tenant"] = tenant
@@ -37,8 +44,9 @@ def problem_response(
 
 async def _nordhub_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NordhubError)
+    headers = {"WWW-Authenticate": 'Bearer realm="nordhub"'} if isinstance(exc, Unauthorized) else None
     return problem_response(
-        request, status=exc.status, problem_type=exc.problem_type, title=exc.title, detail=exc.detail
+        request, status=exc.status, problem_type=exc.problem_type, title=exc.title, detail=exc.detail, headers=headers
     )
 
 

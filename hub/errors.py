@@ -12,6 +12,9 @@ no route catches them itself. Foreign exceptions are translated into these once,
     ├── DatabaseError                    the database cannot be reached or is not migrated
     ├── NotFound                         404
     ├── BadRequest                       400
+    ├── Unauthorized                     401: no key, or a bad, revoked or expired one, where one is needed
+    ├── Forbidden                        403: a valid key without the right (never says whether the object exists)
+    ├── Conflict                         409: e.g. a registration whose id cities.toml already declares
     ├── HarvestError                     a harvest could not complete
     │   ├── SourceUnreachable            DNS, connection refused or reset
     │   ├── SourceTimeout                connect or read timeout
@@ -84,6 +87,32 @@ class BadRequest(NordhubError):
     status = 400
     problem_type = PROBLEM_BASE + "bad-request"
     title = "Bad request"
+
+
+class Unauthorized(NordhubError):
+    """No key, or an unknown, revoked or expired one, on a route that needs a key.
+
+    ETSI GS CIM 009 defines no authentication error types, so ``/ngsi-ld/`` routes carry these hub types too
+    (in the same ProblemDetails shape); the handler adds ``WWW-Authenticate: Bearer``.
+    """
+
+    status = 401
+    problem_type = PROBLEM_BASE + "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(NordhubError):
+    """A valid key that does not carry the right; the detail never says whether the object exists."""
+
+    status = 403
+    problem_type = PROBLEM_BASE + "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(NordhubError):
+    status = 409
+    problem_type = PROBLEM_BASE + "conflict"
+    title = "Conflict"
 
 
 class HarvestError(NordhubError):

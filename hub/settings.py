@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         default="opendata@nordhub.invalid",
         description="Operator contact sent in the User-Agent of every harvest request.",
     )
+    anonymous_writes: bool = Field(
+        default=False,
+        description="Accept NGSI-LD writes without a key (a local or test deployment, or a broker behind a separate "
+        "access proxy; conformance suites run this way). Registrations and key management always need a key.",
+    )
     scheduler_enabled: bool = Field(default=True, description="Run the harvest scheduler inside `nordhub serve`.")
     log_level: LogLevel = Field(default="INFO", description="Lowest level of log lines written.")
     log_json: bool = Field(default=True, description="Write log lines as JSON objects (false: human-readable text).")

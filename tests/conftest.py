@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from api.state import HubState
 from harvester.demo_city import build_app as build_demo_app
 from harvester.http import HttpClient
 from harvester.run import Harvester
+from hub import auth
 from hub.cities import Registry, load_cities
 from hub.db import Database
 from hub.demo import demo_registry
@@ -119,3 +121,31 @@ async def api(settings: Settings, hub: HubState) -> AsyncIterator[httpx.AsyncCli
         yield client
     await hub.harvester.aclose()
     await hub.harvester.client.aclose()
+
+
+KeyMaker = Callable[..., str]
+
+
+@pytest.fixture
+def make_key(db: Database) -> KeyMaker:
+    """Creates a key in the test database and returns its token: ``make_key("officer", "oslo")``."""
+
+    def make(role: str = "admin", city: str | None = None, label: str = "", expires_at: datetime | None = None) -> str:
+        with db.begin() as conn:
+            _key_id, token = auth.create_key(
+                conn,
+                role=auth.Role(role),
+                city=city,
+                label=label or f"test {role} {city or ''}".strip(),
+                now=datetime.now(UTC),
+                expires_at=expires_at,
+            )
+        return token
+
+    return make
+
+
+@pytest.fixture
+def admin_auth(make_key: KeyMaker) -> dict[str, str]:
+    """The Authorization header of an admin key."""
+    return {"Authorization": f"Bearer {make_key('admin')}"}

@@ -15,10 +15,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
+from api.auth import check_id_space, ngsi_writer
 from api.state import HubState, hub_state
+from hub.auth import Principal
 from hub.errors import (
     AlreadyExists,
     BadRequestData,
+    Forbidden,
     InvalidRequest,
     NgsiLdError,
     ResourceNotFound,
@@ -30,6 +33,8 @@ from schemas.ngsild import is_absolute_uri
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"])
 State = Annotated[HubState, Depends(hub_state)]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
+# Every write names its writer: the dependency refuses missing or foreign keys (401/403) before any lookup.
+Writer = Annotated[Principal | None, Depends(ngsi_writer)]
 BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 MAX_BATCH = 1000
 
@@ -60,6 +65,12 @@ def _id(entity_id: str) -> str:
     return entity_id
 
 
+def _own(state: HubState, writer: Principal | None, entity_id: str) -> str:
+    """The entity id, once it is known to be absolute and not in another city's id space."""
+    check_id_space(writer, _id(entity_id), state.registry)
+    return entity_id
+
+
 def _load(conn: Connection, tenant: str, entity_id: str) -> dict[str, Any]:
     stored = store.get_entity(conn, tenant=tenant, entity_id=entity_id)
     if stored is None:
@@ -85,11 +96,16 @@ def _partial(updated: list[str], not_updated: list[str], reason: str, tenant: st
 
 @router.post("/entities/{entity_id:path}/attrs", summary="Append attributes (options=noOverwrite keeps existing)")
 async def append_attrs(
-    request: Request, state: State, entity_id: str, tenant: Tenant = None, options: str | None = None
+    request: Request,
+    state: State,
+    writer: Writer,
+    entity_id: str,
+    tenant: Tenant = None,
+    options: str | None = None,
 ) -> Response:
     attrs, key = await _object(request), tenant or ""
     with state.db.begin() as conn:
-        stored = _load(conn, key, _id(entity_id))
+        stored = _load(conn, key, _own(state, writer, entity_id))
         merged, skipped = provision.append(stored, attrs, overwrite="noOverwrite" not in (options or ""))
         _save(conn, key, merged)
     done = [n for n in attrs if n not in skipped and n not in provision.ENTITY_MEMBERS]
@@ -97,20 +113,24 @@ async def append_attrs(
 
 
 @router.patch("/entities/{entity_id:path}/attrs", summary="Update existing attributes")
-async def update_attrs(request: Request, state: State, entity_id: str, tenant: Tenant = None) -> Response:
+async def update_attrs(
+    request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
+) -> Response:
     attrs, key = await _object(request), tenant or ""
     with state.db.begin() as conn:
-        merged, missing = provision.update(_load(conn, key, _id(entity_id)), attrs)
+        merged, missing = provision.update(_load(conn, key, _own(state, writer, entity_id)), attrs)
         _save(conn, key, merged)
     done = [n for n in attrs if n not in missing and n not in provision.ENTITY_MEMBERS]
     return _partial(done, missing, "attribute does not exist", key)
 
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Partially update one attribute")
-async def patch_attr(request: Request, state: State, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
+async def patch_attr(
+    request: Request, state: State, writer: Writer, entity_id: str, attr: str, tenant: Tenant = None
+) -> Response:
     fragment, key = await _object(request), tenant or ""
     with state.db.begin() as conn:
-        entity = _load(conn, key, _id(entity_id))
+        entity = _load(conn, key, _own(state, writer, entity_id))
         if attr not in entity:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
         current = entity[attr] if isinstance(entity[attr], dict) else {}
@@ -120,10 +140,10 @@ async def patch_attr(request: Request, state: State, entity_id: str, attr: str, 
 
 
 @router.delete("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Delete one attribute")
-def delete_attr(state: State, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
+def delete_attr(state: State, writer: Writer, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
     key = tenant or ""
     with state.db.begin() as conn:
-        entity = _load(conn, key, _id(entity_id))
+        entity = _load(conn, key, _own(state, writer, entity_id))
         if entity.pop(attr, None) is None:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
         _save(conn, key, entity)
@@ -131,8 +151,9 @@ def delete_attr(state: State, entity_id: str, attr: str, tenant: Tenant = None) 
 
 
 @router.post("/entities", status_code=201, summary="Create an entity")
-async def create_entity(request: Request, state: State, tenant: Tenant = None) -> Response:
+async def create_entity(request: Request, state: State, writer: Writer, tenant: Tenant = None) -> Response:
     entity, key = provision.checked(provision.normalize_entity(await _object(request))), tenant or ""
+    _own(state, writer, entity["id"])
     with state.db.begin() as conn:
         if store.get_entity(conn, tenant=key, entity_id=entity["id"]) is not None:
             raise AlreadyExists(f"entity {entity['id']!r} already exists")
@@ -142,9 +163,11 @@ async def create_entity(request: Request, state: State, tenant: Tenant = None) -
 
 
 @router.put("/entities/{entity_id:path}", status_code=204, summary="Replace an entity")
-async def replace_entity(request: Request, state: State, entity_id: str, tenant: Tenant = None) -> Response:
+async def replace_entity(
+    request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
+) -> Response:
     body, key = await _object(request), tenant or ""
-    entity = provision.normalize_entity({**body, "id": _id(entity_id), "type": body.get("type")})
+    entity = provision.normalize_entity({**body, "id": _own(state, writer, entity_id), "type": body.get("type")})
     with state.db.begin() as conn:
         _load(conn, key, entity_id)
         _save(conn, key, entity)
@@ -152,18 +175,20 @@ async def replace_entity(request: Request, state: State, entity_id: str, tenant:
 
 
 @router.patch("/entities/{entity_id:path}", status_code=204, summary="Merge into an entity (merge-patch)")
-async def merge_entity(request: Request, state: State, entity_id: str, tenant: Tenant = None) -> Response:
+async def merge_entity(
+    request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
+) -> Response:
     patch, key = await _object(request), tenant or ""
     with state.db.begin() as conn:
-        _save(conn, key, provision.merge(_load(conn, key, _id(entity_id)), patch))
+        _save(conn, key, provision.merge(_load(conn, key, _own(state, writer, entity_id)), patch))
     return Response(status_code=204, headers=_headers(key))
 
 
 @router.delete("/entities/{entity_id:path}", status_code=204, summary="Delete an entity")
-def delete_entity(state: State, entity_id: str, tenant: Tenant = None) -> Response:
+def delete_entity(state: State, writer: Writer, entity_id: str, tenant: Tenant = None) -> Response:
     key = tenant or ""
     with state.db.begin() as conn:
-        if not store.delete_entity(conn, tenant=key, entity_id=_id(entity_id)):
+        if not store.delete_entity(conn, tenant=key, entity_id=_own(state, writer, entity_id)):
             raise ResourceNotFound(f"entity {entity_id!r} not found")
     return Response(status_code=204, headers=_headers(key))
 
@@ -190,7 +215,7 @@ def _apply(conn: Connection, op: str, key: str, item: Any, options: str) -> bool
     return stored is None
 
 
-def _error(entity: Any, exc: NgsiLdError) -> dict[str, Any]:
+def _error(entity: Any, exc: NgsiLdError | Forbidden) -> dict[str, Any]:
     entity_id = entity if isinstance(entity, str) else entity.get("id") if isinstance(entity, dict) else None
     problem = {"type": exc.problem_type, "title": exc.title, "status": exc.status, "detail": exc.detail}
     return {"entityId": entity_id, "error": problem}
@@ -200,6 +225,7 @@ def _error(entity: Any, exc: NgsiLdError) -> dict[str, Any]:
 async def batch(
     request: Request,
     state: State,
+    writer: Writer,
     operation: str,
     tenant: Tenant = None,
     options: Annotated[str, Query(description="upsert: replace|update; update: noOverwrite")] = "",
@@ -215,9 +241,10 @@ async def batch(
     errors: list[dict[str, Any]] = []
     for item in items:
         try:
+            _batch_id_space(state, writer, item)
             with state.db.begin() as conn:
                 was_created = _apply(conn, operation, key, item, options)
-        except NgsiLdError as exc:
+        except (NgsiLdError, Forbidden) as exc:
             errors.append(_error(item, exc))
             continue
         entity_id = item if isinstance(item, str) else item["id"]
@@ -225,6 +252,13 @@ async def batch(
         if was_created:
             created.append(entity_id)
     return _batch_response(operation, success, created, errors, key)
+
+
+def _batch_id_space(state: HubState, writer: Principal | None, item: Any) -> None:
+    """An officer's batch entity naming another city's id space fails alone, before any lookup (207)."""
+    entity_id = item if isinstance(item, str) else item.get("id") if isinstance(item, dict) else None
+    if isinstance(entity_id, str):
+        check_id_space(writer, entity_id, state.registry)
 
 
 def _batch_response(

@@ -1,4 +1,9 @@
-"""Harvest health for city data officers: sources, their runs, and every rejected record with why."""
+"""Harvest health for city data officers: sources, their runs, and every rejected record with why.
+
+Run summaries (status, counts, rules, compliance) stay public: harvest health is part of the hub's transparency.
+The quarantine — a run's items and its errors.csv, and the first and last error in a summary — holds what cities
+sent and the hub refused, so it is for the run's city officers and admins only.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from api.auth import Caller, optional_principal
 from api.state import HubState, hub_state
 from harvester import store as runs
 from harvester.store import ItemStatus
-from hub.errors import NotFound
+from hub.auth import Principal
+from hub.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["harvest runs"])
 State = Annotated[HubState, Depends(hub_state)]
@@ -64,8 +71,25 @@ def _run_or_404(state: HubState, run_id: int) -> dict[str, Any]:
     return run
 
 
+def _quarantine_run(state: HubState, caller: Principal, run_id: int) -> dict[str, Any]:
+    """A run whose quarantine the caller may read. For an officer an unknown run and another city's run get the
+    same 403, so run ids cannot be probed."""
+    with state.db.connect() as conn:
+        run = runs.get_run(conn, run_id)
+    if caller.is_admin:
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        return run
+    if run is None or run["city_id"] != caller.city:
+        raise Forbidden(f"this key reads the quarantine of city {caller.city!r}'s runs only")
+    return run
+
+
+Reader = Annotated[Principal | None, Depends(optional_principal)]
+
+
 @router.get("/runs/{run_id}", summary="One run: counts per item state, bytes, duration, first and last error")
-def run_detail(state: State, run_id: int) -> dict[str, Any]:
+def run_detail(state: State, reader: Reader, run_id: int) -> dict[str, Any]:
     run = _run_or_404(state, run_id)
     with state.db.connect() as conn:
         first, last = runs.error_bounds(conn, run_id)
@@ -81,8 +105,9 @@ def run_detail(state: State, run_id: int) -> dict[str, Any]:
         "rules": dict(sorted(rules.items())),
         # MIM2 compliance: the share of the records the source offered that passed validation
         "compliance": round(valid / total, 4) if total else None,
-        "first_error": first,
-        "last_error": last,
+        # the first and last error quote quarantined records: officers of the run's city and admins only
+        "first_error": first if reader is not None and reader.may_manage(run["city_id"]) else None,
+        "last_error": last if reader is not None and reader.may_manage(run["city_id"]) else None,
         "errors_csv": f"/api/v1/runs/{run_id}/errors.csv",
     }
 
@@ -90,12 +115,13 @@ def run_detail(state: State, run_id: int) -> dict[str, Any]:
 @router.get("/runs/{run_id}/items", summary="The items of a run, by state (e.g. state=invalid)")
 def run_items(
     state: State,
+    caller: Caller,
     run_id: int,
     item_state: Annotated[ItemStatus | None, Query(alias="state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    _run_or_404(state, run_id)
+    _quarantine_run(state, caller, run_id)
     with state.db.connect() as conn:
         items = runs.list_items(conn, run_id, state=item_state, limit=limit, offset=offset)
         total = runs.item_counts(conn, run_id)
@@ -107,8 +133,8 @@ CSV_COLUMNS = ("record_id", "state", "severity", "rule", "pointer", "message")
 
 
 @router.get("/runs/{run_id}/errors.csv", summary="Every finding of a run as CSV (no cap)")
-def run_errors_csv(state: State, run_id: int) -> StreamingResponse:
-    _run_or_404(state, run_id)
+def run_errors_csv(state: State, caller: Caller, run_id: int) -> StreamingResponse:
+    _quarantine_run(state, caller, run_id)
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()

@@ -10,8 +10,10 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
+from api.auth import check_id_space, ngsi_writer
 from api.routers.ngsild import JSON, LD_JSON, _tenant, negotiate
 from api.state import HubState, hub_state
+from hub.auth import Principal
 from hub.errors import (
     BadRequestData,
     InvalidRequest,
@@ -26,6 +28,7 @@ from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 State = Annotated[HubState, Depends(hub_state)]
+Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the body is read
 _DURATION = re.compile(
     r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
@@ -291,11 +294,15 @@ def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[s
 
 @router.post("/entities", status_code=201, summary="Create or extend the history of an entity")
 async def create_temporal(
-    request: Request, state: State, ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None
+    request: Request,
+    state: State,
+    writer: Writer,
+    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
 ) -> Response:
     """201 when the entity is new, 204 when instances were added to an existing one."""
     body = await _json_body(request)
     current, rows = _split_instances(body)
+    check_id_space(writer, body["id"], state.registry)
     tenant = ngsild_tenant or ""
     now = datetime.now(UTC)
     with state.db.begin() as conn:
@@ -310,10 +317,14 @@ async def create_temporal(
 
 @router.delete("/entities/{entity_id:path}", status_code=204, summary="Delete an entity and its history")
 def delete_temporal(
-    state: State, entity_id: str, ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None
+    state: State,
+    writer: Writer,
+    entity_id: str,
+    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
 ) -> Response:
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
+    check_id_space(writer, entity_id, state.registry)
     tenant = _tenant(state, ngsild_tenant)
     with state.db.begin() as conn:
         deleted = store.delete_entity(conn, tenant=tenant, entity_id=entity_id)

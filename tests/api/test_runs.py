@@ -31,8 +31,10 @@ async def dirty_run(hub: HubState, settings: Settings) -> int:
     return report.run_id
 
 
-async def test_run_detail_counts_and_error_bounds(api: httpx.AsyncClient, dirty_run: int) -> None:
-    body = (await api.get(f"/api/v1/runs/{dirty_run}")).json()
+async def test_run_detail_counts_and_error_bounds(
+    api: httpx.AsyncClient, dirty_run: int, admin_auth: dict[str, str]
+) -> None:
+    body = (await api.get(f"/api/v1/runs/{dirty_run}", headers=admin_auth)).json()
     assert body["status"] == "succeeded_with_errors"
     assert body["counts"]["created"] == 5
     assert body["counts"]["invalid"] == 151
@@ -49,23 +51,26 @@ async def test_run_detail_counts_and_error_bounds(api: httpx.AsyncClient, dirty_
     assert body["bytes"] > 0
 
 
-async def test_items_by_state_are_paged_with_exact_totals(api: httpx.AsyncClient, dirty_run: int) -> None:
-    page = (await api.get(f"/api/v1/runs/{dirty_run}/items", params={"state": "invalid", "limit": 100})).json()
+async def test_items_by_state_are_paged_with_exact_totals(
+    api: httpx.AsyncClient, dirty_run: int, admin_auth: dict[str, str]
+) -> None:
+    params: dict[str, str | int] = {"state": "invalid", "limit": 100}
+    page = (await api.get(f"/api/v1/runs/{dirty_run}/items", params=params, headers=admin_auth)).json()
     feeds = page["total"] - 151  # feed files with errors are items too
     assert feeds >= 1
     assert len(page["items"]) == 100
     rest = (
-        await api.get(f"/api/v1/runs/{dirty_run}/items", params={"state": "invalid", "limit": 100, "offset": 100})
+        await api.get(f"/api/v1/runs/{dirty_run}/items", params={**params, "offset": 100}, headers=admin_auth)
     ).json()
     assert len(rest["items"]) == 51 + feeds
     assert all(i["state"] == "invalid" and i["findings"] for i in page["items"] + rest["items"])
-    bad = await api.get(f"/api/v1/runs/{dirty_run}/items", params={"state": "exploded"})
+    bad = await api.get(f"/api/v1/runs/{dirty_run}/items", params={"state": "exploded"}, headers=admin_auth)
     assert bad.status_code == 400
     assert "state" in bad.json()["detail"]
 
 
-async def test_errors_csv_lists_every_error(api: httpx.AsyncClient, dirty_run: int) -> None:
-    response = await api.get(f"/api/v1/runs/{dirty_run}/errors.csv")
+async def test_errors_csv_lists_every_error(api: httpx.AsyncClient, dirty_run: int, admin_auth: dict[str, str]) -> None:
+    response = await api.get(f"/api/v1/runs/{dirty_run}/errors.csv", headers=admin_auth)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))

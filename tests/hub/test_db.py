@@ -13,6 +13,7 @@ import catalog.linkcheck_tables
 import catalog.search_tables
 import catalog.tables
 import harvester.tables
+import hub.auth_tables
 import ngsi.attr_index
 import ngsi.tables
 from hub.db import Database, metadata
@@ -21,6 +22,7 @@ from hub.errors import ConfigError, DatabaseError
 TABLES = (
     ngsi.tables.entities,
     harvester.tables.harvest_runs,
+    hub.auth_tables.auth_keys,
     catalog.tables,
 )  # importing them registers them on metadata
 
