@@ -8,7 +8,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import catalog, ckan, health, keys, ngsild, ngsild_provision, quality, runs, search, temporal, validate
+from api.routers import (
+    audit,
+    catalog,
+    ckan,
+    health,
+    keys,
+    ngsild,
+    ngsild_provision,
+    quality,
+    registrations,
+    runs,
+    search,
+    temporal,
+    validate,
+)
 from api.state import HubState
 from catalog.linkcheck import check_catalogue_links
 from harvester.http import HttpClient
@@ -39,7 +53,9 @@ def build_state(settings: Settings, *, db: Database | None = None, registry: Reg
     database = db or Database(settings.database_url)
     cities = registry if registry is not None else load_cities(settings.cities_file)
     harvester = Harvester(database, cities, HttpClient(settings), validator=record_validator(settings))
-    return HubState(settings=settings, db=database, registry=cities, harvester=harvester)
+    state = HubState(settings=settings, db=database, registry=cities, harvester=harvester)
+    state.refresh_registry(cities)  # sources registered through the API, over cities.toml
+    return state
 
 
 def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
@@ -54,7 +70,12 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
             async def link_check() -> None:
                 await check_catalogue_links(hub.db.begin, client)
 
-            hub.scheduler = HarvestScheduler(hub.harvester, cities_file=settings.cities_file, link_check=link_check)
+            def load_registry() -> Registry:
+                return hub.refresh_registry(load_cities(settings.cities_file))
+
+            hub.scheduler = HarvestScheduler(
+                hub.harvester, cities_file=settings.cities_file, link_check=link_check, load_registry=load_registry
+            )
             hub.scheduler.start()
         try:
             yield
@@ -79,4 +100,6 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(ckan.router)
     app.include_router(keys.router)
+    app.include_router(registrations.router)
+    app.include_router(audit.router)
     return app

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from harvester.run import Harvester
 from harvester.scheduler import HarvestScheduler
+from hub import officers
 from hub.cities import Registry
 from hub.db import Database
 from hub.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -20,6 +24,23 @@ class HubState:
     registry: Registry
     harvester: Harvester
     scheduler: HarvestScheduler | None = field(default=None)  # while serving with the scheduler on
+    base: Registry | None = field(default=None)  # cities.toml alone; ``registry`` is it merged with registrations
+
+    def refresh_registry(self, base: Registry | None = None) -> Registry:
+        """Lay the database's registrations over cities.toml; the API, the harvester and the scheduler all use
+        the result. Conflicts are logged by name (and the cities.toml source wins)."""
+        if base is not None:
+            self.base = base
+        base = self.base = self.base or self.registry
+        with self.db.connect() as conn:
+            merged, conflicts = officers.merge(base, officers.list_registrations(conn))
+        for conflict in conflicts:
+            log.error("registration conflict", extra={"conflict": conflict})
+        self.registry = merged
+        self.harvester.registry = merged
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.sync()
+        return merged
 
 
 def hub_state(request: Request) -> HubState:

@@ -56,7 +56,11 @@ class HarvestScheduler:
         jitter: int = 5,
         reload_seconds: int = 30,
         link_check: Callable[[], Awaitable[Any]] | None = None,
+        load_registry: Callable[[], Registry] | None = None,
     ) -> None:
+        # The hub's registry is cities.toml merged with the sources registered through the API; when given,
+        # ``load_registry`` builds it afresh on every reload (registrations change without the file changing).
+        self.load_registry = load_registry
         self.link_check = link_check  # a slice of the catalogue's link checking (MQA availability), every few hours
         self.harvester = harvester
         self.cities_file = cities_file
@@ -77,7 +81,7 @@ class HarvestScheduler:
 
     def start(self) -> None:
         self.sync()
-        if self.cities_file is not None:
+        if self.cities_file is not None or self.load_registry is not None:
             self.scheduler.add_job(
                 self.reload,
                 IntervalTrigger(seconds=self.reload_seconds, timezone=UTC),
@@ -152,6 +156,8 @@ class HarvestScheduler:
 
     def reload(self) -> dict[str, list[str]] | None:
         """Re-read the cities file if it changed; apply it whole, or keep the running registry if it is invalid."""
+        if self.load_registry is not None:
+            return self._reload_merged(self.load_registry)
         if self.cities_file is None or not self.cities_file.exists():
             return None
         mtime = self.cities_file.stat().st_mtime
@@ -162,6 +168,15 @@ class HarvestScheduler:
             registry = load_cities(self.cities_file)
         except CitiesFileError as exc:
             log.error("cities file changed but is invalid; keeping the running registry", extra={"error": exc.detail})
+            return None
+        self.harvester.registry = registry
+        return self.sync()
+
+    def _reload_merged(self, load: Callable[[], Registry]) -> dict[str, list[str]] | None:
+        try:
+            registry = load()
+        except CitiesFileError as exc:
+            log.error("cities file is invalid; keeping the running registry", extra={"error": exc.detail})
             return None
         self.harvester.registry = registry
         return self.sync()
