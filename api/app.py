@@ -16,6 +16,7 @@ from api.routers import (
     keys,
     ngsild,
     ngsild_provision,
+    pages,
     quality,
     registrations,
     runs,
@@ -102,4 +103,6 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(registrations.router)
     app.include_router(audit.router)
+    app.include_router(pages.router)
+    app.state.templates = pages.environment()
     return app

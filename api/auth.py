@@ -1,9 +1,11 @@
 """FastAPI dependencies that say who is calling and what they may do.
 
 ``principal`` needs a valid key (401 otherwise); ``require_admin`` and ``require_city`` add the right (403
-otherwise). Keys arrive as ``Authorization: Bearer <key>``; officer pages also accept the login cookie, which is
-read on ``/pages/`` only, so a cross-site form can never use it against the API. Every request looks its key up
-in the database (one indexed equality on the hash): there is no cache that could outlive a revocation.
+otherwise). Keys arrive as ``Authorization: Bearer <key>``. The officer page's login cookie (HttpOnly,
+SameSite=Strict) is accepted by the pages and by the read-only GET routes they link to (run reports, the
+quarantine, the audit log) — never by a route that changes anything, so no cross-site form can write with it.
+Every request looks its key up in the database (one indexed equality on the hash): there is no cache that could
+outlive a revocation.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def _token(request: Request, *, cookie: bool) -> str | None:
     return None
 
 
+def page_token(request: Request) -> str | None:
+    """The key a page request carries: a bearer key or the login cookie."""
+    return _token(request, cookie=True)
+
+
 def resolve(state: HubState, token: str) -> Principal:
     """The principal of a token; Unauthorized when it is unknown, revoked or expired (one message for all)."""
     with state.db.connect() as conn:
@@ -43,12 +50,6 @@ def resolve(state: HubState, token: str) -> Principal:
     if found is None:
         raise Unauthorized("the API key is unknown, revoked or expired")
     return found
-
-
-def optional_principal(request: Request, state: State) -> Principal | None:
-    """The caller's principal, or None for an anonymous reader; a key that is sent must be valid."""
-    token = _token(request, cookie=False)
-    return None if token is None else resolve(state, token)
 
 
 def principal(request: Request, state: State) -> Principal:
@@ -59,13 +60,22 @@ def principal(request: Request, state: State) -> Principal:
     return resolve(state, token)
 
 
-def page_principal(request: Request, state: State) -> Principal | None:
-    """Pages: the bearer key or the login cookie; None when neither is there (the page offers the login form)."""
+def reader(request: Request, state: State) -> Principal:
+    """A caller with a valid key, sent as a bearer key or the page's login cookie: for GET routes only."""
+    token = _token(request, cookie=True)
+    if token is None:
+        raise Unauthorized(_NEEDS_KEY)
+    return resolve(state, token)
+
+
+def optional_reader(request: Request, state: State) -> Principal | None:
+    """The caller's principal (bearer key or login cookie), or None for an anonymous reader: GET routes only."""
     token = _token(request, cookie=True)
     return None if token is None else resolve(state, token)
 
 
 Caller = Annotated[Principal, Depends(principal)]
+Reader = Annotated[Principal, Depends(reader)]
 
 
 def require_admin(caller: Caller) -> Principal:

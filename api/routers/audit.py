@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.auth import Caller, check_city
+from api.auth import Reader, check_city
 from api.state import HubState, hub_state
 from hub import officers
 
@@ -17,7 +17,7 @@ State = Annotated[HubState, Depends(hub_state)]
 @router.get("", summary="Audit entries, newest first: every entry for admins, their city's for officers")
 def audit(
     state: State,
-    caller: Caller,
+    caller: Reader,
     city: Annotated[str | None, Query(description="Only this city's entries (an officer: own city)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from api.auth import Caller, optional_principal
+from api.auth import Reader, optional_reader
 from api.state import HubState, hub_state
 from harvester import store as runs
 from harvester.store import ItemStatus
@@ -85,11 +85,11 @@ def _quarantine_run(state: HubState, caller: Principal, run_id: int) -> dict[str
     return run
 
 
-Reader = Annotated[Principal | None, Depends(optional_principal)]
+MaybeReader = Annotated[Principal | None, Depends(optional_reader)]
 
 
 @router.get("/runs/{run_id}", summary="One run: counts per item state, bytes, duration, first and last error")
-def run_detail(state: State, reader: Reader, run_id: int) -> dict[str, Any]:
+def run_detail(state: State, reader: MaybeReader, run_id: int) -> dict[str, Any]:
     run = _run_or_404(state, run_id)
     with state.db.connect() as conn:
         first, last = runs.error_bounds(conn, run_id)
@@ -115,7 +115,7 @@ def run_detail(state: State, reader: Reader, run_id: int) -> dict[str, Any]:
 @router.get("/runs/{run_id}/items", summary="The items of a run, by state (e.g. state=invalid)")
 def run_items(
     state: State,
-    caller: Caller,
+    caller: Reader,
     run_id: int,
     item_state: Annotated[ItemStatus | None, Query(alias="state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -133,7 +133,7 @@ CSV_COLUMNS = ("record_id", "state", "severity", "rule", "pointer", "message")
 
 
 @router.get("/runs/{run_id}/errors.csv", summary="Every finding of a run as CSV (no cap)")
-def run_errors_csv(state: State, caller: Caller, run_id: int) -> StreamingResponse:
+def run_errors_csv(state: State, caller: Reader, run_id: int) -> StreamingResponse:
     _quarantine_run(state, caller, run_id)
 
     def rows() -> Iterator[str]:

@@ -36,13 +36,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def quarantined_run(db: Database, city: str, source: str) -> int:
+def quarantined_run(db: Database, city: str, source: str, record_id: str = "") -> int:
     """A finished run of ``city`` with one invalid item."""
     now = datetime.now(UTC)
     with db.begin() as conn:
         run_id = runs.start_run(conn, source_id=source, city_id=city, kind="gbfs", dry_run=False, now=now)
         finding = {"rule": "gbfs.coordinates", "severity": "error", "pointer": "/lat", "message": "secret-ish"}
-        runs.add_items(conn, run_id, [runs.ItemRow(f"urn:x:{city}:1", runs.ItemStatus.INVALID, [finding])])
+        runs.add_items(conn, run_id, [runs.ItemRow(record_id or f"urn:x:{city}:1", runs.ItemStatus.INVALID, [finding])])
         counts = {"invalid": 1}
         runs.finish_run(conn, run_id, status=runs.RunStatus.SUCCEEDED_WITH_ERRORS, now=now, counts=counts, size=1)
     return run_id
