@@ -25,8 +25,8 @@ from harvester.http import HttpClient
 from harvester.run import Harvester, RunReport
 from harvester.scheduler import HarvestScheduler, wanted_jobs
 from harvester.sources import adapter_for
-from hub import demo, keys_cli
-from hub.cities import Registry, load_cities
+from hub import demo, keys_cli, officers
+from hub.cities import Registry, dump_cities, load_cities
 from hub.db import Database
 from hub.errors import ConfigError, NordhubError
 from hub.logging import configure_logging
@@ -225,6 +225,33 @@ def cities_check(
     registry = _guarded(lambda: load_cities(path))
     count = sum(1 for _ in registry.sources())
     typer.echo(f"{path}: OK, {len(registry.cities)} cities, {count} sources")
+
+
+@cities_app.command("export")
+def cities_export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the merged registry (cities.toml and the sources registered in the database) as TOML.
+
+    Registered sources that are pending or disabled are written with enabled = false. A registration that
+    conflicts with cities.toml is left out and named on stderr, and the exit status is 1.
+    """
+    settings = _settings()
+    base = _guarded(lambda: load_cities(settings.cities_file))
+    db = _migrated_db(settings)
+    with db.connect() as conn:
+        registrations = officers.list_registrations(conn)
+    merged, conflicts = officers.merge(base, registrations)
+    text = _guarded(lambda: dump_cities(merged))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"{output}: {len(merged.cities)} cities, {len(registrations)} registered sources", err=True)
+    for conflict in conflicts:
+        typer.echo(f"nordhub: conflict: {conflict}", err=True)
+    if conflicts:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
