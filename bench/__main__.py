@@ -12,6 +12,7 @@ import sys
 import psycopg
 
 from bench import (
+    auth,
     catalog_export,
     dcat_large,
     dcat_parse,
@@ -56,6 +57,7 @@ def main() -> None:
     catalog_export.main()
     mqa.main()
     search.main(pg)
+    auth.main(pg)
 
 
 if __name__ == "__main__":
