@@ -22,7 +22,7 @@ from harvester.store import ItemStatus
 from hub import officers
 from hub.auth import Principal
 from hub.cities import City, Source, SourceKind
-from hub.errors import BadRequest, Conflict, NotFound
+from hub.errors import BadRequest, Conflict, NotFound, SourceUnreachable
 from hub.officers import Registration, RegistrationStatus
 
 router = APIRouter(prefix="/api/v1/cities/{city}/sources", tags=["source registration"])
@@ -77,6 +77,14 @@ def _source(data: dict[str, Any]) -> Source:
         raise BadRequest("; ".join(problems)) from None
 
 
+async def _reachable(state: HubState, url: str) -> None:
+    """The harvester's own SSRF guard (after DNS resolution); a host that does not resolve is the caller's error."""
+    try:
+        await state.harvester.client.check_target(url)
+    except SourceUnreachable as exc:  # translated here, the one edge where a registration meets the guard
+        raise BadRequest(f"field 'url': {exc.detail}") from None
+
+
 def _declared_in_file(state: HubState, source_id: str) -> str | None:
     base = state.base or state.registry
     return next((c.id for c, s in base.sources() if s.id == source_id), None)
@@ -120,7 +128,7 @@ async def register(state: State, city: str, officer: Officer, body: SourceIn) ->
     declared = _declared_in_file(state, source.id)
     if declared is not None:
         raise Conflict(f"source id {source.id!r} is already declared in cities.toml (city {declared!r})")
-    await state.harvester.client.check_target(source.url)  # the harvester's own SSRF guard, after DNS
+    await _reachable(state, source.url)
     now = datetime.now(UTC)
     with state.db.begin() as conn:
         if officers.get_registration(conn, source.id) is not None:
@@ -141,7 +149,7 @@ async def change(state: State, city: str, source_id: str, officer: Officer, body
     source = None
     if fields:
         source = _source({**current.source.model_dump(mode="json", exclude={"enabled"}), **fields, "id": source_id})
-        await state.harvester.client.check_target(source.url)
+        await _reachable(state, source.url)
     status = None
     if body.enabled is True:
         if source is not None or not current.previewed:

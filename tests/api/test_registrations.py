@@ -120,6 +120,7 @@ async def test_datastore_registration_carries_its_mapping(
         ({"url": "http://169.254.169.254/latest/meta-data/"}, "non-public address"),
         ({"url": "http://localhost:9/gbfs.json"}, "non-public address"),  # refused after DNS resolution
         ({"url": "http://[::1]/gbfs.json"}, "non-public address"),
+        ({"url": "http://no-such-host.invalid/gbfs.json"}, "cannot resolve host"),
     ],
 )
 async def test_registration_is_validated(
