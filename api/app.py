@@ -8,7 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import catalog, ckan, health, ngsild, ngsild_provision, quality, runs, search, temporal, validate
+from api.routers import (
+    catalog,
+    ckan,
+    health,
+    ngsild,
+    ngsild_contexts,
+    ngsild_provision,
+    quality,
+    runs,
+    search,
+    temporal,
+    validate,
+)
 from api.state import HubState
 from catalog.linkcheck import check_catalogue_links
 from harvester.http import HttpClient
@@ -18,6 +30,7 @@ from hub import __version__
 from hub.cities import Registry, load_cities
 from hub.db import Database
 from hub.settings import Settings
+from ngsi.contexts import ContextService
 from schemas.records import RecordValidator
 from schemas.sdm import SdmValidator
 from schemas.store import SchemaStore
@@ -39,7 +52,8 @@ def build_state(settings: Settings, *, db: Database | None = None, registry: Reg
     database = db or Database(settings.database_url)
     cities = registry if registry is not None else load_cities(settings.cities_file)
     harvester = Harvester(database, cities, HttpClient(settings), validator=record_validator(settings))
-    return HubState(settings=settings, db=database, registry=cities, harvester=harvester)
+    contexts = ContextService(settings.data_dir / "contexts", database)
+    return HubState(settings=settings, db=database, registry=cities, harvester=harvester, contexts=contexts)
 
 
 def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
@@ -71,6 +85,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ngsild_provision.router)
     app.include_router(ngsild.router)
+    app.include_router(ngsild_contexts.router)
     app.include_router(temporal.router)
     app.include_router(runs.router)
     app.include_router(validate.router)

@@ -11,6 +11,7 @@ from harvester.scheduler import HarvestScheduler
 from hub.cities import Registry
 from hub.db import Database
 from hub.settings import Settings
+from ngsi.contexts import ContextService
 
 
 @dataclass(slots=True)
@@ -19,6 +20,7 @@ class HubState:
     db: Database
     registry: Registry
     harvester: Harvester
+    contexts: ContextService  # the @context store and its cached name translations
     scheduler: HarvestScheduler | None = field(default=None)  # while serving with the scheduler on
 
 

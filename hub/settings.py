@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         default="opendata@nordhub.invalid",
         description="Operator contact sent in the User-Agent of every harvest request.",
     )
+    context_fetch: bool = Field(
+        default=False,
+        description="Let the NGSI-LD API fetch a request's unknown JSON-LD @context from its URL (through the "
+        "harvester's SSRF-guarded client) and keep it in the context store; off: unknown contexts give "
+        "LdContextNotAvailable.",
+    )
     scheduler_enabled: bool = Field(default=True, description="Run the harvest scheduler inside `nordhub serve`.")
     log_level: LogLevel = Field(default="INFO", description="Lowest level of log lines written.")
     log_json: bool = Field(default=True, description="Write log lines as JSON objects (false: human-readable text).")
