@@ -76,7 +76,7 @@ def link_context(header: str | None) -> str | None:
     """The @context URL of a request's Link header; 400 when it has no JSON-LD context link or several."""
     if header is None or not header.strip():
         return None
-    found = []
+    found: list[str] = []
     for target, params in _LINK.findall(header):
         rels = [v for k, v in _PARAM.findall(params) if k.lower() == "rel"]
         if JSONLD_CONTEXT_REL in " ".join(rels).split():
@@ -107,7 +107,8 @@ async def request_context(request: Request, state: Annotated[HubState, Depends(h
     """FastAPI dependency: the request's @context, resolved and translated (see the module docstring)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     linked = link_context(request.headers.get("link"))
-    context, items = linked, {}
+    context: Any = linked
+    items: dict[int, Any] = {}
     if request.method in WITH_BODY and request.headers.get("content-length") != "0":
         body_context, items = await _body_contexts(request, media)
         if media == LD_JSON and linked is not None:

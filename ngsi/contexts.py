@@ -1,6 +1,6 @@
 """The context store: the JSON-LD @contexts the hub can resolve without the internet, and the name translations.
 
-Two places hold contexts. The official ones (the ETSI core contexts 1.3–1.9 and the Smart Data Models contexts,
+Two places hold contexts. The official ones (the ETSI core contexts 1.3 to 1.9 and the Smart Data Models contexts,
 listed in ``ngsi/contexts.toml``) are files under ``settings.data_dir / "contexts"``, synced and sha256-verified
 exactly as the schema store syncs its artefacts (``schemas.store.SchemaStore`` with this manifest); they are
 read-only and the same in every process. Contexts added at run time — ``nordhub contexts add URL FILE``,
@@ -208,7 +208,9 @@ class ContextService:
         url = f"{base_url.rstrip('/')}/ngsi-ld/v1/jsonldContexts/{new_id}"
         process(ActiveContext(), document["@context"], _not_following)
         now = datetime.now(UTC)
-        stored = context_store.StoredContext(new_id, url, ContextKind.HOSTED.value, orjson.dumps(document).decode(), now)
+        stored = context_store.StoredContext(
+            new_id, url, ContextKind.HOSTED.value, orjson.dumps(document).decode(), now
+        )
         with self.db.begin() as conn:
             context_store.put(conn, stored)
         return ContextInfo(url, new_id, ContextKind.HOSTED, now, 0, None, False)

@@ -3,7 +3,7 @@
 The hub never expands whole documents; it only turns names (attribute, sub-attribute and entity-type names) into
 IRIs with one context and back into names with another. So this module processes @context values into an
 :class:`ActiveContext` (term → IRI, @vocab, prefixes) and offers :meth:`ActiveContext.expand` and
-:meth:`ActiveContext.compact` of single names. It covers what occurs in the ETSI core contexts 1.3–1.9 and the
+:meth:`ActiveContext.compact` of single names. It covers what occurs in the ETSI core contexts 1.3 to 1.9 and the
 Smart Data Models contexts: simple and expanded term definitions (``@id``), prefixes and compact IRIs (CURIEs),
 ``@vocab`` (and vocabulary-relative term values such as ``"attributeCount": "attributeCount"``), keyword aliases,
 ``@protected``, ``@import``, arrays of contexts and remote context references (resolved by the caller's loader,
@@ -13,7 +13,7 @@ how *values* are interpreted, not names, so they are read past.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 

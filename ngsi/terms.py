@@ -151,7 +151,9 @@ def _attribute(value: Any, rename: Callable[[str], str]) -> Any:
         return [_attribute(v, rename) for v in value]
     if not isinstance(value, dict) or not _is_attribute(value):
         return value  # a concise or keyValues value: its JSON keys are data, not names
-    return {k if k in CORE_NAMES else rename(k): v if k in CORE_NAMES else _attribute(v, rename) for k, v in value.items()}
+    return {
+        k if k in CORE_NAMES else rename(k): v if k in CORE_NAMES else _attribute(v, rename) for k, v in value.items()
+    }
 
 
 def _is_attribute(value: dict[str, Any]) -> bool:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
+from api.ld import LdContext, LdRequest
 from api.state import HubState, hub_state
 from hub.errors import (
     AlreadyExists,
@@ -27,7 +28,12 @@ from hub.errors import (
 from ngsi import provision, store
 from schemas.ngsild import is_absolute_uri
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"])
+
+async def _remember_context(request: Request, ld: LdContext) -> None:
+    request.state.ld = ld  # every route's body and attribute names are translated with the request's @context
+
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"], dependencies=[Depends(_remember_context)])
 State = Annotated[HubState, Depends(hub_state)]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
 BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
@@ -42,9 +48,15 @@ async def _body(request: Request) -> Any:
     if not raw:
         raise InvalidRequest("the request has no body")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
+    return _ld(request).entity_in(body)
+
+
+def _ld(request: Request) -> LdRequest:
+    ld: LdRequest = request.state.ld
+    return ld
 
 
 async def _object(request: Request) -> dict[str, Any]:
@@ -108,7 +120,7 @@ async def update_attrs(request: Request, state: State, entity_id: str, tenant: T
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Partially update one attribute")
 async def patch_attr(request: Request, state: State, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
-    fragment, key = await _object(request), tenant or ""
+    fragment, key, attr = await _object(request), tenant or "", _ld(request).translation.to_stored(attr)
     with state.db.begin() as conn:
         entity = _load(conn, key, _id(entity_id))
         if attr not in entity:
@@ -120,8 +132,8 @@ async def patch_attr(request: Request, state: State, entity_id: str, attr: str, 
 
 
 @router.delete("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Delete one attribute")
-def delete_attr(state: State, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
-    key = tenant or ""
+def delete_attr(request: Request, state: State, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
+    key, attr = tenant or "", _ld(request).translation.to_stored(attr)
     with state.db.begin() as conn:
         entity = _load(conn, key, _id(entity_id))
         if entity.pop(attr, None) is None:
