@@ -165,7 +165,7 @@ def _define(result: ActiveContext, local: dict[str, Any], name: str, defining: d
     if value is None or (isinstance(value, dict) and value.get("@id", "") is None):
         result.terms[name] = Term(None, protected=prot)
     elif isinstance(value, str):
-        iri = _expand_value(result, local, value, defining, prot)
+        iri = _expand_value(result, local, name, value, defining, prot)
         result.terms[name] = Term(iri, prefix=iri is not None and iri.endswith(GEN_DELIMS), protected=prot)
     elif isinstance(value, dict):
         if "@reverse" in value:
@@ -174,7 +174,7 @@ def _define(result: ActiveContext, local: dict[str, Any], name: str, defining: d
         target = value.get("@id")
         if target is not None and not isinstance(target, str):
             raise BadRequestData(f"@context term {name!r}: @id must be a string, got {target!r}")
-        iri = _expand_value(result, local, target if target is not None else name, defining, prot)
+        iri = _expand_value(result, local, name, target if target is not None else name, defining, prot)
         # Scoped contexts (value["@context"]) apply to the values under this term, never to NGSI-LD names.
         result.terms[name] = Term(iri, prefix=value.get("@prefix") is True, protected=prot)
     else:
@@ -183,17 +183,17 @@ def _define(result: ActiveContext, local: dict[str, Any], name: str, defining: d
 
 
 def _expand_value(
-    result: ActiveContext, local: dict[str, Any], value: str, defining: dict[str, bool], prot: bool
+    result: ActiveContext, local: dict[str, Any], name: str, value: str, defining: dict[str, bool], prot: bool
 ) -> str | None:
-    """IRI expansion of a term definition's target, vocabulary-relative, against the context being processed."""
+    """IRI expansion of term ``name``'s target, vocabulary-relative, against the context being processed."""
     if value.startswith("@"):
         return value
-    if value in local and defining.get(value) is None:
-        _define(result, local, value, defining, prot)  # a term naming itself is vocabulary-relative, no cycle
+    if value in local and value != name:  # a term naming itself is vocabulary-relative, not a cycle
+        _define(result, local, value, defining, prot)
     if ":" in value:
         prefix = value.split(":", 1)[0]
-        if prefix in local and defining.get(prefix) is None:
-            _define(result, local, prefix, defining, prot)
+        if prefix in local:
+            _define(result, local, prefix, defining, prot)  # raises on a cyclic IRI mapping
     return result.expand(value)
 
 

@@ -159,10 +159,12 @@ async def test_jsonld_contexts_post_list_serve_delete(api: httpx.AsyncClient, do
     assert url.startswith("http://127.0.0.1:8000/ngsi-ld/v1/jsonldContexts/")
     local_id = url.rsplit("/", 1)[1]
     listed = (await api.get("/ngsi-ld/v1/jsonldContexts")).json()
-    assert url in listed and CORE_CONTEXT in listed
+    assert url in listed
+    assert CORE_CONTEXT in listed
     details = (await api.get("/ngsi-ld/v1/jsonldContexts", params={"details": "true", "kind": "Hosted"})).json()
     assert [(d["url"], d["id"], d["kind"]) for d in details] == [(url, local_id, "Hosted")]
-    assert details[0]["createdAt"].endswith("Z") and details[0]["numberOfHits"] == 0
+    assert details[0]["createdAt"].endswith("Z")
+    assert details[0]["numberOfHits"] == 0
     served = await api.get(f"/ngsi-ld/v1/jsonldContexts/{local_id}")
     assert served.headers["content-type"] == "application/ld+json"
     assert served.json() == ALIASES
