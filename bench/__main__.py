@@ -13,6 +13,7 @@ import psycopg
 
 from bench import (
     catalog_export,
+    contexts,
     dcat_large,
     dcat_parse,
     demo_harvest,
@@ -56,6 +57,7 @@ def main() -> None:
     catalog_export.main()
     mqa.main()
     search.main(pg)
+    contexts.main()
 
 
 if __name__ == "__main__":
