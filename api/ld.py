@@ -50,7 +50,8 @@ class LdRequest:
         """The ``Link`` header of an ``application/json`` response."""
         return context_link(self.context if isinstance(self.context, str) else CORE_CONTEXT)
 
-    def types(self, names: list[str]) -> list[str]:
+    def names(self, names: list[str]) -> list[str]:
+        """Type or attribute names of a request (``type=``, ``attrs=``) as stored."""
         return self.translation.names(names)
 
     def q(self, text: str | None) -> str | None:

@@ -93,7 +93,7 @@ def query_entities(
     unsupported = [name for name in NOT_YET if name in request.query_params]
     if unsupported:
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
-    types, ids = ld.types(_split(type)), _split(id)
+    types, ids = ld.names(_split(type)), _split(id)
     if not types and not ids and not idPattern and not q:
         raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q or a geo-query")
     where = _conditions(ld.q(q), idPattern)

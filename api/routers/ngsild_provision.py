@@ -88,9 +88,11 @@ def _headers(tenant: str) -> dict[str, str]:
     return {"NGSILD-Tenant": tenant} if tenant else {}
 
 
-def _partial(updated: list[str], not_updated: list[str], reason: str, tenant: str) -> Response:
+def _partial(request: Request, updated: list[str], not_updated: list[str], reason: str, tenant: str) -> Response:
     if not not_updated:
         return Response(status_code=204, headers=_headers(tenant))
+    name = _ld(request).translation.to_client  # the attribute names as the client wrote them
+    updated, not_updated = [name(n) for n in updated], [name(n) for n in not_updated]
     body = {"updated": updated, "notUpdated": [{"attributeName": n, "reason": reason} for n in not_updated]}
     return Response(orjson.dumps(body), status_code=207, media_type="application/json", headers=_headers(tenant))
 
@@ -105,7 +107,7 @@ async def append_attrs(
         merged, skipped = provision.append(stored, attrs, overwrite="noOverwrite" not in (options or ""))
         _save(conn, key, merged)
     done = [n for n in attrs if n not in skipped and n not in provision.ENTITY_MEMBERS]
-    return _partial(done, skipped, "attribute exists and options=noOverwrite", key)
+    return _partial(request, done, skipped, "attribute exists and options=noOverwrite", key)
 
 
 @router.patch("/entities/{entity_id:path}/attrs", summary="Update existing attributes")
@@ -115,7 +117,7 @@ async def update_attrs(request: Request, state: State, entity_id: str, tenant: T
         merged, missing = provision.update(_load(conn, key, _id(entity_id)), attrs)
         _save(conn, key, merged)
     done = [n for n in attrs if n not in missing and n not in provision.ENTITY_MEMBERS]
-    return _partial(done, missing, "attribute does not exist", key)
+    return _partial(request, done, missing, "attribute does not exist", key)
 
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Partially update one attribute")

@@ -200,8 +200,8 @@ def query_temporal(
     mode, methods = _mode(format, options, aggrMethods)
     params = {
         "ids": ids,
-        "types": ld.types(types),
-        "attrs": ld.types(_split(attrs)),
+        "types": ld.names(types),
+        "attrs": ld.names(_split(attrs)),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
@@ -242,7 +242,7 @@ def retrieve_temporal(
     params = {
         "ids": [entity_id],
         "types": [],
-        "attrs": ld.types(_split(attrs)),
+        "attrs": ld.names(_split(attrs)),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,

@@ -20,6 +20,7 @@ TRANSPORT = "https://smartdatamodels.org/dataModel.Transportation/"
 ALIASES = {"@context": {"bikes": TRANSPORT + "availableBikeNumber", "Dock": TRANSPORT + "BikeHireDockingStation"}}
 ALIASES_URL = "https://contexts.example.org/bikes.jsonld"
 URN = "urn:ngsi-ld:BikeHireDockingStation:oslo:"
+LD_JSON = "application/ld+json"
 
 
 def dock(n: int, bikes: int) -> dict[str, Any]:
@@ -178,3 +179,30 @@ async def test_jsonld_contexts_post_list_serve_delete(api: httpx.AsyncClient, do
     bad = await api.post("/ngsi-ld/v1/jsonldContexts", json={"bikes": "x"})
     assert bad.status_code == 400
     assert (await api.get("/ngsi-ld/v1/jsonldContexts", params={"kind": "Other"})).status_code == 400
+
+
+async def test_batch_items_use_their_own_context_and_207_names_the_clients_terms(
+    api: httpx.AsyncClient, hub: HubState, docks: None
+) -> None:
+    hub.contexts.add(ALIASES_URL, ALIASES, ContextKind.CACHED)
+    items = [
+        {"id": f"{URN}20", "type": "Dock", "bikes": {"type": "Property", "value": 1}, "@context": ALIASES_URL},
+        {"id": f"{URN}21", "type": "BikeHireDockingStation", "@context": CORE_CONTEXT},
+    ]
+    created = await api.post(
+        "/ngsi-ld/v1/entityOperations/create", content=orjson.dumps(items), headers={"Content-Type": LD_JSON}
+    )
+    assert created.status_code == 201, created.text
+    stored = (await api.get(f"/ngsi-ld/v1/entities/{URN}20")).json()
+    assert (stored["type"], stored["availableBikeNumber"]["value"]) == ("BikeHireDockingStation", 1)
+    update = await api.patch(
+        f"/ngsi-ld/v1/entities/{URN}20/attrs",
+        json={"bikes": {"type": "Property", "value": 2}, "spare": {"type": "Property", "value": 0}},
+        headers=_link(ALIASES_URL),
+    )
+    assert update.status_code == 207
+    assert update.json()["updated"] == ["bikes"]
+    assert [n["attributeName"] for n in update.json()["notUpdated"]] == ["spare"]
+    deleted = await api.delete(f"/ngsi-ld/v1/entities/{URN}20/attrs/bikes", headers=_link(ALIASES_URL))
+    assert deleted.status_code == 204
+    assert "availableBikeNumber" not in (await api.get(f"/ngsi-ld/v1/entities/{URN}20")).json()
