@@ -89,7 +89,10 @@ def add(
     document = _guarded(lambda: _read_document(url, file))
     settings = _guarded(_settings)
     service = _guarded(lambda: _service(settings))
-    info = _guarded(lambda: service.add(url, document, ContextKind.CACHED))
+    try:
+        info = _guarded(lambda: service.add(url, document, ContextKind.CACHED))
+    finally:
+        service.db.dispose()
     typer.echo(f"added {info.url} (id {info.id})")
 
 
@@ -117,7 +120,10 @@ def list_contexts() -> None:
         typer.echo(f"{state.value:<9} official  {artefact.url}  ({artefact.path})")
         for alias in artefact.aliases:
             typer.echo(f"{state.value:<9} alias     {alias}")
-    added = [e for e in _guarded(service.entries) if not e.official]
+    try:
+        added = [e for e in _guarded(service.entries) if not e.official]
+    finally:
+        service.db.dispose()
     for entry in added:
         typer.echo(f"{'ok':<9} {entry.kind.value.lower():<9} {entry.url}  (id {entry.id})")
     ok = sum(state is ArtefactState.OK for _, state in states)

@@ -137,7 +137,6 @@ class ContextService:
         document = self.document(url)
         if document is None:
             raise ContextMissing(url)
-        self._count(url)
         return document["@context"]
 
     def _count(self, url: str) -> None:
@@ -150,6 +149,8 @@ class ContextService:
     def translation(self, context: Any) -> Translation:
         """The name translation for a request's @context value (None: no context, the hub's own names)."""
         urls = context if isinstance(context, list) else [context]
+        if isinstance(context, str):
+            self._count(context)
         if context is None or all(isinstance(u, str) and is_core(u) for u in urls):
             return IDENTITY  # the core context alone: stored names are already the request's names
         key = context if isinstance(context, str) else "inline:" + hashlib.sha256(_canonical(context)).hexdigest()
@@ -157,8 +158,6 @@ class ContextService:
             found = self._translations.get(key)
             if found is not None:
                 self._translations.move_to_end(key)
-        if isinstance(context, str):
-            self._count(context)
         if found is not None:
             return found
         default, fixed = self._default_context()

@@ -206,3 +206,13 @@ async def test_batch_items_use_their_own_context_and_207_names_the_clients_terms
     deleted = await api.delete(f"/ngsi-ld/v1/entities/{URN}20/attrs/bikes", headers=_link(ALIASES_URL))
     assert deleted.status_code == 204
     assert "availableBikeNumber" not in (await api.get(f"/ngsi-ld/v1/entities/{URN}20")).json()
+
+
+async def test_hits_are_counted_per_context(api: httpx.AsyncClient, hub: HubState, docks: None) -> None:
+    hub.contexts.add(ALIASES_URL, ALIASES, ContextKind.CACHED)
+    for _ in range(3):
+        await api.get("/ngsi-ld/v1/entities", params={"type": "Dock"}, headers=_link(ALIASES_URL))
+    details = (await api.get("/ngsi-ld/v1/jsonldContexts", params={"details": "true"})).json()
+    mine = next(d for d in details if d["url"] == ALIASES_URL)
+    assert (mine["kind"], mine["numberOfHits"]) == ("Cached", 3)
+    assert mine["lastUsage"].endswith("Z")

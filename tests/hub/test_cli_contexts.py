@@ -30,8 +30,10 @@ def test_sync_add_list(tmp_path: Path, database_url: str, shared_data: Path) -> 
     assert "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.3.jsonld" in listed.stdout
     assert f"cached    {URL}" in listed.stdout
     assert "10 of 10 official contexts present" in listed.stdout
-    service = ContextService(tmp_path / "var" / "contexts", Database(database_url))
+    db = Database(database_url)
+    service = ContextService(tmp_path / "var" / "contexts", db)
     assert service.translation(URL).to_stored("speed") == "https://example.org/speed"
+    db.dispose()
 
 
 def test_bad_input_is_one_line_and_exit_1(tmp_path: Path, database_url: str) -> None:
