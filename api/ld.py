@@ -1,8 +1,8 @@
 """The request's JSON-LD @context (NGSI-LD HTTP binding, GS CIM 009 clause 6.3.5) as a FastAPI dependency.
 
-``Content-Type: application/ld+json`` carries the @context in the body; ``application/json`` (and merge-patch)
-only in a ``Link`` header with ``rel="http://www.w3.org/ns/json-ld#context"``; both at once, a body @context with
-plain JSON, or a Link without that rel is a 400. GET and DELETE take it from Link. No Link: the core context only.
+``Content-Type: application/ld+json`` carries the @context in the body (400 without one); ``application/json``
+(and merge-patch) only in a ``Link`` header with ``rel="http://www.w3.org/ns/json-ld#context"``; both at once, a
+body @context with plain JSON, or a Link without that rel is a 400. GET and DELETE take it from Link. No Link: the core context only.
 The context is resolved through the context store (``ngsi.contexts``); an unknown one is LdContextNotAvailable
 (504) unless ``NORDHUB_CONTEXT_FETCH`` lets the hub fetch it, through the harvester's SSRF-guarded client.
 """
@@ -99,6 +99,8 @@ async def _body_contexts(request: Request, media: str) -> tuple[Any, dict[int, A
     contexts = {i: item["@context"] for i, item in enumerate(items) if isinstance(item, dict) and "@context" in item}
     if contexts and media != LD_JSON:
         raise BadRequestData(f"a body with an @context must be sent as {LD_JSON} (with {media} use a Link header)")
+    if media == LD_JSON and any(isinstance(item, dict) and "@context" not in item for item in items):
+        raise BadRequestData(f"an {LD_JSON} body carries its @context (every entity of a batch too)")
     if isinstance(body, dict):
         return contexts.get(0), {}
     return None, contexts

@@ -134,6 +134,11 @@ async def test_context_rules_of_the_http_binding(api: httpx.AsyncClient, docks: 
     plain = await api.post("/ngsi-ld/v1/entities", content=body, headers={"Content-Type": "application/json"})
     assert plain.status_code == 400
     assert "application/ld+json" in plain.json()["detail"]
+    bare = await api.post(
+        "/ngsi-ld/v1/entities", content=orjson.dumps(dock(8, 1)), headers={"Content-Type": "application/ld+json"}
+    )
+    assert bare.status_code == 400
+    assert "carries its @context" in bare.json()["detail"]
     wrong_rel = await api.get(
         "/ngsi-ld/v1/entities", params={"type": "Dock"}, headers={"Link": f'<{CORE_CONTEXT}>; rel="describedby"'}
     )
@@ -216,3 +221,24 @@ async def test_hits_are_counted_per_context(api: httpx.AsyncClient, hub: HubStat
     mine = next(d for d in details if d["url"] == ALIASES_URL)
     assert (mine["kind"], mine["numberOfHits"]) == ("Cached", 3)
     assert mine["lastUsage"].endswith("Z")
+
+
+async def test_temporal_create_with_an_inline_context_stores_the_history_under_stored_names(
+    api: httpx.AsyncClient, docks: None
+) -> None:
+    body = {
+        "id": f"{URN}30",
+        "type": "Dock",
+        "bikes": [
+            {"type": "Property", "value": 1, "observedAt": "2025-01-01T10:00:00Z"},
+            {"type": "Property", "value": 4, "observedAt": "2025-01-01T11:00:00Z"},
+        ],
+        **ALIASES,
+    }
+    created = await api.post(
+        "/ngsi-ld/v1/temporal/entities", content=orjson.dumps(body), headers={"Content-Type": LD_JSON}
+    )
+    assert created.status_code == 201, created.text
+    history = await api.get(f"/ngsi-ld/v1/temporal/entities/{URN}30", params={"attrs": "availableBikeNumber"})
+    assert [i["value"] for i in history.json()["availableBikeNumber"]] == [1, 4]
+    assert history.json()["type"] == "BikeHireDockingStation"
