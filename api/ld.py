@@ -3,8 +3,9 @@
 ``Content-Type: application/ld+json`` carries the @context in the body (400 without one); ``application/json``
 (and merge-patch) only in a ``Link`` header with ``rel="http://www.w3.org/ns/json-ld#context"``; both at once, a
 body @context with plain JSON, or a Link without that rel is a 400. GET and DELETE take it from Link. No Link:
-the core context only. The context is resolved through the context store (``ngsi.contexts``); an unknown one is LdContextNotAvailable
-(504) unless ``NORDHUB_CONTEXT_FETCH`` lets the hub fetch it, through the harvester's SSRF-guarded client.
+the core context only. The context is resolved through the context store (``ngsi.contexts``); an unknown one is
+LdContextNotAvailable (504) unless ``NORDHUB_CONTEXT_FETCH`` lets the hub fetch it, through the harvester's
+SSRF-guarded client.
 """
 
 from __future__ import annotations
