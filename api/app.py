@@ -15,6 +15,7 @@ from api.routers import (
     health,
     keys,
     ngsild,
+    ngsild_contexts,
     ngsild_provision,
     pages,
     quality,
@@ -33,6 +34,7 @@ from hub import __version__
 from hub.cities import Registry, load_cities
 from hub.db import Database
 from hub.settings import Settings
+from ngsi.contexts import ContextService
 from schemas.records import RecordValidator
 from schemas.sdm import SdmValidator
 from schemas.store import SchemaStore
@@ -54,7 +56,8 @@ def build_state(settings: Settings, *, db: Database | None = None, registry: Reg
     database = db or Database(settings.database_url)
     cities = registry if registry is not None else load_cities(settings.cities_file)
     harvester = Harvester(database, cities, HttpClient(settings), validator=record_validator(settings))
-    state = HubState(settings=settings, db=database, registry=cities, harvester=harvester)
+    contexts = ContextService(settings.data_dir / "contexts", database)
+    state = HubState(settings=settings, db=database, registry=cities, harvester=harvester, contexts=contexts)
     state.refresh_registry(cities)  # sources registered through the API, over cities.toml
     return state
 
@@ -93,6 +96,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ngsild_provision.router)
     app.include_router(ngsild.router)
+    app.include_router(ngsild_contexts.router)
     app.include_router(temporal.router)
     app.include_router(runs.router)
     app.include_router(validate.router)

@@ -13,6 +13,7 @@ from hub import officers
 from hub.cities import Registry
 from hub.db import Database
 from hub.settings import Settings
+from ngsi.contexts import ContextService
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class HubState:
     db: Database
     registry: Registry
     harvester: Harvester
+    contexts: ContextService  # the @context store and its cached name translations
     scheduler: HarvestScheduler | None = field(default=None)  # while serving with the scheduler on
     base: Registry | None = field(default=None)  # cities.toml alone; ``registry`` is it merged with registrations
 

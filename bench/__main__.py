@@ -14,6 +14,7 @@ import psycopg
 from bench import (
     auth,
     catalog_export,
+    contexts,
     dcat_large,
     dcat_parse,
     demo_harvest,
@@ -58,6 +59,7 @@ def main() -> None:
     mqa.main()
     search.main(pg)
     auth.main(pg)
+    contexts.main()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from harvester.http import HttpClient
 from harvester.run import Harvester, RunReport
 from harvester.scheduler import HarvestScheduler, wanted_jobs
 from harvester.sources import adapter_for
-from hub import demo, keys_cli, officers
+from hub import cli_contexts, demo, keys_cli, officers
 from hub.cities import Registry, dump_cities, load_cities
 from hub.db import Database
 from hub.errors import ConfigError, NordhubError
@@ -44,6 +44,7 @@ app.add_typer(cities_app, name="cities")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_cli.app, name="schemas")
 app.add_typer(keys_cli.app, name="keys")
+app.add_typer(cli_contexts.app, name="contexts")
 T = TypeVar("T")
 FAILED_STATES = {run_store.RunStatus.FAILED, run_store.RunStatus.TIMED_OUT, run_store.RunStatus.CANCELLED}
 

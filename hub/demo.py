@@ -17,6 +17,7 @@ from harvester.sources import adapter_for
 from hub.cities import City, Registry, Source, dump_cities, load_cities
 from hub.db import Database
 from hub.settings import Settings
+from ngsi.contexts import context_files
 from schemas.cli import copy_shapes
 from schemas.store import SchemaStore
 
@@ -85,7 +86,10 @@ def banner(url: str) -> str:
 
 
 def sync_schemas(settings: Settings, shared: Path) -> str:
-    """Fill the schema store from a local copy of the official artefacts when there is one (offline)."""
+    """Fill the schema and context stores from a local copy of the official artefacts when there is one."""
+    contexts = context_files(settings.data_dir / "contexts")
+    if not contexts.available() and shared.is_dir():
+        contexts.sync_from_dir(shared)  # the @contexts the NGSI-LD API resolves offline
     store = SchemaStore(settings.data_dir / "schemas")
     if store.available():
         return f"schema store ready at {store.root}"

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         description="Accept NGSI-LD writes without a key (a local or test deployment, or a broker behind a separate "
         "access proxy; conformance suites run this way). Registrations and key management always need a key.",
     )
+    context_fetch: bool = Field(
+        default=False,
+        description="Let the NGSI-LD API fetch a request's unknown JSON-LD @context from its URL (through the "
+        "harvester's SSRF-guarded client) and keep it in the context store; off: unknown contexts give "
+        "LdContextNotAvailable.",
+    )
     scheduler_enabled: bool = Field(default=True, description="Run the harvest scheduler inside `nordhub serve`.")
     log_level: LogLevel = Field(default="INFO", description="Lowest level of log lines written.")
     log_json: bool = Field(default=True, description="Write log lines as JSON objects (false: human-readable text).")

@@ -42,19 +42,19 @@ def _concise(attr: Any) -> Any:
     return {k: _concise(v) if isinstance(v, dict) else v for k, v in attr.items() if k != "type"}
 
 
-def render(stored: str, fmt: Format, *, with_context: bool) -> bytes:
-    """One stored entity in the requested format, with the core @context in the body when asked."""
+def render(stored: str, fmt: Format, *, with_context: bool, context: Any = CORE_CONTEXT) -> bytes:
+    """One stored entity in the requested format, with ``context`` (the core @context) in the body when asked."""
     if fmt is Format.NORMALIZED:
         if not with_context:
             return stored.encode()
         # Splice the @context in without a parse/serialise round trip: stored JSON always starts with "{".
-        return b'{"@context":"' + CORE_CONTEXT.encode() + b'",' + stored[1:].encode()
+        return b'{"@context":' + orjson.dumps(context) + b"," + stored[1:].encode()
     entity: dict[str, Any] = orjson.loads(stored)
     shaper = _key_value if fmt is Format.KEY_VALUES else _concise
-    out: dict[str, Any] = {"@context": CORE_CONTEXT} if with_context else {}
+    out: dict[str, Any] = {"@context": context} if with_context else {}
     out.update({k: v if k in ENTITY_MEMBERS else shaper(v) for k, v in entity.items()})
     return orjson.dumps(out)
 
 
-def render_list(rows: list[str], fmt: Format, *, with_context: bool) -> bytes:
-    return b"[" + b",".join(render(row, fmt, with_context=with_context) for row in rows) + b"]"
+def render_list(rows: list[str], fmt: Format, *, with_context: bool, context: Any = CORE_CONTEXT) -> bytes:
+    return b"[" + b",".join(render(row, fmt, with_context=with_context, context=context) for row in rows) + b"]"

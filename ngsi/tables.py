@@ -38,3 +38,16 @@ temporal_instances = Table(
     Column("value", Text, nullable=False),
     Index("ix_ngsi_temporal_instances_entity", "tenant", "entity_id", "attr", "ts", unique=True),
 )
+
+# JSON-LD @contexts added at run time (`nordhub contexts add`, POST /jsonldContexts, or fetched when
+# NORDHUB_CONTEXT_FETCH allows it). In the database rather than on disk so that every API process on one
+# PostgreSQL sees a context as soon as one of them stored it. The official contexts are files (ngsi.contexts).
+ld_contexts = Table(
+    "ngsi_ld_contexts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -44,6 +44,7 @@ class ArtefactKind(StrEnum):
     SDM_SUBJECT = "sdm-subject"  # a subject-wide schema (Environment-schema.json, weather-schema.json)
     SDM_MODEL = "sdm-model"  # one model's schema.json
     GBFS = "gbfs"  # one GBFS file's official JSON Schema
+    LD_CONTEXT = "ld-context"  # a JSON-LD @context (ngsi.contexts keeps its own manifest of them)
 
 
 class ArtefactState(StrEnum):
@@ -273,7 +274,8 @@ class SchemaStore:
         if self._caches.registry is None:
             resources: list[tuple[str, Resource[Any]]] = []
             for artefact in self.manifest:
-                contents = self._load(artefact) if artefact.kind is not ArtefactKind.GBFS else None
+                schema = artefact.kind not in (ArtefactKind.GBFS, ArtefactKind.LD_CONTEXT)
+                contents = self._load(artefact) if schema else None
                 if contents is None:
                     continue
                 resource = Resource.from_contents(contents, default_specification=DRAFT202012)

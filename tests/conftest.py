@@ -81,13 +81,16 @@ def demo_cities(registry: Registry) -> Registry:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
+    """Test settings. A test or module marked ``anonymous_writes`` stands for a broker behind a separate access
+    proxy: its NGSI-LD writes need no key (tests/api/test_authz.py covers the keys)."""
     return Settings(
         database_url=database_url,
         data_dir=tmp_path / "var",
         cities_file=ROOT / "cities.toml",
         scheduler_enabled=False,
         log_json=False,
+        anonymous_writes=request.node.get_closest_marker("anonymous_writes") is not None,
     )
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
+from api.ld import LdContext
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, NonexistentTenant, NotAcceptable, OperationNotSupported, ResourceNotFound
 from ngsi import store
@@ -60,8 +61,8 @@ def _tenant(state: HubState, tenant: str | None) -> str | None:
     return tenant
 
 
-def _headers(media: str, tenant: str | None) -> dict[str, str]:
-    headers = {"Link": context_link()} if media == JSON else {}
+def _headers(media: str, tenant: str | None, link: str | None = None) -> dict[str, str]:
+    headers = {"Link": link or context_link()} if media == JSON else {}
     if tenant:
         headers["NGSILD-Tenant"] = tenant
     return headers
@@ -75,6 +76,7 @@ def _split(value: str | None) -> list[str]:
 def query_entities(
     request: Request,
     state: Annotated[HubState, Depends(hub_state)],
+    ld: LdContext,
     type: Annotated[str | None, Query(description="Entity types, comma-separated (any of)")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     idPattern: Annotated[str | None, Query(description="A regular expression over entity ids")] = None,
@@ -91,10 +93,10 @@ def query_entities(
     unsupported = [name for name in NOT_YET if name in request.query_params]
     if unsupported:
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
-    types, ids = _split(type), _split(id)
+    types, ids = ld.names(_split(type)), _split(id)
     if not types and not ids and not idPattern and not q:
         raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q or a geo-query")
-    where = _conditions(q, idPattern)
+    where = _conditions(ld.q(q), idPattern)
     bad = [i for i in ids if not is_absolute_uri(i)]
     if bad:
         raise BadRequestData(f"id {bad[0]!r} is not an absolute URI")
@@ -106,13 +108,14 @@ def query_entities(
         rows, total = store.query_entities(
             conn, tenant=tenant, types=types, ids=ids, limit=limit, offset=offset, count=count, extra=where
         )
-    headers = _headers(media, tenant)
+    headers = _headers(media, tenant, ld.link())
     links = _page_links(request, offset, limit, len(rows), total)
     if links:
         headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
     if total is not None:
         headers["NGSILD-Results-Count"] = str(total)
-    body = render_list(rows, fmt, with_context=media == LD_JSON)
+    rows = [ld.stored_out(row) for row in rows]
+    body = render_list(rows, fmt, with_context=media == LD_JSON, context=ld.body_context())
     return Response(body, media_type=media, headers=headers)
 
 
@@ -142,6 +145,7 @@ def _page_links(request: Request, offset: int, limit: int, returned: int, total:
 def retrieve_entity(
     entity_id: str,
     state: Annotated[HubState, Depends(hub_state)],
+    ld: LdContext,
     type: Annotated[str | None, Query(description="If given, the entity's type must match")] = None,
     format: Annotated[str | None, Query(description="normalized, concise or keyValues")] = None,
     options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
@@ -155,7 +159,7 @@ def retrieve_entity(
     tenant = _tenant(state, ngsild_tenant)
     with state.db.connect() as conn:
         stored = store.get_entity(conn, tenant=tenant, entity_id=entity_id)
-    if stored is None or (type and f'"type":"{type}"' not in stored):
+    if stored is None or (type and f'"type":"{ld.translation.to_stored(type)}"' not in stored):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    body = render(stored, fmt, with_context=media == LD_JSON)
-    return Response(body, media_type=media, headers=_headers(media, tenant))
+    body = render(ld.stored_out(stored), fmt, with_context=media == LD_JSON, context=ld.body_context())
+    return Response(body, media_type=media, headers=_headers(media, tenant, ld.link()))

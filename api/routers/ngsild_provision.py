@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from api.auth import check_id_space, ngsi_writer
+from api.ld import LdContext, LdRequest
 from api.state import HubState, hub_state
 from hub.auth import Principal
 from hub.errors import (
@@ -30,7 +31,12 @@ from hub.errors import (
 from ngsi import provision, store
 from schemas.ngsild import is_absolute_uri
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"])
+
+async def _remember_context(request: Request, ld: LdContext) -> None:
+    request.state.ld = ld  # every route's body and attribute names are translated with the request's @context
+
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"], dependencies=[Depends(_remember_context)])
 State = Annotated[HubState, Depends(hub_state)]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
 # Every write names its writer: the dependency refuses missing or foreign keys (401/403) before any lookup.
@@ -47,9 +53,15 @@ async def _body(request: Request) -> Any:
     if not raw:
         raise InvalidRequest("the request has no body")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
+    return _ld(request).entity_in(body)
+
+
+def _ld(request: Request) -> LdRequest:
+    ld: LdRequest = request.state.ld
+    return ld
 
 
 async def _object(request: Request) -> dict[str, Any]:
@@ -87,9 +99,11 @@ def _headers(tenant: str) -> dict[str, str]:
     return {"NGSILD-Tenant": tenant} if tenant else {}
 
 
-def _partial(updated: list[str], not_updated: list[str], reason: str, tenant: str) -> Response:
+def _partial(request: Request, updated: list[str], not_updated: list[str], reason: str, tenant: str) -> Response:
     if not not_updated:
         return Response(status_code=204, headers=_headers(tenant))
+    name = _ld(request).translation.to_client  # the attribute names as the client wrote them
+    updated, not_updated = [name(n) for n in updated], [name(n) for n in not_updated]
     body = {"updated": updated, "notUpdated": [{"attributeName": n, "reason": reason} for n in not_updated]}
     return Response(orjson.dumps(body), status_code=207, media_type="application/json", headers=_headers(tenant))
 
@@ -109,7 +123,7 @@ async def append_attrs(
         merged, skipped = provision.append(stored, attrs, overwrite="noOverwrite" not in (options or ""))
         _save(conn, key, merged)
     done = [n for n in attrs if n not in skipped and n not in provision.ENTITY_MEMBERS]
-    return _partial(done, skipped, "attribute exists and options=noOverwrite", key)
+    return _partial(request, done, skipped, "attribute exists and options=noOverwrite", key)
 
 
 @router.patch("/entities/{entity_id:path}/attrs", summary="Update existing attributes")
@@ -121,14 +135,14 @@ async def update_attrs(
         merged, missing = provision.update(_load(conn, key, _own(state, writer, entity_id)), attrs)
         _save(conn, key, merged)
     done = [n for n in attrs if n not in missing and n not in provision.ENTITY_MEMBERS]
-    return _partial(done, missing, "attribute does not exist", key)
+    return _partial(request, done, missing, "attribute does not exist", key)
 
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Partially update one attribute")
 async def patch_attr(
     request: Request, state: State, writer: Writer, entity_id: str, attr: str, tenant: Tenant = None
 ) -> Response:
-    fragment, key = await _object(request), tenant or ""
+    fragment, key, attr = await _object(request), tenant or "", _ld(request).translation.to_stored(attr)
     with state.db.begin() as conn:
         entity = _load(conn, key, _own(state, writer, entity_id))
         if attr not in entity:
@@ -140,8 +154,10 @@ async def patch_attr(
 
 
 @router.delete("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Delete one attribute")
-def delete_attr(state: State, writer: Writer, entity_id: str, attr: str, tenant: Tenant = None) -> Response:
-    key = tenant or ""
+def delete_attr(
+    request: Request, state: State, writer: Writer, entity_id: str, attr: str, tenant: Tenant = None
+) -> Response:
+    key, attr = tenant or "", _ld(request).translation.to_stored(attr)
     with state.db.begin() as conn:
         entity = _load(conn, key, _own(state, writer, entity_id))
         if entity.pop(attr, None) is None:

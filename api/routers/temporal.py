@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from api.auth import check_id_space, ngsi_writer
+from api.ld import LdContext, LdRequest
 from api.routers.ngsild import JSON, LD_JSON, _tenant, negotiate
 from api.state import HubState, hub_state
 from hub.auth import Principal
@@ -23,7 +24,6 @@ from hub.errors import (
 )
 from ngsi import store
 from ngsi import temporal as history
-from ngsi.context import CORE_CONTEXT, context_link
 from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
@@ -157,13 +157,14 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _respond(body: Any, media: str, tenant: str | None, extra: dict[str, str] | None = None) -> Response:
-    headers = {"Link": context_link()} if media == JSON else {}
+def _respond(body: Any, media: str, tenant: str | None, ld: LdRequest, extra: dict[str, str] | None = None) -> Response:
+    headers = {"Link": ld.link()} if media == JSON else {}
+    body = [ld.translation.entity_out(b) for b in body] if isinstance(body, list) else ld.translation.entity_out(body)
     if media == LD_JSON:
         if isinstance(body, list):
-            body = [{"@context": CORE_CONTEXT, **b} for b in body]
+            body = [{"@context": ld.body_context(), **b} for b in body]
         else:
-            body = {"@context": CORE_CONTEXT, **body}
+            body = {"@context": ld.body_context(), **body}
     if tenant:
         headers["NGSILD-Tenant"] = tenant
     headers.update(extra or {})
@@ -173,6 +174,7 @@ def _respond(body: Any, media: str, tenant: str | None, extra: dict[str, str] | 
 @router.get("/entities", summary="Query the history of entities (temporal values, lastN, aggregation)")
 def query_temporal(
     state: State,
+    ld: LdContext,
     type: Annotated[str | None, Query(description="Entity types, comma-separated")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     attrs: Annotated[str | None, Query(description="Attributes, comma-separated")] = None,
@@ -201,8 +203,8 @@ def query_temporal(
     mode, methods = _mode(format, options, aggrMethods)
     params = {
         "ids": ids,
-        "types": types,
-        "attrs": _split(attrs),
+        "types": ld.names(types),
+        "attrs": ld.names(_split(attrs)),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
@@ -215,12 +217,13 @@ def query_temporal(
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
     body, total = _render(state, q, mode, methods, period)
     extra = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _respond(body, media, q.tenant, extra)
+    return _respond(body, media, q.tenant, ld, extra)
 
 
 @router.get("/entities/{entity_id:path}", summary="The history of one entity")
 def retrieve_temporal(
     state: State,
+    ld: LdContext,
     entity_id: str,
     attrs: Annotated[str | None, Query()] = None,
     timerel: Annotated[str | None, Query()] = None,
@@ -242,7 +245,7 @@ def retrieve_temporal(
     params = {
         "ids": [entity_id],
         "types": [],
-        "attrs": _split(attrs),
+        "attrs": ld.names(_split(attrs)),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
@@ -256,7 +259,7 @@ def retrieve_temporal(
     body, _total = _render(state, q, mode, methods, period)
     if not body:
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    return _respond(body[0], media, q.tenant)
+    return _respond(body[0], media, q.tenant, ld)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -297,10 +300,11 @@ async def create_temporal(
     request: Request,
     state: State,
     writer: Writer,
+    ld: LdContext,
     ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
 ) -> Response:
     """201 when the entity is new, 204 when instances were added to an existing one."""
-    body = await _json_body(request)
+    body = ld.entity_in(await _json_body(request))
     current, rows = _split_instances(body)
     check_id_space(writer, body["id"], state.registry)
     tenant = ngsild_tenant or ""

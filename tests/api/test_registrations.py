@@ -17,6 +17,7 @@ from harvester.scheduler import HarvestScheduler, wanted_jobs
 from hub.cities import Registry
 from hub.db import Database
 from hub.settings import Settings
+from ngsi.contexts import ContextService
 from tests.conftest import DEMO_BASE, DEMO_HOST, KeyMaker
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +31,8 @@ async def hub(
 ) -> AsyncIterator[HubState]:
     """The hub with a harvester that reaches the in-process demo city (allow-listed like the demo does)."""
     client = HttpClient(settings, transport=demo_transport, allow_hosts=[DEMO_HOST], backoff_base=0)
-    state = HubState(settings=settings, db=db, registry=demo_cities, harvester=Harvester(db, demo_cities, client))
+    contexts = ContextService(settings.data_dir / "contexts", db)
+    state = HubState(settings, db, demo_cities, Harvester(db, demo_cities, client), contexts)
     state.refresh_registry(demo_cities)
     yield state
     await client.aclose()
@@ -189,7 +191,11 @@ async def test_scheduler_picks_up_registrations(api: httpx.AsyncClient, hub: Hub
     await api.patch(f"{OSLO}/oslo-bikes-api", json={"enabled": True}, headers=oslo)
     # another hub process sees the registration on its next reload (no file change needed)
     other = HubState(
-        hub.settings, hub.db, hub.base or hub.registry, Harvester(hub.db, hub.registry, hub.harvester.client)
+        hub.settings,
+        hub.db,
+        hub.base or hub.registry,
+        Harvester(hub.db, hub.registry, hub.harvester.client),
+        hub.contexts,
     )
     other_scheduler = HarvestScheduler(other.harvester, load_registry=other.refresh_registry)
     changes = other_scheduler.reload()

@@ -9,16 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.settings import Settings
-
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """These tests stand for a broker behind a separate access proxy: NGSI-LD writes need no key here
-    (tests/api/test_authz.py covers the keys)."""
-    return settings.model_copy(update={"anonymous_writes": True})
+# These tests stand for a broker behind a separate access proxy: NGSI-LD writes need no key here
+# (tests/api/test_authz.py covers the keys).
+pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
 
 
 ENTITY = "urn:ngsi-ld:BikeHireDockingStation:test:sys:1"

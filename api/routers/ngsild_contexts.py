@@ -1,0 +1,74 @@
+"""NGSI-LD ``/jsonldContexts``: list, serve, add (hosted) and delete the @contexts of the context store.
+
+The writes (POST, DELETE) are in this one router so that write authorisation can wrap it as a whole.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.state import HubState, hub_state
+from hub.errors import BadRequestData, InvalidRequest, UnsupportedMediaType
+from ngsi.contexts import ContextInfo, ContextKind, parse_document
+
+router = APIRouter(prefix="/ngsi-ld/v1/jsonldContexts", tags=["NGSI-LD @contexts"])
+State = Annotated[HubState, Depends(hub_state)]
+LD_JSON = "application/ld+json"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def _details(info: ContextInfo) -> dict[str, Any]:
+    return {
+        "url": info.url,
+        "id": info.id,
+        "kind": info.kind.value,
+        "createdAt": _iso(info.created_at),
+        "numberOfHits": info.hits,
+        "lastUsage": _iso(info.last_usage),
+    }
+
+
+@router.get("", summary="List the @contexts this hub holds")
+def list_contexts(
+    state: State,
+    details: Annotated[bool, Query(description="Entries with id, kind, createdAt, numberOfHits, lastUsage")] = False,
+    kind: Annotated[str | None, Query(description="Cached, Hosted or ImplicitlyCreated")] = None,
+) -> Response:
+    """The context URLs (``details=true``: one object per context). Hit counts are this process's."""
+    if kind is not None and kind not in {k.value for k in ContextKind}:
+        raise BadRequestData(f"kind {kind!r}: use {', '.join(k.value for k in ContextKind)}")
+    entries = [e for e in state.contexts.entries() if kind is None or e.kind.value == kind]
+    body = [_details(e) for e in entries] if details else [e.url for e in entries]
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/{context_id:path}", summary="Serve one @context (by id or URL)")
+def serve_context(state: State, context_id: str) -> Response:
+    _info, document = state.contexts.entry(context_id)
+    return Response(orjson.dumps(document), media_type=LD_JSON)
+
+
+@router.post("", status_code=201, summary="Add a hosted @context (the body is a JSON-LD context document)")
+async def add_context(request: Request, state: State) -> Response:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in ("application/json", LD_JSON):
+        raise UnsupportedMediaType(f"Content-Type {media or '(none)'!r}: send {LD_JSON} or application/json")
+    raw = await request.body()
+    if not raw:
+        raise InvalidRequest("the request has no body: send a JSON-LD context document")
+    info = state.contexts.host(parse_document("the posted document", raw), state.settings.base_url)
+    return Response(status_code=201, headers={"Location": info.url})
+
+
+@router.delete("/{context_id:path}", status_code=204, summary="Delete a stored @context (never the core context)")
+def delete_context(state: State, context_id: str) -> Response:
+    state.contexts.remove(context_id)
+    return Response(status_code=204)
