@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
+from hub.collector import collection_paused
 from ngsi.attr_index import IndexRow, delete_index, index_rows, replace_attributes, write_index
 from ngsi.tables import entities, temporal_instances
 
@@ -70,39 +71,66 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
     for write in writes:
         by_tenant.setdefault(write.tenant, []).append(write)
     stamp = _db_time(conn, now)
-    for tenant, group in by_tenant.items():
-        old = _existing(conn, tenant, [w.id for w in group])
-        rows: list[tuple[Any, ...]] = []
-        history: list[tuple[Any, ...]] = []
-        indexed: list[IndexRow] = []
-        fresh: list[str] = []
-        changed: list[tuple[str, str]] = []
-        partial: list[IndexRow] = []
-        for write in group:
-            data = orjson.dumps(write.entity).decode()
-            previous, removed = old.get(write.id, (None, False))
-            # A removed entity that comes back counts as changed even when its data is the same: it is revived.
-            if previous == data and not removed:
-                result.unchanged.append(write.id)
-                continue
-            (result.created if previous is None else result.updated).append(write.id)
-            rows.append(
-                (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
-            )
-            before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
-            history.extend(_changed_instances(tenant, write.entity, before))
-            if previous is None or removed:
-                fresh.append(write.id)
-                indexed.extend(index_rows(write.entity))
-            else:
-                _changed_attributes(write.entity, before, changed, partial)
-        _write(conn, rows)
-        # The attribute index (typed values per attribute) is what q queries run on: kept in the same transaction,
-        # whole for new entities, per changed attribute for updated ones.
-        write_index(conn, tenant, fresh, indexed)
-        replace_attributes(conn, tenant, changed, partial)
-        result.instances += _insert_history(conn, history)
+    with collection_paused():  # a batch allocates several containers per entity: see hub/collector.py
+        for tenant, group in by_tenant.items():
+            _upsert_tenant(conn, tenant, group, stamp, result)
     return result
+
+
+@dataclass(slots=True)
+class _Changes:
+    """What one tenant's share of a batch writes: entity rows, history, and the index rows to (re)write."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    history: list[tuple[Any, ...]] = field(default_factory=list)
+    fresh: list[str] = field(default_factory=list)  # new or revived entities: their index is written whole
+    indexed: list[IndexRow] = field(default_factory=list)
+    changed: list[tuple[str, str]] = field(default_factory=list)  # (entity id, attribute) of updated entities
+    partial: list[IndexRow] = field(default_factory=list)
+
+
+def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stamp: Any, result: UpsertResult) -> None:
+    """One tenant's share of a batch: entity rows, then its indexes, then the history."""
+    changes = _diff(tenant, group, _existing(conn, tenant, [w.id for w in group]), stamp, result)
+    _write(conn, changes.rows)
+    _write_indexes(conn, tenant, changes)
+    result.instances += _insert_history(conn, changes.history)
+
+
+def _write_indexes(conn: Connection, tenant: str, changes: _Changes) -> None:
+    """Every per-tenant index of the entities, kept in the batch's transaction.
+
+    The attribute index (typed values per attribute) is what q queries run on: written whole for new entities, per
+    changed attribute for updated ones.
+    """
+    write_index(conn, tenant, changes.fresh, changes.indexed)
+    replace_attributes(conn, tenant, changes.changed, changes.partial)
+
+
+def _diff(
+    tenant: str, group: list[EntityWrite], old: dict[str, tuple[str, bool]], stamp: Any, result: UpsertResult
+) -> _Changes:
+    """Compare each entity with its stored JSON; collect the rows of those that are new or changed."""
+    changes = _Changes()
+    for write in group:
+        data = orjson.dumps(write.entity).decode()
+        previous, removed = old.get(write.id, (None, False))
+        # A removed entity that comes back counts as changed even when its data is the same: it is revived.
+        if previous == data and not removed:
+            result.unchanged.append(write.id)
+            continue
+        (result.created if previous is None else result.updated).append(write.id)
+        changes.rows.append(
+            (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
+        )
+        before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
+        changes.history.extend(_changed_instances(tenant, write.entity, before))
+        if previous is None or removed:
+            changes.fresh.append(write.id)
+            changes.indexed.extend(index_rows(write.entity))
+        else:
+            _changed_attributes(write.entity, before, changes.changed, changes.partial)
+    return changes
 
 
 def _changed_attributes(
