@@ -1,22 +1,28 @@
 """GBFS station snapshots through parse → transform → validate → store, in entities per second.
 
-Printed beside the floor measured in the same run: a plain ``executemany`` of the same rows into a table of the
-same shape (SQLite), or COPY (PostgreSQL). Shared machines are noisy: the ratio is the figure that holds.
+Printed beside the floor measured in the same run: a plain ``executemany`` (SQLite) or COPY (PostgreSQL) of the
+same entity rows into a table of the same shape. Shared machines are noisy: every figure is the median of several
+runs with its spread, the ratio to the floor is the figure that holds, and on SQLite the rate per CPU-second of
+this process (which the other engineers' load does not inflate) is printed too.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, MetaData, String, Table, Text, insert, text
+from sqlalchemy import Column, MetaData, String, Table, Text, text
 
 from harvester.sources.gbfs_transform import GbfsSystem, station_records
+from hub.collector import collection_paused
 from hub.db import Database
 from ngsi.store import EntityWrite, upsert_entities
 from schemas.findings import Severity
@@ -66,23 +72,24 @@ def feeds(n: int, seed: int, moment: int) -> tuple[bytes, bytes]:
 
 def pipeline(db: Database, info: bytes, status: bytes, validator: RecordValidator) -> int:
     """What a harvest run does with a fetched snapshot (without the HTTP and the run bookkeeping)."""
-    records = station_records(orjson.loads(info), orjson.loads(status), SYSTEM)
     writes = []
-    for record in records:
-        if record.entity is None:
-            continue
-        if any(f.severity is Severity.ERROR for f in validator.check(record.entity, BBOX)):
-            continue
-        writes.append(EntityWrite("oslo", record.entity, scope="/Nordic/NO/oslo", source_id="bench"))
+    with collection_paused():  # as the run pauses it around its transform and its validation
+        records = station_records(orjson.loads(info), orjson.loads(status), SYSTEM)
+        for record in records:
+            if record.entity is None:
+                continue
+            if any(f.severity is Severity.ERROR for f in validator.check(record.entity, BBOX)):
+                continue
+            writes.append(EntityWrite("oslo", record.entity, scope="/Nordic/NO/oslo", source_id="bench"))
     with db.begin() as conn:
         upsert_entities(conn, writes, now=datetime.now(UTC))
     return len(writes)
 
 
-def floor(db: Database, rows: list[dict[str, Any]]) -> float:
-    """Rows per second of the plainest bulk insert of the same rows."""
+def floor(db: Database, rows: list[tuple[str, str, str, str]]) -> float:
+    """Rows per second of the plainest bulk insert of the same entity rows (tenant, id, type, JSON)."""
     meta = MetaData()
-    table = Table(
+    Table(
         "bench_floor",
         meta,
         Column("tenant", String(64)),
@@ -97,14 +104,14 @@ def floor(db: Database, rows: list[dict[str, Any]]) -> float:
         raw = db.engine.raw_connection()
         try:
             with raw.cursor() as cur, cur.copy("COPY bench_floor (tenant, id, type, data) FROM STDIN") as copy:  # type: ignore[attr-defined]
-                for r in rows:
-                    copy.write_row((r["tenant"], r["id"], r["type"], r["data"]))
+                for row in rows:
+                    copy.write_row(row)
             raw.commit()
         finally:
             raw.close()
     else:
         with db.begin() as conn:
-            conn.execute(insert(table), rows)
+            conn.exec_driver_sql("INSERT INTO bench_floor (tenant, id, type, data) VALUES (?, ?, ?, ?)", rows)
     elapsed = time.perf_counter() - started
     meta.drop_all(db.engine)
     return len(rows) / elapsed
@@ -118,37 +125,64 @@ def record_validator() -> RecordValidator:
     return RecordValidator(SdmValidator(store if store.available() else None))
 
 
-def run(url: str, label: str, n: int = 20_000) -> None:
-    db = Database(url)
-    db.upgrade()
+PHASES = ("first run (create)", "second run (all moved)", "third run (unchanged)")
+GOALS = {"sqlite": 20_000, "postgresql": 10_000}  # entities/s asked by the harvesting issue, on this 2-core machine
+
+
+@dataclass
+class Trial:
+    """One pass of the three snapshots: wall-clock rate per phase, this process's CPU rate, and the floor."""
+
+    rates: list[float]
+    cpu_rates: list[float]
+    floor: float
+
+
+def trial(db: Database, n: int, validator: RecordValidator) -> Trial:
     with db.begin() as conn:
-        conn.execute(text("DELETE FROM ngsi_temporal_instances"))
-        conn.execute(text("DELETE FROM ngsi_entities"))
+        for table in ("ngsi_temporal_instances", "ngsi_attr_index", "ngsi_entities"):
+            conn.execute(text(f"DELETE FROM {table}"))
     info, status = feeds(n, seed=1, moment=1_763_900_000)
     _, status2 = feeds(n, seed=2, moment=1_763_900_060)
-    rows = [
-        {"tenant": "oslo", "id": f"urn:ngsi-ld:X:{i}", "type": "X", "data": status[:300].decode(errors="ignore")}
-        for i in range(n)
-    ]
+    entities = [r.entity for r in station_records(orjson.loads(info), orjson.loads(status), SYSTEM) if r.entity]
+    rows = [("oslo", e["id"], e["type"], orjson.dumps(e).decode()) for e in entities]
     floor_rate = floor(db, rows)
+    rates, cpu_rates = [], []
+    for snapshot in (status, status2, status2):
+        wall, cpu = time.perf_counter(), time.process_time()
+        stored = pipeline(db, info, snapshot, validator)
+        rates.append(stored / (time.perf_counter() - wall))
+        cpu_rates.append(stored / (time.process_time() - cpu))
+    return Trial(rates, cpu_rates, floor_rate)
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):>9,.0f}  (min {min(values):,.0f}, max {max(values):,.0f})"
+
+
+def run(url: str, label: str, n: int = 20_000, repeats: int = 3) -> None:
+    db = Database(url)
+    db.upgrade()
     validator = record_validator()
-    t0 = time.perf_counter()
-    created = pipeline(db, info, status, validator)
-    t1 = time.perf_counter()
-    updated = pipeline(db, info, status2, validator)
-    t2 = time.perf_counter()
-    unchanged = pipeline(db, info, status2, validator)
-    t3 = time.perf_counter()
-    checks = "structure only" if validator.structural_only else "structure + Smart Data Model"
-    print(f"[{label}] harvest pipeline, {n:,} GBFS stations (parse → transform → validate ({checks}) → store):")
-    print(f"    first run (create):     {created / (t1 - t0):>9,.0f} entities/s")
-    print(f"    second run (all moved): {updated / (t2 - t1):>9,.0f} entities/s")
-    print(f"    third run (unchanged):  {unchanged / (t3 - t2):>9,.0f} entities/s")
-    print(
-        f"    floor ({'COPY' if db.dialect == 'postgresql' else 'executemany'} of the same rows): "
-        f"{floor_rate:>9,.0f} rows/s   ratio create/floor {created / (t1 - t0) / floor_rate:.2f}"
-    )
+    load = os.getloadavg()[0]
+    trials = [trial(db, n, validator) for _ in range(repeats)]
     db.dispose()
+    goal = GOALS[db.dialect]
+    checks = "structure only" if validator.structural_only else "structure + Smart Data Model"
+    floor_name = "COPY" if db.dialect == "postgresql" else "executemany"
+    print(f"[{label}] harvest pipeline, {n:,} GBFS stations (parse → transform → validate ({checks}) → store")
+    print(f"    with attribute index and history), median of {repeats} runs, load average {load:.1f} → ", end="")
+    print(f"{os.getloadavg()[0]:.1f}; goal ≥ {goal:,} entities/s:")
+    floors = [t.floor for t in trials]
+    for phase, name in enumerate(PHASES):
+        rates = [t.rates[phase] for t in trials]
+        ratios = [t.rates[phase] / t.floor for t in trials]
+        verdict = "goal met" if statistics.median(rates) >= goal else "goal NOT met"
+        print(f"    {name:<23} {_spread(rates)} entities/s   ratio to floor {statistics.median(ratios):.2f}  {verdict}")
+    print(f"    floor ({floor_name} of the same {n:,} entity rows): {_spread(floors)} rows/s")
+    if db.dialect == "sqlite":  # everything runs in this process: its CPU time is a figure load does not inflate
+        cpu = "  ".join(f"{statistics.median([t.cpu_rates[i] for t in trials]):,.0f}" for i in range(3))
+        print(f"    per CPU-second of this process (create, moved, unchanged): {cpu} entities/s")
 
 
 def main(pg_url: str | None) -> None:

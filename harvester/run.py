@@ -35,6 +35,7 @@ from harvester.sources.base import HarvestBatch, Record, SourceAdapter
 from harvester.sources.dcat import RDF_DOCUMENT
 from harvester.store import ItemRow, ItemStatus, RunMode, RunStatus
 from hub.cities import City, Registry, Source, SourceKind
+from hub.collector import collection_paused
 from hub.db import Database
 from hub.errors import BadRequest, NordhubError
 from ngsi import store as ngsi_store
@@ -321,7 +322,8 @@ class Harvester:
                 async with asyncio.timeout(self.run_timeout):
                     batch = await self._fetch(plan)
             report.bytes = batch.bytes or sum(f.size for f in plan.session.fetched)
-            records = _validated(batch, plan.city, self.validator)
+            with collection_paused():  # bulk work on a whole snapshot: see hub/collector.py
+                records = _validated(batch, plan.city, self.validator)
             shapes = self._shapes()
             if shapes is not None and RDF_DOCUMENT in batch.documents:
                 plan.catalogue_items = await anyio.to_thread.run_sync(catalogue_findings, batch, records, shapes)

@@ -7,7 +7,7 @@ harvest's batch upserts). Entities are kept as compact JSON so reads can send th
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +15,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
-from ngsi.attr_index import IndexRow, delete_index, index_rows, replace_attributes, write_index
+from hub.collector import collection_paused
+from ngsi.attr_index import IndexRow, analyze_when_grown, delete_index, index_rows, replace_attributes, write_index
 from ngsi.tables import entities, temporal_instances
-
-CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +44,25 @@ class UpsertResult:
     instances: int = 0
 
 
-def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
-    """id → (stored JSON, removed flag) of the ids that exist under ``tenant``."""
-    found: dict[str, tuple[str, bool]] = {}
-    for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(entities.c.id, entities.c.data, entities.c.removed).where(
-                and_(entities.c.tenant == tenant, entities.c.id.in_(chunk))
-            )
-        )
-        found.update({row.id: (row.data, bool(row.removed)) for row in rows})
-    return found
+    """id → (stored JSON, removed flag) of the ids that exist under ``tenant``.
+
+    One statement for the whole batch, the ids passed as one array (PostgreSQL) or one JSON text (SQLite): half
+    the time of 500-id IN lists built by SQLAlchemy for a 20,000-entity snapshot.
+    """
+    if not ids:
+        return {}
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(_EXISTING_ANY, (tenant, list(ids)))
+    else:
+        rows = conn.exec_driver_sql(_EXISTING_JSON, (tenant, orjson.dumps(list(ids)).decode()))
+    return {entity_id: (data, bool(removed)) for entity_id, data, removed in rows}
+
+
+_EXISTING_ANY = "SELECT id, data, removed FROM ngsi_entities WHERE tenant = %s AND id = ANY(%s)"
+_EXISTING_JSON = (
+    "SELECT id, data, removed FROM ngsi_entities WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))"
+)
 
 
 def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: datetime) -> UpsertResult:
@@ -70,39 +72,69 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
     for write in writes:
         by_tenant.setdefault(write.tenant, []).append(write)
     stamp = _db_time(conn, now)
-    for tenant, group in by_tenant.items():
-        old = _existing(conn, tenant, [w.id for w in group])
-        rows: list[tuple[Any, ...]] = []
-        history: list[tuple[Any, ...]] = []
-        indexed: list[IndexRow] = []
-        fresh: list[str] = []
-        changed: list[tuple[str, str]] = []
-        partial: list[IndexRow] = []
-        for write in group:
-            data = orjson.dumps(write.entity).decode()
-            previous, removed = old.get(write.id, (None, False))
-            # A removed entity that comes back counts as changed even when its data is the same: it is revived.
-            if previous == data and not removed:
-                result.unchanged.append(write.id)
-                continue
-            (result.created if previous is None else result.updated).append(write.id)
-            rows.append(
-                (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
-            )
-            before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
-            history.extend(_changed_instances(tenant, write.entity, before))
-            if previous is None or removed:
-                fresh.append(write.id)
-                indexed.extend(index_rows(write.entity))
-            else:
-                _changed_attributes(write.entity, before, changed, partial)
-        _write(conn, rows)
-        # The attribute index (typed values per attribute) is what q queries run on: kept in the same transaction,
-        # whole for new entities, per changed attribute for updated ones.
-        write_index(conn, tenant, fresh, indexed)
-        replace_attributes(conn, tenant, changed, partial)
-        result.instances += _insert_history(conn, history)
+    with collection_paused():  # a batch allocates several containers per entity: see hub/collector.py
+        for tenant, group in by_tenant.items():
+            _upsert_tenant(conn, tenant, group, stamp, result)
     return result
+
+
+@dataclass(slots=True)
+class _Changes:
+    """What one tenant's share of a batch writes: entity rows, history, and the index rows to (re)write."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    history: list[tuple[Any, ...]] = field(default_factory=list)
+    fresh: list[str] = field(default_factory=list)  # new or revived entities: their index is written whole
+    indexed: list[IndexRow] = field(default_factory=list)
+    changed: list[tuple[str, str]] = field(default_factory=list)  # (entity id, attribute) of updated entities
+    partial: list[IndexRow] = field(default_factory=list)
+
+
+def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stamp: Any, result: UpsertResult) -> None:
+    """One tenant's share of a batch: entity rows, then its indexes, then the history."""
+    created = len(result.created)
+    changes = _diff(tenant, group, _existing(conn, tenant, [w.id for w in group]), stamp, result)
+    _write(conn, changes.rows)
+    # Stale statistics would make the planner scan the table for every id lookup of the next run.
+    analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
+    _write_indexes(conn, tenant, changes)
+    result.instances += _insert_history(conn, changes.history)
+
+
+def _write_indexes(conn: Connection, tenant: str, changes: _Changes) -> None:
+    """Every per-tenant index of the entities, kept in the batch's transaction.
+
+    The attribute index (typed values per attribute) is what q queries run on: written whole for new entities, per
+    changed attribute for updated ones.
+    """
+    write_index(conn, tenant, changes.fresh, changes.indexed)
+    replace_attributes(conn, tenant, changes.changed, changes.partial)
+
+
+def _diff(
+    tenant: str, group: list[EntityWrite], old: dict[str, tuple[str, bool]], stamp: Any, result: UpsertResult
+) -> _Changes:
+    """Compare each entity with its stored JSON; collect the rows of those that are new or changed."""
+    changes = _Changes()
+    for write in group:
+        data = orjson.dumps(write.entity).decode()
+        previous, removed = old.get(write.id, (None, False))
+        # A removed entity that comes back counts as changed even when its data is the same: it is revived.
+        if previous == data and not removed:
+            result.unchanged.append(write.id)
+            continue
+        (result.created if previous is None else result.updated).append(write.id)
+        changes.rows.append(
+            (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
+        )
+        before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
+        changes.history.extend(_changed_instances(tenant, write.entity, before))
+        if previous is None or removed:
+            changes.fresh.append(write.id)
+            changes.indexed.extend(index_rows(write.entity))
+        else:
+            _changed_attributes(write.entity, before, changes.changed, changes.partial)
+    return changes
 
 
 def _changed_attributes(
@@ -149,10 +181,6 @@ def _write(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         return
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
         _copy_upsert(conn, "ngsi_entities", ENTITY_COLUMNS, rows, _UPSERT.split(" ON CONFLICT ", 1)[1])
-        if len(rows) >= 1000:
-            # A large batch leaves the planner's statistics stale (it would scan the table for every id lookup of
-            # the next run): refresh them now, inside the transaction, which sees its own rows.
-            conn.exec_driver_sql("ANALYZE ngsi_entities")
     else:
         conn.exec_driver_sql(_driver_sql(conn, _UPSERT), rows)
 

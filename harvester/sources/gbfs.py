@@ -18,6 +18,7 @@ from harvester.sources.base import HarvestBatch, Record
 from harvester.sources.gbfs_transform import GbfsSystem, discover_feeds, station_records
 from harvester.sources.gbfs_vehicles import fleet_records
 from hub.cities import City, Source, SourceKind
+from hub.collector import collection_paused
 from hub.errors import PayloadInvalid, SourceHTTPError
 
 FEEDS = (
@@ -114,11 +115,12 @@ class GbfsAdapter:
                 docs[name], size = parse_json(fetched), size + len(fetched.content)
         system = _system_of(city, source, docs.get("system_information", {}))
         records: list[Record] = []
-        if "station_information" in docs:
-            records += station_records(docs["station_information"], docs.get("station_status"), system)
         vehicles = docs.get("vehicle_status") or docs.get("free_bike_status")
-        if vehicles is not None:
-            records += fleet_records(vehicles, docs.get("vehicle_types"), system)
+        with collection_paused():  # one entity per station or area, in bulk: see hub/collector.py
+            if "station_information" in docs:
+                records += station_records(docs["station_information"], docs.get("station_status"), system)
+            if vehicles is not None:
+                records += fleet_records(vehicles, docs.get("vehicle_types"), system)
         if "station_information" not in docs and vehicles is None:
             raise PayloadInvalid(f"GET {discovery.url}: gbfs.json lists neither stations nor vehicles")
         ttls = [d.get("ttl") for n, d in docs.items() if n in ("station_status", "vehicle_status", "free_bike_status")]

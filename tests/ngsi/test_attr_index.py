@@ -15,6 +15,8 @@ from ngsi.attr_index import (
     TEXT_MAX,
     TEXT_MAX_BYTES,
     IndexRow,
+    _Flattener,
+    analyze_when_grown,
     attr_index,
     clip,
     delete_index,
@@ -262,3 +264,64 @@ def test_the_migration_indexes_the_entities_already_stored(db: Database) -> None
         _store(conn, "t1", _station(1, 7))
     db.upgrade()
     assert _read(db, "t1") == [("urn:s:0001", "bikes", "", 7.0, None)]
+
+
+PLAIN_SHAPES: list[Any] = [
+    {"type": "Property", "value": 7, "observedAt": "2024-05-01T10:00:00Z", "unitCode": "C62"},
+    {"type": "Property", "value": 1.0},
+    {"type": "Property", "value": True},
+    {"type": "Property", "value": None},
+    {"type": "Property", "value": "12:30:00"},
+    {"type": "Property", "value": "2024-05-01"},
+    {"type": "Property", "value": "x" * (TEXT_MAX + 10)},
+    {"type": "Property", "value": 2**2000},
+    {"type": "Property", "value": "working", "datasetId": "urn:ds:1", "note": "a bare sub-attribute"},
+    {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [10.7, 59.9]}, "observedAt": "2024-05-01"},
+    # shapes the direct path must hand over to the general walk
+    {"type": "Property", "value": [1, 2]},
+    {"type": "Property", "value": {"k": 1}},
+    {"type": "Property", "value": 1, "sub": {"type": "Property", "value": 2}},
+    {"type": "Relationship", "object": "urn:ngsi-ld:City:oslo"},
+    {"type": "Property", "value": "a", "languageMap": {"en": "b"}},
+    {"type": "Property", "value": "a", "objectList": [{"object": "urn:x"}]},
+]
+
+
+@pytest.mark.parametrize("member", PLAIN_SHAPES, ids=range(len(PLAIN_SHAPES)))
+def test_the_direct_path_for_plain_attributes_gives_the_general_walks_rows(member: dict[str, Any]) -> None:
+    walk = _Flattener(E)
+    dataset = member.get("datasetId")
+    walk.attribute("a", "", str(dataset) if dataset else "", member)
+    assert index_rows({"id": E, "type": "T", "a": member}) == list(dict.fromkeys(walk.rows))
+
+
+def test_typed_columns_keep_equal_values_of_different_types_apart() -> None:
+    rows = rows_of(
+        {
+            "n": {"type": "Property", "value": 1},
+            "f": {"type": "Property", "value": 1.0},
+            "b": {"type": "Property", "value": True},
+            "s": {"type": "Property", "value": "1"},
+        }
+    )
+    assert rows == {
+        row("n", "", "n", num=1.0),
+        row("f", "", "n", num=1.0),
+        row("b", "", "b", flag=True),
+        row("s", "", "s", text="1"),
+    }
+
+
+def test_statistics_are_refreshed_only_when_a_batch_grew_the_table(db: Database) -> None:
+    with db.begin() as conn:
+        assert not analyze_when_grown(conn, "ngsi_attr_index", 10, threshold=20)  # too few rows to matter
+        if db.dialect != "postgresql":
+            assert not analyze_when_grown(conn, "ngsi_attr_index", 10_000, threshold=1)  # SQLite: nothing to do
+            return
+        stations = [_station(i, i) for i in range(400)]
+        write_index(conn, "t1", [], [r for e in stations for r in index_rows(e)])
+        assert analyze_when_grown(conn, "ngsi_attr_index", 400, threshold=1)  # never analyzed: refreshed
+        believed = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'ngsi_attr_index'").scalar()
+        assert believed == 400
+        assert not analyze_when_grown(conn, "ngsi_attr_index", 50, threshold=1)  # 50 more rows: under a fifth
+        assert analyze_when_grown(conn, "ngsi_attr_index", 100, threshold=1)  # a quarter more: refreshed
