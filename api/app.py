@@ -7,8 +7,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.ngsild_http import RequireLength
 from api.problems import install_problem_handlers
-from api.routers import catalog, ckan, health, ngsild, ngsild_provision, quality, runs, search, temporal, validate
+from api.routers import (
+    catalog,
+    ckan,
+    health,
+    ngsild,
+    ngsild_discovery,
+    ngsild_provision,
+    quality,
+    runs,
+    search,
+    temporal,
+    validate,
+)
 from api.state import HubState
 from catalog.linkcheck import check_catalogue_links
 from harvester.http import HttpClient
@@ -68,9 +81,11 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app = FastAPI(title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.hub = hub
     install_problem_handlers(app)
+    app.add_middleware(RequireLength)
     app.include_router(health.router)
+    app.include_router(ngsild.router)  # before provision: POST /entityOperations/query precedes /{operation}
+    app.include_router(ngsild_discovery.router)
     app.include_router(ngsild_provision.router)
-    app.include_router(ngsild.router)
     app.include_router(temporal.router)
     app.include_router(runs.router)
     app.include_router(validate.router)

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from ngsi.attr_index import IndexRow, delete_index, index_rows, replace_attributes, write_index
-from ngsi.tables import entities, temporal_instances
+from ngsi.tables import entities, temporal_instances, type_sets
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
 
@@ -33,6 +33,37 @@ class EntityWrite:
     @property
     def id(self) -> str:
         return str(self.entity["id"])
+
+    def stored(self) -> dict[str, Any]:
+        """The entity as kept: a harvested entity carries its city's scope as its ``scope`` member."""
+        if self.scope is None or "scope" in self.entity:
+            return self.entity
+        head: dict[str, Any] = {k: self.entity[k] for k in ("id", "type") if k in self.entity}
+        return {**head, "scope": self.scope, **self.entity}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntity:
+    """One entity as read for a response: its stored JSON and its system timestamps (for ``sysAttrs``)."""
+
+    data: str
+    created_at: datetime
+    modified_at: datetime
+
+
+def type_column(kind: Any) -> str:
+    """What ``entities.type`` holds: the type, or for several types their type set (sorted, distinct, comma-joined)."""
+    if isinstance(kind, list):
+        members = sorted({str(k) for k in kind})
+        return members[0] if len(members) == 1 else ",".join(members)
+    return str(kind)
+
+
+def scope_column(scope: Any) -> str | None:
+    """What ``entities.scope`` holds: the scope, or several scopes comma-joined (scopeQ matches each)."""
+    if isinstance(scope, list):
+        return ",".join(str(s) for s in scope) or None
+    return None if scope is None else str(scope)
 
 
 @dataclass(slots=True)
@@ -79,23 +110,24 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         changed: list[tuple[str, str]] = []
         partial: list[IndexRow] = []
         for write in group:
-            data = orjson.dumps(write.entity).decode()
+            entity = write.stored()
+            data = orjson.dumps(entity).decode()
             previous, removed = old.get(write.id, (None, False))
             # A removed entity that comes back counts as changed even when its data is the same: it is revived.
             if previous == data and not removed:
                 result.unchanged.append(write.id)
                 continue
             (result.created if previous is None else result.updated).append(write.id)
-            rows.append(
-                (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
-            )
+            kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
+            rows.append((tenant, write.id, kind, scope, data, write.source_id, False, stamp, stamp))
             before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
-            history.extend(_changed_instances(tenant, write.entity, before))
+            history.extend(_changed_instances(tenant, entity, before))
             if previous is None or removed:
                 fresh.append(write.id)
-                indexed.extend(index_rows(write.entity))
+                indexed.extend(index_rows(entity))
             else:
-                _changed_attributes(write.entity, before, changed, partial)
+                _changed_attributes(entity, before, changed, partial)
+        _register_type_sets(conn, {r[2] for r in rows if "," in r[2]})
         _write(conn, rows)
         # The attribute index (typed values per attribute) is what q queries run on: kept in the same transaction,
         # whole for new entities, per changed attribute for updated ones.
@@ -103,6 +135,29 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         replace_attributes(conn, tenant, changed, partial)
         result.instances += _insert_history(conn, history)
     return result
+
+
+def _register_type_sets(conn: Connection, sets: set[str]) -> None:
+    pairs = [(type_set, member) for type_set in sorted(sets) for member in type_set.split(",")]
+    if pairs:
+        sql = "INSERT INTO ngsi_type_sets (type_set, member) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        conn.exec_driver_sql(_driver_sql(conn, sql), pairs)
+
+
+def type_values(conn: Connection, alternatives: Sequence[frozenset[str]]) -> list[str]:
+    """The ``entities.type`` values matching any of ``alternatives`` (each: types an entity must all carry)."""
+    values: set[str] = set()
+    for wanted in alternatives:
+        if len(wanted) == 1:
+            values.update(wanted)
+        stmt = (
+            select(type_sets.c.type_set)
+            .where(type_sets.c.member.in_(sorted(wanted)))
+            .group_by(type_sets.c.type_set)
+            .having(func.count() == len(wanted))
+        )
+        values.update(conn.execute(stmt).scalars())
+    return sorted(values)
 
 
 def _changed_attributes(
@@ -213,7 +268,28 @@ def query_entities(
 ) -> tuple[list[str], int | None]:
     """Stored JSON of matching entities, ordered by id, and the total when ``count`` is asked.
 
-    ``extra`` holds further conditions on the entity table (a compiled ``q``, an ``idPattern``)."""
+    ``types`` are ``entities.type`` values (see :func:`type_values`); ``extra`` holds further conditions on the
+    entity table (a compiled ``q``, an ``idPattern``, a ``scopeQ``)."""
+    rows, total = select_entities(
+        conn, tenant=tenant, types=types, ids=ids, limit=limit, offset=offset, count=count, extra=extra
+    )
+    return [row.data for row in rows], total
+
+
+def select_entities(
+    conn: Connection,
+    *,
+    tenant: str | None,
+    types: Sequence[str] | None = (),
+    ids: Sequence[str] = (),
+    limit: int = 20,
+    offset: int = 0,
+    count: bool = False,
+    extra: Sequence[Any] = (),
+) -> tuple[list[StoredEntity], int | None]:
+    """Like :func:`query_entities`, with each entity's system timestamps; ``types=None`` matches no entity."""
+    if types is None:
+        return [], (0 if count else None)
     conditions: list[Any] = [entities.c.removed.is_(False), *extra]
     if tenant is not None:
         conditions.append(entities.c.tenant == tenant)
@@ -222,21 +298,27 @@ def query_entities(
     if ids:
         conditions.append(entities.c.id.in_(ids))
     where = and_(*conditions)
-    rows = conn.execute(
-        select(entities.c.data).where(where).order_by(entities.c.id, entities.c.tenant).limit(limit).offset(offset)
-    )
-    data = [row.data for row in rows]
+    columns = (entities.c.data, entities.c.created_at, entities.c.modified_at)
+    stmt = select(*columns).where(where).order_by(entities.c.id, entities.c.tenant).limit(limit).offset(offset)
+    found = [StoredEntity(row.data, row.created_at, row.modified_at) for row in conn.execute(stmt)]
     total = conn.execute(select(func.count()).select_from(entities).where(where)).scalar_one() if count else None
-    return data, total
+    return found, total
 
 
 def get_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> str | None:
     """Stored JSON of one entity (the first tenant holding it in the federated view), or None."""
-    stmt = select(entities.c.data).where(and_(entities.c.id == entity_id, entities.c.removed.is_(False)))
+    found = get_stored(conn, tenant=tenant, entity_id=entity_id)
+    return None if found is None else found.data
+
+
+def get_stored(conn: Connection, *, tenant: str | None, entity_id: str) -> StoredEntity | None:
+    """One entity with its system timestamps (the first tenant holding it in the federated view), or None."""
+    columns = (entities.c.data, entities.c.created_at, entities.c.modified_at)
+    stmt = select(*columns).where(and_(entities.c.id == entity_id, entities.c.removed.is_(False)))
     if tenant is not None:
         stmt = stmt.where(entities.c.tenant == tenant)
     row = conn.execute(stmt.order_by(entities.c.tenant).limit(1)).first()
-    return None if row is None else str(row.data)
+    return None if row is None else StoredEntity(str(row.data), row.created_at, row.modified_at)
 
 
 def tenant_exists(conn: Connection, tenant: str) -> bool:

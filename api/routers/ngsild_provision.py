@@ -15,14 +15,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
+from api.ngsild_http import json_body
 from api.state import HubState, hub_state
 from hub.errors import (
     AlreadyExists,
     BadRequestData,
-    InvalidRequest,
     NgsiLdError,
     ResourceNotFound,
-    UnsupportedMediaType,
 )
 from ngsi import provision, store
 from schemas.ngsild import is_absolute_uri
@@ -30,25 +29,11 @@ from schemas.ngsild import is_absolute_uri
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"])
 State = Annotated[HubState, Depends(hub_state)]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
-BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 MAX_BATCH = 1000
 
 
-async def _body(request: Request) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in BODY_TYPES:
-        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send one of {', '.join(BODY_TYPES)}")
-    raw = await request.body()
-    if not raw:
-        raise InvalidRequest("the request has no body")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
-
-
 async def _object(request: Request) -> dict[str, Any]:
-    body = await _body(request)
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise BadRequestData("the body must be a JSON object")
     return body
@@ -207,7 +192,7 @@ async def batch(
     """201/204 when every entity succeeded; 207 with ``{success, errors}`` otherwise."""
     if operation not in ("create", "upsert", "update", "merge", "delete"):
         raise ResourceNotFound(f"no batch operation {operation!r}: create, upsert, update, merge or delete")
-    items, key = await _body(request), tenant or ""
+    items, key = await json_body(request), tenant or ""
     if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
         raise BadRequestData(f"the body must be a JSON array of 1..{MAX_BATCH} entities (or ids, for delete)")
     success: list[str] = []

@@ -10,7 +10,8 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
-from api.routers.ngsild import JSON, LD_JSON, _tenant, negotiate
+from api.ngsild_http import JSON, LD_JSON, negotiate
+from api.routers.ngsild import _tenant
 from api.state import HubState, hub_state
 from hub.errors import (
     BadRequestData,
