@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fastapi import Request
 
@@ -20,6 +21,7 @@ class HubState:
     registry: Registry
     harvester: Harvester
     scheduler: HarvestScheduler | None = field(default=None)  # while serving with the scheduler on
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))  # NGSI-LD contextSourceUpTime counts from here
 
 
 def hub_state(request: Request) -> HubState:
