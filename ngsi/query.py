@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, true
 
 from hub.errors import BadRequestData, OperationNotSupported
 from ngsi import store
@@ -95,7 +95,7 @@ def _selector(conn: Connection, selector: Selector) -> ColumnElement[bool]:
         where.append(entities.c.id.in_(selector.ids))
     if selector.id_pattern:
         where.append(entities.c.id.regexp_match(safe_regex(selector.id_pattern)))
-    return and_(*where)
+    return and_(true(), *where)
 
 
 def _has_any(attrs: Sequence[str]) -> ColumnElement[bool]:
