@@ -1,26 +1,23 @@
 """NGSI-LD discovery (GS CIM 009 clause 4.5.10 to 4.5.13): entity types and attributes that exist, with counts.
 
-Everything is answered by GROUP BY queries on the entity table (types and their counts, on the type index) and on
-the attribute index joined with it (attribute names per type: one value row per attribute instance, path ''),
-never by reading entities. Attribute types (Property, Relationship, GeoProperty…) are not in the index: they are
-read from one representative entity per (entity type, attribute, index kind) group — a few dozen small reads.
-Like ``ngsi.store`` these are read-only SQLAlchemy Core statements on the domain's own tables; names are returned
-as stored (no @context compaction yet).
+Types and their entity counts, attributes, their types and counts all come from the attribute statistics
+(``ngsi.attr_stats``, a few hundred rows kept by the store's writes), never from reading entities or grouping the
+attribute index. Like ``ngsi.store`` these are read-only SQLAlchemy Core statements on the domain's own tables;
+names are returned as stored (no @context compaction yet). An entity whose attribute has instances of two
+attribute types counts once for each.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
-from ngsi.attr_index import attr_index
-from ngsi.tables import entities
+from ngsi.attr_stats import ENTITY, attr_stats
+from ngsi.tables import type_sets
 
 
 @dataclass(slots=True)
@@ -38,86 +35,44 @@ def _members(type_value: str) -> list[str]:
     return type_value.split(",")
 
 
-def _live(tenant: str | None) -> list[Any]:
-    where: list[Any] = [entities.c.removed.is_(False)]
-    if tenant is not None:
-        where.append(entities.c.tenant == tenant)
-    return where
-
-
 def type_counts(conn: Connection, *, tenant: str | None) -> dict[str, int]:
     """Entity type → number of entities carrying it."""
-    stmt = select(entities.c.type, func.count()).where(*_live(tenant)).group_by(entities.c.type)
+    where = [attr_stats.c.attr == ENTITY, attr_stats.c.entities > 0]
+    if tenant is not None:
+        where.append(attr_stats.c.tenant == tenant)
+    stmt = select(attr_stats.c.type, func.sum(attr_stats.c.entities)).where(*where).group_by(attr_stats.c.type)
     counts: dict[str, int] = defaultdict(int)
     for value, n in conn.execute(stmt):
         for member in _members(value):
-            counts[member] += n
+            counts[member] += int(n)
     return dict(sorted(counts.items()))
 
 
-def _groups(conn: Connection, tenant: str | None, *, type_name: str | None, attr: str | None) -> list[Any]:
-    """(entity type value, attribute, kind, entities, a representative 'tenant|id') per group."""
-    where = [*_live(tenant), attr_index.c.path == ""]
-    if type_name is not None:
-        where.append(entities.c.type.in_(_type_values(conn, type_name)))
-    if attr is not None:
-        where.append(attr_index.c.attr == attr)
-    joined = attr_index.join(
-        entities, and_(entities.c.tenant == attr_index.c.tenant, entities.c.id == attr_index.c.entity_id)
-    )
-    sample = func.min(attr_index.c.tenant + "|" + attr_index.c.entity_id)
-    stmt = (
-        select(
-            entities.c.type, attr_index.c.attr, attr_index.c.kind, func.count(attr_index.c.entity_id.distinct()), sample
-        )
-        .select_from(joined)
-        .where(*where)
-        .group_by(entities.c.type, attr_index.c.attr, attr_index.c.kind)
-    )
-    return list(conn.execute(stmt))
-
-
 def _type_values(conn: Connection, type_name: str) -> list[str]:
-    stmt = select(entities.c.type).where(entities.c.type.contains(",")).group_by(entities.c.type)
-    return [type_name, *(v for (v,) in conn.execute(stmt) if type_name in _members(v))]
-
-
-def _attribute_types(conn: Connection, samples: Iterable[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
-    """(tenant|id, attribute) → the NGSI-LD attribute types that entity's attribute has."""
-    wanted = sorted(set(samples))
-    keys = sorted({key for key, _attr in wanted})
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(keys), 200):
-        chunk = [key.split("|", 1) for key in keys[start : start + 200]]
-        for tenant in {t for t, _ in chunk}:
-            ids = [i for t, i in chunk if t == tenant]
-            stmt = select(entities.c.id, entities.c.data).where(entities.c.tenant == tenant, entities.c.id.in_(ids))
-            found.update({f"{tenant}|{row.id}": orjson.loads(row.data) for row in conn.execute(stmt)})
-    result: dict[tuple[str, str], set[str]] = {}
-    for key, attr in wanted:
-        value = found.get(key, {}).get(attr)
-        instances = value if isinstance(value, list) else [value]
-        result[(key, attr)] = {str(i["type"]) for i in instances if isinstance(i, dict) and "type" in i}
-    return result
+    """The ``entities.type`` values carrying ``type_name``: itself, and the type sets that hold it."""
+    stmt = select(type_sets.c.type_set).where(type_sets.c.member == type_name)
+    return [type_name, *conn.execute(stmt).scalars()]
 
 
 def attribute_stats(
     conn: Connection, *, tenant: str | None, type_name: str | None = None, attr: str | None = None
 ) -> dict[str, AttributeStats]:
     """Attribute name → entities having it, its attribute types and the entity types having it."""
-    groups = _groups(conn, tenant, type_name=type_name, attr=attr)
-    kinds = _attribute_types(conn, ((sample, name) for _t, name, _k, _n, sample in groups))
+    where: list[Any] = [attr_stats.c.attr != ENTITY, attr_stats.c.entities > 0]
+    if tenant is not None:
+        where.append(attr_stats.c.tenant == tenant)
+    if type_name is not None:
+        where.append(attr_stats.c.type.in_(_type_values(conn, type_name)))
+    if attr is not None:
+        where.append(attr_stats.c.attr == attr)
+    columns = (attr_stats.c.type, attr_stats.c.attr, attr_stats.c.attr_type)
+    stmt = select(*columns, func.sum(attr_stats.c.entities)).where(*where).group_by(*columns)
     stats: dict[str, AttributeStats] = {}
-    counted: dict[tuple[str, str], int] = {}
-    for type_value, name, _kind, n, sample in groups:
+    for type_value, name, attr_type, n in conn.execute(stmt):
         entry = stats.setdefault(name, AttributeStats(name))
-        entry.attribute_types |= kinds.get((sample, name), set())
+        entry.count += int(n)
+        entry.attribute_types.add(attr_type)
         entry.type_names.update(m for m in _members(type_value) if type_name is None or m == type_name)
-        # One attribute can have values of several kinds (an array of numbers and strings): count its entities once
-        # per entity type, by the kind that has the most.
-        counted[(type_value, name)] = max(counted.get((type_value, name), 0), n)
-    for (_type_value, name), n in counted.items():
-        stats[name].count += n
     return dict(sorted(stats.items()))
 
 

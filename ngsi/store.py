@@ -7,6 +7,7 @@ harvest's batch upserts). Entities are kept as compact JSON so reads can send th
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
+from ngsi import attr_stats
 from ngsi.attr_index import IndexRow, delete_index, index_rows, replace_attributes, write_index
 from ngsi.tables import entities, temporal_instances, type_sets
 
@@ -109,6 +111,7 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         fresh: list[str] = []
         changed: list[tuple[str, str]] = []
         partial: list[IndexRow] = []
+        shapes: Counter[attr_stats.Key] = Counter()
         for write in group:
             entity = write.stored()
             data = orjson.dumps(entity).decode()
@@ -121,6 +124,9 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
             kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
             rows.append((tenant, write.id, kind, scope, data, write.source_id, False, stamp, stamp))
             before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
+            shapes.update(attr_stats.signature(entity, kind))
+            if before and not removed:  # a removed entity was already taken out of the statistics
+                shapes.subtract(attr_stats.signature(before, type_column(before["type"])))
             history.extend(_changed_instances(tenant, entity, before))
             if previous is None or removed:
                 fresh.append(write.id)
@@ -133,6 +139,7 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         # whole for new entities, per changed attribute for updated ones.
         write_index(conn, tenant, fresh, indexed)
         replace_attributes(conn, tenant, changed, partial)
+        attr_stats.apply(conn, tenant, shapes)
         result.instances += _insert_history(conn, history)
     return result
 
@@ -363,7 +370,9 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     gone = [(row.tenant, row.id) for row in active if row.id not in keep]
     if gone:
         for tenant in {t for t, _ in gone}:
-            delete_index(conn, tenant, [entity_id for t, entity_id in gone if t == tenant])
+            ids = [entity_id for t, entity_id in gone if t == tenant]
+            delete_index(conn, tenant, ids)
+            attr_stats.forget(conn, tenant, _stored_of(conn, tenant, ids))
         conn.execute(
             update(entities)
             .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
@@ -373,12 +382,23 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     return [entity_id for _tenant, entity_id in gone]
 
 
+def _stored_of(conn: Connection, tenant: str, ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(type value, stored JSON) of ``ids`` under ``tenant``."""
+    found: list[tuple[str, str]] = []
+    for chunk in _chunks(ids):
+        stmt = select(entities.c.type, entities.c.data).where(entities.c.tenant == tenant, entities.c.id.in_(chunk))
+        found.extend((row.type, row.data) for row in conn.execute(stmt))
+    return found
+
+
 def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> int:
     """Delete an entity (from one tenant, or from every tenant holding it); returns how many rows went."""
     stmt = delete(entities).where(entities.c.id == entity_id)
     if tenant is not None:
         stmt = stmt.where(entities.c.tenant == tenant)
-    held = [r.tenant for r in conn.execute(select(entities.c.tenant).where(stmt.whereclause))]  # type: ignore[arg-type]
+    live = and_(stmt.whereclause, entities.c.removed.is_(False))  # type: ignore[arg-type]
+    held = conn.execute(select(entities.c.tenant, entities.c.type, entities.c.data).where(live)).all()
     for holder in held:
-        delete_index(conn, holder, [entity_id])
+        delete_index(conn, holder.tenant, [entity_id])
+        attr_stats.forget(conn, holder.tenant, [(holder.type, holder.data)])
     return int(conn.execute(stmt).rowcount or 0)

@@ -14,6 +14,7 @@ import catalog.search_tables
 import catalog.tables
 import harvester.tables
 import ngsi.attr_index
+import ngsi.attr_stats
 import ngsi.tables
 from hub.db import Database, metadata
 from hub.errors import ConfigError, DatabaseError
