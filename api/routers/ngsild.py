@@ -28,6 +28,34 @@ NOT_YET = ("georel", "geometry", "coordinates", "geoproperty", "geometryProperty
 ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {JSON: {}, LD_JSON: {}}, "description": "Entities (application/json: @context in a Link header)"}
 }
+_SELECTOR = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "id": {"type": "string", "format": "uri"},
+        "idPattern": {"type": "string"},
+    },
+}
+_QUERY_SCHEMA = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Query"]},
+        "entities": {"type": "array", "items": _SELECTOR},
+        "attrs": {"type": "array", "items": {"type": "string"}},
+        "q": {"type": "string"},
+        "scopeQ": {"type": "string"},
+        "lang": {"type": "string"},
+        "geoQ": {"type": "object", "description": "Not supported yet: 422 OperationNotSupported"},
+        "temporalQ": {"type": "object", "description": "Temporal API only: 422 OperationNotSupported here"},
+    },
+}
+QUERY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {JSON: {"schema": _QUERY_SCHEMA}, LD_JSON: {"schema": _QUERY_SCHEMA}},
+    }
+}
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", description="Tenant (a city id); none: every city")]
 Accept = Annotated[str | None, Header(description="application/json (default) or application/ld+json")]
 FormatParam = Annotated[str | None, Query(description="normalized (default), concise, keyValues (alias simplified)")]
@@ -217,7 +245,11 @@ def _selector(item: dict[str, Any]) -> Selector:
 
 
 @router.post(
-    "/entityOperations/query", summary="Query entities with a Query body", responses=ENTITY_RESPONSES, status_code=200
+    "/entityOperations/query",
+    summary="Query entities with a Query body",
+    responses=ENTITY_RESPONSES,
+    status_code=200,
+    openapi_extra=QUERY_BODY,
 )
 async def post_query(
     request: Request,

@@ -140,3 +140,17 @@ async def test_source_identity(api: httpx.AsyncClient) -> None:
     assert abs((datetime.now(UTC) - moment).total_seconds()) < 60
     again = (await api.get(f"{BASE}/info/sourceIdentity")).json()
     assert again["id"] == body["id"]
+
+
+async def test_openapi_describes_the_query_and_discovery_routes(api: httpx.AsyncClient) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    get = paths["/ngsi-ld/v1/entities"]["get"]
+    names = {p["name"] for p in get["parameters"]}
+    assert {"type", "scopeQ", "attrs", "pick", "omit", "lang", "datasetId", "local", "count"} <= names
+    assert not {"georel", "geometry", "coordinates", "csf"} & names  # refused with 422: not advertised
+    assert set(get["responses"]["200"]["content"]) == {"application/json", "application/ld+json"}
+    post = paths["/ngsi-ld/v1/entityOperations/query"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["type"]["enum"] == ["Query"]
+    for path in ("/types", "/types/{type_name}", "/attributes", "/attributes/{attr}", "/info/sourceIdentity"):
+        assert "get" in paths[f"/ngsi-ld/v1{path}"]
