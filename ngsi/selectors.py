@@ -5,9 +5,9 @@ into alternatives, each a set of types an entity must all carry, which ``ngsi.st
 values of the indexed ``type`` column.
 
 Scope queries: a scope is ``/segment/segment…``; ``+`` stands for exactly one segment, a trailing ``#`` for the scope
-itself and every scope below it (``/Nordic/NO/#``); ``;`` is and, ``,`` (or ``|``) is or, parentheses group. Each
-term becomes a regular expression over the stored scope column (several scopes are kept comma-joined), behind a
-cheap ``LIKE`` on its literal prefix.
+itself and every scope below it (``/Nordic/NO/#``); ``;`` is and, ``,`` (or ``|``) is or, parentheses group. A term
+without ``+`` compares a single stored scope with ``=`` / ``LIKE 'prefix/%'``; rows holding several scopes (kept
+comma-joined) and terms with ``+`` use a regular expression, behind a ``LIKE`` on the literal prefix.
 """
 
 from __future__ import annotations
@@ -126,15 +126,19 @@ def _scope_term(segments: tuple[str, ...]) -> ColumnElement[bool]:
     body = segments[:-1] if deep else segments
     parts = ["[^/,]+" if s == "+" else "".join(c if c.isalnum() or c == "_" else f"[{c}]" for c in s) for s in body]
     pattern = "(^|,)" + "".join("/" + p for p in parts) + ("(/[^,]*)?" if deep else "") + "(,|$)"
-    literal = []
-    for segment in body:
-        if segment == "+":
-            break
-        literal.append(segment)
-    prefix = "".join("/" + s for s in literal) or "/"
-    # The LIKE is evaluated first and in C: the regular expression (a Python callback on SQLite) runs only on
-    # scopes that already contain the literal prefix.
-    return and_(entities.c.scope.contains(prefix, autoescape=True), entities.c.scope.regexp_match(pattern))
+    regex = entities.c.scope.regexp_match(pattern)
+    if "+" not in body:
+        # No wildcard inside: a single stored scope is matched with plain comparisons; only rows holding several
+        # scopes (comma-joined) need the regular expression, a Python callback on SQLite.
+        scope = "".join("/" + s for s in body) or "/"
+        single = [entities.c.scope == scope]
+        if deep:
+            single.append(entities.c.scope.startswith(scope.rstrip("/") + "/", autoescape=True))
+        several = and_(entities.c.scope.contains(",", autoescape=True), regex)
+        return or_(and_(~entities.c.scope.contains(",", autoescape=True), or_(*single)), several)
+    literal = "".join("/" + s for s in body[: body.index("+")]) or "/"
+    # The LIKE is evaluated first and in C: the regular expression runs only on scopes holding the literal prefix.
+    return and_(entities.c.scope.contains(literal, autoescape=True), regex)
 
 
 def scope_condition(text: str) -> ColumnElement[bool]:

@@ -54,8 +54,12 @@ def test_scope_terms_become_anchored_patterns() -> None:
     assert "'(^|,)/Nordic/NO(/[^,]*)?(,|$)'" in _sql("/Nordic/NO/#")
     assert "'(^|,)/Nordic/[^/,]+/oslo(,|$)'" in _sql("/Nordic/+/oslo")
     assert "'(^|,)/a[.]b(,|$)'" in _sql("/a.b")  # a dot is literal
-    assert " OR " in _sql("/a,/b")
-    assert " OR " not in _sql("/a;/b")
+    both = _sql("/a;/b")
+    assert "'(^|,)/a(,|$)'" in both
+    assert "'(^|,)/b(,|$)'" in both
+    assert "ngsi_entities.scope = '/a'" in both  # a single stored scope needs no regular expression
+    assert "ngsi_entities.scope = '/Nordic/NO'" in _sql("/Nordic/NO/#")
+    assert "ngsi_entities.scope = " not in _sql("/Nordic/+/oslo")
 
 
 @pytest.mark.parametrize(
