@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.ngsild_http import RequireLength
 from api.problems import install_problem_handlers
 from api.routers import (
     audit,
@@ -16,6 +17,7 @@ from api.routers import (
     keys,
     ngsild,
     ngsild_contexts,
+    ngsild_discovery,
     ngsild_provision,
     pages,
     quality,
@@ -93,9 +95,11 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app = FastAPI(title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.hub = hub
     install_problem_handlers(app)
+    app.add_middleware(RequireLength)
     app.include_router(health.router)
+    app.include_router(ngsild.router)  # before provision: POST /entityOperations/query precedes /{operation}
+    app.include_router(ngsild_discovery.router)
     app.include_router(ngsild_provision.router)
-    app.include_router(ngsild.router)
     app.include_router(ngsild_contexts.router)
     app.include_router(temporal.router)
     app.include_router(runs.router)

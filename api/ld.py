@@ -27,6 +27,7 @@ from ngsi.terms import Translation
 LD_JSON = "application/ld+json"
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 MAX_FETCHES = 8  # remote contexts one request may pull in when fetching is allowed
+_TYPE_NAME = re.compile(r"[^,;|()\s]+")  # the names between a type expression's operators
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _PARAM = re.compile(r';\s*([A-Za-z-]+)\s*=\s*"?([^";]*)"?')
 
@@ -54,6 +55,12 @@ class LdRequest:
     def names(self, names: list[str]) -> list[str]:
         """Type or attribute names of a request (``type=``, ``attrs=``) as stored."""
         return self.translation.names(names)
+
+    def type_expression(self, text: str | None) -> str | None:
+        """A type expression (``A,B``, ``(A;B)``, ``A|B``) with each type name as stored; ``*`` stays."""
+        if not text or self.translation.identity:
+            return text
+        return _TYPE_NAME.sub(lambda m: m[0] if m[0] == "*" else self.translation.to_stored(m[0]), text)
 
     def q(self, text: str | None) -> str | None:
         """A q expression with its attribute paths as stored (unchanged, not even re-parsed, for identity)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fastapi import Request
 
@@ -43,6 +44,8 @@ class HubState:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.sync()
         return merged
+
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))  # NGSI-LD contextSourceUpTime counts from here
 
 
 def hub_state(request: Request) -> HubState:

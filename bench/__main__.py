@@ -21,6 +21,7 @@ from bench import (
     fetch,
     harvest_pipeline,
     mqa,
+    ngsi_discovery,
     search,
     shacl,
     validate,
@@ -60,6 +61,7 @@ def main() -> None:
     search.main(pg)
     auth.main(pg)
     contexts.main()
+    ngsi_discovery.main(pg)
 
 
 if __name__ == "__main__":

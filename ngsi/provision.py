@@ -14,6 +14,7 @@ from schemas.ngsild import ATTRIBUTE_VALUE_MEMBER, check_entity
 
 NULL = "urn:ngsi-ld:null"
 ENTITY_MEMBERS = frozenset({"id", "type", "scope", "@context"})
+SYSTEM_MEMBERS = frozenset({"createdAt", "modifiedAt", "deletedAt"})  # the broker's to set: ignored on input
 GEOMETRIES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"})
 
 
@@ -51,7 +52,7 @@ def normalize_entity(body: dict[str, Any]) -> dict[str, Any]:
     if "scope" in body:
         entity["scope"] = body["scope"]
     for name, value in body.items():
-        if name not in ENTITY_MEMBERS:
+        if name not in ENTITY_MEMBERS and name not in SYSTEM_MEMBERS:
             entity[name] = normalize_attribute(value)
     return entity
 
@@ -70,7 +71,7 @@ def merge(stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """Merge-patch: attributes in ``patch`` replace or add; ``urn:ngsi-ld:null`` values delete."""
     merged = dict(stored)
     for name, value in patch.items():
-        if name in ("id", "type", "@context"):
+        if name in ("id", "type", "@context") or name in SYSTEM_MEMBERS:
             continue
         raw = value.get("value", value.get("object")) if isinstance(value, dict) else value
         if raw == NULL:
@@ -84,7 +85,7 @@ def append(stored: dict[str, Any], attrs: dict[str, Any], *, overwrite: bool) ->
     """Add attributes; with ``overwrite=False`` existing ones are kept and reported as not updated."""
     merged, skipped = dict(stored), []
     for name, value in attrs.items():
-        if name in ENTITY_MEMBERS:
+        if name in ENTITY_MEMBERS or name in SYSTEM_MEMBERS:
             continue
         if name in merged and not overwrite:
             skipped.append(name)
@@ -97,7 +98,7 @@ def update(stored: dict[str, Any], attrs: dict[str, Any]) -> tuple[dict[str, Any
     """Replace existing attributes only; names the entity lacks are reported as not updated."""
     merged, missing = dict(stored), []
     for name, value in attrs.items():
-        if name in ENTITY_MEMBERS:
+        if name in ENTITY_MEMBERS or name in SYSTEM_MEMBERS:
             continue
         if name not in merged:
             missing.append(name)

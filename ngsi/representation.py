@@ -49,9 +49,16 @@ def render(stored: str, fmt: Format, *, with_context: bool, context: Any = CORE_
             return stored.encode()
         # Splice the @context in without a parse/serialise round trip: stored JSON always starts with "{".
         return b'{"@context":' + orjson.dumps(context) + b"," + stored[1:].encode()
-    entity: dict[str, Any] = orjson.loads(stored)
-    shaper = _key_value if fmt is Format.KEY_VALUES else _concise
+    return render_entity(orjson.loads(stored), fmt, with_context=with_context, context=context)
+
+
+def render_entity(entity: dict[str, Any], fmt: Format, *, with_context: bool, context: Any = CORE_CONTEXT) -> bytes:
+    """One entity already parsed (and perhaps shaped: pick, lang…) in the requested format."""
     out: dict[str, Any] = {"@context": context} if with_context else {}
+    if fmt is Format.NORMALIZED:
+        out.update(entity)
+        return orjson.dumps(out)
+    shaper = _key_value if fmt is Format.KEY_VALUES else _concise
     out.update({k: v if k in ENTITY_MEMBERS else shaper(v) for k, v in entity.items()})
     return orjson.dumps(out)
 

@@ -7,7 +7,8 @@ harvest's batch upserts). Entities are kept as compact JSON so reads can send th
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,8 +17,11 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from hub.collector import collection_paused
+from ngsi import attr_stats
 from ngsi.attr_index import IndexRow, analyze_when_grown, delete_index, index_rows, replace_attributes, write_index
-from ngsi.tables import entities, temporal_instances
+from ngsi.tables import entities, temporal_instances, type_sets
+
+CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,37 @@ class EntityWrite:
     def id(self) -> str:
         return str(self.entity["id"])
 
+    def stored(self) -> dict[str, Any]:
+        """The entity as kept: a harvested entity carries its city's scope as its ``scope`` member."""
+        if self.scope is None or "scope" in self.entity:
+            return self.entity
+        head: dict[str, Any] = {k: self.entity[k] for k in ("id", "type") if k in self.entity}
+        return {**head, "scope": self.scope, **self.entity}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntity:
+    """One entity as read for a response: its stored JSON and its system timestamps (for ``sysAttrs``)."""
+
+    data: str
+    created_at: datetime
+    modified_at: datetime
+
+
+def type_column(kind: Any) -> str:
+    """What ``entities.type`` holds: the type, or for several types their type set (sorted, distinct, comma-joined)."""
+    if isinstance(kind, list):
+        members = sorted({str(k) for k in kind})
+        return members[0] if len(members) == 1 else ",".join(members)
+    return str(kind)
+
+
+def scope_column(scope: Any) -> str | None:
+    """What ``entities.scope`` holds: the scope, or several scopes comma-joined (scopeQ matches each)."""
+    if isinstance(scope, list):
+        return ",".join(str(s) for s in scope) or None
+    return None if scope is None else str(scope)
+
 
 @dataclass(slots=True)
 class UpsertResult:
@@ -42,6 +77,11 @@ class UpsertResult:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     instances: int = 0
+
+
+def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
@@ -88,12 +128,14 @@ class _Changes:
     indexed: list[IndexRow] = field(default_factory=list)
     changed: list[tuple[str, str]] = field(default_factory=list)  # (entity id, attribute) of updated entities
     partial: list[IndexRow] = field(default_factory=list)
+    shapes: Counter[attr_stats.Key] = field(default_factory=Counter)  # discovery statistics: + new, - old shapes
 
 
 def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stamp: Any, result: UpsertResult) -> None:
     """One tenant's share of a batch: entity rows, then its indexes, then the history."""
     created = len(result.created)
     changes = _diff(tenant, group, _existing(conn, tenant, [w.id for w in group]), stamp, result)
+    _register_type_sets(conn, {r[2] for r in changes.rows if "," in r[2]})
     _write(conn, changes.rows)
     # Stale statistics would make the planner scan the table for every id lookup of the next run.
     analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
@@ -109,6 +151,7 @@ def _write_indexes(conn: Connection, tenant: str, changes: _Changes) -> None:
     """
     write_index(conn, tenant, changes.fresh, changes.indexed)
     replace_attributes(conn, tenant, changes.changed, changes.partial)
+    attr_stats.apply(conn, tenant, changes.shapes)
 
 
 def _diff(
@@ -117,24 +160,50 @@ def _diff(
     """Compare each entity with its stored JSON; collect the rows of those that are new or changed."""
     changes = _Changes()
     for write in group:
-        data = orjson.dumps(write.entity).decode()
+        entity = write.stored()
+        data = orjson.dumps(entity).decode()
         previous, removed = old.get(write.id, (None, False))
         # A removed entity that comes back counts as changed even when its data is the same: it is revived.
         if previous == data and not removed:
             result.unchanged.append(write.id)
             continue
         (result.created if previous is None else result.updated).append(write.id)
-        changes.rows.append(
-            (tenant, write.id, write.entity["type"], write.scope, data, write.source_id, False, stamp, stamp)
-        )
+        kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
+        changes.rows.append((tenant, write.id, kind, scope, data, write.source_id, False, stamp, stamp))
         before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
-        changes.history.extend(_changed_instances(tenant, write.entity, before))
+        changes.shapes.update(attr_stats.signature(entity, kind))
+        if before and not removed:  # a removed entity was already taken out of the statistics
+            changes.shapes.subtract(attr_stats.signature(before, type_column(before["type"])))
+        changes.history.extend(_changed_instances(tenant, entity, before))
         if previous is None or removed:
             changes.fresh.append(write.id)
-            changes.indexed.extend(index_rows(write.entity))
+            changes.indexed.extend(index_rows(entity))
         else:
-            _changed_attributes(write.entity, before, changes.changed, changes.partial)
+            _changed_attributes(entity, before, changes.changed, changes.partial)
     return changes
+
+
+def _register_type_sets(conn: Connection, sets: set[str]) -> None:
+    pairs = [(type_set, member) for type_set in sorted(sets) for member in type_set.split(",")]
+    if pairs:
+        sql = "INSERT INTO ngsi_type_sets (type_set, member) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        conn.exec_driver_sql(_driver_sql(conn, sql), pairs)
+
+
+def type_values(conn: Connection, alternatives: Sequence[frozenset[str]]) -> list[str]:
+    """The ``entities.type`` values matching any of ``alternatives`` (each: types an entity must all carry)."""
+    values: set[str] = set()
+    for wanted in alternatives:
+        if len(wanted) == 1:
+            values.update(wanted)
+        stmt = (
+            select(type_sets.c.type_set)
+            .where(type_sets.c.member.in_(sorted(wanted)))
+            .group_by(type_sets.c.type_set)
+            .having(func.count() == len(wanted))
+        )
+        values.update(conn.execute(stmt).scalars())
+    return sorted(values)
 
 
 def _changed_attributes(
@@ -241,7 +310,28 @@ def query_entities(
 ) -> tuple[list[str], int | None]:
     """Stored JSON of matching entities, ordered by id, and the total when ``count`` is asked.
 
-    ``extra`` holds further conditions on the entity table (a compiled ``q``, an ``idPattern``)."""
+    ``types`` are ``entities.type`` values (see :func:`type_values`); ``extra`` holds further conditions on the
+    entity table (a compiled ``q``, an ``idPattern``, a ``scopeQ``)."""
+    rows, total = select_entities(
+        conn, tenant=tenant, types=types, ids=ids, limit=limit, offset=offset, count=count, extra=extra
+    )
+    return [row.data for row in rows], total
+
+
+def select_entities(
+    conn: Connection,
+    *,
+    tenant: str | None,
+    types: Sequence[str] | None = (),
+    ids: Sequence[str] = (),
+    limit: int = 20,
+    offset: int = 0,
+    count: bool = False,
+    extra: Sequence[Any] = (),
+) -> tuple[list[StoredEntity], int | None]:
+    """Like :func:`query_entities`, with each entity's system timestamps; ``types=None`` matches no entity."""
+    if types is None:
+        return [], (0 if count else None)
     conditions: list[Any] = [entities.c.removed.is_(False), *extra]
     if tenant is not None:
         conditions.append(entities.c.tenant == tenant)
@@ -250,21 +340,27 @@ def query_entities(
     if ids:
         conditions.append(entities.c.id.in_(ids))
     where = and_(*conditions)
-    rows = conn.execute(
-        select(entities.c.data).where(where).order_by(entities.c.id, entities.c.tenant).limit(limit).offset(offset)
-    )
-    data = [row.data for row in rows]
+    columns = (entities.c.data, entities.c.created_at, entities.c.modified_at)
+    stmt = select(*columns).where(where).order_by(entities.c.id, entities.c.tenant).limit(limit).offset(offset)
+    found = [StoredEntity(row.data, row.created_at, row.modified_at) for row in conn.execute(stmt)]
     total = conn.execute(select(func.count()).select_from(entities).where(where)).scalar_one() if count else None
-    return data, total
+    return found, total
 
 
 def get_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> str | None:
     """Stored JSON of one entity (the first tenant holding it in the federated view), or None."""
-    stmt = select(entities.c.data).where(and_(entities.c.id == entity_id, entities.c.removed.is_(False)))
+    found = get_stored(conn, tenant=tenant, entity_id=entity_id)
+    return None if found is None else found.data
+
+
+def get_stored(conn: Connection, *, tenant: str | None, entity_id: str) -> StoredEntity | None:
+    """One entity with its system timestamps (the first tenant holding it in the federated view), or None."""
+    columns = (entities.c.data, entities.c.created_at, entities.c.modified_at)
+    stmt = select(*columns).where(and_(entities.c.id == entity_id, entities.c.removed.is_(False)))
     if tenant is not None:
         stmt = stmt.where(entities.c.tenant == tenant)
     row = conn.execute(stmt.order_by(entities.c.tenant).limit(1)).first()
-    return None if row is None else str(row.data)
+    return None if row is None else StoredEntity(str(row.data), row.created_at, row.modified_at)
 
 
 def tenant_exists(conn: Connection, tenant: str) -> bool:
@@ -309,7 +405,9 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     gone = [(row.tenant, row.id) for row in active if row.id not in keep]
     if gone:
         for tenant in {t for t, _ in gone}:
-            delete_index(conn, tenant, [entity_id for t, entity_id in gone if t == tenant])
+            ids = [entity_id for t, entity_id in gone if t == tenant]
+            delete_index(conn, tenant, ids)
+            attr_stats.forget(conn, tenant, _stored_of(conn, tenant, ids))
         conn.execute(
             update(entities)
             .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
@@ -319,12 +417,23 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     return [entity_id for _tenant, entity_id in gone]
 
 
+def _stored_of(conn: Connection, tenant: str, ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(type value, stored JSON) of ``ids`` under ``tenant``."""
+    found: list[tuple[str, str]] = []
+    for chunk in _chunks(ids):
+        stmt = select(entities.c.type, entities.c.data).where(entities.c.tenant == tenant, entities.c.id.in_(chunk))
+        found.extend((row.type, row.data) for row in conn.execute(stmt))
+    return found
+
+
 def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> int:
     """Delete an entity (from one tenant, or from every tenant holding it); returns how many rows went."""
     stmt = delete(entities).where(entities.c.id == entity_id)
     if tenant is not None:
         stmt = stmt.where(entities.c.tenant == tenant)
-    held = [r.tenant for r in conn.execute(select(entities.c.tenant).where(stmt.whereclause))]  # type: ignore[arg-type]
+    live = and_(stmt.whereclause, entities.c.removed.is_(False))  # type: ignore[arg-type]
+    held = conn.execute(select(entities.c.tenant, entities.c.type, entities.c.data).where(live)).all()
     for holder in held:
-        delete_index(conn, holder, [entity_id])
+        delete_index(conn, holder.tenant, [entity_id])
+        attr_stats.forget(conn, holder.tenant, [(holder.type, holder.data)])
     return int(conn.execute(stmt).rowcount or 0)

@@ -51,3 +51,15 @@ ld_contexts = Table(
     Column("body", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Entities typed with several types keep them all in ``entities.type`` as one "type set": the sorted, distinct
+# types joined by commas (a comma cannot be queried inside a type name anyway: it separates types in ``type=``).
+# This small table lists each set's member types, so ``type=A`` becomes ``type IN ('A', 'A,B', …)`` on the
+# entities' index instead of a scan.
+type_sets = Table(
+    "ngsi_type_sets",
+    metadata,
+    Column("type_set", String(256), primary_key=True),
+    Column("member", String(256), primary_key=True),
+    Index("ix_ngsi_type_sets_member", "member"),
+)

@@ -1,54 +1,87 @@
-"""NGSI-LD consumption endpoints (``/ngsi-ld/v1``): query and retrieve entities."""
+"""NGSI-LD consumption endpoints (``/ngsi-ld/v1``): query (GET and POST) and retrieve entities.
+
+Both query forms build one ``ngsi.query.EntityQuery`` and one ``ngsi.shaping.Shape`` and share their evaluation.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
-from api.ld import LdContext
+from api.ld import LdContext, LdRequest
+from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
 from api.state import HubState, hub_state
-from hub.errors import BadRequestData, NonexistentTenant, NotAcceptable, OperationNotSupported, ResourceNotFound
+from hub.errors import BadRequestData, NonexistentTenant, OperationNotSupported, ResourceNotFound
 from ngsi import store
 from ngsi.context import context_link
-from ngsi.q import parse_q, safe_regex
-from ngsi.q_sql import compile_q
-from ngsi.representation import Format, render, render_list
-from ngsi.tables import entities
+from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
+from ngsi.representation import Format
+from ngsi.shaping import Shape, parse_lang, render_one, render_page
+from ngsi.store import StoredEntity
 from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
-MAX_LIMIT = 1000
-LD_JSON = "application/ld+json"
-JSON = "application/json"
-NOT_YET = ("georel", "geometry", "coordinates", "attrs", "pick", "omit", "scopeQ", "csf")
+# Parameters of the standard this hub does not evaluate yet: refused (422 OperationNotSupported), never ignored.
+NOT_YET = ("georel", "geometry", "coordinates", "geoproperty", "geometryProperty", "csf", "orderBy", "collation")
+ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {JSON: {}, LD_JSON: {}}, "description": "Entities (application/json: @context in a Link header)"}
+}
+_SELECTOR = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "id": {"type": "string", "format": "uri"},
+        "idPattern": {"type": "string"},
+    },
+}
+_QUERY_SCHEMA = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Query"]},
+        "entities": {"type": "array", "items": _SELECTOR},
+        "attrs": {"type": "array", "items": {"type": "string"}},
+        "q": {"type": "string"},
+        "scopeQ": {"type": "string"},
+        "lang": {"type": "string"},
+        "geoQ": {"type": "object", "description": "Not supported yet: 422 OperationNotSupported"},
+        "temporalQ": {"type": "object", "description": "Temporal API only: 422 OperationNotSupported here"},
+    },
+}
+QUERY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {JSON: {"schema": _QUERY_SCHEMA}, LD_JSON: {"schema": _QUERY_SCHEMA}},
+    }
+}
+Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", description="Tenant (a city id); none: every city")]
+Accept = Annotated[str | None, Header(description="application/json (default) or application/ld+json")]
+FormatParam = Annotated[str | None, Query(description="normalized (default), concise, keyValues (alias simplified)")]
+Options = Annotated[str | None, Query(description="Comma list of keyValues, concise, normalized, sysAttrs")]
+Pick = Annotated[str | None, Query(description="Entity members (id, type, scope, createdAt…) and attributes to keep")]
+Omit = Annotated[str | None, Query(description="Entity members and attributes to leave out (not with pick)")]
+Lang = Annotated[str | None, Query(description="LanguageProperty → Property in this language (fr,en;q=0.8); * all")]
+ScopeQ = Annotated[str | None, Query(description="Scope query: /Nordic/NO/# (it and below), /Nordic/+/oslo; ; and ,")]
+Local = Annotated[bool, Query(description="Only this hub's own entities (always so: no context sources yet)")]
+DatasetId = Annotated[str | None, Query(description="Keep only attribute instances with these datasetIds (@none)")]
 
 
-def negotiate(accept: str | None) -> str:
-    """The response media type for an ``Accept`` header: JSON-LD or JSON (with the @context in a Link)."""
-    if not accept:
-        return JSON
-    offered = [part.split(";")[0].strip().lower() for part in accept.split(",")]
-    for media in offered:
-        if media in (JSON, LD_JSON):
-            return media
-        if media in ("*/*", "application/*"):
-            return JSON
-    raise NotAcceptable(f"cannot answer with any of {accept!r}: offered are {JSON} and {LD_JSON}")
-
-
-def _format(fmt: str | None, options: str | None) -> Format:
-    wanted = {o.strip() for o in (options or "").split(",") if o.strip()}
-    if fmt:
-        wanted.add(fmt)
-    for candidate in (Format.KEY_VALUES, Format.CONCISE, Format.NORMALIZED):
-        if candidate.value in wanted:
-            return candidate
-    if "sysAttrs" in wanted or not wanted:
-        return Format.NORMALIZED
-    raise BadRequestData(f"unknown format/options {sorted(wanted)}: use normalized, concise or keyValues")
+def _format(fmt: str | None, options: str | None) -> tuple[Format, bool]:
+    """The representation asked by ``format`` (wins) or ``options``, and whether ``sysAttrs`` is asked."""
+    wanted = _split(options)
+    unknown = [o for o in wanted if o not in ("keyValues", "concise", "normalized", "sysAttrs", "simplified")]
+    if unknown:
+        raise BadRequestData(f"options {unknown[0]!r}: use keyValues, concise, normalized or sysAttrs")
+    chosen = fmt or next((o for o in wanted if o != "sysAttrs"), "normalized")
+    try:
+        return Format("keyValues" if chosen == "simplified" else chosen), "sysAttrs" in wanted
+    except ValueError:
+        raise BadRequestData(f"format {chosen!r}: use normalized, concise or keyValues") from None
 
 
 def _tenant(state: HubState, tenant: str | None) -> str | None:
@@ -68,72 +101,101 @@ def _headers(media: str, tenant: str | None, link: str | None = None) -> dict[st
     return headers
 
 
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
-@router.get("/entities", summary="Query entities")
+def _shape(
+    fmt: str | None,
+    options: str | None,
+    *,
+    attrs: tuple[str, ...] = (),
+    pick: str | None = None,
+    omit: str | None = None,
+    lang: str | None = None,
+    dataset_id: str | None = None,
+) -> Shape:
+    chosen, sys_attrs = _format(fmt, options)
+    return Shape(chosen, sys_attrs, attrs, _split(pick), _split(omit), parse_lang(lang), _split(dataset_id))
+
+
+def _has_type(stored: str, wanted: str) -> bool:
+    kind = orjson.loads(stored).get("type")
+    return wanted in (kind if isinstance(kind, list) else [kind])
+
+
+def _out(ld: LdRequest, stored: StoredEntity) -> StoredEntity:
+    """A stored entity with its names in the request's terms: shaping (pick, omit, attrs) then uses the client's
+    names as sent. The identity translation (no Link, or a core context) passes the stored JSON through."""
+    return stored if ld.translation.identity else replace(stored, data=ld.stored_out(stored.data))
+
+
+def _answer(
+    state: HubState,
+    query: EntityQuery,
+    page: Page,
+    shape: Shape,
+    accept: str | None,
+    tenant: str | None,
+    ld: LdRequest,
+) -> tuple[Result, bytes, dict[str, str]]:
+    media = negotiate(accept)
+    key = _tenant(state, tenant)
+    with state.db.connect() as conn:
+        result = evaluate(conn, query, page, tenant=key)
+    headers = _headers(media, key, ld.link())
+    if result.total is not None:
+        headers["NGSILD-Results-Count"] = str(result.total)
+    headers["Content-Type"] = media
+    rows = [_out(ld, row) for row in result.rows]
+    return result, render_page(rows, shape, with_context=media == LD_JSON, context=ld.body_context()), headers
+
+
+@router.get("/entities", summary="Query entities", responses=ENTITY_RESPONSES)
 def query_entities(
     request: Request,
     state: Annotated[HubState, Depends(hub_state)],
     ld: LdContext,
-    type: Annotated[str | None, Query(description="Entity types, comma-separated (any of)")] = None,
+    type: Annotated[str | None, Query(description="Type expression: A,B any of; A;B or (A;B) both; * any")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     idPattern: Annotated[str | None, Query(description="A regular expression over entity ids")] = None,
+    attrs: Annotated[str | None, Query(description="Deprecated: pick these attributes; entities have ≥1")] = None,
     q: Annotated[str | None, Query(description='Query language, e.g. availableBikeNumber>5;status=="working"')] = None,
+    scopeQ: ScopeQ = None,
+    pick: Pick = None,
+    omit: Omit = None,
+    lang: Lang = None,
+    datasetId: DatasetId = None,
+    local: Local = False,
     limit: Annotated[int, Query(description=f"Page size, 0..{MAX_LIMIT} (0 only with count=true)")] = 20,
-    offset: Annotated[int, Query(ge=0, description="Entities to skip")] = 0,
+    offset: Annotated[int, Query(description="Entities to skip (0 or more)")] = 0,
     count: Annotated[bool, Query(description="Return the total in NGSILD-Results-Count")] = False,
-    format: Annotated[str | None, Query(description="normalized, concise or keyValues")] = None,
-    options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
-    accept: Annotated[str | None, Header()] = None,
-    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
+    format: FormatParam = None,
+    options: Options = None,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
-    """Entities matching ``type`` and/or ``id``, ordered by id, as a JSON array."""
+    """Entities matching the query, ordered by id, as a JSON array; ``Link`` rel=next/prev between pages."""
     unsupported = [name for name in NOT_YET if name in request.query_params]
     if unsupported:
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
-    types, ids = ld.names(_split(type)), _split(id)
-    if not types and not ids and not idPattern and not q:
-        raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q or a geo-query")
-    where = _conditions(ld.q(q), idPattern)
-    bad = [i for i in ids if not is_absolute_uri(i)]
-    if bad:
-        raise BadRequestData(f"id {bad[0]!r} is not an absolute URI")
-    if not 0 <= limit <= MAX_LIMIT or (limit == 0 and not count):
-        raise BadRequestData(f"limit must be 1..{MAX_LIMIT} (0 only with count=true), got {limit}")
-    media, fmt = negotiate(accept), _format(format, options)
-    tenant = _tenant(state, ngsild_tenant)
-    with state.db.connect() as conn:
-        rows, total = store.query_entities(
-            conn, tenant=tenant, types=types, ids=ids, limit=limit, offset=offset, count=count, extra=where
-        )
-    headers = _headers(media, tenant, ld.link())
-    links = _page_links(request, offset, limit, len(rows), total)
+    selector = Selector(types=ld.type_expression(type), ids=_split(id), id_pattern=idPattern)
+    query = EntityQuery(selectors=(selector,), attrs=tuple(ld.names(list(_split(attrs)))), q=ld.q(q), scope_q=scopeQ)
+    page = Page(limit=limit, offset=offset, count=count)
+    shape = _shape(format, options, attrs=_split(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
+    result, body, headers = _answer(state, query, page, shape, accept, ngsild_tenant, ld)
+    links = _page_links(request, page, len(result.rows), result.total)
     if links:
         headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
-    if total is not None:
-        headers["NGSILD-Results-Count"] = str(total)
-    rows = [ld.stored_out(row) for row in rows]
-    body = render_list(rows, fmt, with_context=media == LD_JSON, context=ld.body_context())
-    return Response(body, media_type=media, headers=headers)
+    return Response(body, headers=headers)
 
 
-def _conditions(q: str | None, id_pattern: str | None) -> list[Any]:
-    """SQL conditions of ``q`` (compiled to indexed lookups) and ``idPattern`` (a regex, checked for safety)."""
-    where: list[Any] = []
-    if q:
-        where.append(compile_q(parse_q(q), entities_table=entities))
-    if id_pattern:
-        where.append(entities.c.id.regexp_match(safe_regex(id_pattern)))
-    return where
-
-
-def _page_links(request: Request, offset: int, limit: int, returned: int, total: int | None) -> list[str]:
-    if limit == 0:
+def _page_links(request: Request, page: Page, returned: int, total: int | None) -> list[str]:
+    if page.limit == 0:
         return []
     params = dict(request.query_params)
     links = []
+    offset, limit = page.offset, page.limit
     if returned == limit and (total is None or offset + limit < total):
         links.append(f'<{request.url.path}?{urlencode({**params, "offset": offset + limit})}>; rel="next"')
     if offset > 0:
@@ -141,25 +203,93 @@ def _page_links(request: Request, offset: int, limit: int, returned: int, total:
     return links
 
 
-@router.get("/entities/{entity_id:path}", summary="Retrieve one entity")
+@router.get("/entities/{entity_id:path}", summary="Retrieve one entity", responses=ENTITY_RESPONSES)
 def retrieve_entity(
     entity_id: str,
     state: Annotated[HubState, Depends(hub_state)],
     ld: LdContext,
-    type: Annotated[str | None, Query(description="If given, the entity's type must match")] = None,
-    format: Annotated[str | None, Query(description="normalized, concise or keyValues")] = None,
-    options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
-    accept: Annotated[str | None, Header()] = None,
-    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
+    type: Annotated[str | None, Query(description="If given, the entity must carry this type")] = None,
+    attrs: Annotated[str | None, Query(description="Deprecated: the attributes to keep")] = None,
+    pick: Pick = None,
+    omit: Omit = None,
+    lang: Lang = None,
+    datasetId: DatasetId = None,
+    format: FormatParam = None,
+    options: Options = None,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
     """One entity by id; 404 ResourceNotFound when it does not exist (in this tenant)."""
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
-    media, fmt = negotiate(accept), _format(format, options)
+    shape = _shape(format, options, attrs=_split(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
+    media = negotiate(accept)
     tenant = _tenant(state, ngsild_tenant)
     with state.db.connect() as conn:
-        stored = store.get_entity(conn, tenant=tenant, entity_id=entity_id)
-    if stored is None or (type and f'"type":"{ld.translation.to_stored(type)}"' not in stored):
+        stored = store.get_stored(conn, tenant=tenant, entity_id=entity_id)
+    if stored is None or (type and not _has_type(stored.data, ld.translation.to_stored(type))):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    body = render(ld.stored_out(stored), fmt, with_context=media == LD_JSON, context=ld.body_context())
+    body = render_one(_out(ld, stored), shape, with_context=media == LD_JSON, context=ld.body_context())
     return Response(body, media_type=media, headers=_headers(media, tenant, ld.link()))
+
+
+def _query_body(body: Any, ld: LdRequest) -> EntityQuery:
+    """A Query body as an evaluation with its names as stored (translated with the request's @context)."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body must be a Query: a JSON object with "type": "Query"')
+    if body.get("temporalQ") is not None:
+        raise OperationNotSupported("temporalQ belongs to the temporal API: use POST /temporal/entityOperations/query")
+    items = body.get("entities") or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise BadRequestData("entities must be an array of EntitySelector objects {type, id, idPattern}")
+    selectors = tuple(_selector(item, ld) for item in items)
+    attrs = body.get("attrs") or []
+    if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+        raise BadRequestData("attrs must be an array of attribute names")
+    text = {name: body.get(name) for name in ("q", "scopeQ", "lang")}
+    bad = [name for name, value in text.items() if value is not None and not isinstance(value, str)]
+    if bad:
+        raise BadRequestData(f"{bad[0]} must be a string")
+    geo = body.get("geoQ")
+    if geo is not None and not isinstance(geo, dict):
+        raise BadRequestData("geoQ must be an object {geometry, coordinates, georel, geoproperty}")
+    return EntityQuery(selectors, tuple(ld.names(attrs)), ld.q(text["q"]), text["scopeQ"], geo)
+
+
+def _selector(item: dict[str, Any], ld: LdRequest) -> Selector:
+    kind, entity_id, pattern = item.get("type"), item.get("id"), item.get("idPattern")
+    if any(v is not None and not isinstance(v, str) for v in (kind, entity_id, pattern)):
+        raise BadRequestData("an EntitySelector's type, id and idPattern are strings")
+    return Selector(types=ld.type_expression(kind), ids=(entity_id,) if entity_id else (), id_pattern=pattern)
+
+
+@router.post(
+    "/entityOperations/query",
+    summary="Query entities with a Query body",
+    responses=ENTITY_RESPONSES,
+    status_code=200,
+    openapi_extra=QUERY_BODY,
+)
+async def post_query(
+    request: Request,
+    state: Annotated[HubState, Depends(hub_state)],
+    ld: LdContext,
+    limit: Annotated[int, Query(description=f"Page size, 0..{MAX_LIMIT} (0 only with count=true)")] = 20,
+    offset: Annotated[int, Query(description="Entities to skip (0 or more)")] = 0,
+    count: Annotated[bool, Query(description="Return the total in NGSILD-Results-Count")] = False,
+    format: FormatParam = None,
+    options: Options = None,
+    local: Local = False,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
+) -> Response:
+    """The Query body (``entities``, ``attrs``, ``q``, ``scopeQ``, ``lang``) evaluated like GET /entities.
+
+    ``geoQ`` answers 422 OperationNotSupported until geo-queries land; ``temporalQ`` belongs to the temporal API.
+    """
+    body = await json_body(request)
+    query = _query_body(body, ld)
+    page = Page(limit=limit, offset=offset, count=count)
+    shape = _shape(format, options, attrs=tuple(body.get("attrs") or ()), lang=body.get("lang"))
+    _result, content, headers = _answer(state, query, page, shape, accept, ngsild_tenant, ld)
+    return Response(content, headers=headers)

@@ -17,16 +17,15 @@ from sqlalchemy import Connection
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext, LdRequest
+from api.ngsild_http import json_body
 from api.state import HubState, hub_state
 from hub.auth import Principal
 from hub.errors import (
     AlreadyExists,
     BadRequestData,
     Forbidden,
-    InvalidRequest,
     NgsiLdError,
     ResourceNotFound,
-    UnsupportedMediaType,
 )
 from ngsi import provision, store
 from schemas.ngsild import is_absolute_uri
@@ -41,22 +40,11 @@ State = Annotated[HubState, Depends(hub_state)]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
 # Every write names its writer: the dependency refuses missing or foreign keys (401/403) before any lookup.
 Writer = Annotated[Principal | None, Depends(ngsi_writer)]
-BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 MAX_BATCH = 1000
 
 
 async def _body(request: Request) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in BODY_TYPES:
-        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send one of {', '.join(BODY_TYPES)}")
-    raw = await request.body()
-    if not raw:
-        raise InvalidRequest("the request has no body")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
-    return _ld(request).entity_in(body)
+    return _ld(request).entity_in(await json_body(request))
 
 
 def _ld(request: Request) -> LdRequest:

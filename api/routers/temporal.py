@@ -12,7 +12,8 @@ from fastapi.responses import Response
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext, LdRequest
-from api.routers.ngsild import JSON, LD_JSON, _tenant, negotiate
+from api.ngsild_http import JSON, LD_JSON, negotiate
+from api.routers.ngsild import _tenant
 from api.state import HubState, hub_state
 from hub.auth import Principal
 from hub.errors import (

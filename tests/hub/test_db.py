@@ -15,6 +15,7 @@ import catalog.tables
 import harvester.tables
 import hub.auth_tables
 import ngsi.attr_index
+import ngsi.attr_stats
 import ngsi.tables
 from hub.db import Database, metadata
 from hub.errors import ConfigError, DatabaseError

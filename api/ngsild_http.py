@@ -1,0 +1,95 @@
+"""HTTP rules of the NGSI-LD API: content negotiation, request bodies, and 411 for writes without a length."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.problems import NGSI_PREFIX, problem_response
+from hub.errors import ETSI_BASE, InvalidRequest, NotAcceptable, UnsupportedMediaType
+
+LD_JSON = "application/ld+json"
+JSON = "application/json"
+OFFERED = (JSON, LD_JSON)  # the first is the default for */* (a GeoJSON media type joins with the geo-queries)
+BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
+_WRITES = frozenset({"POST", "PATCH", "PUT"})
+
+
+def _weighted(accept: str) -> list[tuple[str, float]]:
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if media:
+            ranges.append((media.lower(), weight))
+    return ranges
+
+
+def negotiate(accept: str | None, offered: tuple[str, ...] = OFFERED) -> str:
+    """The response media type for an ``Accept`` header, honouring q-values; NotAcceptable (406) when none fits."""
+    if not accept:
+        return offered[0]
+    best: tuple[float, int, str] | None = None
+    for media, weight in _weighted(accept):
+        if weight <= 0:
+            continue
+        if media in offered:
+            candidate = (weight, 2, media)
+        elif media in ("*/*", "application/*"):
+            candidate = (weight, 1, offered[0])
+        else:
+            continue
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    if best is None:
+        raise NotAcceptable(f"cannot answer with any of {accept!r}: offered are {', '.join(offered)}")
+    return best[2]
+
+
+async def json_body(request: Request) -> Any:
+    """The parsed JSON body of a write; 415 for another Content-Type, 400 for an empty or malformed body."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in BODY_TYPES:
+        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send one of {', '.join(BODY_TYPES)}")
+    raw = await request.body()
+    if not raw:
+        raise InvalidRequest("the request has no body")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
+
+
+class RequireLength:
+    """ASGI middleware: a POST, PATCH or PUT under ``/ngsi-ld/`` without Content-Length or Transfer-Encoding → 411.
+
+    A middleware rather than a dependency so that every NGSI-LD write route, present and future, is covered.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _WRITES and scope["path"].startswith(NGSI_PREFIX):
+            names = {name.lower() for name, _value in scope["headers"]}
+            if b"content-length" not in names and b"transfer-encoding" not in names:
+                response = problem_response(
+                    Request(scope),
+                    status=411,
+                    problem_type=ETSI_BASE + "InvalidRequest",
+                    title="Length required",
+                    detail=f"{scope['method']} needs a Content-Length (or Transfer-Encoding: chunked) header",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,133 @@
+"""Entity query evaluation shared by ``GET /entities`` and ``POST /entityOperations/query``.
+
+A query is entity selectors (type expression, ids, idPattern — several selectors mean any of them), ``attrs``
+(an entity must have at least one), ``q``, ``scopeQ`` and a geo-query. Each becomes an SQL condition on the
+entities table; ``ngsi.store.select_entities`` runs them with the page and count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, true
+
+from hub.errors import BadRequestData, OperationNotSupported
+from ngsi import store
+from ngsi.attr_index import attr_index
+from ngsi.q import parse_q, safe_regex
+from ngsi.q_sql import compile_q
+from ngsi.selectors import parse_types, scope_condition
+from ngsi.tables import entities
+from schemas.ngsild import is_absolute_uri
+
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """One EntitySelector: a type expression (None: any type), ids, an id pattern — all must hold."""
+
+    types: str | None = None
+    ids: tuple[str, ...] = ()
+    id_pattern: str | None = None
+
+    def __post_init__(self) -> None:
+        bad = [i for i in self.ids if not is_absolute_uri(i)]
+        if bad:
+            raise BadRequestData(f"id {bad[0]!r} is not an absolute URI")
+
+
+@dataclass(frozen=True, slots=True)
+class EntityQuery:
+    """What selects entities; ``geo`` holds the geo-query members (georel, geometry, coordinates, geoproperty)."""
+
+    selectors: tuple[Selector, ...] = ()
+    attrs: tuple[str, ...] = ()
+    q: str | None = None
+    scope_q: str | None = None
+    geo: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        selects = any(s.types or s.ids or s.id_pattern for s in self.selectors)
+        if not (selects or self.attrs or self.q or self.scope_q or self.geo):
+            raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q, scopeQ or a geo-query")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.limit <= MAX_LIMIT or (self.limit == 0 and not self.count):
+            raise BadRequestData(f"limit must be 1..{MAX_LIMIT} (0 only with count=true), got {self.limit}")
+        if self.offset < 0:
+            raise BadRequestData(f"offset must be 0 or more, got {self.offset}")
+
+
+@dataclass(slots=True)
+class Result:
+    rows: list[store.StoredEntity] = field(default_factory=list)
+    total: int | None = None
+
+
+def geo_condition(geo: Mapping[str, Any] | None) -> ColumnElement[bool] | None:
+    """The SQL condition of a geo-query (georel, geometry, coordinates, geoproperty); None without one.
+
+    The geo-query engine plugs in here; until it does, a geo-query is refused as not supported.
+    """
+    if not geo:
+        return None
+    raise OperationNotSupported(f"geo-queries ({', '.join(sorted(geo))}) are not supported by this hub yet")
+
+
+def _selector(conn: Connection, selector: Selector) -> ColumnElement[bool]:
+    where: list[ColumnElement[bool]] = []
+    if selector.types:
+        alternatives = parse_types(selector.types)
+        if alternatives is not None:
+            values = store.type_values(conn, alternatives)
+            where.append(entities.c.type.in_(values) if values else false())
+    if selector.ids:
+        where.append(entities.c.id.in_(selector.ids))
+    if selector.id_pattern:
+        where.append(entities.c.id.regexp_match(safe_regex(selector.id_pattern)))
+    return and_(true(), *where)
+
+
+def _has_any(attrs: Sequence[str]) -> ColumnElement[bool]:
+    """The entity has at least one of ``attrs`` (every attribute instance has a value row in the index)."""
+    row = attr_index.alias()
+    return exists().where(
+        row.c.tenant == entities.c.tenant, row.c.entity_id == entities.c.id, row.c.attr.in_(attrs), row.c.path == ""
+    )
+
+
+def conditions(conn: Connection, query: EntityQuery) -> list[ColumnElement[bool]]:
+    """Every SQL condition of ``query`` on the entities table."""
+    where: list[ColumnElement[bool]] = []
+    chosen = [_selector(conn, s) for s in query.selectors if s.types or s.ids or s.id_pattern]
+    if chosen:
+        where.append(or_(*chosen))
+    if query.attrs:
+        where.append(_has_any(query.attrs))
+    if query.q:
+        where.append(compile_q(parse_q(query.q), entities_table=entities))
+    if query.scope_q:
+        where.append(scope_condition(query.scope_q))
+    geo = geo_condition(query.geo)
+    if geo is not None:
+        where.append(geo)
+    return where
+
+
+def evaluate(conn: Connection, query: EntityQuery, page: Page, *, tenant: str | None) -> Result:
+    """One page of the entities matching ``query`` (ordered by id), with the total when asked."""
+    where = conditions(conn, query)
+    rows, total = store.select_entities(
+        conn, tenant=tenant, limit=page.limit, offset=page.offset, count=page.count, extra=where
+    )
+    return Result(rows, total)

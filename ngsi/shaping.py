@@ -1,0 +1,128 @@
+"""Shaping stored entities for the response: ``sysAttrs``, ``datasetId``, ``lang``, ``attrs``, ``pick``, ``omit``.
+
+The SQL selects which entities; what is kept of each one is decided here, on the stored JSON (orjson), after the
+page is read. When nothing is asked the stored JSON is sent as it is (:func:`render_page` never parses it then).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from hub.errors import BadRequestData
+from ngsi.context import CORE_CONTEXT
+from ngsi.representation import ENTITY_MEMBERS, Format, render, render_entity
+from ngsi.store import StoredEntity
+
+NONE_DATASET = "@none"
+_LANG = re.compile(r"^(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)(;q=(0(\.[0-9]{0,3})?|1(\.0{0,3})?))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What to keep of each entity, and in which format. ``attrs``: the deprecated pick of attributes."""
+
+    fmt: Format = Format.NORMALIZED
+    sys_attrs: bool = False
+    attrs: tuple[str, ...] = ()
+    pick: tuple[str, ...] = ()
+    omit: tuple[str, ...] = ()
+    lang: tuple[str, ...] = ()
+    dataset_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.pick and self.omit:
+            raise BadRequestData("pick and omit cannot be used together")
+
+    @property
+    def reshapes(self) -> bool:
+        return bool(self.sys_attrs or self.attrs or self.pick or self.omit or self.lang or self.dataset_ids)
+
+
+def parse_lang(text: str | None) -> tuple[str, ...]:
+    """Language tags of a ``lang`` parameter, best first (``fr,en;q=0.8``); ``("*",)`` keeps every language."""
+    if not text:
+        return ()
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(p.strip() for p in text.split(",")):
+        match = _LANG.match(part)
+        if not match:
+            raise BadRequestData(f"lang: {part!r} is not a language tag (such as en, nb-NO, en;q=0.8 or *)")
+        weight = float(match.group(4)) if match.group(4) else 1.0
+        if weight > 0:
+            weighted.append((-weight, index, match.group(1)))
+    return tuple(tag for _w, _i, tag in sorted(weighted)) or ("*",)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _with_sys_attrs(entity: dict[str, Any], stored: StoredEntity) -> dict[str, Any]:
+    head: dict[str, Any] = {k: entity[k] for k in ("id", "type", "scope") if k in entity}
+    stamps = {"createdAt": _timestamp(stored.created_at), "modifiedAt": _timestamp(stored.modified_at)}
+    return {**head, **stamps, **{k: v for k, v in entity.items() if k not in head}}
+
+
+def _instances(attr: Any, dataset_ids: Sequence[str]) -> Any:
+    """The instances of one attribute whose datasetId (``@none`` for the default one) is asked; None if none is."""
+    many = attr if isinstance(attr, list) else [attr]
+    kept = [a for a in many if isinstance(a, dict) and str(a.get("datasetId", NONE_DATASET)) in dataset_ids]
+    if not kept:
+        return None
+    return kept[0] if len(kept) == 1 else kept
+
+
+def _in_language(attr: Any, tags: Sequence[str]) -> Any:
+    """A LanguageProperty as a Property holding the best language's string, with a ``lang`` sub-attribute."""
+    if isinstance(attr, list):
+        return [_in_language(a, tags) for a in attr]
+    if not isinstance(attr, dict) or not isinstance(attr.get("languageMap"), dict):
+        return attr
+    languages: dict[str, Any] = attr["languageMap"]
+    chosen = next((t for t in tags if t in languages), None)
+    if chosen is None:
+        chosen = NONE_DATASET if NONE_DATASET in languages else next(iter(languages), None)
+    if chosen is None:
+        return attr
+    rest = {k: v for k, v in attr.items() if k not in ("type", "languageMap")}
+    return {"type": "Property", "value": languages[chosen], "lang": chosen, **rest}
+
+
+def shape_entity(stored: StoredEntity, shape: Shape) -> dict[str, Any]:
+    """One stored entity with only what ``shape`` keeps."""
+    entity: dict[str, Any] = orjson.loads(stored.data)
+    if shape.sys_attrs:
+        entity = _with_sys_attrs(entity, stored)
+    if shape.dataset_ids:
+        filtered = {k: v if k in ENTITY_MEMBERS else _instances(v, shape.dataset_ids) for k, v in entity.items()}
+        entity = {k: v for k, v in filtered.items() if v is not None}
+    if shape.lang and shape.lang != ("*",):
+        entity = {k: v if k in ENTITY_MEMBERS else _in_language(v, shape.lang) for k, v in entity.items()}
+    if shape.attrs:
+        entity = {k: v for k, v in entity.items() if k in ENTITY_MEMBERS or k in shape.attrs}
+    if shape.pick:
+        entity = {k: v for k, v in entity.items() if k in shape.pick}
+    if shape.omit:
+        entity = {k: v for k, v in entity.items() if k not in shape.omit}
+    return entity
+
+
+def render_one(stored: StoredEntity, shape: Shape, *, with_context: bool, context: Any = CORE_CONTEXT) -> bytes:
+    """One entity in its response form; the stored JSON passes through untouched when nothing reshapes it."""
+    if not shape.reshapes:
+        return render(stored.data, shape.fmt, with_context=with_context, context=context)
+    return render_entity(shape_entity(stored, shape), shape.fmt, with_context=with_context, context=context)
+
+
+def render_page(
+    rows: Sequence[StoredEntity], shape: Shape, *, with_context: bool, context: Any = CORE_CONTEXT
+) -> bytes:
+    """A page of entities as a JSON array."""
+    parts = (render_one(row, shape, with_context=with_context, context=context) for row in rows)
+    return b"[" + b",".join(parts) + b"]"

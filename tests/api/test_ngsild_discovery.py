@@ -1,0 +1,156 @@
+"""Discovery: /types, /types/{type}, /attributes, /attributes/{attr}, /info/sourceIdentity
+(api/routers/ngsild_discovery.py over ngsi/discovery.py)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from harvester.run import Harvester
+from harvester.store import RunStatus
+from ngsi.context import CORE_CONTEXT
+
+pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]  # a broker behind an access proxy: writes need no key
+BASE = "/ngsi-ld/v1"
+ETSI = "https://uri.etsi.org/ngsi-ld/errors/"
+
+
+async def test_type_list_across_tenants_and_per_tenant(api: httpx.AsyncClient, seeded: None) -> None:
+    response = await api.get(f"{BASE}/types")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["type"] == "EntityTypeList"
+    assert body["id"].startswith("urn:ngsi-ld:EntityTypeList:")
+    assert body["typeList"] == ["Building", "Shop"]
+    oslo = (await api.get(f"{BASE}/types", headers={"NGSILD-Tenant": "oslo"})).json()
+    assert oslo["typeList"] == ["Building", "Shop"]
+    stockholm = await api.get(f"{BASE}/types", headers={"NGSILD-Tenant": "stockholm"})
+    assert stockholm.json()["typeList"] == ["Building"]
+    assert stockholm.headers["ngsild-tenant"] == "stockholm"
+    unknown = await api.get(f"{BASE}/types", headers={"NGSILD-Tenant": "atlantis"})
+    assert unknown.status_code == 404
+    assert unknown.json()["type"] == ETSI + "NonexistentTenant"
+
+
+async def test_type_details(api: httpx.AsyncClient, seeded: None) -> None:
+    body = (await api.get(f"{BASE}/types", params={"details": "true"})).json()
+    assert body == [
+        {
+            "id": "Building",
+            "type": "EntityType",
+            "typeName": "Building",
+            "attributeNames": ["area", "location", "name", "owner", "temperature"],
+        },
+        {
+            "id": "Shop",
+            "type": "EntityType",
+            "typeName": "Shop",
+            "attributeNames": ["area", "location", "name", "owner"],
+        },
+    ]
+
+
+async def test_type_info(api: httpx.AsyncClient, seeded: None) -> None:
+    response = await api.get(f"{BASE}/types/Shop", headers={"Accept": "application/ld+json"})
+    assert response.headers["content-type"] == "application/ld+json"
+    body = response.json()
+    assert body["@context"] == CORE_CONTEXT
+    assert body["type"] == "EntityTypeInfo"
+    assert body["typeName"] == "Shop"
+    assert body["entityCount"] == 2
+    details = {a["attributeName"]: a for a in body["attributeDetails"]}
+    assert set(details) == {"area", "location", "name", "owner"}
+    assert details["name"] == {
+        "id": "name",
+        "type": "Attribute",
+        "attributeName": "name",
+        "attributeTypes": ["LanguageProperty", "Property"],
+    }
+    assert details["owner"]["attributeTypes"] == ["Relationship"]
+    assert details["location"]["attributeTypes"] == ["GeoProperty"]
+    assert (await api.get(f"{BASE}/types/Building")).json()["entityCount"] == 2
+    missing = await api.get(f"{BASE}/types/Vehicle")
+    assert missing.status_code == 404
+    assert missing.json()["type"] == ETSI + "ResourceNotFound"
+
+
+async def test_attributes(api: httpx.AsyncClient, seeded: None) -> None:
+    listed = (await api.get(f"{BASE}/attributes")).json()
+    assert listed["type"] == "AttributeList"
+    assert listed["id"].startswith("urn:ngsi-ld:AttributeList:")
+    assert listed["attributeList"] == ["area", "location", "name", "owner", "temperature"]
+    details = (await api.get(f"{BASE}/attributes", params={"details": "true"})).json()
+    area = next(a for a in details if a["attributeName"] == "area")
+    assert area == {
+        "id": "area",
+        "type": "Attribute",
+        "attributeName": "area",
+        "attributeCount": 2,
+        "typeNames": ["Building", "Shop"],
+        "attributeTypes": ["Property"],
+    }
+    name = (await api.get(f"{BASE}/attributes/name")).json()
+    assert name["attributeCount"] == 2
+    assert name["typeNames"] == ["Building", "Shop"]
+    assert name["attributeTypes"] == ["LanguageProperty", "Property"]
+    one_tenant = (await api.get(f"{BASE}/attributes/name", headers={"NGSILD-Tenant": "oslo"})).json()
+    assert one_tenant["attributeCount"] == 1
+    assert one_tenant["attributeTypes"] == ["LanguageProperty"]
+    missing = await api.get(f"{BASE}/attributes/colour")
+    assert missing.status_code == 404
+    assert missing.json()["type"] == ETSI + "ResourceNotFound"
+
+
+async def test_discovery_follows_deletes(api: httpx.AsyncClient, seeded: None) -> None:
+    deleted = await api.delete(f"{BASE}/entities/urn:ngsi-ld:Building:2", headers={"NGSILD-Tenant": "stockholm"})
+    assert deleted.status_code == 204
+    assert "temperature" not in (await api.get(f"{BASE}/attributes")).json()["attributeList"]
+    assert (await api.get(f"{BASE}/types/Building")).json()["entityCount"] == 1
+
+
+async def test_harvested_types_attributes_and_scopes(harvester: Harvester, api: httpx.AsyncClient) -> None:
+    for source in ("oslo-bysykkel-demo", "bergen-bysykkel-demo"):
+        assert (await harvester.run(source)).status is RunStatus.SUCCEEDED
+    info = (await api.get(f"{BASE}/types/BikeHireDockingStation", headers={"NGSILD-Tenant": "bergen"})).json()
+    assert info["entityCount"] == 60
+    names = {a["attributeName"] for a in info["attributeDetails"]}
+    assert {"availableBikeNumber", "location", "status"} <= names
+    count = (await api.get(f"{BASE}/attributes/availableBikeNumber")).json()["attributeCount"]
+    assert count == 180
+    norway = await api.get(f"{BASE}/entities", params={"scopeQ": "/Nordic/NO/#", "limit": 0, "count": "true"})
+    assert norway.headers["ngsild-results-count"] == "180"
+    oslo = (await api.get(f"{BASE}/entities", params={"scopeQ": "/Nordic/+/oslo", "limit": 1})).json()
+    assert oslo[0]["scope"] == "/Nordic/NO/oslo"
+    sweden = await api.get(f"{BASE}/entities", params={"scopeQ": "/Nordic/SE/#", "limit": 0, "count": "true"})
+    assert sweden.headers["ngsild-results-count"] == "0"
+
+
+async def test_source_identity(api: httpx.AsyncClient) -> None:
+    response = await api.get(f"{BASE}/info/sourceIdentity")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["type"] == "ContextSourceIdentity"
+    assert body["id"].startswith("urn:ngsi-ld:ContextSource:")
+    assert body["contextSourceAlias"] == "http://127.0.0.1:8000"
+    assert re.fullmatch(r"P(\d+D)?T\d+H\d+M\d+S", body["contextSourceUpTime"])
+    moment = datetime.fromisoformat(body["contextSourceTimeAt"])
+    assert abs((datetime.now(UTC) - moment).total_seconds()) < 60
+    again = (await api.get(f"{BASE}/info/sourceIdentity")).json()
+    assert again["id"] == body["id"]
+
+
+async def test_openapi_describes_the_query_and_discovery_routes(api: httpx.AsyncClient) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    get = paths["/ngsi-ld/v1/entities"]["get"]
+    names = {p["name"] for p in get["parameters"]}
+    assert {"type", "scopeQ", "attrs", "pick", "omit", "lang", "datasetId", "local", "count"} <= names
+    assert not {"georel", "geometry", "coordinates", "csf"} & names  # refused with 422: not advertised
+    assert set(get["responses"]["200"]["content"]) == {"application/json", "application/ld+json"}
+    post = paths["/ngsi-ld/v1/entityOperations/query"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["type"]["enum"] == ["Query"]
+    for path in ("/types", "/types/{type_name}", "/attributes", "/attributes/{attr}", "/info/sourceIdentity"):
+        assert "get" in paths[f"/ngsi-ld/v1{path}"]

@@ -1,0 +1,79 @@
+"""Shaping stored entities: sysAttrs, datasetId, lang, attrs, pick, omit (ngsi/shaping.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from hub.errors import BadRequestData
+from ngsi.representation import Format
+from ngsi.shaping import Shape, parse_lang, render_one, shape_entity
+from ngsi.store import StoredEntity
+
+ENTITY = {
+    "id": "urn:ngsi-ld:T:1",
+    "type": "T",
+    "name": {"type": "LanguageProperty", "languageMap": {"en": "Bridge", "nb": "Bro", "@none": "Brua"}},
+    "temp": [
+        {"type": "Property", "value": 1, "datasetId": "urn:a"},
+        {"type": "Property", "value": 2},
+    ],
+    "size": {"type": "Property", "value": 3},
+}
+STORED = StoredEntity(
+    orjson.dumps(ENTITY).decode(),
+    datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    datetime(2026, 2, 3, 4, 5, 6, 789000, tzinfo=UTC),
+)
+
+
+def test_nothing_asked_passes_the_stored_bytes_through() -> None:
+    assert render_one(STORED, Shape(), with_context=False) == STORED.data.encode()
+
+
+def test_sys_attrs_follow_the_entity_members() -> None:
+    shaped = shape_entity(STORED, Shape(sys_attrs=True))
+    assert list(shaped)[:4] == ["id", "type", "createdAt", "modifiedAt"]
+    assert shaped["createdAt"] == "2026-01-02T03:04:05.000Z"
+    assert shaped["modifiedAt"] == "2026-02-03T04:05:06.789Z"
+
+
+def test_dataset_ids() -> None:
+    assert shape_entity(STORED, Shape(dataset_ids=("urn:a",)))["temp"] == ENTITY["temp"][0]  # type: ignore[index]
+    default = shape_entity(STORED, Shape(dataset_ids=("@none",)))
+    assert default["temp"] == {"type": "Property", "value": 2}
+    assert default["size"] == ENTITY["size"]
+    both = shape_entity(STORED, Shape(dataset_ids=("@none", "urn:a")))
+    assert both["temp"] == ENTITY["temp"]
+
+
+@pytest.mark.parametrize(
+    ("tags", "value", "lang"),
+    [(("nb",), "Bro", "nb"), (("fr", "en"), "Bridge", "en"), (("fr",), "Brua", "@none")],
+)
+def test_lang_picks_the_best_language(tags: tuple[str, ...], value: str, lang: str) -> None:
+    assert shape_entity(STORED, Shape(lang=tags))["name"] == {"type": "Property", "value": value, "lang": lang}
+
+
+def test_parse_lang_orders_by_weight_and_drops_zero() -> None:
+    assert parse_lang("fr;q=0.2,nb,en;q=0.9,de;q=0") == ("nb", "en", "fr")
+    assert parse_lang("*") == ("*",)
+    assert parse_lang(None) == ()
+    with pytest.raises(BadRequestData, match="not a language tag"):
+        parse_lang("en;q=2")
+
+
+def test_projection() -> None:
+    assert set(shape_entity(STORED, Shape(attrs=("size", "other")))) == {"id", "type", "size"}
+    assert shape_entity(STORED, Shape(pick=("id", "size"))) == {"id": "urn:ngsi-ld:T:1", "size": ENTITY["size"]}
+    assert set(shape_entity(STORED, Shape(omit=("name", "temp", "type")))) == {"id", "size"}
+    assert set(shape_entity(STORED, Shape(sys_attrs=True, pick=("createdAt",)))) == {"createdAt"}
+    with pytest.raises(BadRequestData, match="pick and omit"):
+        Shape(pick=("id",), omit=("type",))
+
+
+def test_shaped_entity_in_key_values_with_context() -> None:
+    body = orjson.loads(render_one(STORED, Shape(Format.KEY_VALUES, pick=("id", "size")), with_context=True))
+    assert body == {"@context": body["@context"], "id": "urn:ngsi-ld:T:1", "size": 3}
