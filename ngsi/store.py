@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from ngsi.attr_index import IndexRow, delete_index, index_rows, replace_attributes, write_index
+from ngsi.geo_index import delete_geo, write_geo
 from ngsi.tables import entities, temporal_instances
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
@@ -101,6 +102,7 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         # whole for new entities, per changed attribute for updated ones.
         write_index(conn, tenant, fresh, indexed)
         replace_attributes(conn, tenant, changed, partial)
+        write_geo(conn, tenant, [w.entity for w in group], fresh, changed)  # the spatial index of geo-queries
         result.instances += _insert_history(conn, history)
     return result
 
@@ -282,6 +284,7 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     if gone:
         for tenant in {t for t, _ in gone}:
             delete_index(conn, tenant, [entity_id for t, entity_id in gone if t == tenant])
+            delete_geo(conn, tenant, [entity_id for t, entity_id in gone if t == tenant])
         conn.execute(
             update(entities)
             .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
@@ -299,4 +302,5 @@ def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> in
     held = [r.tenant for r in conn.execute(select(entities.c.tenant).where(stmt.whereclause))]  # type: ignore[arg-type]
     for holder in held:
         delete_index(conn, holder, [entity_id])
+        delete_geo(conn, holder, [entity_id])
     return int(conn.execute(stmt).rowcount or 0)

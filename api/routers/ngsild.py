@@ -8,10 +8,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
+from api.routers.ngsild_geo import GeometryProperty, geo_query
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, NonexistentTenant, NotAcceptable, OperationNotSupported, ResourceNotFound
 from ngsi import store
-from ngsi.context import context_link
+from ngsi.context import CORE_CONTEXT, context_link
+from ngsi.geo import GeoQuery
+from ngsi.geo_index import geo_condition
+from ngsi.geojson import GEO_JSON, render_collection, render_feature
 from ngsi.q import parse_q, safe_regex
 from ngsi.q_sql import compile_q
 from ngsi.representation import Format, render, render_list
@@ -22,20 +26,20 @@ router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
 MAX_LIMIT = 1000
 LD_JSON = "application/ld+json"
 JSON = "application/json"
-NOT_YET = ("georel", "geometry", "coordinates", "attrs", "pick", "omit", "scopeQ", "csf")
+NOT_YET = ("attrs", "pick", "omit", "scopeQ", "csf")
 
 
 def negotiate(accept: str | None) -> str:
-    """The response media type for an ``Accept`` header: JSON-LD or JSON (with the @context in a Link)."""
+    """The response media type for an ``Accept`` header: JSON-LD, JSON (with the @context in a Link) or GeoJSON."""
     if not accept:
         return JSON
     offered = [part.split(";")[0].strip().lower() for part in accept.split(",")]
     for media in offered:
-        if media in (JSON, LD_JSON):
+        if media in (JSON, LD_JSON, GEO_JSON):
             return media
         if media in ("*/*", "application/*"):
             return JSON
-    raise NotAcceptable(f"cannot answer with any of {accept!r}: offered are {JSON} and {LD_JSON}")
+    raise NotAcceptable(f"cannot answer with any of {accept!r}: offered are {JSON}, {LD_JSON} and {GEO_JSON}")
 
 
 def _format(fmt: str | None, options: str | None) -> Format:
@@ -61,7 +65,7 @@ def _tenant(state: HubState, tenant: str | None) -> str | None:
 
 
 def _headers(media: str, tenant: str | None) -> dict[str, str]:
-    headers = {"Link": context_link()} if media == JSON else {}
+    headers = {"Link": context_link()} if media in (JSON, GEO_JSON) else {}
     if tenant:
         headers["NGSILD-Tenant"] = tenant
     return headers
@@ -75,6 +79,7 @@ def _split(value: str | None) -> list[str]:
 def query_entities(
     request: Request,
     state: Annotated[HubState, Depends(hub_state)],
+    geo: Annotated[GeoQuery | None, Depends(geo_query)],
     type: Annotated[str | None, Query(description="Entity types, comma-separated (any of)")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     idPattern: Annotated[str | None, Query(description="A regular expression over entity ids")] = None,
@@ -84,6 +89,7 @@ def query_entities(
     count: Annotated[bool, Query(description="Return the total in NGSILD-Results-Count")] = False,
     format: Annotated[str | None, Query(description="normalized, concise or keyValues")] = None,
     options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
+    geometry_property: GeometryProperty = "location",
     accept: Annotated[str | None, Header()] = None,
     ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
 ) -> Response:
@@ -92,7 +98,7 @@ def query_entities(
     if unsupported:
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     types, ids = _split(type), _split(id)
-    if not types and not ids and not idPattern and not q:
+    if not types and not ids and not idPattern and not q and geo is None:
         raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q or a geo-query")
     where = _conditions(q, idPattern)
     bad = [i for i in ids if not is_absolute_uri(i)]
@@ -103,6 +109,8 @@ def query_entities(
     media, fmt = negotiate(accept), _format(format, options)
     tenant = _tenant(state, ngsild_tenant)
     with state.db.connect() as conn:
+        if geo is not None:
+            where.append(geo_condition(conn, geo, tenant=tenant))
         rows, total = store.query_entities(
             conn, tenant=tenant, types=types, ids=ids, limit=limit, offset=offset, count=count, extra=where
         )
@@ -112,7 +120,10 @@ def query_entities(
         headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
     if total is not None:
         headers["NGSILD-Results-Count"] = str(total)
-    body = render_list(rows, fmt, with_context=media == LD_JSON)
+    if media == GEO_JSON:
+        body = render_collection(rows, fmt, geometry_property=geometry_property, context=CORE_CONTEXT)
+    else:
+        body = render_list(rows, fmt, with_context=media == LD_JSON)
     return Response(body, media_type=media, headers=headers)
 
 
@@ -145,6 +156,7 @@ def retrieve_entity(
     type: Annotated[str | None, Query(description="If given, the entity's type must match")] = None,
     format: Annotated[str | None, Query(description="normalized, concise or keyValues")] = None,
     options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
+    geometry_property: GeometryProperty = "location",
     accept: Annotated[str | None, Header()] = None,
     ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
 ) -> Response:
@@ -157,5 +169,8 @@ def retrieve_entity(
         stored = store.get_entity(conn, tenant=tenant, entity_id=entity_id)
     if stored is None or (type and f'"type":"{type}"' not in stored):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    body = render(stored, fmt, with_context=media == LD_JSON)
+    if media == GEO_JSON:
+        body = render_feature(stored, fmt, geometry_property=geometry_property, context=CORE_CONTEXT)
+    else:
+        body = render(stored, fmt, with_context=media == LD_JSON)
     return Response(body, media_type=media, headers=_headers(media, tenant))
