@@ -19,6 +19,7 @@ from bench import (
     fetch,
     harvest_pipeline,
     mqa,
+    ngsi_geo,
     search,
     shacl,
     validate,
@@ -56,6 +57,7 @@ def main() -> None:
     catalog_export.main()
     mqa.main()
     search.main(pg)
+    ngsi_geo.main(pg)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 ``ngsi_geo_index`` maps an integer ``gid`` to (tenant, entity id, attribute) and keeps the box and, for anything but
 a Point, the GeoJSON text for the exact test (a Point is its box). The box is searched through
 - SQLite: the R*Tree virtual table ``ngsi_geo_rtree`` (id = gid; R*Tree only takes integer ids, hence the mapping
-  table), kept in step by triggers on ``ngsi_geo_index``;
+  table), filled by one INSERT … SELECT per batch after the rows (measured 20% faster than a per-row trigger: the
+  R*Tree insert, ~35 µs a row, is most of the write) and emptied by a trigger on delete;
 - PostgreSQL: a GiST index on the expression ``box(point(min_lon, min_lat), point(max_lon, max_lat))`` — built-in
   types, PostGIS is not needed.
 
@@ -79,17 +80,12 @@ GeoRow: TypeAlias = tuple[str, str, float, float, float, float, str | None]
 
 SQLITE_UP = (
     f"CREATE VIRTUAL TABLE {RTREE} USING rtree(id, min_lon, max_lon, min_lat, max_lat)",
-    f"""CREATE TRIGGER {RTREE}_insert AFTER INSERT ON ngsi_geo_index BEGIN
-        INSERT INTO {RTREE} (id, min_lon, max_lon, min_lat, max_lat)
-        VALUES (new.gid, new.min_lon, new.max_lon, new.min_lat, new.max_lat);
-    END""",
     f"""CREATE TRIGGER {RTREE}_delete AFTER DELETE ON ngsi_geo_index BEGIN
         DELETE FROM {RTREE} WHERE id = old.gid;
     END""",
 )
 SQLITE_DOWN = (
     f"DROP TRIGGER IF EXISTS {RTREE}_delete",
-    f"DROP TRIGGER IF EXISTS {RTREE}_insert",
     f"DROP TABLE IF EXISTS {RTREE}",
 )
 BOX_INDEX = "ix_ngsi_geo_index_box"
@@ -200,9 +196,20 @@ def _insert(conn: Connection, tenant: str, rows: Sequence[GeoRow]) -> int:
                 copy.write_row(row)
         if len(data) >= ANALYZE_THRESHOLD:
             conn.exec_driver_sql("ANALYZE ngsi_geo_index")  # stale statistics make the planner skip the GiST index
-    else:
-        marks = ", ".join([_mark(conn)] * len(COLUMNS))
+    elif conn.dialect.name == "postgresql":
+        marks = ", ".join(["%s"] * len(COLUMNS))
         conn.exec_driver_sql(f"INSERT INTO ngsi_geo_index ({', '.join(COLUMNS)}) VALUES ({marks})", data)
+    else:
+        # gid is the rowid: SQLite numbers new rows above the current maximum, and this transaction is the only
+        # writer, so the rows above ``top`` are exactly this batch's.
+        top = conn.exec_driver_sql("SELECT coalesce(max(gid), 0) FROM ngsi_geo_index").scalar_one()
+        marks = ", ".join("?" * len(COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO ngsi_geo_index ({', '.join(COLUMNS)}) VALUES ({marks})", data)
+        conn.exec_driver_sql(
+            f"INSERT INTO {RTREE} (id, min_lon, max_lon, min_lat, max_lat) "
+            "SELECT gid, min_lon, max_lon, min_lat, max_lat FROM ngsi_geo_index WHERE gid > ?",
+            (top,),
+        )
     return len(data)
 
 

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import shape
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub.db import Database
 from ngsi import store
 from ngsi.geo import GeoQuery, Georel
-from ngsi.geo_index import geo_condition, geo_index, geo_rows, rebuild_geo
+from ngsi.geo_index import RTREE, geo_condition, geo_index, geo_rows, rebuild_geo
 
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 RADIUS = 6_371_008.8
@@ -161,7 +161,11 @@ def test_no_candidates_is_an_empty_answer(db: Database, stored: dict[str, dict[s
 
 
 def indexed(db: Database, tenant: str, entity_id: str) -> list[tuple[str, float, float]]:
+    """The rows of one entity; on SQLite, also checks that the R*Tree holds exactly the mapping table's gids."""
     with db.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            rtree = conn.execute(text(f"SELECT id FROM {RTREE} ORDER BY id")).scalars().all()
+            assert rtree == conn.execute(select(geo_index.c.gid).order_by(geo_index.c.gid)).scalars().all()
         stmt = select(geo_index.c.attr, geo_index.c.min_lon, geo_index.c.min_lat).where(
             geo_index.c.tenant == tenant, geo_index.c.entity_id == entity_id
         )
@@ -221,3 +225,7 @@ def test_rebuild_gives_the_rows_the_writes_gave(db: Database, stored: dict[str, 
         assert rebuild_geo(conn, batch=70) == len(before) == 400
         assert sorted(conn.execute(select(*columns)).all()) == before
         assert conn.execute(select(func.count()).select_from(geo_index)).scalar_one() == 400
+    assert indexed(db, "oslo", "urn:ngsi-ld:Spot:0000") == [
+        ("area", *stored["oslo/urn:ngsi-ld:Spot:0000"]["area"]["value"]["coordinates"][0][0]),
+        ("location", *stored["oslo/urn:ngsi-ld:Spot:0000"]["location"]["value"]["coordinates"]),
+    ]
