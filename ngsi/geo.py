@@ -94,6 +94,23 @@ def parse_geo_query(
     return query
 
 
+def parse_geo_q(member: Any) -> GeoQuery:
+    """The ``geoQ`` member of a Query body (``POST /entityOperations/query``): the same parameters as an object."""
+    if not isinstance(member, dict):
+        raise BadRequestData("geoQ must be an object with georel, geometry, coordinates and optionally geoproperty")
+    unknown = sorted(set(member) - {"georel", "geometry", "coordinates", "geoproperty"})
+    if unknown:
+        raise BadRequestData(f"geoQ: unknown member(s) {', '.join(unknown)}")
+    texts = {k: member.get(k) for k in ("georel", "geometry", "geoproperty")}
+    wrong = [name for name, value in texts.items() if value is not None and not isinstance(value, str)]
+    if wrong:
+        raise BadRequestData(f"geoQ: {', '.join(wrong)} must be a string")
+    query = parse_geo_query(texts["georel"], texts["geometry"], member.get("coordinates"), texts["geoproperty"])
+    if query is None:
+        raise BadRequestData("geoQ: a geo-query needs georel, geometry and coordinates")
+    return query
+
+
 def _georel(text: str) -> tuple[Georel, float | None, float | None]:
     head, _, rest = text.partition(";")
     try:

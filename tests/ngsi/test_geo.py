@@ -18,6 +18,7 @@ from ngsi.geo import (
     bounds,
     geometry_of,
     haversine,
+    parse_geo_q,
     parse_geo_query,
     refine,
     search_box,
@@ -187,3 +188,26 @@ def test_refine_near_measures_points_geodesically_and_other_shapes_locally() -> 
     far = GeoQuery(Georel.NEAR, "Point", [10.0, 60.0], min_distance=1000)
     assert refine(far, lons, lats, [None, None, None]) == [False, True, True]
     assert refine(query, [], [], []) == []
+
+
+def test_a_geoq_member_is_parsed_like_the_parameters() -> None:
+    member = {"georel": "near;maxDistance==500", "geometry": "Point", "coordinates": [10.75, 59.91]}
+    assert parse_geo_q(member) == parse_geo_query("near;maxDistance==500", "Point", "[10.75, 59.91]")
+    assert parse_geo_q({**member, "coordinates": "[10.75, 59.91]", "geoproperty": "position"}).geoproperty == "position"
+
+
+@pytest.mark.parametrize(
+    ("member", "needle"),
+    [
+        ("near", "geoQ must be an object"),
+        ({"georel": "within", "geometry": "Point", "coordinates": [1, 2], "radius": 5}, "unknown member(s) radius"),
+        ({"georel": ["within"], "geometry": "Point", "coordinates": [1, 2]}, "georel must be a string"),
+        ({}, "geoQ: a geo-query needs"),
+        ({"georel": "within", "geometry": "Point"}, "coordinates missing"),
+        ({"georel": "within", "geometry": "Point", "coordinates": [1, 200]}, "latitude 200 is out of range"),
+    ],
+)
+def test_bad_geoq_members_are_400(member: object, needle: str) -> None:
+    with pytest.raises(BadRequestData) as caught:
+        parse_geo_q(member)
+    assert needle in caught.value.detail
