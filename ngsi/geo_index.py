@@ -263,13 +263,15 @@ def _box_hits(conn: Connection, box: Box) -> tuple[Any, list[ColumnElement[bool]
 
 
 def candidates(conn: Connection, query: GeoQuery, tenant: str | None) -> list[Any]:
-    """(gid, min_lon, min_lat, geometry) of the rows of the query's GeoProperty whose box meets the search box."""
+    """The rows (gid, tenant, entity_id, min_lon, min_lat, geometry) of the query's GeoProperty whose box meets
+    the search box."""
     c = geo_index.c
     source, where = _box_hits(conn, search_box(query))
     where.append(c.attr == query.geoproperty)
     if tenant is not None:
         where.append(c.tenant == tenant)
-    return list(conn.execute(select(c.gid, c.min_lon, c.min_lat, c.geometry).select_from(source).where(*where)))
+    columns = (c.gid, c.tenant, c.entity_id, c.min_lon, c.min_lat, c.geometry)
+    return list(conn.execute(select(*columns).select_from(source).where(*where)))
 
 
 def _gid_in(conn: Connection, gids: list[int]) -> ColumnElement[bool]:
@@ -282,6 +284,21 @@ def _gid_in(conn: Connection, gids: list[int]) -> ColumnElement[bool]:
     return geo_index.c.gid.in_(select(listed.c.value))
 
 
+def _entity_in(conn: Connection, pairs: list[tuple[str, str]]) -> ColumnElement[bool]:
+    """(tenant, id) of the entity among ``pairs``, as bound arrays whatever their number (one JSON text on SQLite).
+
+    The main query then reads only the entities it returns: going back through the gids would read the index rows
+    a second time, one random page each."""
+    key = tuple_(entities.c.tenant, entities.c.id)
+    if conn.dialect.name == "postgresql":
+        tenants = literal([t for t, _ in pairs], ARRAY(String))
+        ids = literal([i for _, i in pairs], ARRAY(String))
+        listed = func.unnest(tenants, ids).table_valued("tenant", "entity_id").render_derived()
+        return key.in_(select(listed.c.tenant, listed.c.entity_id))
+    items = func.json_each(orjson.dumps(pairs).decode()).table_valued("value")
+    return key.in_(select(func.json_extract(items.c.value, "$[0]"), func.json_extract(items.c.value, "$[1]")))
+
+
 def geo_condition(conn: Connection, query: GeoQuery, *, tenant: str | None) -> ColumnElement[bool]:
     """The condition on ``ngsi_entities`` selecting the entities that match ``query`` exactly.
 
@@ -289,17 +306,15 @@ def geo_condition(conn: Connection, query: GeoQuery, *, tenant: str | None) -> C
     passed, so it combines with type, q, ordering, paging and counting like any other condition."""
     rows = candidates(conn, query, tenant)
     passed = refine(query, [r.min_lon for r in rows], [r.min_lat for r in rows], [r.geometry for r in rows])
-    gids = [row.gid for row, ok in zip(rows, passed, strict=True) if ok]
+    matched = [row for row, ok in zip(rows, passed, strict=True) if ok]
+    if not query.complement:
+        return _entity_in(conn, sorted({(row.tenant, row.entity_id) for row in matched})) if matched else false()
+    # Outside the search box is a match for sure; inside, only what passed the exact test.
     c = geo_index.c
-    if query.complement:
-        # Outside the search box is a match for sure; inside, only what passed the exact test.
-        chosen = and_(c.attr == query.geoproperty, or_(not_(_overlaps(search_box(query))), _gid_in(conn, gids)))
-        if tenant is not None:
-            chosen = and_(chosen, c.tenant == tenant)
-    elif not gids:
-        return false()
-    else:
-        chosen = _gid_in(conn, gids)
+    gids = [row.gid for row in matched]
+    chosen = and_(c.attr == query.geoproperty, or_(not_(_overlaps(search_box(query))), _gid_in(conn, gids)))
+    if tenant is not None:
+        chosen = and_(chosen, c.tenant == tenant)
     return tuple_(entities.c.tenant, entities.c.id).in_(select(c.tenant, c.entity_id).where(chosen))
 
 
