@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from sqlalchemy import func, select, text
 from hub.db import Database
 from ngsi import store
 from ngsi.geo import GeoQuery, Georel
-from ngsi.geo_index import RTREE, geo_condition, geo_index, geo_rows, rebuild_geo
+from ngsi.geo_index import RTREE, geo_condition, geo_index, geo_rows, hilbert_order, rebuild_geo
 
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 RADIUS = 6_371_008.8
@@ -229,3 +230,14 @@ def test_rebuild_gives_the_rows_the_writes_gave(db: Database, stored: dict[str, 
         ("area", *stored["oslo/urn:ngsi-ld:Spot:0000"]["area"]["value"]["coordinates"][0][0]),
         ("location", *stored["oslo/urn:ngsi-ld:Spot:0000"]["location"]["value"]["coordinates"]),
     ]
+
+
+def test_rows_are_written_along_a_hilbert_curve() -> None:
+    # The four quadrants of a small square come out in the curve's U order; every row exactly once.
+    corners = [(0.5, 0.5), (-0.5, 0.5), (0.5, -0.5), (-0.5, -0.5)]
+    rows = [(f"e{i}", "location", x, y, x, y, None) for i, (x, y) in enumerate(corners)]
+    order = hilbert_order(rows)
+    assert sorted(order) == [0, 1, 2, 3]
+    path = [corners[i] for i in order]
+    steps = [abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in itertools.pairwise(path)]
+    assert steps == [1.0, 1.0, 1.0]  # each step goes to an adjacent quadrant, never across the diagonal
