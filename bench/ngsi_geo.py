@@ -99,7 +99,7 @@ def _write_batch(db: Database, batch: list[tuple[str, dict[str, Any]]], stamp: A
         started = time.perf_counter()
         for tenant in dict.fromkeys(t for t, _ in batch):
             written = [e for t, e in batch if t == tenant]
-            write_geo(conn, tenant, written, [e["id"] for e in written], [])
+            write_geo(conn, tenant, written, [e["id"] for e in written], [], {})
         return time.perf_counter() - started
 
 

@@ -102,7 +102,7 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         # whole for new entities, per changed attribute for updated ones.
         write_index(conn, tenant, fresh, indexed)
         replace_attributes(conn, tenant, changed, partial)
-        write_geo(conn, tenant, [w.entity for w in group], fresh, changed)  # the spatial index of geo-queries
+        write_geo(conn, tenant, [w.entity for w in group], fresh, changed, old)  # the spatial index of geo-queries
         result.instances += _insert_history(conn, history)
     return result
 

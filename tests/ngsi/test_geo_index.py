@@ -194,6 +194,18 @@ def test_rows_follow_creates_updates_deletes_and_removals(db: Database) -> None:
     assert indexed(db, "oslo", eid) == []
 
 
+def test_a_geoproperty_turned_plain_beside_one_that_stays_loses_its_rows(db: Database) -> None:
+    note = {"type": "Property", "value": 'mentions "GeoProperty" in its text'}
+    e = entity(5, location=point(10.5, 59.5), area=point(11.0, 60.0), note=note)
+    upsert(db, "oslo", e)
+    upsert(db, "oslo", {**e, "note": {**note, "value": "changed"}})  # the text names GeoProperty: parsed, kept
+    assert indexed(db, "oslo", e["id"]) == [("area", 11.0, 60.0), ("location", 10.5, 59.5)]
+    upsert(db, "oslo", {**e, "area": {"type": "Property", "value": "gone"}})
+    assert indexed(db, "oslo", e["id"]) == [("location", 10.5, 59.5)]
+    upsert(db, "oslo", {**e, "area": {"type": "Property", "value": "gone"}, "location": point(1.0, 2.0)})
+    assert indexed(db, "oslo", e["id"]) == [("location", 1.0, 2.0)]
+
+
 def test_removed_entities_leave_the_index_and_come_back_when_revived(db: Database) -> None:
     e = entity(2, location=point(10.5, 59.5))
     with db.begin() as conn:
