@@ -10,10 +10,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import NGSI_PREFIX, problem_response
 from hub.errors import ETSI_BASE, InvalidRequest, NotAcceptable, UnsupportedMediaType
+from ngsi.geojson import GEO_JSON
 
 LD_JSON = "application/ld+json"
 JSON = "application/json"
-OFFERED = (JSON, LD_JSON)  # the first is the default for */* (a GeoJSON media type joins with the geo-queries)
+OFFERED = (JSON, LD_JSON, GEO_JSON)  # the first is the default for */*
 BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 _WRITES = frozenset({"POST", "PATCH", "PUT"})
 

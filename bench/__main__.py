@@ -22,6 +22,7 @@ from bench import (
     harvest_pipeline,
     mqa,
     ngsi_discovery,
+    ngsi_geo,
     search,
     shacl,
     validate,
@@ -62,6 +63,7 @@ def main() -> None:
     auth.main(pg)
     contexts.main()
     ngsi_discovery.main(pg)
+    ngsi_geo.main(pg)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,16 @@ entities table; ``ngsi.store.select_entities`` runs them with the page and count
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, true
 
-from hub.errors import BadRequestData, OperationNotSupported
+from hub.errors import BadRequestData
 from ngsi import store
 from ngsi.attr_index import attr_index
+from ngsi.geo import GeoQuery
+from ngsi.geo_index import geo_condition
 from ngsi.q import parse_q, safe_regex
 from ngsi.q_sql import compile_q
 from ngsi.selectors import parse_types, scope_condition
@@ -47,7 +48,7 @@ class EntityQuery:
     attrs: tuple[str, ...] = ()
     q: str | None = None
     scope_q: str | None = None
-    geo: Mapping[str, Any] | None = None
+    geo: GeoQuery | None = None
 
     def __post_init__(self) -> None:
         selects = any(s.types or s.ids or s.id_pattern for s in self.selectors)
@@ -74,16 +75,6 @@ class Result:
     total: int | None = None
 
 
-def geo_condition(geo: Mapping[str, Any] | None) -> ColumnElement[bool] | None:
-    """The SQL condition of a geo-query (georel, geometry, coordinates, geoproperty); None without one.
-
-    The geo-query engine plugs in here; until it does, a geo-query is refused as not supported.
-    """
-    if not geo:
-        return None
-    raise OperationNotSupported(f"geo-queries ({', '.join(sorted(geo))}) are not supported by this hub yet")
-
-
 def _selector(conn: Connection, selector: Selector) -> ColumnElement[bool]:
     where: list[ColumnElement[bool]] = []
     if selector.types:
@@ -106,7 +97,7 @@ def _has_any(attrs: Sequence[str]) -> ColumnElement[bool]:
     )
 
 
-def conditions(conn: Connection, query: EntityQuery) -> list[ColumnElement[bool]]:
+def conditions(conn: Connection, query: EntityQuery, *, tenant: str | None) -> list[ColumnElement[bool]]:
     """Every SQL condition of ``query`` on the entities table."""
     where: list[ColumnElement[bool]] = []
     chosen = [_selector(conn, s) for s in query.selectors if s.types or s.ids or s.id_pattern]
@@ -118,15 +109,14 @@ def conditions(conn: Connection, query: EntityQuery) -> list[ColumnElement[bool]
         where.append(compile_q(parse_q(query.q), entities_table=entities))
     if query.scope_q:
         where.append(scope_condition(query.scope_q))
-    geo = geo_condition(query.geo)
-    if geo is not None:
-        where.append(geo)
+    if query.geo is not None:
+        where.append(geo_condition(conn, query.geo, tenant=tenant))
     return where
 
 
 def evaluate(conn: Connection, query: EntityQuery, page: Page, *, tenant: str | None) -> Result:
     """One page of the entities matching ``query`` (ordered by id), with the total when asked."""
-    where = conditions(conn, query)
+    where = conditions(conn, query, tenant=tenant)
     rows, total = store.select_entities(
         conn, tenant=tenant, limit=page.limit, offset=page.offset, count=page.count, extra=where
     )

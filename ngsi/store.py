@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from hub.collector import collection_paused
 from ngsi import attr_stats
 from ngsi.attr_index import IndexRow, analyze_when_grown, delete_index, index_rows, replace_attributes, write_index
+from ngsi.geo_index import delete_geo, write_geo
 from ngsi.tables import entities, temporal_instances, type_sets
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
@@ -129,21 +130,23 @@ class _Changes:
     changed: list[tuple[str, str]] = field(default_factory=list)  # (entity id, attribute) of updated entities
     partial: list[IndexRow] = field(default_factory=list)
     shapes: Counter[attr_stats.Key] = field(default_factory=Counter)  # discovery statistics: + new, - old shapes
+    written: list[dict[str, Any]] = field(default_factory=list)  # the new and changed entities, as stored
 
 
 def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stamp: Any, result: UpsertResult) -> None:
     """One tenant's share of a batch: entity rows, then its indexes, then the history."""
     created = len(result.created)
-    changes = _diff(tenant, group, _existing(conn, tenant, [w.id for w in group]), stamp, result)
+    old = _existing(conn, tenant, [w.id for w in group])
+    changes = _diff(tenant, group, old, stamp, result)
     _register_type_sets(conn, {r[2] for r in changes.rows if "," in r[2]})
     _write(conn, changes.rows)
     # Stale statistics would make the planner scan the table for every id lookup of the next run.
     analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
-    _write_indexes(conn, tenant, changes)
+    _write_indexes(conn, tenant, changes, old)
     result.instances += _insert_history(conn, changes.history)
 
 
-def _write_indexes(conn: Connection, tenant: str, changes: _Changes) -> None:
+def _write_indexes(conn: Connection, tenant: str, changes: _Changes, old: dict[str, tuple[str, bool]]) -> None:
     """Every per-tenant index of the entities, kept in the batch's transaction.
 
     The attribute index (typed values per attribute) is what q queries run on: written whole for new entities, per
@@ -152,6 +155,9 @@ def _write_indexes(conn: Connection, tenant: str, changes: _Changes) -> None:
     write_index(conn, tenant, changes.fresh, changes.indexed)
     replace_attributes(conn, tenant, changes.changed, changes.partial)
     attr_stats.apply(conn, tenant, changes.shapes)
+    # The spatial index of geo-queries: every GeoProperty of new entities, the changed ones of updated entities
+    # (``old`` tells which stored attributes had rows to replace, so no lookup is needed).
+    write_geo(conn, tenant, changes.written, changes.fresh, changes.changed, old)
 
 
 def _diff(
@@ -170,6 +176,7 @@ def _diff(
         (result.created if previous is None else result.updated).append(write.id)
         kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
         changes.rows.append((tenant, write.id, kind, scope, data, write.source_id, False, stamp, stamp))
+        changes.written.append(entity)
         before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
         changes.shapes.update(attr_stats.signature(entity, kind))
         if before and not removed:  # a removed entity was already taken out of the statistics
@@ -408,6 +415,7 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
             ids = [entity_id for t, entity_id in gone if t == tenant]
             delete_index(conn, tenant, ids)
             attr_stats.forget(conn, tenant, _stored_of(conn, tenant, ids))
+            delete_geo(conn, tenant, ids)
         conn.execute(
             update(entities)
             .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
@@ -436,4 +444,5 @@ def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> in
     for holder in held:
         delete_index(conn, holder.tenant, [entity_id])
         attr_stats.forget(conn, holder.tenant, [(holder.type, holder.data)])
+        delete_geo(conn, holder.tenant, [entity_id])
     return int(conn.execute(stmt).rowcount or 0)

@@ -15,19 +15,22 @@ from fastapi.responses import Response
 
 from api.ld import LdContext, LdRequest
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
+from api.routers.ngsild_geo import GeometryProperty, geo_query
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, NonexistentTenant, OperationNotSupported, ResourceNotFound
 from ngsi import store
 from ngsi.context import context_link
+from ngsi.geo import GeoQuery, parse_geo_q
+from ngsi.geojson import GEO_JSON, render_collection, render_feature
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
 from ngsi.representation import Format
-from ngsi.shaping import Shape, parse_lang, render_one, render_page
+from ngsi.shaping import Shape, parse_lang, render_one, render_page, shape_entity
 from ngsi.store import StoredEntity
 from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
 # Parameters of the standard this hub does not evaluate yet: refused (422 OperationNotSupported), never ignored.
-NOT_YET = ("georel", "geometry", "coordinates", "geoproperty", "geometryProperty", "csf", "orderBy", "collation")
+NOT_YET = ("csf", "orderBy", "collation")
 ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {JSON: {}, LD_JSON: {}}, "description": "Entities (application/json: @context in a Link header)"}
 }
@@ -95,7 +98,7 @@ def _tenant(state: HubState, tenant: str | None) -> str | None:
 
 
 def _headers(media: str, tenant: str | None, link: str | None = None) -> dict[str, str]:
-    headers = {"Link": link or context_link()} if media == JSON else {}
+    headers = {"Link": link or context_link()} if media in (JSON, GEO_JSON) else {}
     if tenant:
         headers["NGSILD-Tenant"] = tenant
     return headers
@@ -138,6 +141,7 @@ def _answer(
     accept: str | None,
     tenant: str | None,
     ld: LdRequest,
+    geometry_property: str = "location",
 ) -> tuple[Result, bytes, dict[str, str]]:
     media = negotiate(accept)
     key = _tenant(state, tenant)
@@ -148,7 +152,23 @@ def _answer(
         headers["NGSILD-Results-Count"] = str(result.total)
     headers["Content-Type"] = media
     rows = [_out(ld, row) for row in result.rows]
+    if media == GEO_JSON:
+        shaped = [_shaped(row, shape) for row in rows]
+        body = render_collection(shaped, shape.fmt, geometry_property=geometry_property, context=ld.body_context())
+        return result, body, headers
     return result, render_page(rows, shape, with_context=media == LD_JSON, context=ld.body_context()), headers
+
+
+def _shaped(stored: StoredEntity, shape: Shape) -> str:
+    """Stored JSON with pick/omit/lang… applied (GeoJSON renders from JSON text)."""
+    return orjson.dumps(shape_entity(stored, shape)).decode() if shape.reshapes else stored.data
+
+
+def _geo(geo: GeoQuery | None, ld: LdRequest) -> GeoQuery | None:
+    """The geo-query with its GeoProperty named as stored."""
+    if geo is None or ld.translation.identity:
+        return geo
+    return replace(geo, geoproperty=ld.translation.to_stored(geo.geoproperty))
 
 
 @router.get("/entities", summary="Query entities", responses=ENTITY_RESPONSES)
@@ -156,6 +176,7 @@ def query_entities(
     request: Request,
     state: Annotated[HubState, Depends(hub_state)],
     ld: LdContext,
+    geo: Annotated[GeoQuery | None, Depends(geo_query)],
     type: Annotated[str | None, Query(description="Type expression: A,B any of; A;B or (A;B) both; * any")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     idPattern: Annotated[str | None, Query(description="A regular expression over entity ids")] = None,
@@ -172,6 +193,7 @@ def query_entities(
     count: Annotated[bool, Query(description="Return the total in NGSILD-Results-Count")] = False,
     format: FormatParam = None,
     options: Options = None,
+    geometry_property: GeometryProperty = "location",
     accept: Accept = None,
     ngsild_tenant: Tenant = None,
 ) -> Response:
@@ -180,10 +202,11 @@ def query_entities(
     if unsupported:
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     selector = Selector(types=ld.type_expression(type), ids=_split(id), id_pattern=idPattern)
-    query = EntityQuery(selectors=(selector,), attrs=tuple(ld.names(list(_split(attrs)))), q=ld.q(q), scope_q=scopeQ)
+    names = tuple(ld.names(list(_split(attrs))))
+    query = EntityQuery((selector,), names, ld.q(q), scopeQ, _geo(geo, ld))
     page = Page(limit=limit, offset=offset, count=count)
     shape = _shape(format, options, attrs=_split(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
-    result, body, headers = _answer(state, query, page, shape, accept, ngsild_tenant, ld)
+    result, body, headers = _answer(state, query, page, shape, accept, ngsild_tenant, ld, geometry_property)
     links = _page_links(request, page, len(result.rows), result.total)
     if links:
         headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
@@ -216,6 +239,7 @@ def retrieve_entity(
     datasetId: DatasetId = None,
     format: FormatParam = None,
     options: Options = None,
+    geometry_property: GeometryProperty = "location",
     accept: Accept = None,
     ngsild_tenant: Tenant = None,
 ) -> Response:
@@ -229,7 +253,11 @@ def retrieve_entity(
         stored = store.get_stored(conn, tenant=tenant, entity_id=entity_id)
     if stored is None or (type and not _has_type(stored.data, ld.translation.to_stored(type))):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    body = render_one(_out(ld, stored), shape, with_context=media == LD_JSON, context=ld.body_context())
+    if media == GEO_JSON:
+        data = _shaped(_out(ld, stored), shape)
+        body = render_feature(data, shape.fmt, geometry_property=geometry_property, context=ld.body_context())
+    else:
+        body = render_one(_out(ld, stored), shape, with_context=media == LD_JSON, context=ld.body_context())
     return Response(body, media_type=media, headers=_headers(media, tenant, ld.link()))
 
 
@@ -251,9 +279,8 @@ def _query_body(body: Any, ld: LdRequest) -> EntityQuery:
     if bad:
         raise BadRequestData(f"{bad[0]} must be a string")
     geo = body.get("geoQ")
-    if geo is not None and not isinstance(geo, dict):
-        raise BadRequestData("geoQ must be an object {geometry, coordinates, georel, geoproperty}")
-    return EntityQuery(selectors, tuple(ld.names(attrs)), ld.q(text["q"]), text["scopeQ"], geo)
+    parsed = None if geo is None else _geo(parse_geo_q(geo), ld)
+    return EntityQuery(selectors, tuple(ld.names(attrs)), ld.q(text["q"]), text["scopeQ"], parsed)
 
 
 def _selector(item: dict[str, Any], ld: LdRequest) -> Selector:

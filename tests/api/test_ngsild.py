@@ -98,7 +98,7 @@ async def test_retrieve_one_and_key_values(api: httpx.AsyncClient, harvested: No
         ({"id": "not a uri"}, {}, 400, "BadRequestData", "absolute URI"),
         ({"type": TYPE, "format": "fancy"}, {}, 400, "BadRequestData", "fancy"),
         ({"type": TYPE}, {"Accept": "text/html"}, 406, "NotAcceptable", "text/html"),
-        ({"type": TYPE, "georel": "near;maxDistance==500"}, {}, 422, "OperationNotSupported", "georel"),
+        ({"type": TYPE, "georel": "near;maxDistance==500"}, {}, 400, "BadRequestData", "geometry, coordinates missing"),
         ({"type": TYPE, "q": "availableBikeNumber>5;)"}, {}, 400, "BadRequestData", "position"),
         ({"idPattern": "(a+)+$"}, {}, 400, "BadRequestData", "backtrack"),
     ],

@@ -147,7 +147,8 @@ async def test_openapi_describes_the_query_and_discovery_routes(api: httpx.Async
     get = paths["/ngsi-ld/v1/entities"]["get"]
     names = {p["name"] for p in get["parameters"]}
     assert {"type", "scopeQ", "attrs", "pick", "omit", "lang", "datasetId", "local", "count"} <= names
-    assert not {"georel", "geometry", "coordinates", "csf"} & names  # refused with 422: not advertised
+    assert {"georel", "geometry", "coordinates", "geoproperty", "geometryProperty"} <= names
+    assert not {"csf", "orderBy", "collation"} & names  # refused with 422: not advertised
     assert set(get["responses"]["200"]["content"]) == {"application/json", "application/ld+json"}
     post = paths["/ngsi-ld/v1/entityOperations/query"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
