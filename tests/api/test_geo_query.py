@@ -195,4 +195,4 @@ async def test_geojson_collection_keeps_only_picked_attributes(api: httpx.AsyncC
     features = response.json()["features"]
     assert [f["id"].removeprefix(URN) for f in features] == ["1", "2", "5"]
     assert features[0]["geometry"]["type"] == "Point"
-    assert set(features[0]["properties"]) == {"type", "location", "name"}
+    assert set(features[0]["properties"]) == {"location", "name"}  # type was not picked
