@@ -22,8 +22,12 @@ class HubState:
     scheduler: HarvestScheduler | None = field(default=None)  # while serving with the scheduler on
 
 
-def hub_state(request: Request) -> HubState:
-    """FastAPI dependency: the state ``create_app`` attached to the application."""
+async def hub_state(request: Request) -> HubState:
+    """FastAPI dependency: the state ``create_app`` attached to the application.
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in the thread pool, and that hop
+    cost more than the whole query of a page of entities (bench/ngsi_query.py).
+    """
     state = request.app.state.hub
     assert isinstance(state, HubState)
     return state

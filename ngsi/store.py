@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
+from ngsi import temporal_hours
 from ngsi.attr_index import IndexRow, delete_index, index_rows, replace_attributes, write_index
 from ngsi.tables import entities, temporal_instances
 
@@ -101,7 +102,7 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
         # whole for new entities, per changed attribute for updated ones.
         write_index(conn, tenant, fresh, indexed)
         replace_attributes(conn, tenant, changed, partial)
-        result.instances += _insert_history(conn, history)
+        result.instances += insert_history(conn, history)
     return result
 
 
@@ -157,8 +158,10 @@ def _write(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         conn.exec_driver_sql(_driver_sql(conn, _UPSERT), rows)
 
 
-def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]], on_conflict: str) -> None:
-    """PostgreSQL: COPY the rows into a temporary staging table, then one INSERT … SELECT … ON CONFLICT."""
+def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]], on_conflict: str) -> int:
+    """PostgreSQL: COPY the rows into a temporary staging table, then one INSERT … SELECT … ON CONFLICT.
+
+    Returns how many rows the INSERT wrote."""
     stage = f"_stage_{table}"
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -167,8 +170,11 @@ def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[An
     with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT {on_conflict}")
+    written = conn.exec_driver_sql(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT {on_conflict}"
+    ).rowcount
     conn.exec_driver_sql(f"TRUNCATE {stage}")
+    return int(written)
 
 
 def _changed_instances(tenant: str, entity: dict[str, Any], before: dict[str, Any]) -> Iterable[tuple[Any, ...]]:
@@ -190,13 +196,15 @@ def _epoch(instant: str) -> float:
     return datetime.fromisoformat(instant).timestamp()
 
 
-def _insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+def insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Store (tenant, entity id, attribute, ts, numeric value, JSON value) instances; the same instant twice is one."""
     if not rows:
         return 0
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _copy_upsert(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows, "DO NOTHING")
+        stored = _copy_upsert(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows, "DO NOTHING")
     else:
-        conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows)
+        stored = conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows).rowcount
+    temporal_hours.add(conn, rows, stored)  # the hourly aggregates move in the same transaction
     return len(rows)
 
 
