@@ -19,6 +19,8 @@ from bench import (
     fetch,
     harvest_pipeline,
     mqa,
+    ngsi_query,
+    ngsi_temporal,
     search,
     shacl,
     validate,
@@ -56,6 +58,8 @@ def main() -> None:
     catalog_export.main()
     mqa.main()
     search.main(pg)
+    ngsi_query.main(pg)
+    ngsi_temporal.main(pg)
 
 
 if __name__ == "__main__":

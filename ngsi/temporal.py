@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -141,8 +141,10 @@ def _instance_columns() -> dict[str, Any]:
     }
 
 
-def _hour_columns() -> dict[str, Any]:
+def _hour_columns(*, grouped: bool) -> dict[str, Any]:
     h = hours_table.c
+    if not grouped:
+        return {"n": h.n, "n_num": h.n_num, "total": h.total, "low": h.low, "high": h.high, "squares": h.squares}
     return {
         "n": func.sum(h.n),
         "n_num": func.sum(h.n_num),
@@ -198,41 +200,65 @@ def aggregate(
     """(tenant, id) → attribute → method → [[value, bucket start, bucket end]], computed in one GROUP BY.
 
     Buckets of whole hours read the hourly partial aggregates (``ngsi.temporal_hours``), others the instances."""
+    unknown = [method for method in methods if method not in _VALUES]
+    if unknown:
+        raise ValueError(f"unknown aggregation method(s) {unknown}")
     if not keys:
         return {}
+    origin = q.time_at if q.time_at is not None else 0.0
+    out: dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]] = {}
+    wanted = set(keys)
+    spans: dict[Any, tuple[str, str]] = {}
+    current: tuple[str, str, str] | None = None
+    series: list[list[list[Any]]] = []
+    values_of = [_VALUES[method] for method in methods]
+    # fetched whole: iterating the result would fetch row by row, which cost more than the loop below
+    for row in conn.execute(_aggregate_select(conn, q, keys, period=period, methods=methods)).all():
+        key = (row.tenant, row.entity_id, row.attr)
+        if key != current:  # rows come ordered by entity and attribute: look the lists up once per series
+            current = key
+            target = out.setdefault(key[:2], {}).setdefault(key[2], {}) if key[:2] in wanted else None
+            series = [target.setdefault(method, []) for method in methods] if target is not None else []
+        if not series:
+            continue
+        span = spans.get(row.bucket) if period is not None else None
+        if span is None:
+            start, end = _span(row, origin, period, q)
+            span = spans[row.bucket] = (_iso(start), _iso(end))
+        for value_of, values in zip(values_of, series, strict=True):
+            values.append([value_of(row), *span])
+    return out
+
+
+def _aggregate_select(
+    conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]], *, period: float | None, methods: Sequence[str]
+) -> Any:
     origin = q.time_at if q.time_at is not None else 0.0
     wanted_columns = {name for method in methods for name in _NEEDS[method]}
     if period is None:
         wanted_columns |= {"first", "last"}  # the one bucket spans the data when no window bounds it
-    if by_hours(q, period, methods):
+    hourly = by_hours(q, period, methods)
+    if hourly:
         source: Any = hours_table.c
-        available, ts = _hour_columns(), hours_table.c.hour * temporal_hours.HOUR
+        ts = hours_table.c.hour * temporal_hours.HOUR
         # The window's bounds are hour boundaries: compared on the hour column, they use its index.
         window = _window(_in_hours(q), hours_table.c.hour)
+        # Buckets of one hour are the stored rows themselves, already in key order: no grouping, no sort.
+        single = period == temporal_hours.HOUR
+        available = _hour_columns(grouped=not single)
     else:
         source, available, ts = temporal_instances.c, _instance_columns(), temporal_instances.c.ts
-        window = _window(q)
+        window, single = _window(q), False
     bucket = _bucket(conn, ts, origin, period).label("bucket")
     columns = [column.label(name) for name, column in available.items() if name in wanted_columns]
     conditions = [source.entity_id.in_([entity_id for _, entity_id in keys]), source.tenant.in_({t for t, _ in keys})]
     if q.attrs:
         conditions.append(source.attr.in_(q.attrs))
-    stmt = (
-        select(source.tenant, source.entity_id, source.attr, bucket, *columns)
-        .where(and_(*conditions, *window))
-        .group_by(source.tenant, source.entity_id, source.attr, bucket)
-        .order_by(source.tenant, source.entity_id, source.attr, bucket)
-    )
-    out: dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]] = {}
-    wanted = set(keys)
-    for row in conn.execute(stmt):
-        if (row.tenant, row.entity_id) not in wanted:
-            continue
-        start, end = _span(row, origin, period, q)
-        target = out.setdefault((row.tenant, row.entity_id), {}).setdefault(row.attr, {})
-        for method in methods:
-            target.setdefault(method, []).append([_method_value(method, row), _iso(start), _iso(end)])
-    return out
+    stmt = select(source.tenant, source.entity_id, source.attr, bucket, *columns).where(and_(*conditions, *window))
+    if single:
+        return stmt.order_by(source.tenant, source.entity_id, source.attr, source.hour)
+    group = (source.tenant, source.entity_id, source.attr, bucket)
+    return stmt.group_by(*group).order_by(*group)
 
 
 @functools.lru_cache(maxsize=16384)  # bucket bounds repeat for every entity and attribute of a query
@@ -249,26 +275,25 @@ def _span(row: Any, origin: float, period: float | None, q: TemporalQuery) -> tu
     return float(start), float(end)
 
 
-def _method_value(method: str, row: Any) -> Any:
-    if method == "totalCount":
-        return int(row.n)
-    if method == "distinctCount":
-        return int(row.distinct)
-    if method == "sum":
-        return row.total
-    if method == "min":
-        return row.low
-    if method == "max":
-        return row.high
-    if method == "sumsq":
-        return row.squares
+def _stddev(row: Any) -> float | None:
     n = int(row.n_num or 0)
-    mean = row.total / n if n else None
-    if method == "avg":
-        return mean
-    if method == "stddev":
-        return math.sqrt(max(row.squares / n - mean * mean, 0.0)) if n and mean is not None else None
-    raise ValueError(f"unknown aggregation method {method!r}")
+    if not n:
+        return None
+    mean = row.total / n
+    return math.sqrt(max(row.squares / n - mean * mean, 0.0))
+
+
+# One function per aggregation method, from a result row's aggregate columns to the published value.
+_VALUES: dict[str, Callable[[Any], Any]] = {
+    "totalCount": lambda row: int(row.n),
+    "distinctCount": lambda row: int(row.distinct),
+    "sum": lambda row: row.total,
+    "min": lambda row: row.low,
+    "max": lambda row: row.high,
+    "sumsq": lambda row: row.squares,
+    "avg": lambda row: row.total / row.n_num if row.n_num else None,
+    "stddev": _stddev,
+}
 
 
 def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[tuple[str, float, Any]]) -> int:
