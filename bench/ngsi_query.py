@@ -41,8 +41,7 @@ from hub.cities import load_cities
 from hub.db import Database
 from hub.settings import Settings
 from ngsi import store
-from ngsi.q import parse_q
-from ngsi.q_sql import compile_q
+from ngsi.q_sql import compile_q_text
 from ngsi.representation import Format, render_list
 from ngsi.tables import entities
 
@@ -143,7 +142,7 @@ def function_path(conn: Connection, q: str | None, tenant: str | None) -> Callab
     """What the router does below HTTP: compile q, query, render the page."""
 
     def call() -> bytes:
-        extra = [compile_q(parse_q(q), entities_table=entities)] if q else []
+        extra = [compile_q_text(q, entities)] if q else []
         rows, _ = store.query_entities(conn, tenant=tenant, types=[TYPE], limit=100, extra=extra)
         return render_list(rows, Format.NORMALIZED, with_context=False)
 

@@ -12,8 +12,8 @@ from api.state import HubState, hub_state
 from hub.errors import BadRequestData, NonexistentTenant, NotAcceptable, OperationNotSupported, ResourceNotFound
 from ngsi import store
 from ngsi.context import context_link
-from ngsi.q import parse_q, safe_regex
-from ngsi.q_sql import compile_q
+from ngsi.q import safe_regex
+from ngsi.q_sql import compile_q_text
 from ngsi.representation import Format, render, render_list
 from ngsi.tables import entities
 from schemas.ngsild import is_absolute_uri
@@ -121,7 +121,7 @@ def _conditions(q: str | None, id_pattern: str | None) -> list[Any]:
     """SQL conditions of ``q`` (compiled to indexed lookups) and ``idPattern`` (a regex, checked for safety)."""
     where: list[Any] = []
     if q:
-        where.append(compile_q(parse_q(q), entities_table=entities))
+        where.append(compile_q_text(q, entities))
     if id_pattern:
         where.append(entities.c.id.regexp_match(safe_regex(id_pattern)))
     return where

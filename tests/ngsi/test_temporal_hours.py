@@ -104,7 +104,7 @@ def test_instances_stored_twice_are_counted_once(db: Database) -> None:
     rows = _series(3, 120)
     with db.begin() as conn:
         add_instances(conn, TENANT, E1, rows)
-        add_instances(conn, TENANT, E1, rows[:10] + [("bikes", T0 + 7300.0, 99)])  # ten already stored
+        add_instances(conn, TENANT, E1, [*rows[:10], ("bikes", T0 + 7300.0, 99)])  # ten already stored
         incremental = _hours(conn)
         temporal_hours.rebuild(conn)
         assert _hours(conn) == incremental
