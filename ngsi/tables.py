@@ -20,9 +20,10 @@ entities = Table(
     Column("removed", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("modified_at", UTCDateTime, nullable=False),
-    Index("ix_ngsi_entities_type_tenant", "type", "tenant"),
-    # Pages of a type in id order (the API's order) straight from the index, without sorting the whole type.
+    # Pages of a type in id order (the API's order) straight from an index, without sorting the whole type: across
+    # tenants (the federated view) and within one.
     Index("ix_ngsi_entities_type_id", "type", "id", "tenant"),
+    Index("ix_ngsi_entities_type_tenant_id", "type", "tenant", "id"),
     Index("ix_ngsi_entities_source_id", "source_id"),
 )
 
