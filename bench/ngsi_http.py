@@ -47,14 +47,18 @@ def hub_app() -> FastAPI:
     return create_app(Settings())
 
 
-def floor_app() -> Starlette:
-    """uvicorn factory: a bare Starlette app answering the fixed body in the file ``NORDHUB_BENCH_FLOOR_BODY``."""
-    body = Path(os.environ[FLOOR_BODY]).read_bytes()
+def bare_app(body: bytes) -> Starlette:
+    """A bare Starlette app answering ``body`` at the entities path: the floor of any Python web app here."""
 
     async def entities(_request: Request) -> Response:
         return Response(body, media_type="application/json")
 
     return Starlette(routes=[Route("/ngsi-ld/v1/entities", entities)])
+
+
+def floor_app() -> Starlette:
+    """uvicorn factory: :func:`bare_app` answering the fixed body in the file ``NORDHUB_BENCH_FLOOR_BODY``."""
+    return bare_app(Path(os.environ[FLOOR_BODY]).read_bytes())
 
 
 def free_port() -> int:

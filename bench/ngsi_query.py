@@ -171,17 +171,23 @@ def plain_sql(conn: Connection, q: str | None, tenant: str | None) -> Callable[[
     return call
 
 
-async def asgi_path(settings: Settings, query: str, tenant: str | None) -> tuple[float, float]:
-    """The whole request through FastAPI, in-process."""
-    app = create_app(settings)
+async def asgi_path(settings: Settings, query: str, tenant: str | None) -> tuple[tuple[float, float], ...]:
+    """The whole request through FastAPI in-process, and the same bytes from a bare Starlette app (the floor)."""
     headers = {"NGSILD-Tenant": tenant} if tenant else {}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
+    path = f"/ngsi-ld/v1/entities?{query}"
+    hub = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://hub")
+    async with hub:
+        body = (await hub.get(path, headers=headers)).raise_for_status().content
+        bare = httpx.AsyncClient(transport=httpx.ASGITransport(app=ngsi_http.bare_app(body)), base_url="http://bare")
+        async with bare:
 
-        async def call() -> None:
-            response = await client.get(f"/ngsi-ld/v1/entities?{query}", headers=headers)
-            response.raise_for_status()
+            async def call_hub() -> None:
+                (await hub.get(path, headers=headers)).raise_for_status()
 
-        return await timed_async(call)
+            async def call_bare() -> None:
+                (await bare.get(path, headers=headers)).raise_for_status()
+
+            return await timed_async(call_hub), await timed_async(call_bare)
 
 
 def bench_settings(url: str) -> Settings:
@@ -206,13 +212,13 @@ def in_process(db: Database, settings: Settings, label: str) -> None:
             fn = timed(function_path(conn, None, tenant))
             floor = timed(plain_sql(conn, None, tenant))
             print(report_line("type&limit=100, query+render", fn, floor, "plain SQL", GOALS_MS["type"]))
-            whole = asyncio.run(asgi_path(settings, query_type, tenant))
-            print(report_line("type&limit=100, whole ASGI path", whole, floor, "plain SQL", GOALS_MS["type"]))
+            whole, bare = asyncio.run(asgi_path(settings, query_type, tenant))
+            print(report_line("type&limit=100, whole ASGI path", whole, bare, "bare ASGI", GOALS_MS["type"]))
             fn = timed(function_path(conn, Q, tenant))
             floor = timed(plain_sql(conn, Q, tenant), runs=20, warmup=1)
             print(report_line("q, compile+query+render", fn, floor, "JSON scan", GOALS_MS["q"]))
-            whole = asyncio.run(asgi_path(settings, query_q, tenant))
-            print(report_line("q, whole ASGI path", whole, floor, "JSON scan", GOALS_MS["q"]))
+            whole, bare = asyncio.run(asgi_path(settings, query_q, tenant))
+            print(report_line("q, whole ASGI path", whole, bare, "bare ASGI", GOALS_MS["q"]))
 
 
 def run(url: str, label: str) -> None:
