@@ -48,8 +48,12 @@ class HubState:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))  # NGSI-LD contextSourceUpTime counts from here
 
 
-def hub_state(request: Request) -> HubState:
-    """FastAPI dependency: the state ``create_app`` attached to the application."""
+async def hub_state(request: Request) -> HubState:
+    """FastAPI dependency: the state ``create_app`` attached to the application.
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in the thread pool, and that hop
+    cost more than the whole query of a page of entities (bench/ngsi_query.py).
+    """
     state = request.app.state.hub
     assert isinstance(state, HubState)
     return state

@@ -23,6 +23,8 @@ from bench import (
     mqa,
     ngsi_discovery,
     ngsi_geo,
+    ngsi_query,
+    ngsi_temporal,
     search,
     shacl,
     validate,
@@ -64,6 +66,8 @@ def main() -> None:
     contexts.main()
     ngsi_discovery.main(pg)
     ngsi_geo.main(pg)
+    ngsi_query.main(pg)
+    ngsi_temporal.main(pg)
 
 
 if __name__ == "__main__":

@@ -35,11 +35,11 @@ SYSTEM = GbfsSystem(city_id="oslo", system_id="benchbysykkel", name="Bench Bysyk
 BBOX = (10.0, 59.0, 11.5, 60.5)
 
 
-def feeds(n: int, seed: int, moment: int) -> tuple[bytes, bytes]:
-    """station_information and station_status documents of ``n`` stations (as raw bytes, like a fetch)."""
+def feeds(n: int, seed: int, moment: int, start: int = 0) -> tuple[bytes, bytes]:
+    """station_information and station_status documents of ``n`` stations from id ``start`` (raw bytes, as fetched)."""
     rng = random.Random(seed)
     info, status = [], []
-    for i in range(n):
+    for i in range(start, start + n):
         capacity = rng.randint(10, 30)
         bikes = rng.randint(0, capacity)
         info.append(

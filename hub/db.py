@@ -64,6 +64,11 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
+            # PostgreSQL's JIT compiles any query whose estimate looks large (a q filter's EXISTS lookups over the
+            # attribute index do): ~80 ms of compiling to run a 2 ms query (bench/ngsi_query.py, EXPLAIN ANALYZE).
+            # Statements the driver prepares are planned for their values every time: the generic plan of a q
+            # query (tenant and values as parameters) joins the whole attribute index, seconds instead of ms.
+            kwargs["connect_args"] = {"options": "-c jit=off -c plan_cache_mode=force_custom_plan"}
         try:
             self.engine: Engine = create_engine(parsed, **kwargs)
         except (NoSuchModuleError, ImportError) as exc:

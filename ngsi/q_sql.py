@@ -18,6 +18,7 @@ entities table), and And/Or map onto AND/OR as they stand. What the terms mean:
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from ngsi.q import (
     Scalar,
     Uri,
     ValueList,
+    parse_q,
     path_text,
     safe_regex,
 )
@@ -60,6 +62,13 @@ _COMPARE: dict[Op, Callable[[Any, Any], ColumnElement[bool]]] = {
     Op.LT: operator.lt,
 }
 _TEXT_KINDS = (Kind.STRING.value, Kind.INSTANT.value, Kind.TIME.value)  # texts that are not Relationship targets
+
+
+@functools.lru_cache(maxsize=1024)  # the same q comes back with every page and every poll of a dashboard
+def compile_q_text(text: str, entities_table: Table) -> ColumnElement[bool]:
+    """``compile_q(parse_q(text))``, kept for q texts seen before: parsing and building the condition cost more
+    than running it on a page of entities (bench/ngsi_query.py). Errors are raised every time, never kept."""
+    return compile_q(parse_q(text), entities_table=entities_table)
 
 
 def compile_q(node: Node, *, entities_table: Table) -> ColumnElement[bool]:

@@ -17,8 +17,8 @@ from ngsi import store
 from ngsi.attr_index import attr_index
 from ngsi.geo import GeoQuery
 from ngsi.geo_index import geo_condition
-from ngsi.q import parse_q, safe_regex
-from ngsi.q_sql import compile_q
+from ngsi.q import safe_regex
+from ngsi.q_sql import compile_q_text
 from ngsi.selectors import parse_types, scope_condition
 from ngsi.tables import entities
 from schemas.ngsild import is_absolute_uri
@@ -106,7 +106,7 @@ def conditions(conn: Connection, query: EntityQuery, *, tenant: str | None) -> l
     if query.attrs:
         where.append(_has_any(query.attrs))
     if query.q:
-        where.append(compile_q(parse_q(query.q), entities_table=entities))
+        where.append(compile_q_text(query.q, entities))
     if query.scope_q:
         where.append(scope_condition(query.scope_q))
     if query.geo is not None:

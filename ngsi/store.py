@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from hub.collector import collection_paused
-from ngsi import attr_stats
+from ngsi import attr_stats, temporal_hours
 from ngsi.attr_index import IndexRow, analyze_when_grown, delete_index, index_rows, replace_attributes, write_index
 from ngsi.geo_index import delete_geo, write_geo
 from ngsi.tables import entities, temporal_instances, type_sets
@@ -143,7 +143,7 @@ def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stam
     # Stale statistics would make the planner scan the table for every id lookup of the next run.
     analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
     _write_indexes(conn, tenant, changes, old)
-    result.instances += _insert_history(conn, changes.history)
+    result.instances += insert_history(conn, changes.history)
 
 
 def _write_indexes(conn: Connection, tenant: str, changes: _Changes, old: dict[str, tuple[str, bool]]) -> None:
@@ -261,8 +261,10 @@ def _write(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         conn.exec_driver_sql(_driver_sql(conn, _UPSERT), rows)
 
 
-def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]], on_conflict: str) -> None:
-    """PostgreSQL: COPY the rows into a temporary staging table, then one INSERT … SELECT … ON CONFLICT."""
+def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]], on_conflict: str) -> int:
+    """PostgreSQL: COPY the rows into a temporary staging table, then one INSERT … SELECT … ON CONFLICT.
+
+    Returns how many rows the INSERT wrote."""
     stage = f"_stage_{table}"
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -271,8 +273,11 @@ def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[An
     with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT {on_conflict}")
+    written = conn.exec_driver_sql(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT {on_conflict}"
+    ).rowcount
     conn.exec_driver_sql(f"TRUNCATE {stage}")
+    return int(written)
 
 
 def _changed_instances(tenant: str, entity: dict[str, Any], before: dict[str, Any]) -> Iterable[tuple[Any, ...]]:
@@ -294,13 +299,15 @@ def _epoch(instant: str) -> float:
     return datetime.fromisoformat(instant).timestamp()
 
 
-def _insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+def insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Store (tenant, entity id, attribute, ts, numeric value, JSON value) instances; the same instant twice is one."""
     if not rows:
         return 0
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _copy_upsert(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows, "DO NOTHING")
+        stored = _copy_upsert(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows, "DO NOTHING")
     else:
-        conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows)
+        stored = conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows).rowcount
+    temporal_hours.add(conn, rows, stored)  # the hourly aggregates move in the same transaction
     return len(rows)
 
 

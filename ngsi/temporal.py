@@ -7,18 +7,20 @@ query, not a walk over every instance in Python.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Integer, and_, cast, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ngsi import store, temporal_hours
 from ngsi.tables import entities, temporal_instances
+from ngsi.tables import temporal_hours as hours_table
 
 AGGREGATES = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
 
@@ -49,8 +51,8 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _window(q: TemporalQuery) -> list[Any]:
-    ts = temporal_instances.c.ts
+def _window(q: TemporalQuery, ts: Any = None) -> list[Any]:
+    ts = temporal_instances.c.ts if ts is None else ts
     if q.timerel is TimeRel.BEFORE and q.time_at is not None:
         return [ts < q.time_at]
     if q.timerel is TimeRel.AFTER and q.time_at is not None:
@@ -116,12 +118,75 @@ def instances(
     return out
 
 
-def _bucket(conn: Connection, origin: float, period: float | None) -> Any:
+def _bucket(conn: Connection, ts: Any, origin: float, period: float | None) -> Any:
     if period is None:
         return cast(0, Integer)
-    offset = (temporal_instances.c.ts - origin) / period
+    offset = (ts - origin) / period
     # SQLite truncates toward zero on CAST (every ts >= origin here); PostgreSQL would round, so it floors.
     return func.floor(offset) if conn.dialect.name == "postgresql" else cast(offset, Integer)
+
+
+def _instance_columns() -> dict[str, Any]:
+    t = temporal_instances.c
+    return {
+        "n": func.count(),
+        "n_num": func.count(t.value_num),
+        "distinct": func.count(func.distinct(t.value)),
+        "total": func.sum(t.value_num),
+        "low": func.min(t.value_num),
+        "high": func.max(t.value_num),
+        "squares": func.sum(t.value_num * t.value_num),
+        "first": func.min(t.ts),
+        "last": func.max(t.ts),
+    }
+
+
+def _hour_columns(*, grouped: bool) -> dict[str, Any]:
+    h = hours_table.c
+    if not grouped:
+        return {"n": h.n, "n_num": h.n_num, "total": h.total, "low": h.low, "high": h.high, "squares": h.squares}
+    return {
+        "n": func.sum(h.n),
+        "n_num": func.sum(h.n_num),
+        "total": func.sum(h.total),
+        "low": func.min(h.low),
+        "high": func.max(h.high),
+        "squares": func.sum(h.squares),
+        "first": func.min(h.ts_first),
+        "last": func.max(h.ts_last),
+    }
+
+
+# The aggregate columns each method reads: only those are computed (a distinct count, for one, sorts every group).
+_NEEDS = {
+    "totalCount": ("n",),
+    "distinctCount": ("distinct",),
+    "sum": ("total",),
+    "avg": ("total", "n_num"),
+    "min": ("low",),
+    "max": ("high",),
+    "sumsq": ("squares",),
+    "stddev": ("squares", "total", "n_num"),
+}
+
+
+def by_hours(q: TemporalQuery, period: float | None, methods: Sequence[str]) -> bool:
+    """Whether the hourly partial aggregates answer the query: buckets and window made of whole UTC hours."""
+    if period is None or period % temporal_hours.HOUR or "distinctCount" in methods:
+        return False
+    bounds = [q.time_at if q.time_at is not None else 0.0]
+    if q.timerel is TimeRel.BETWEEN:
+        bounds.append(q.end_time_at if q.end_time_at is not None else 0.0)
+    return all(bound % temporal_hours.HOUR == 0 for bound in bounds)
+
+
+def _in_hours(q: TemporalQuery) -> TemporalQuery:
+    hour = temporal_hours.HOUR
+    return replace(
+        q,
+        time_at=None if q.time_at is None else q.time_at / hour,
+        end_time_at=None if q.end_time_at is None else q.end_time_at / hour,
+    )
 
 
 def aggregate(
@@ -132,42 +197,75 @@ def aggregate(
     period: float | None,
     methods: Sequence[str],
 ) -> dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]]:
-    """(tenant, id) → attribute → method → [[value, bucket start, bucket end]], computed in one GROUP BY."""
+    """(tenant, id) → attribute → method → [[value, bucket start, bucket end]], computed in one GROUP BY.
+
+    Buckets of whole hours read the hourly partial aggregates (``ngsi.temporal_hours``), others the instances."""
+    unknown = [method for method in methods if method not in _NEEDS]
+    if unknown:
+        raise ValueError(f"unknown aggregation method(s) {unknown}")
     if not keys:
         return {}
-    t = temporal_instances.c
     origin = q.time_at if q.time_at is not None else 0.0
-    bucket = _bucket(conn, origin, period).label("bucket")
-    stmt = (
-        select(
-            t.tenant,
-            t.entity_id,
-            t.attr,
-            bucket,
-            func.count().label("n"),
-            func.count(t.value_num).label("n_num"),
-            func.count(func.distinct(t.value)).label("distinct"),
-            func.sum(t.value_num).label("total"),
-            func.min(t.value_num).label("low"),
-            func.max(t.value_num).label("high"),
-            func.sum(t.value_num * t.value_num).label("squares"),
-            func.min(t.ts).label("first"),
-            func.max(t.ts).label("last"),
-        )
-        .where(and_(*_instance_filter(q, keys)))
-        .group_by(t.tenant, t.entity_id, t.attr, bucket)
-        .order_by(t.tenant, t.entity_id, t.attr, bucket)
-    )
     out: dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]] = {}
     wanted = set(keys)
-    for row in conn.execute(stmt):
-        if (row.tenant, row.entity_id) not in wanted:
+    spans: dict[Any, tuple[str, str]] = {}
+    current: tuple[str, str, str] | None = None
+    series: list[list[list[Any]]] = []
+    result = conn.execute(_aggregate_select(conn, q, keys, period=period, methods=methods))
+    pos = {name: index for index, name in enumerate(result.keys())}
+    values_of = [_value_of(method, pos) for method in methods]
+    # fetched whole: iterating the result would fetch row by row, which cost more than the loop below
+    for row in result.all():
+        key = (row[0], row[1], row[2])  # tenant, entity id, attribute; then the bucket
+        if key != current:  # rows come ordered by entity and attribute: look the lists up once per series
+            current = key
+            target = out.setdefault(key[:2], {}).setdefault(key[2], {}) if key[:2] in wanted else None
+            series = [target.setdefault(method, []) for method in methods] if target is not None else []
+        if not series:
             continue
-        start, end = _span(row, origin, period, q)
-        target = out.setdefault((row.tenant, row.entity_id), {}).setdefault(row.attr, {})
-        for method in methods:
-            target.setdefault(method, []).append([_method_value(method, row), iso(start), iso(end)])
+        span = spans.get(row[3]) if period is not None else None
+        if span is None:
+            start, end = _span(row, origin, period, q)
+            span = spans[row[3]] = (_iso(start), _iso(end))
+        for value_of, values in zip(values_of, series, strict=True):
+            values.append([value_of(row), *span])
     return out
+
+
+def _aggregate_select(
+    conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]], *, period: float | None, methods: Sequence[str]
+) -> Any:
+    origin = q.time_at if q.time_at is not None else 0.0
+    wanted_columns = {name for method in methods for name in _NEEDS[method]}
+    if period is None:
+        wanted_columns |= {"first", "last"}  # the one bucket spans the data when no window bounds it
+    hourly = by_hours(q, period, methods)
+    if hourly:
+        source: Any = hours_table.c
+        ts = hours_table.c.hour * temporal_hours.HOUR
+        # The window's bounds are hour boundaries: compared on the hour column, they use its index.
+        window = _window(_in_hours(q), hours_table.c.hour)
+        # Buckets of one hour are the stored rows themselves, already in key order: no grouping, no sort.
+        single = period == temporal_hours.HOUR
+        available = _hour_columns(grouped=not single)
+    else:
+        source, available, ts = temporal_instances.c, _instance_columns(), temporal_instances.c.ts
+        window, single = _window(q), False
+    bucket = _bucket(conn, ts, origin, period).label("bucket")
+    columns = [column.label(name) for name, column in available.items() if name in wanted_columns]
+    conditions = [source.entity_id.in_([entity_id for _, entity_id in keys]), source.tenant.in_({t for t, _ in keys})]
+    if q.attrs:
+        conditions.append(source.attr.in_(q.attrs))
+    stmt = select(source.tenant, source.entity_id, source.attr, bucket, *columns).where(and_(*conditions, *window))
+    if single:
+        return stmt.order_by(source.tenant, source.entity_id, source.attr, source.hour)
+    group = (source.tenant, source.entity_id, source.attr, bucket)
+    return stmt.group_by(*group).order_by(*group)
+
+
+@functools.lru_cache(maxsize=16384)  # bucket bounds repeat for every entity and attribute of a query
+def _iso(ts: float) -> str:
+    return iso(ts)
 
 
 def _span(row: Any, origin: float, period: float | None, q: TemporalQuery) -> tuple[float, float]:
@@ -179,50 +277,47 @@ def _span(row: Any, origin: float, period: float | None, q: TemporalQuery) -> tu
     return float(start), float(end)
 
 
-def _method_value(method: str, row: Any) -> Any:
-    n = int(row.n_num or 0)
-    mean = row.total / n if n else None
-    if method == "totalCount":
-        return int(row.n)
-    if method == "distinctCount":
-        return int(row.distinct)
-    if method == "sum":
-        return row.total
+def _stddev(total: float | None, n: int | None, squares: float | None) -> float | None:
+    if not n or total is None or squares is None:
+        return None
+    mean = total / n
+    return math.sqrt(max(squares / n - mean * mean, 0.0))
+
+
+def _value_of(method: str, pos: dict[str, int]) -> Callable[[Sequence[Any]], Any]:
+    """The published value of ``method`` from a result row, read by position (named access cost more, per row,
+    than the rest of the loop over a week of hourly buckets)."""
     if method == "avg":
-        return mean
-    if method == "min":
-        return row.low
-    if method == "max":
-        return row.high
-    if method == "sumsq":
-        return row.squares
+        total, n = pos["total"], pos["n_num"]
+        return lambda row: row[total] / row[n] if row[n] else None
     if method == "stddev":
-        return math.sqrt(max(row.squares / n - mean * mean, 0.0)) if n and mean is not None else None
-    raise ValueError(f"unknown aggregation method {method!r}")
+        total, n, squares = pos["total"], pos["n_num"], pos["squares"]
+        return lambda row: _stddev(row[total], row[n], row[squares])
+    column = pos[_NEEDS[method][0]]
+    if method in ("totalCount", "distinctCount"):
+        return lambda row: int(row[column])
+    return lambda row: row[column]
 
 
 def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[tuple[str, float, Any]]) -> int:
     """Store (attribute, ts, value) instances of one entity; the same instant twice is one instance."""
-    if not rows:
-        return 0
     values = [
-        {
-            "tenant": tenant,
-            "entity_id": entity_id,
-            "attr": attr,
-            "ts": ts,
-            "value_num": float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None,
-            "value": orjson.dumps(v).decode(),
-        }
+        (
+            tenant,
+            entity_id,
+            attr,
+            ts,
+            float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None,
+            orjson.dumps(v).decode(),
+        )
         for attr, ts, v in rows
     ]
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(dialect_insert(temporal_instances).on_conflict_do_nothing(), values)
-    return len(values)
+    return store.insert_history(conn, values)
 
 
 def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: str | None = None) -> int:
     """Forget the instances of one entity (or of one of its attributes); returns how many."""
+    temporal_hours.forget(conn, tenant, entity_id, attr)
     conditions = [temporal_instances.c.entity_id == entity_id]
     if tenant is not None:
         conditions.append(temporal_instances.c.tenant == tenant)

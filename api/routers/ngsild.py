@@ -90,10 +90,11 @@ def _format(fmt: str | None, options: str | None) -> tuple[Format, bool]:
 def _tenant(state: HubState, tenant: str | None) -> str | None:
     if tenant is None or tenant == "":
         return None  # no header: the federated view across every city
+    if any(city.id == tenant for city in state.registry.cities):
+        return tenant  # a member city: known without asking the database on every request
     with state.db.connect() as conn:
-        known = store.tenant_exists(conn, tenant)
-    if not known and tenant not in {c.id for c in state.registry.cities}:
-        raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+        if not store.tenant_exists(conn, tenant):
+            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
     return tenant
 
 

@@ -147,3 +147,17 @@ async def test_q_filters_on_indexed_values(api: httpx.AsyncClient, harvested: No
 async def test_id_pattern(api: httpx.AsyncClient, harvested: None) -> None:
     response = await api.get("/ngsi-ld/v1/entities", params={"idPattern": ".*:bergen:.*", "limit": 1000})
     assert len(response.json()) == 60
+
+
+@pytest.mark.anonymous_writes
+async def test_member_city_without_entities_and_a_provisioned_tenant_are_known(api: httpx.AsyncClient) -> None:
+    empty = await api.get("/ngsi-ld/v1/entities", params={"type": TYPE}, headers={"NGSILD-Tenant": "tromso"})
+    assert empty.status_code == 200  # a member city is a tenant before its first harvest
+    assert empty.json() == []
+    entity = {"id": "urn:ngsi-ld:Thing:lab:1", "type": "Thing", "size": {"type": "Property", "value": 3}}
+    created = await api.post("/ngsi-ld/v1/entities", json=entity, headers={"NGSILD-Tenant": "lab"})
+    assert created.status_code == 201, created.text
+    found = await api.get("/ngsi-ld/v1/entities", params={"type": "Thing"}, headers={"NGSILD-Tenant": "lab"})
+    assert [e["id"] for e in found.json()] == [entity["id"]]
+    gone = await api.get("/ngsi-ld/v1/entities", params={"type": "Thing"}, headers={"NGSILD-Tenant": "lab2"})
+    assert gone.status_code == 404

@@ -19,7 +19,7 @@ from hub.db import Database
 from hub.errors import BadRequestData, OperationNotSupported
 from ngsi.attr_index import index_rows, write_index
 from ngsi.q import AttrPath, Match, Node, parse_q
-from ngsi.q_sql import compile_q, register_sqlite_functions
+from ngsi.q_sql import compile_q, compile_q_text, register_sqlite_functions
 from ngsi.tables import entities
 from tests.ngsi.test_q import queries
 
@@ -417,3 +417,14 @@ def test_timing_of_a_numeric_q_over_100k_entities_on_sqlite(tmp_path: Path) -> N
         f"\n100k entities, 300k index rows: loaded in {loaded_in:.1f} s; first page of 20 in {paged_in * 1000:.1f} ms;"
         f" count of {total} matches in {counted_in * 1000:.1f} ms"
     )
+
+
+def test_compiled_q_texts_are_kept_and_errors_are_raised_every_time() -> None:
+    first = compile_q_text('availableBikeNumber>5;status=="working"', entities)
+    assert compile_q_text('availableBikeNumber>5;status=="working"', entities) is first
+    assert str(first) == str(compile_q(parse_q('availableBikeNumber>5;status=="working"'), entities_table=entities))
+    # equal-looking values of different types are different texts, never one cached condition
+    assert str(compile_q_text("flag==true", entities)) != str(compile_q_text("flag==1", entities))
+    for _ in range(2):
+        with pytest.raises(BadRequestData):
+            compile_q_text("a>>5", entities)
