@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.middleware import install_middleware
 from api.problems import install_problem_handlers
 from api.routers import catalog, ckan, health, ngsild, ngsild_provision, quality, runs, search, temporal, validate
 from api.state import HubState
@@ -68,6 +69,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app = FastAPI(title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.hub = hub
     install_problem_handlers(app)
+    install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(ngsild_provision.router)
     app.include_router(ngsild.router)

@@ -14,8 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import Scope
 
-from hub.errors import ETSI_BASE, PROBLEM_BASE, NordhubError
+from hub.errors import ETSI_BASE, PROBLEM_BASE, NordhubError, TooManyRequests
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -40,6 +41,23 @@ async def _nordhub_error(request: Request, exc: Exception) -> Response:
     return problem_response(
         request, status=exc.status, problem_type=exc.problem_type, title=exc.title, detail=exc.detail
     )
+
+
+def middleware_problem(scope: Scope, exc: NordhubError) -> Response:
+    """The problem response of an error raised by a middleware, where the app's exception handlers do not reach.
+
+    Under ``/ngsi-ld/`` a refused request (400, 413, 414) carries the closest ETSI type, BadRequestData.
+    """
+    request = Request(scope)
+    problem_type = exc.problem_type
+    if request.url.path.startswith(NGSI_PREFIX) and exc.status in (400, 413, 414):
+        problem_type = ETSI_BASE + "BadRequestData"
+    response = problem_response(
+        request, status=exc.status, problem_type=problem_type, title=exc.title, detail=exc.detail
+    )
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _where(loc: tuple[Any, ...]) -> str:

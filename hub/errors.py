@@ -12,6 +12,10 @@ no route catches them itself. Foreign exceptions are translated into these once,
     ├── DatabaseError                    the database cannot be reached or is not migrated
     ├── NotFound                         404
     ├── BadRequest                       400
+    ├── RequestTooLarge                  413 (the request body cap)
+    ├── QueryTooLong                     414 (the query string cap)
+    ├── TooManyRequests                  429 (the rate limit; carries Retry-After)
+    ├── CrossOriginRefused               403 (a cross-origin write from an origin not allowed)
     ├── HarvestError                     a harvest could not complete
     │   ├── SourceUnreachable            DNS, connection refused or reset
     │   ├── SourceTimeout                connect or read timeout
@@ -84,6 +88,34 @@ class BadRequest(NordhubError):
     status = 400
     problem_type = PROBLEM_BASE + "bad-request"
     title = "Bad request"
+
+
+class RequestTooLarge(NordhubError):
+    status = 413
+    problem_type = PROBLEM_BASE + "request-too-large"
+    title = "Request body too large"
+
+
+class QueryTooLong(NordhubError):
+    status = 414
+    problem_type = PROBLEM_BASE + "query-too-long"
+    title = "Query string too long"
+
+
+class TooManyRequests(NordhubError):
+    status = 429
+    problem_type = PROBLEM_BASE + "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class CrossOriginRefused(NordhubError):
+    status = 403
+    problem_type = PROBLEM_BASE + "cross-origin-refused"
+    title = "Cross-origin request refused"
 
 
 class HarvestError(NordhubError):
