@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.middleware import install_middleware
-from api.problems import install_problem_handlers
+from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routers import catalog, ckan, health, ngsild, ngsild_provision, quality, runs, search, temporal, validate
 from api.state import HubState
 from catalog.linkcheck import check_catalogue_links
@@ -66,7 +66,9 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
             await hub.harvester.aclose()
             await hub.harvester.client.aclose()
 
-    app = FastAPI(title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan, responses=PROBLEM_RESPONSES
+    )
     app.state.hub = hub
     install_problem_handlers(app)
     install_middleware(app, settings)

@@ -22,6 +22,11 @@ _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _DEPTH_STEP = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
 
 
+# The largest integer both databases store (BIGINT): integer parameters above it are refused with a 400,
+# where they would fail inside the driver (an OverflowError on SQLite, "out of range" on PostgreSQL).
+MAX_INTEGER = 2**63 - 1
+
+
 class _ClientGone(Exception):
     """The client disconnected while sending its body: there is no one to answer."""
 

@@ -23,6 +23,39 @@ PROBLEM_JSON = "application/problem+json"
 NGSI_PREFIX = "/ngsi-ld/"
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details; under /ngsi-ld/ the type is an ETSI NGSI-LD error type.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
+_ANSWERS = {
+    400: "Bad request: a parameter or the body is invalid (the detail names which and where)",
+    403: "Refused: a query too complex or with too many results, or a cross-origin write",
+    404: "Not found",
+    406: "None of the media types in Accept can be served",
+    409: "Already exists",
+    413: "The request body is larger than NORDHUB_MAX_BODY_BYTES",
+    414: "The query string is longer than NORDHUB_MAX_QUERY_BYTES",
+    415: "Unsupported Content-Type",
+    422: "Operation not supported",
+    429: "Rate limit exceeded (see Retry-After)",
+}
+# Declared on every operation: the middleware answers 413/414/429 on any route, and the exception tree can
+# answer the others; the fuzz test (tests/api/test_fuzz.py) holds every response to these declarations.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    for status, text in _ANSWERS.items()
+}
+
+
 def problem_response(
     request: Request, *, status: int, problem_type: str, title: str, detail: str, **extra: Any
 ) -> Response:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
+from api.limits import MAX_INTEGER
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, NonexistentTenant, NotAcceptable, OperationNotSupported, ResourceNotFound
 from ngsi import store
@@ -80,7 +81,7 @@ def query_entities(
     idPattern: Annotated[str | None, Query(description="A regular expression over entity ids")] = None,
     q: Annotated[str | None, Query(description='Query language, e.g. availableBikeNumber>5;status=="working"')] = None,
     limit: Annotated[int, Query(description=f"Page size, 0..{MAX_LIMIT} (0 only with count=true)")] = 20,
-    offset: Annotated[int, Query(ge=0, description="Entities to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER, description="Entities to skip")] = 0,
     count: Annotated[bool, Query(description="Return the total in NGSILD-Results-Count")] = False,
     format: Annotated[str | None, Query(description="normalized, concise or keyValues")] = None,
     options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
+from api.limits import MAX_INTEGER
 from api.state import HubState, hub_state
 from harvester import store as runs
 from harvester.store import ItemStatus
@@ -19,6 +20,7 @@ from hub.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["harvest runs"])
 State = Annotated[HubState, Depends(hub_state)]
+RunId = Annotated[int, Path(le=MAX_INTEGER, description="A run's id")]
 
 
 def _duration(run: dict[str, Any]) -> float | None:
@@ -65,7 +67,7 @@ def _run_or_404(state: HubState, run_id: int) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}", summary="One run: counts per item state, bytes, duration, first and last error")
-def run_detail(state: State, run_id: int) -> dict[str, Any]:
+def run_detail(state: State, run_id: RunId) -> dict[str, Any]:
     run = _run_or_404(state, run_id)
     with state.db.connect() as conn:
         first, last = runs.error_bounds(conn, run_id)
@@ -90,10 +92,10 @@ def run_detail(state: State, run_id: int) -> dict[str, Any]:
 @router.get("/runs/{run_id}/items", summary="The items of a run, by state (e.g. state=invalid)")
 def run_items(
     state: State,
-    run_id: int,
+    run_id: RunId,
     item_state: Annotated[ItemStatus | None, Query(alias="state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
 ) -> dict[str, Any]:
     _run_or_404(state, run_id)
     with state.db.connect() as conn:
@@ -106,8 +108,12 @@ def run_items(
 CSV_COLUMNS = ("record_id", "state", "severity", "rule", "pointer", "message")
 
 
-@router.get("/runs/{run_id}/errors.csv", summary="Every finding of a run as CSV (no cap)")
-def run_errors_csv(state: State, run_id: int) -> StreamingResponse:
+@router.get(
+    "/runs/{run_id}/errors.csv",
+    summary="Every finding of a run as CSV (no cap)",
+    responses={200: {"description": "One row per finding", "content": {"text/csv": {}}}},
+)
+def run_errors_csv(state: State, run_id: RunId) -> StreamingResponse:
     _run_or_404(state, run_id)
 
     def rows() -> Iterator[str]:
