@@ -20,7 +20,7 @@ from hub.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["harvest runs"])
 State = Annotated[HubState, Depends(hub_state)]
-RunId = Annotated[int, Path(le=MAX_INTEGER, description="A run's id")]
+RunId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="A run's id")]
 
 
 def _duration(run: dict[str, Any]) -> float | None:

