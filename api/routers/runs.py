@@ -20,7 +20,8 @@ from hub.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["harvest runs"])
 State = Annotated[HubState, Depends(hub_state)]
-RunId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="A run's id")]
+MAX_RUN_ID = 2**31 - 1  # harvest_runs.id is an INTEGER column: PostgreSQL refuses larger values with an error
+RunId = Annotated[int, Path(ge=1, le=MAX_RUN_ID, description="A run's id")]
 
 
 def _duration(run: dict[str, Any]) -> float | None:
