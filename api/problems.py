@@ -38,6 +38,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _ANSWERS = {
     400: "Bad request: a parameter or the body is invalid (the detail names which and where)",
+    401: "A key is needed (Authorization: Bearer), or the key given is unknown, revoked or expired",
     403: "Refused: a query too complex or with too many results, or a cross-origin write",
     404: "Not found",
     406: "None of the media types in Accept can be served",

@@ -26,6 +26,13 @@ ENTITY = {
 }
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """NGSI-LD writes without a key, as a broker behind an access proxy (where the hub has keys, this setting
+    lets anonymous writes through; the limits apply the same either way)."""
+    return settings.model_copy(update={"anonymous_writes": True})
+
+
 async def _client(settings: Settings, hub: HubState, **limits: Any) -> httpx.AsyncClient:
     app = create_app(settings.model_copy(update=limits), state=hub)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test")
