@@ -36,7 +36,7 @@ from hub.settings import Settings
 pytestmark = pytest.mark.anyio
 SEED_SOURCES = ("oslo-bysykkel-demo", "aarhus-ckan-demo", "oslo-dcat-demo", "aarhus-parking-demo")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 5}
+EXAMPLES = {GenerationMode.POSITIVE: 8, GenerationMode.NEGATIVE: 4}
 
 
 @pytest.fixture
