@@ -29,7 +29,7 @@ from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"])
 State = Annotated[HubState, Depends(hub_state)]
-Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
+Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", max_length=64)]  # ngsi_entities.tenant
 BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 MAX_BATCH = 1000
 

@@ -162,3 +162,16 @@ async def test_ckan_rows_above_1000_are_capped_as_ckan_does(api: httpx.AsyncClie
     response = await api.get("/api/3/action/package_search", params={"rows": "5000"})
     assert response.status_code == 200
     assert response.json()["success"] is True
+
+
+async def test_ids_types_and_tenants_longer_than_their_columns_are_400(api: httpx.AsyncClient) -> None:
+    # PostgreSQL refused such rows with an error (a 500), SQLite stored them: both answer 400 now
+    long_id = await api.post("/ngsi-ld/v1/entities", json={**ENTITY, "id": "urn:ngsi-ld:Thing:" + "x" * 600})
+    assert long_id.status_code == 400
+    assert long_id.json()["detail"] == "/id: longer than 512 characters (the limit)"
+    long_type = await api.post("/ngsi-ld/v1/entities", json={**ENTITY, "type": "T" * 300})
+    assert long_type.status_code == 400
+    assert long_type.json()["detail"] == "/type: longer than 256 characters (the limit)"
+    tenant = await api.post("/ngsi-ld/v1/entities", json=ENTITY, headers={"NGSILD-Tenant": "t" * 65})
+    assert tenant.status_code == 400
+    assert "NGSILD-Tenant" in tenant.json()["detail"]
