@@ -27,7 +27,16 @@ from hub.errors import (
 from ngsi import provision, store
 from schemas.ngsild import is_absolute_uri
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"])
+# Writes answer 201 (Location), 204 or 207 ({success, errors}); none has a JSON body otherwise, which the OpenAPI
+# description says so that clients (and the fuzz test) hold the responses to it.
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Created; Location names the entity"},
+    204: {"description": "Done"},
+    207: {"description": "Partly done: {success, errors}", "content": {"application/json": {}}},
+}
+router = APIRouter(
+    prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"], default_response_class=Response, responses=WRITE_RESPONSES
+)
 State = Annotated[HubState, Depends(hub_state)]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", max_length=64)]  # ngsi_entities.tenant
 BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")

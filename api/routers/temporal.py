@@ -290,7 +290,13 @@ def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[s
     return current, rows
 
 
-@router.post("/entities", status_code=201, summary="Create or extend the history of an entity")
+@router.post(
+    "/entities",
+    status_code=201,
+    summary="Create or extend the history of an entity",
+    response_class=Response,
+    responses={204: {"description": "The history of an existing entity extended"}},
+)
 async def create_temporal(
     request: Request, state: State, ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None
 ) -> Response:
