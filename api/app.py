@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.middleware import install_middleware
 from api.ngsild_http import RequireLength
-from api.problems import install_problem_handlers
+from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routers import (
     audit,
     catalog,
@@ -92,10 +93,13 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
             await hub.harvester.aclose()
             await hub.harvester.client.aclose()
 
-    app = FastAPI(title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan, responses=PROBLEM_RESPONSES
+    )
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_middleware(RequireLength)
+    install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(ngsild.router)  # before provision: POST /entityOperations/query precedes /{operation}
     app.include_router(ngsild_discovery.router)

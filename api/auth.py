@@ -120,6 +120,20 @@ def ngsi_writer(
     return caller
 
 
+def context_writer(request: Request, state: State) -> Principal | None:
+    """Who may add or delete a JSON-LD @context: contexts serve every tenant, so an admin key — or nobody, where
+    NORDHUB_ANONYMOUS_WRITES stands for a broker behind an access proxy."""
+    token = _token(request, cookie=False)
+    if token is None:
+        if state.settings.anonymous_writes:
+            return None
+        raise Unauthorized(_NEEDS_KEY)
+    caller = resolve(state, token)
+    if not caller.is_admin:
+        raise Forbidden("@contexts serve every tenant: adding or deleting one needs an admin key")
+    return caller
+
+
 def foreign_id_space(caller: Principal | None, entity_id: str, registry: Registry) -> str | None:
     """The other member city whose id space (``urn:ngsi-ld:<Type>:<city>:…``) an officer's entity id names, if any.
 

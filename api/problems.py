@@ -14,12 +14,47 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import Scope
 
-from hub.errors import ETSI_BASE, PROBLEM_BASE, NordhubError, Unauthorized
+from hub.errors import ETSI_BASE, PROBLEM_BASE, NordhubError, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 NGSI_PREFIX = "/ngsi-ld/"
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details; under /ngsi-ld/ the type is an ETSI NGSI-LD error type.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
+_ANSWERS = {
+    400: "Bad request: a parameter or the body is invalid (the detail names which and where)",
+    401: "A key is needed (Authorization: Bearer), or the key given is unknown, revoked or expired",
+    403: "Refused: a query too complex or with too many results, or a cross-origin write",
+    404: "Not found",
+    406: "None of the media types in Accept can be served",
+    409: "Already exists",
+    413: "The request body is larger than NORDHUB_MAX_BODY_BYTES",
+    414: "The query string is longer than NORDHUB_MAX_QUERY_BYTES",
+    415: "Unsupported Content-Type",
+    422: "Operation not supported",
+    429: "Rate limit exceeded (see Retry-After)",
+}
+# Declared on every operation: the middleware answers 413/414/429 on any route, and the exception tree can
+# answer the others; the fuzz test (tests/api/test_fuzz.py) holds every response to these declarations.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    for status, text in _ANSWERS.items()
+}
 
 
 def problem_response(
@@ -48,6 +83,23 @@ async def _nordhub_error(request: Request, exc: Exception) -> Response:
     return problem_response(
         request, status=exc.status, problem_type=exc.problem_type, title=exc.title, detail=exc.detail, headers=headers
     )
+
+
+def middleware_problem(scope: Scope, exc: NordhubError) -> Response:
+    """The problem response of an error raised by a middleware, where the app's exception handlers do not reach.
+
+    Under ``/ngsi-ld/`` a refused request (400, 413, 414) carries the closest ETSI type, BadRequestData.
+    """
+    request = Request(scope)
+    problem_type = exc.problem_type
+    if request.url.path.startswith(NGSI_PREFIX) and exc.status in (400, 413, 414):
+        problem_type = ETSI_BASE + "BadRequestData"
+    response = problem_response(
+        request, status=exc.status, problem_type=problem_type, title=exc.title, detail=exc.detail
+    )
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _where(loc: tuple[Any, ...]) -> str:

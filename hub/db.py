@@ -34,6 +34,7 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlmodel import Session
 
 from hub.errors import ConfigError, DatabaseError
+from hub.regexp import register_sqlite_regexp
 
 MIGRATIONS = "hub:migrations"
 
@@ -75,6 +76,7 @@ class Database:
             raise ConfigError(f"database URL {self.safe_url!r}: driver not installed ({exc})") from exc
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", register_sqlite_regexp)  # RE2: user regexes cannot run away
 
     @staticmethod
     def _prepare_sqlite_file(database: str | None) -> None:

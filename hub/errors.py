@@ -15,6 +15,10 @@ no route catches them itself. Foreign exceptions are translated into these once,
     ├── Unauthorized                     401: no key, or a bad, revoked or expired one, where one is needed
     ├── Forbidden                        403: a valid key without the right (never says whether the object exists)
     ├── Conflict                         409: e.g. a registration whose id cities.toml already declares
+    ├── RequestTooLarge                  413 (the request body cap)
+    ├── QueryTooLong                     414 (the query string cap)
+    ├── TooManyRequests                  429 (the rate limit; carries Retry-After)
+    ├── CrossOriginRefused               403 (a cross-origin write from an origin not allowed)
     ├── HarvestError                     a harvest could not complete
     │   ├── SourceUnreachable            DNS, connection refused or reset
     │   ├── SourceTimeout                connect or read timeout
@@ -113,6 +117,34 @@ class Conflict(NordhubError):
     status = 409
     problem_type = PROBLEM_BASE + "conflict"
     title = "Conflict"
+
+
+class RequestTooLarge(NordhubError):
+    status = 413
+    problem_type = PROBLEM_BASE + "request-too-large"
+    title = "Request body too large"
+
+
+class QueryTooLong(NordhubError):
+    status = 414
+    problem_type = PROBLEM_BASE + "query-too-long"
+    title = "Query string too long"
+
+
+class TooManyRequests(NordhubError):
+    status = 429
+    problem_type = PROBLEM_BASE + "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class CrossOriginRefused(NordhubError):
+    status = 403
+    problem_type = PROBLEM_BASE + "cross-origin-refused"
+    title = "Cross-origin request refused"
 
 
 class HarvestError(NordhubError):

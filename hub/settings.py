@@ -76,8 +76,37 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(default=True, description="Run the harvest scheduler inside `nordhub serve`.")
     log_level: LogLevel = Field(default="INFO", description="Lowest level of log lines written.")
     log_json: bool = Field(default=True, description="Write log lines as JSON objects (false: human-readable text).")
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest request body the API reads, in bytes (more: 413)."
+    )
+    max_json_depth: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="Deepest nesting of arrays and objects in a JSON request body (more: 400).",
+    )
+    max_query_bytes: int = Field(
+        default=8192, ge=256, description="Longest query string the API reads, in bytes (more: 414)."
+    )
+    rate_limit_anonymous: float = Field(
+        default=50.0, ge=0, description="Requests per second per client address without an API key (0: unlimited)."
+    )
+    rate_limit_anonymous_burst: int = Field(
+        default=200, ge=1, description="Requests a client address may send at once before the rate applies."
+    )
+    rate_limit_key: float = Field(
+        default=200.0, ge=0, description="Requests per second per API key (`Authorization: Bearer`; 0: unlimited)."
+    )
+    rate_limit_key_burst: int = Field(
+        default=1000, ge=1, description="Requests an API key may send at once before the rate applies."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to write cross-origin (comma-separated list or JSON array); "
+        "reads are open to every origin.",
+    )
 
-    @field_validator("http_allow_hosts", mode="before")
+    @field_validator("http_allow_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         # An environment variable arrives as one string: accept "a,b" as well as a JSON array.

@@ -38,6 +38,10 @@ def _is_attribute(value: dict[str, Any]) -> bool:
     return any(member in value for member in ATTRIBUTE_VALUE_MEMBER.values())
 
 
+MAX_ID_LENGTH = 512  # ngsi_entities.id
+MAX_TYPE_LENGTH = 256  # ngsi_entities.type
+
+
 def _concise_kind(value: dict[str, Any]) -> str:
     if "value" in value:
         return "GeoProperty" if _is_geometry(value["value"]) else "Property"
@@ -59,6 +63,10 @@ def normalize_entity(body: dict[str, Any]) -> dict[str, Any]:
 
 def checked(entity: dict[str, Any]) -> dict[str, Any]:
     """The entity, or BadRequestData naming the first structural error (with its JSON pointer)."""
+    for member, most in (("id", MAX_ID_LENGTH), ("type", MAX_TYPE_LENGTH)):
+        if isinstance(entity.get(member), str) and len(entity[member]) > most:
+            # the columns' lengths: PostgreSQL would refuse the row with an error (SQLite would store it)
+            raise BadRequestData(f"/{member}: longer than {most} characters (the limit)")
     errors = [f for f in check_entity(entity) if f.severity is Severity.ERROR]
     if errors:
         first = errors[0]

@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import NoReturn, TypeAlias
 
 from hub.errors import BadRequestData, TooComplexQuery
+from hub.regexp import compile_check
 
 MAX_LENGTH = 4000
 MAX_TERMS = 100
@@ -484,7 +485,8 @@ class _RegexCheck:
             warnings.simplefilter("error")
             try:
                 re.compile(flags + body)
-            except (re.error, Warning) as exc:
+                compile_check(flags + body)  # what SQLite runs (RE2) must accept it too
+            except (re.error, ValueError, Warning) as exc:
                 raise _RegexError(str(exc)) from exc
         return flags + body
 

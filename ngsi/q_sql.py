@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, time
@@ -31,6 +30,7 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from hub.errors import OperationNotSupported
+from hub.regexp import register_sqlite_regexp
 from ngsi.attr_index import Kind, attr_index, clip, instant, seconds_of_day
 from ngsi.q import (
     And,
@@ -179,15 +179,9 @@ def _any_of(c: Columns, values: tuple[Scalar, ...]) -> ColumnElement[bool]:
     return or_(*tests)
 
 
-def _regexp(pattern: str | None, value: Any) -> bool | None:
-    if pattern is None or not isinstance(value, str):
-        return None
-    return re.search(pattern, value) is not None
-
-
 def register_sqlite_functions(dbapi_connection: Any, _record: Any = None) -> None:
-    """SQLite: define ``regexp`` for the REGEXP operator (``event.listen(engine, "connect", …)``).
+    """SQLite: define ``regexp`` for the REGEXP operator (``hub.db`` does it on every connection it opens).
 
-    SQLAlchemy's pysqlite dialect defines one too; this one answers NULL for non-text values instead of failing.
+    It runs on RE2 (linear time) and answers NULL for non-text values; see ``hub.regexp``.
     """
-    dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)
+    register_sqlite_regexp(dbapi_connection, _record)

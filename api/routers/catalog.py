@@ -53,6 +53,7 @@ from schemas.dcat_normalise import Vocabularies, load_vocabularies
 
 router = APIRouter(tags=["catalogue"])
 MAX_PER_PAGE = 1000
+MAX_PAGE = 1_000_000
 DEFAULT_PER_PAGE = 100
 JSON = "application/json"
 
@@ -82,6 +83,9 @@ SYNTAXES = (
     Syntax("application/n-triples", "nt", ox.RdfFormat.N_TRIPLES),
 )
 JSON_SYNTAX = Syntax(JSON, "json", None)
+RDF_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "DCAT-AP in the negotiated RDF syntax", "content": {s.media_type: {} for s in SYNTAXES}}
+}
 
 
 def _accepted(accept: str) -> list[str]:
@@ -190,8 +194,8 @@ class PageQuery:
     profile: str | None
 
     def check(self) -> None:
-        if self.page < 1:
-            raise BadRequest(f"page must be 1 or more (got {self.page})")
+        if not 1 <= self.page <= MAX_PAGE:
+            raise BadRequest(f"page must be between 1 and {MAX_PAGE} (got {self.page})")
         if not 1 <= self.per_page <= MAX_PER_PAGE:
             raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE} (got {self.per_page})")
 
@@ -241,17 +245,21 @@ Paging = Annotated[PageQuery, Depends(page_query)]
 Accept = Annotated[str | None, Header()]
 
 
-@router.get("/catalog", summary="The hub's federated DCAT-AP catalogue, paged")
+@router.get("/catalog", summary="The hub's federated DCAT-AP catalogue, paged", responses=RDF_RESPONSES)
 def catalog(request: Request, state: State, query: Paging, accept: Accept = None) -> Response:
     return _catalogue(request, state, query, None, negotiate(accept, None, SYNTAXES, TURTLE))
 
 
-@router.get("/catalog.{ext}", summary="The hub's catalogue in the format of the extension")
+@router.get("/catalog.{ext}", summary="The hub's catalogue in the format of the extension", responses=RDF_RESPONSES)
 def catalog_ext(request: Request, state: State, query: Paging, ext: str) -> Response:
     return _catalogue(request, state, query, None, negotiate(None, ext, SYNTAXES, TURTLE))
 
 
-@router.get("/catalog/{city}", summary="A city's sub-catalogue (also /catalog/{city}.ttl and the like)")
+@router.get(
+    "/catalog/{city}",
+    summary="A city's sub-catalogue (also /catalog/{city}.ttl and the like)",
+    responses=RDF_RESPONSES,
+)
 def city_catalogue(request: Request, state: State, query: Paging, city: str, accept: Accept = None) -> Response:
     city_id, dot, ext = city.partition(".")
     try:
@@ -273,7 +281,11 @@ class Found:
     own: OwnItem | None = None
 
 
-@router.get("/datasets/{dataset_id:path}", summary="One dataset: DCAT-AP in any RDF format, or the hub's JSON")
+@router.get(
+    "/datasets/{dataset_id:path}",
+    summary="One dataset: DCAT-AP in any RDF format, or the hub's JSON",
+    responses=RDF_RESPONSES,
+)
 def dataset(state: State, dataset_id: str, accept: Accept = None, profile: str | None = None) -> Response:
     """A dataset by its URI (percent-encoded or not); hub-described ones also by ``ngsi-ld/{city}/{type}``."""
     offered = (*SYNTAXES, JSON_SYNTAX)

@@ -486,12 +486,26 @@ async def _dispatch(request: Request, state: HubState, action: str) -> Response:
     return _answer(site, action, {"success": True, "result": result})
 
 
-@router.get("/api/3/action/{action}", summary="CKAN Action API (GET): package_search, package_show, …")
+_ENVELOPE = {"content": {"application/json": {"schema": {"type": "object", "required": ["help", "success"]}}}}
+# CKAN's own error envelope and statuses, declared over the hub's problem responses for these two routes.
+CKAN_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Unknown action or unreadable body (CKAN envelope)", **_ENVELOPE},
+    404: {"description": "Not Found Error (CKAN envelope)", **_ENVELOPE},
+    406: {"description": "Not Acceptable (CKAN envelope)", **_ENVELOPE},
+    409: {"description": "Validation Error naming the parameter (CKAN envelope)", **_ENVELOPE},
+}
+
+
+@router.get(
+    "/api/3/action/{action}",
+    summary="CKAN Action API (GET): package_search, package_show, …",
+    responses=CKAN_ERRORS,
+)
 async def action_get(request: Request, state: State, action: str) -> Response:
     return await _dispatch(request, state, action)
 
 
-@router.post("/api/3/action/{action}", summary="CKAN Action API (POST, JSON body or form)")
+@router.post("/api/3/action/{action}", summary="CKAN Action API (POST, JSON body or form)", responses=CKAN_ERRORS)
 async def action_post(request: Request, state: State, action: str) -> Response:
     return await _dispatch(request, state, action)
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from api.ld import LdContext, LdRequest
+from api.limits import MAX_INTEGER
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
 from api.routers.ngsild_geo import GeometryProperty, geo_query
 from api.state import HubState, hub_state
@@ -190,7 +191,7 @@ def query_entities(
     datasetId: DatasetId = None,
     local: Local = False,
     limit: Annotated[int, Query(description=f"Page size, 0..{MAX_LIMIT} (0 only with count=true)")] = 20,
-    offset: Annotated[int, Query(description="Entities to skip (0 or more)")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER, description="Entities to skip (0 or more)")] = 0,
     count: Annotated[bool, Query(description="Return the total in NGSILD-Results-Count")] = False,
     format: FormatParam = None,
     options: Options = None,

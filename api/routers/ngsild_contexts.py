@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from api.auth import context_writer
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, InvalidRequest, UnsupportedMediaType
 from ngsi.contexts import ContextInfo, ContextKind, parse_document
@@ -56,7 +57,14 @@ def serve_context(state: State, context_id: str) -> Response:
     return Response(orjson.dumps(document), media_type=LD_JSON)
 
 
-@router.post("", status_code=201, summary="Add a hosted @context (the body is a JSON-LD context document)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Add a hosted @context (the body is a JSON-LD context document)",
+    response_class=Response,
+    responses={201: {"description": "Added; Location names the context's URL"}},
+    dependencies=[Depends(context_writer)],
+)
 async def add_context(request: Request, state: State) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ("application/json", LD_JSON):
@@ -68,7 +76,13 @@ async def add_context(request: Request, state: State) -> Response:
     return Response(status_code=201, headers={"Location": info.url})
 
 
-@router.delete("/{context_id:path}", status_code=204, summary="Delete a stored @context (never the core context)")
+@router.delete(
+    "/{context_id:path}",
+    status_code=204,
+    summary="Delete a stored @context (never the core context)",
+    response_class=Response,
+    dependencies=[Depends(context_writer)],
+)
 def delete_context(state: State, context_id: str) -> Response:
     state.contexts.remove(context_id)
     return Response(status_code=204)

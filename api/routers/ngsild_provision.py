@@ -35,9 +35,22 @@ async def _remember_context(request: Request, ld: LdContext) -> None:
     request.state.ld = ld  # every route's body and attribute names are translated with the request's @context
 
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD provision"], dependencies=[Depends(_remember_context)])
+# Writes answer 201 (Location), 204 or 207 ({success, errors}); none has a JSON body otherwise, which the OpenAPI
+# description says so that clients (and the fuzz test) hold the responses to it.
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Created; Location names the entity"},
+    204: {"description": "Done"},
+    207: {"description": "Partly done: {success, errors}", "content": {"application/json": {}}},
+}
+router = APIRouter(
+    prefix="/ngsi-ld/v1",
+    tags=["NGSI-LD provision"],
+    default_response_class=Response,
+    responses=WRITE_RESPONSES,
+    dependencies=[Depends(_remember_context)],
+)
 State = Annotated[HubState, Depends(hub_state)]
-Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
+Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", max_length=64)]  # ngsi_entities.tenant
 # Every write names its writer: the dependency refuses missing or foreign keys (401/403) before any lookup.
 Writer = Annotated[Principal | None, Depends(ngsi_writer)]
 MAX_BATCH = 1000

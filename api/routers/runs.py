@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
 from api.auth import Reader, optional_reader
+from api.limits import MAX_INTEGER
 from api.state import HubState, hub_state
 from harvester import store as runs
 from harvester.store import ItemStatus
@@ -26,6 +27,8 @@ from hub.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["harvest runs"])
 State = Annotated[HubState, Depends(hub_state)]
+MAX_RUN_ID = 2**31 - 1  # harvest_runs.id is an INTEGER column: PostgreSQL refuses larger values with an error
+RunId = Annotated[int, Path(ge=1, le=MAX_RUN_ID, description="A run's id")]
 
 
 def _duration(run: dict[str, Any]) -> float | None:
@@ -89,7 +92,7 @@ MaybeReader = Annotated[Principal | None, Depends(optional_reader)]
 
 
 @router.get("/runs/{run_id}", summary="One run: counts per item state, bytes, duration, first and last error")
-def run_detail(state: State, reader: MaybeReader, run_id: int) -> dict[str, Any]:
+def run_detail(state: State, reader: MaybeReader, run_id: RunId) -> dict[str, Any]:
     run = _run_or_404(state, run_id)
     with state.db.connect() as conn:
         first, last = runs.error_bounds(conn, run_id)
@@ -116,10 +119,10 @@ def run_detail(state: State, reader: MaybeReader, run_id: int) -> dict[str, Any]
 def run_items(
     state: State,
     caller: Reader,
-    run_id: int,
+    run_id: RunId,
     item_state: Annotated[ItemStatus | None, Query(alias="state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
 ) -> dict[str, Any]:
     _quarantine_run(state, caller, run_id)
     with state.db.connect() as conn:
@@ -132,8 +135,12 @@ def run_items(
 CSV_COLUMNS = ("record_id", "state", "severity", "rule", "pointer", "message")
 
 
-@router.get("/runs/{run_id}/errors.csv", summary="Every finding of a run as CSV (no cap)")
-def run_errors_csv(state: State, caller: Reader, run_id: int) -> StreamingResponse:
+@router.get(
+    "/runs/{run_id}/errors.csv",
+    summary="Every finding of a run as CSV (no cap)",
+    responses={200: {"description": "One row per finding", "content": {"text/csv": {}}}},
+)
+def run_errors_csv(state: State, caller: Reader, run_id: RunId) -> StreamingResponse:
     _quarantine_run(state, caller, run_id)
 
     def rows() -> Iterator[str]:

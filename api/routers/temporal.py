@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext, LdRequest
+from api.limits import MAX_INTEGER
 from api.ngsild_http import JSON, LD_JSON, negotiate
 from api.routers.ngsild import _tenant
 from api.state import HubState, hub_state
@@ -183,13 +184,13 @@ def query_temporal(
     timeAt: Annotated[str | None, Query(description="RFC 3339 instant")] = None,
     endTimeAt: Annotated[str | None, Query(description="RFC 3339 instant (between)")] = None,
     timeproperty: Annotated[str | None, Query(description="observedAt")] = None,
-    lastN: Annotated[int | None, Query(description="The newest N instances per attribute")] = None,
+    lastN: Annotated[int | None, Query(le=MAX_INTEGER, description="The newest N instances per attribute")] = None,
     format: Annotated[str | None, Query(description="temporalValues or aggregatedValues")] = None,
     options: Annotated[str | None, Query(description="temporalValues, aggregatedValues")] = None,
     aggrMethods: Annotated[str | None, Query(description=", ".join(history.AGGREGATES))] = None,
     aggrPeriodDuration: Annotated[str | None, Query(description="ISO 8601 duration, e.g. PT1H")] = None,
     limit: Annotated[int, Query(description=f"Entities per page, 1..{MAX_LIMIT}")] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
     count: Annotated[bool, Query()] = False,
     accept: Annotated[str | None, Header()] = None,
     ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
@@ -231,7 +232,7 @@ def retrieve_temporal(
     timeAt: Annotated[str | None, Query()] = None,
     endTimeAt: Annotated[str | None, Query()] = None,
     timeproperty: Annotated[str | None, Query()] = None,
-    lastN: Annotated[int | None, Query()] = None,
+    lastN: Annotated[int | None, Query(le=MAX_INTEGER)] = None,
     format: Annotated[str | None, Query()] = None,
     options: Annotated[str | None, Query()] = None,
     aggrMethods: Annotated[str | None, Query()] = None,
@@ -296,7 +297,13 @@ def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[s
     return current, rows
 
 
-@router.post("/entities", status_code=201, summary="Create or extend the history of an entity")
+@router.post(
+    "/entities",
+    status_code=201,
+    summary="Create or extend the history of an entity",
+    response_class=Response,
+    responses={204: {"description": "The history of an existing entity extended"}},
+)
 async def create_temporal(
     request: Request,
     state: State,

@@ -225,3 +225,20 @@ async def test_quarantine_is_for_the_runs_city(api: httpx.AsyncClient, db: Datab
     assert (await api.get(f"/api/v1/runs/{aarhus_run}", headers=oslo)).json()["first_error"] is None
     mine = (await api.get(f"/api/v1/runs/{oslo_run}", headers=oslo)).json()
     assert mine["first_error"]["message"] == "secret-ish"
+
+
+async def test_json_ld_contexts_are_added_and_deleted_by_admins_only(
+    api: httpx.AsyncClient, make_key: KeyMaker, admin_auth: dict[str, str]
+) -> None:
+    document = {"@context": {"bikes": "https://smartdatamodels.org/dataModel.Transportation/availableBikeNumber"}}
+    anonymous = await api.post("/ngsi-ld/v1/jsonldContexts", json=document)
+    assert anonymous.status_code == 401
+    oslo = {"Authorization": f"Bearer {make_key('officer', 'oslo')}", "NGSILD-Tenant": "oslo"}
+    officer = await api.post("/ngsi-ld/v1/jsonldContexts", json=document, headers=oslo)
+    assert officer.status_code == 403
+    assert "admin key" in officer.json()["detail"]
+    added = await api.post("/ngsi-ld/v1/jsonldContexts", json=document, headers=admin_auth)
+    assert added.status_code == 201
+    url = added.headers["Location"]
+    assert (await api.delete("/ngsi-ld/v1/jsonldContexts/" + url, headers=oslo)).status_code == 403
+    assert (await api.delete("/ngsi-ld/v1/jsonldContexts/" + url, headers=admin_auth)).status_code == 204
