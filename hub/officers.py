@@ -14,9 +14,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.auth_tables import audit_log, registered_sources
 from hub.cities import Registry, Source
+from hub.errors import Conflict
 
 
 class RegistrationStatus(StrEnum):
@@ -135,7 +137,20 @@ def get_registration(conn: Connection, source_id: str) -> Registration | None:
 
 
 def add_registration(conn: Connection, city: str, source: Source, *, now: datetime) -> Registration:
-    """Store a new registration as ``pending``: it is not harvested on schedule until enabled after a preview."""
+    """Store a new registration as ``pending``: it is not harvested on schedule until enabled after a preview.
+
+    Two registrations of one id racing each other both pass the caller's look-up; the primary key decides, and the
+    loser gets the same 409 as a registration of a known id (never a 500)."""
+    try:
+        _insert_registration(conn, city, source, now=now)
+    except IntegrityError:
+        raise Conflict(f"source id {source.id!r} is already registered") from None
+    found = get_registration(conn, source.id)
+    assert found is not None
+    return found
+
+
+def _insert_registration(conn: Connection, city: str, source: Source, *, now: datetime) -> None:
     conn.execute(
         insert(registered_sources).values(
             id=source.id,
@@ -148,9 +163,6 @@ def add_registration(conn: Connection, city: str, source: Source, *, now: dateti
             updated_at=now,
         )
     )
-    found = get_registration(conn, source.id)
-    assert found is not None
-    return found
 
 
 def update_registration(
