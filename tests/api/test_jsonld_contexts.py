@@ -67,6 +67,37 @@ async def test_aliases_find_stored_entities_and_come_back_in_the_response(
     assert one.json()["bikes"]["value"] == 9
 
 
+async def test_aliases_work_with_pick_type_expressions_post_query_and_geojson(
+    api: httpx.AsyncClient, hub: HubState, docks: None
+) -> None:
+    hub.contexts.add(ALIASES_URL, ALIASES, ContextKind.CACHED)
+    picked = await api.get(
+        "/ngsi-ld/v1/entities",
+        params={"type": "(Dock;Dock),Nothing", "attrs": "bikes", "q": "bikes>3", "pick": "id,bikes"},
+        headers=_link(ALIASES_URL),
+    )
+    assert picked.status_code == 200, picked.text
+    assert picked.json() == [
+        {"id": f"{URN}2", "bikes": {"type": "Property", "value": 5, "observedAt": "2025-01-01T10:00:00Z"}},
+        {"id": f"{URN}3", "bikes": {"type": "Property", "value": 9, "observedAt": "2025-01-01T10:00:00Z"}},
+    ]
+    body = {"type": "Query", "entities": [{"type": "Dock"}], "q": "bikes<3", "attrs": ["bikes"]}
+    posted = await api.post(
+        "/ngsi-ld/v1/entityOperations/query", json=body, headers=_link(ALIASES_URL), params={"format": "keyValues"}
+    )
+    assert posted.status_code == 200, posted.text
+    assert posted.json() == [{"id": f"{URN}1", "type": "Dock", "bikes": 2}]
+    geo = await api.get(
+        "/ngsi-ld/v1/entities",
+        params={"type": "Dock", "q": "bikes==9", "format": "keyValues"},
+        headers={**_link(ALIASES_URL), "Accept": "application/geo+json"},
+    )
+    assert geo.status_code == 200, geo.text
+    [feature] = geo.json()["features"]
+    assert feature["properties"]["bikes"] == 9
+    assert feature["geometry"] == {"type": "Point", "coordinates": [10.7, 59.9]}
+
+
 async def test_no_link_and_the_core_context_read_the_stored_names(api: httpx.AsyncClient, docks: None) -> None:
     plain = await api.get(
         "/ngsi-ld/v1/entities", params={"type": "BikeHireDockingStation", "q": "availableBikeNumber>3"}
