@@ -149,7 +149,7 @@ def _answer(
     media = negotiate(accept)
     key = _tenant(state, tenant)
     with state.db.connect() as conn:
-        result = evaluate(conn, query, page, tenant=key)
+        result = evaluate(conn, query, page, tenant=key, timestamps=shape.sys_attrs)
     headers = _headers(media, key, ld.link())
     if result.total is not None:
         headers["NGSILD-Results-Count"] = str(result.total)
