@@ -148,7 +148,7 @@ def _answer(
 ) -> tuple[Result, bytes, dict[str, str]]:
     media = negotiate(accept)
     key = _tenant(state, tenant)
-    with state.db.connect() as conn:
+    with state.db.read() as conn:
         result = evaluate(conn, query, page, tenant=key, timestamps=shape.sys_attrs)
     headers = _headers(media, key, ld.link())
     if result.total is not None:
