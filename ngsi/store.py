@@ -200,19 +200,27 @@ def _register_type_sets(conn: Connection, sets: set[str]) -> None:
         conn.exec_driver_sql(_driver_sql(conn, sql), pairs)
 
 
+# Built once with bound parameters: constructing the statement on every query (``in_``, ``group_by``,
+# ``having``) cost as much as running it (py-spy of one uvicorn worker under wrk, bench/ngsi_http.py).
+_SETS_WITH_MEMBER = select(type_sets.c.type_set).where(type_sets.c.member == bindparam("member"))
+_SETS_WITH_ALL = (
+    select(type_sets.c.type_set)
+    .where(type_sets.c.member.in_(bindparam("members", expanding=True)))
+    .group_by(type_sets.c.type_set)
+    .having(func.count() == bindparam("size"))
+)
+
+
 def type_values(conn: Connection, alternatives: Sequence[frozenset[str]]) -> list[str]:
     """The ``entities.type`` values matching any of ``alternatives`` (each: types an entity must all carry)."""
     values: set[str] = set()
     for wanted in alternatives:
         if len(wanted) == 1:
-            values.update(wanted)
-        stmt = (
-            select(type_sets.c.type_set)
-            .where(type_sets.c.member.in_(sorted(wanted)))
-            .group_by(type_sets.c.type_set)
-            .having(func.count() == len(wanted))
-        )
-        values.update(conn.execute(stmt).scalars())
+            values.update(wanted)  # the type alone, and every type set holding it (a set's members are distinct)
+            values.update(conn.execute(_SETS_WITH_MEMBER, {"member": next(iter(wanted))}).scalars().all())
+            continue
+        params = {"members": sorted(wanted), "size": len(wanted)}
+        values.update(conn.execute(_SETS_WITH_ALL, params).scalars().all())
     return sorted(values)
 
 
@@ -371,12 +379,12 @@ def select_entities(
     if timestamps:
         columns = (entities.c.data, entities.c.created_at, entities.c.modified_at)
         stmt = select(*columns).where(where).order_by(*order).limit(limit).offset(offset)
-        found = [StoredEntity(row.data, row.created_at, row.modified_at) for row in conn.execute(stmt)]
+        found = [StoredEntity(row.data, row.created_at, row.modified_at) for row in conn.execute(stmt).all()]
     else:
         # Only sysAttrs shows the timestamps; reading them turned two strings per row into aware datetimes
         # (UTCDateTime on SQLite), a third of a 100-entity page's time (bench/ngsi_http.py, cProfile).
         stmt = select(entities.c.data).where(where).order_by(*order).limit(limit).offset(offset)
-        found = [StoredEntity(data) for data in conn.execute(stmt).scalars()]
+        found = [StoredEntity(data) for data in conn.execute(stmt).scalars().all()]  # one fetchall
     total = conn.execute(select(func.count()).select_from(entities).where(where)).scalar_one() if count else None
     return found, total
 
