@@ -48,6 +48,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _may_have_body(scope: Scope) -> bool:
+    """In HTTP/1.x (RFC 9112 6.3) a request has a body only with a Content-Length or a Transfer-Encoding; an
+    HTTP/2 request may have one without either, so it is always read."""
+    if not str(scope.get("http_version", "1.1")).startswith("1"):
+        return True
+    return any(key in (b"content-length", b"transfer-encoding") for key, _value in scope.get("headers", ()))
+
+
 def _is_json(scope: Scope) -> bool:
     media = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
     return media.endswith("/json") or media.endswith("+json")
@@ -68,7 +76,7 @@ class RequestLimits:
             return
         try:
             self._check_query(scope)
-            body = await self._read_body(scope, receive)
+            body = await self._read_body(scope, receive) if _may_have_body(scope) else None
             if body and _is_json(scope):
                 self._check_depth(body)
         except _ClientGone:
@@ -76,7 +84,8 @@ class RequestLimits:
         except NordhubError as exc:
             await middleware_problem(scope, exc)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        # Without a body (most GETs) the app reads the client's own receive: nothing to replay.
+        await self.app(scope, receive if body is None else _replay(body, receive), send)
 
     def _check_query(self, scope: Scope) -> None:
         size = len(scope.get("query_string", b""))

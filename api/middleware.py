@@ -43,6 +43,22 @@ SECURITY_HEADERS = {
     "referrer-policy": "strict-origin-when-cross-origin",
     "x-frame-options": "DENY",
 }
+# The same headers as raw ASGI pairs, built once: every response gets them without a MutableHeaders (which
+# rescanned the header list per setdefault) — per-request work that showed in bench/ngsi_http.py.
+_SECURITY_RAW = tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items())
+_CSP = b"content-security-policy"
+_CSP_RAW = {key: value.encode("latin-1") for key, value in (("docs", DOCS_CSP), ("page", PAGE_CSP), ("api", API_CSP))}
+
+
+def _with_security_headers(message: Message, docs: bool) -> None:
+    """Add the security headers and a CSP to a response start message, keeping any the app set itself."""
+    raw = message["headers"] = list(message.get("headers", ()))
+    names = {bytes(name).lower() for name, _value in raw}
+    raw.extend(pair for pair in _SECURITY_RAW if pair[0] not in names)
+    if _CSP not in names:
+        content_type = next((bytes(v) for n, v in raw if bytes(n).lower() == b"content-type"), b"")
+        kind = "docs" if docs else "page" if content_type.startswith(b"text/html") else "api"
+        raw.append((_CSP, _CSP_RAW[kind]))
 
 
 class SecurityHeaders:
@@ -60,11 +76,7 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                html = headers.get("content-type", "").startswith("text/html")
-                headers.setdefault("content-security-policy", DOCS_CSP if docs else PAGE_CSP if html else API_CSP)
+                _with_security_headers(message, docs)
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -96,9 +108,14 @@ class Cors:
         return {"access-control-allow-origin": "*"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = Headers(scope=scope) if scope["type"] == "http" else None
-        origin = headers.get("origin") if headers is not None else None
-        if headers is None or not origin:
+        # Most requests (scripts, servers, same-origin pages) send no Origin: find that out on the raw header
+        # list before parsing the headers into a Headers object.
+        if scope["type"] != "http" or not any(name == b"origin" for name, _value in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if not origin:
             await self.app(scope, receive, send)
             return
         method = scope["method"]

@@ -114,10 +114,13 @@ def conditions(conn: Connection, query: EntityQuery, *, tenant: str | None) -> l
     return where
 
 
-def evaluate(conn: Connection, query: EntityQuery, page: Page, *, tenant: str | None) -> Result:
-    """One page of the entities matching ``query`` (ordered by id), with the total when asked."""
+def evaluate(
+    conn: Connection, query: EntityQuery, page: Page, *, tenant: str | None, timestamps: bool = True
+) -> Result:
+    """One page of the entities matching ``query`` (ordered by id), with the total when asked; the entities'
+    system timestamps only when ``timestamps`` (what ``sysAttrs`` shows)."""
     where = conditions(conn, query, tenant=tenant)
     rows, total = store.select_entities(
-        conn, tenant=tenant, limit=page.limit, offset=page.offset, count=page.count, extra=where
+        conn, tenant=tenant, limit=page.limit, offset=page.offset, count=page.count, extra=where, timestamps=timestamps
     )
     return Result(rows, total)

@@ -59,7 +59,9 @@ def parse_lang(text: str | None) -> tuple[str, ...]:
     return tuple(tag for _w, _i, tag in sorted(weighted)) or ("*",)
 
 
-def _timestamp(moment: datetime) -> str:
+def _timestamp(moment: datetime | None) -> str:
+    if moment is None:
+        raise ValueError("sysAttrs asked of an entity read without its timestamps")
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

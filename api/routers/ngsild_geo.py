@@ -1,6 +1,7 @@
-"""Geo-query parameters of the NGSI-LD query endpoints, read once as a FastAPI dependency.
+"""``geometryProperty``, the GeoJSON parameter of ``GET /entities/{id}``.
 
-The routes take a parsed :class:`ngsi.geo.GeoQuery` (or None); a bad parameter is a 400 naming it, raised here.
+``GET /entities`` reads its geo-query parameters (georel, geometry, coordinates, geoproperty) with the others in
+``api.ngsild_params``.
 """
 
 from __future__ import annotations
@@ -8,27 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query
-
-from ngsi.geo import GEOMETRIES, GeoQuery, parse_geo_query
-
-
-def geo_query(
-    georel: Annotated[
-        str | None,
-        Query(
-            description="near;maxDistance==N, near;minDistance==N (metres), equals, disjoint, intersects, within, "
-            "contains, overlaps"
-        ),
-    ] = None,
-    geometry: Annotated[str | None, Query(description=f"The query geometry: {', '.join(GEOMETRIES)}")] = None,
-    coordinates: Annotated[
-        str | None, Query(description="The query geometry's coordinates as a JSON array, longitude first")
-    ] = None,
-    geoproperty: Annotated[str | None, Query(description="The GeoProperty the query applies to (location)")] = None,
-) -> GeoQuery | None:
-    """The geo-query of the request, None without one."""
-    return parse_geo_query(georel, geometry, coordinates, geoproperty)
-
 
 GeometryProperty = Annotated[
     str, Query(alias="geometryProperty", description="With application/geo+json: the GeoProperty that is the geometry")
