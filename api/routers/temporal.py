@@ -261,7 +261,22 @@ def retrieve_temporal(
     body, _total = _render(state, q, mode, methods, period)
     if not body:
         raise ResourceNotFound(f"entity {entity_id!r} not found")
+    _require_requested_attributes(state, q, body[0])
     return _respond(body[0], media, q.tenant, ld)
+
+
+def _require_requested_attributes(state: HubState, q: history.TemporalQuery, entity: dict[str, Any]) -> None:
+    """5.7.3: asking only for attributes the entity does not have is ResourceNotFound, not an empty history.
+
+    An attribute the entity has but with no instance in the time window is not an error.
+    """
+    if not q.attrs or any(attr in entity for attr in q.attrs):
+        return
+    with state.db.connect() as conn:
+        stored = store.get_entity(conn, tenant=q.tenant, entity_id=entity["id"])
+    held = _kinds(stored) if stored is not None else {}
+    if not any(attr in held for attr in q.attrs):
+        raise ResourceNotFound(f"entity {entity['id']!r} has none of the attributes {', '.join(q.attrs)}")
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
