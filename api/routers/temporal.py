@@ -98,8 +98,17 @@ def _query(state: HubState, tenant: str | None, params: dict[str, Any]) -> histo
     )
 
 
+TEMPORAL_FORMATS = ("normalized", "temporalValues", "aggregatedValues")
+TEMPORAL_OPTIONS = (*TEMPORAL_FORMATS, "sysAttrs")
+
+
 def _mode(fmt: str | None, options: str | None, methods: str | None) -> tuple[str, list[str]]:
-    wanted = {o.strip() for o in (options or "").split(",") if o.strip()} | ({fmt} if fmt else set())
+    """The representation asked for: ``format`` wins over ``options`` (6.3.12); an unknown value is InvalidRequest."""
+    listed = {o.strip() for o in (options or "").split(",") if o.strip()}
+    unknown = sorted(listed - set(TEMPORAL_OPTIONS)) + ([fmt] if fmt and fmt not in TEMPORAL_FORMATS else [])
+    if unknown:
+        raise InvalidRequest(f"unknown format or options {unknown}: use {', '.join(TEMPORAL_OPTIONS)}")
+    wanted = {fmt} if fmt else listed
     if "aggregatedValues" in wanted:
         chosen = [m.strip() for m in (methods or "").split(",") if m.strip()]
         if not chosen:
@@ -257,26 +266,26 @@ def retrieve_temporal(
         "offset": 0,
     }
     q = _query(state, ngsild_tenant, params)
+    _require_requested_attributes(state, q, entity_id)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
     body, _total = _render(state, q, mode, methods, period)
     if not body:
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    _require_requested_attributes(state, q, body[0])
     return _respond(body[0], media, q.tenant, ld)
 
 
-def _require_requested_attributes(state: HubState, q: history.TemporalQuery, entity: dict[str, Any]) -> None:
+def _require_requested_attributes(state: HubState, q: history.TemporalQuery, entity_id: str) -> None:
     """5.7.3: asking only for attributes the entity does not have is ResourceNotFound, not an empty history.
 
-    An attribute the entity has but with no instance in the time window is not an error.
+    An attribute the entity has but with no instance in the time window is not an error; an unknown entity is
+    left to the not-found answer of the retrieval itself.
     """
-    if not q.attrs or any(attr in entity for attr in q.attrs):
+    if not q.attrs:
         return
     with state.db.connect() as conn:
-        stored = store.get_entity(conn, tenant=q.tenant, entity_id=entity["id"])
-    held = _kinds(stored) if stored is not None else {}
-    if not any(attr in held for attr in q.attrs):
-        raise ResourceNotFound(f"entity {entity['id']!r} has none of the attributes {', '.join(q.attrs)}")
+        stored = store.get_entity(conn, tenant=q.tenant, entity_id=entity_id)
+    if stored is not None and not any(attr in _kinds(stored) for attr in q.attrs):
+        raise ResourceNotFound(f"entity {entity_id!r} has none of the attributes {', '.join(q.attrs)}")
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -179,3 +179,22 @@ async def test_unknown_attributes_are_not_found(api: httpx.AsyncClient, station:
     outside = await api.get(url, params={"attrs": "status", "timerel": "before", "timeAt": "2000-01-01T00:00:00Z"})
     assert outside.status_code == 200
     assert outside.json() == {"id": ENTITY, "type": "BikeHireDockingStation"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"format": "invalidFormat"}, {"options": "invalidOptions"}, {"options": "temporalValues,invalid"}],
+)
+async def test_unknown_representations_are_invalid_requests(
+    api: httpx.AsyncClient, station: dict[str, Any], params: dict[str, str]
+) -> None:
+    for url in ("/ngsi-ld/v1/temporal/entities", f"/ngsi-ld/v1/temporal/entities/{ENTITY}"):
+        response = await api.get(url, params={"type": "BikeHireDockingStation", **params})
+        assert response.status_code == 400, url
+        assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest"
+
+
+async def test_format_wins_over_options(api: httpx.AsyncClient, station: dict[str, Any]) -> None:
+    params = {"format": "temporalValues", "options": "aggregatedValues", "aggrMethods": "sum", "lastN": 1}
+    got = (await api.get(f"/ngsi-ld/v1/temporal/entities/{ENTITY}", params=params)).json()
+    assert got["status"] == {"type": "Property", "values": [["working", "2025-03-03T06:00:00Z"]]}
