@@ -7,7 +7,7 @@ import pytest
 
 from api.paths import without_trailing_slash
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
 ID = "urn:ngsi-ld:Building:slash:1"
 
 
