@@ -159,9 +159,10 @@ def _attribute(mode: str, attr_type: str, held: dict[str, Any]) -> Any:
     if mode == "aggregatedValues":
         return {"type": attr_type, **held["values"]}
     instances: list[tuple[Any, float]] = held["instances"]
+    member, pairs = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])
     if mode == "temporalValues":
-        return {"type": attr_type, "values": [[value, history.iso(ts)] for value, ts in instances]}
-    return [{"type": attr_type, "value": value, "observedAt": history.iso(ts)} for value, ts in instances]
+        return {"type": attr_type, pairs: [[value, history.iso(ts)] for value, ts in instances]}
+    return [{"type": attr_type, member: value, "observedAt": history.iso(ts)} for value, ts in instances]
 
 
 def _split(value: str | None) -> list[str]:
@@ -303,20 +304,53 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+# The member holding an instance's value, and the key of its temporalValues pairs, per attribute type (4.5, 4.5.9).
+VALUE_MEMBERS = {
+    "Property": ("value", "values"),
+    "GeoProperty": ("value", "values"),
+    "Relationship": ("object", "objects"),
+    "LanguageProperty": ("languageMap", "languageMaps"),
+    "JsonProperty": ("json", "jsons"),
+    "VocabProperty": ("vocab", "vocabs"),
+    "ListProperty": ("valueList", "valueLists"),
+    "ListRelationship": ("objectList", "objectLists"),
+}
+_MEMBER_NAMES = tuple(dict.fromkeys(member for member, _key in VALUE_MEMBERS.values()))
+
+
+def _value_member(instance: Any) -> str | None:
+    """The member that carries this instance's value (the one its type names, else the first one present)."""
+    if not isinstance(instance, dict):
+        return None
+    named = VALUE_MEMBERS.get(instance.get("type", ""), ("", ""))[0]
+    if named in instance:
+        return named
+    return next((member for member in _MEMBER_NAMES if member in instance), None)
+
+
 def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, float, Any]]]:
-    """The entity's current state (newest instance of each attribute) and every timed instance."""
+    """The entity's current state (newest instance of each attribute) and every timed instance.
+
+    ``scope`` is an Entity member, not an attribute: it is kept as the entity's scope and has no history here.
+    """
     current: dict[str, Any] = {"id": body["id"], "type": body["type"]}
     rows: list[tuple[str, float, Any]] = []
     for name, value in body.items():
         if name in ("id", "type", "@context"):
             continue
+        if name == "scope":
+            current[name] = value
+            continue
         items = value if isinstance(value, list) else [value]
-        if not all(isinstance(i, dict) and ("value" in i or "object" in i) for i in items) or not items:
-            raise BadRequestData(f"attribute {name!r}: each instance needs a value (or object)")
+        members = [_value_member(i) for i in items]
+        if not items or None in members:
+            raise BadRequestData(
+                f"attribute {name!r}: each instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)"
+            )
         timed = [(_instant(f"{name}.observedAt", i.get("observedAt")), i) for i in items]
-        for ts, instance in timed:
-            if ts is not None and "value" in instance:
-                rows.append((name, ts, instance["value"]))
+        for (ts, instance), member in zip(timed, members, strict=True):
+            if ts is not None and member is not None:
+                rows.append((name, ts, instance[member]))
         current[name] = max(timed, key=lambda pair: pair[0] or 0.0)[1]
     return current, rows
 

@@ -198,3 +198,46 @@ async def test_format_wins_over_options(api: httpx.AsyncClient, station: dict[st
     params = {"format": "temporalValues", "options": "aggregatedValues", "aggrMethods": "sum", "lastN": 1}
     got = (await api.get(f"/ngsi-ld/v1/temporal/entities/{ENTITY}", params=params)).json()
     assert got["status"] == {"type": "Property", "values": [["working", "2025-03-03T06:00:00Z"]]}
+
+
+async def test_every_attribute_type_keeps_its_history(api: httpx.AsyncClient) -> None:
+    """Relationships, LanguageProperties, JsonProperties and VocabProperties are temporal too; scope is a member."""
+    at = ("2020-08-01T12:03:00Z", "2020-08-01T12:05:00Z")
+    body = {
+        "id": "urn:ngsi-ld:Vehicle:kinds",
+        "type": "Vehicle",
+        "scope": ["/Madrid/Gardens"],
+        "isParkedIn": [
+            {"type": "Relationship", "object": "urn:ngsi-ld:OffStreetParking:A", "observedAt": at[0]},
+            {"type": "Relationship", "object": "urn:ngsi-ld:OffStreetParking:B", "observedAt": at[1]},
+        ],
+        "street": [
+            {"type": "LanguageProperty", "languageMap": {"fr": "Grand Place"}, "observedAt": at[0]},
+            {"type": "LanguageProperty", "languageMap": {"nl": "Grote Markt"}, "observedAt": at[1]},
+        ],
+        "speed": [{"type": "JsonProperty", "json": {"value": 120}, "observedAt": at[0]}],
+        "category": [{"type": "VocabProperty", "vocab": ["monument", "sightseeing"], "observedAt": at[1]}],
+    }
+    created = await api.post("/ngsi-ld/v1/temporal/entities", json=body)
+    assert created.status_code == 201, created.text
+    url = "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Vehicle:kinds"
+    got = (await api.get(url)).json()
+    for name in ("isParkedIn", "street", "speed", "category"):
+        assert got[name] == body[name], name
+    assert "scope" not in got
+    assert (await api.get(f"/ngsi-ld/v1/entities/{body['id']}")).json()["scope"] == ["/Madrid/Gardens"]
+    pairs = (await api.get(url, params={"options": "temporalValues"})).json()
+    assert pairs["isParkedIn"] == {
+        "type": "Relationship",
+        "objects": [["urn:ngsi-ld:OffStreetParking:A", at[0]], ["urn:ngsi-ld:OffStreetParking:B", at[1]]],
+    }
+    assert pairs["street"]["languageMaps"] == [[{"fr": "Grand Place"}, at[0]], [{"nl": "Grote Markt"}, at[1]]]
+    assert pairs["speed"] == {"type": "JsonProperty", "jsons": [[{"value": 120}, at[0]]]}
+    assert pairs["category"] == {"type": "VocabProperty", "vocabs": [[["monument", "sightseeing"], at[1]]]}
+
+
+async def test_an_instance_without_a_value_member_is_rejected(api: httpx.AsyncClient) -> None:
+    body = {"id": "urn:ngsi-ld:Vehicle:empty", "type": "Vehicle", "speed": [{"type": "Property", "unitCode": "KMH"}]}
+    response = await api.post("/ngsi-ld/v1/temporal/entities", json=body)
+    assert response.status_code == 400
+    assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
