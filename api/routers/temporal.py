@@ -161,7 +161,12 @@ def _attribute(mode: str, attr_type: str, held: dict[str, Any]) -> Any:
     instances: list[tuple[Any, float]] = held["instances"]
     member, pairs = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])
     if mode == "temporalValues":
-        return {"type": attr_type, pairs: [[value, history.iso(ts)] for value, ts in instances]}
+        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9).
+        wrap = attr_type not in ("Property", "GeoProperty", "Relationship")
+        return {
+            "type": attr_type,
+            pairs: [[{member: value} if wrap else value, history.iso(ts)] for value, ts in instances],
+        }
     return [{"type": attr_type, member: value, "observedAt": history.iso(ts)} for value, ts in instances]
 
 

@@ -231,9 +231,13 @@ async def test_every_attribute_type_keeps_its_history(api: httpx.AsyncClient) ->
         "type": "Relationship",
         "objects": [["urn:ngsi-ld:OffStreetParking:A", at[0]], ["urn:ngsi-ld:OffStreetParking:B", at[1]]],
     }
-    assert pairs["street"]["languageMaps"] == [[{"fr": "Grand Place"}, at[0]], [{"nl": "Grote Markt"}, at[1]]]
-    assert pairs["speed"] == {"type": "JsonProperty", "jsons": [[{"value": 120}, at[0]]]}
-    assert pairs["category"] == {"type": "VocabProperty", "vocabs": [[["monument", "sightseeing"], at[1]]]}
+    # the newer types wrap each value in its member, as the ETSI suite's 020_12/020_15/020_16 expect
+    assert pairs["street"]["languageMaps"] == [
+        [{"languageMap": {"fr": "Grand Place"}}, at[0]],
+        [{"languageMap": {"nl": "Grote Markt"}}, at[1]],
+    ]
+    assert pairs["speed"] == {"type": "JsonProperty", "jsons": [[{"json": {"value": 120}}, at[0]]]}
+    assert pairs["category"] == {"type": "VocabProperty", "vocabs": [[{"vocab": ["monument", "sightseeing"]}, at[1]]]}
 
 
 async def test_an_instance_without_a_value_member_is_rejected(api: httpx.AsyncClient) -> None:
