@@ -245,3 +245,42 @@ async def test_an_instance_without_a_value_member_is_rejected(api: httpx.AsyncCl
     response = await api.post("/ngsi-ld/v1/temporal/entities", json=body)
     assert response.status_code == 400
     assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+
+
+async def test_pick_and_omit(api: httpx.AsyncClient, station: dict[str, Any]) -> None:
+    """pick/omit as on /entities (clause 4.21; ETSI 020_21 to 020_23, 021_21, 021_22)."""
+    url = f"/ngsi-ld/v1/temporal/entities/{ENTITY}"
+    picked = (await api.get(url, params={"pick": "id,status"})).json()
+    assert picked == {"id": ENTITY, "status": [{"type": "Property", "value": "working", "observedAt": _at(0)}]}
+    omitted = (await api.get(url, params={"omit": "availableBikeNumber,type", "format": "temporalValues"})).json()
+    assert omitted == {"id": ENTITY, "status": {"type": "Property", "values": [["working", _at(0)]]}}
+    listed = await api.get("/ngsi-ld/v1/temporal/entities", params={"type": "BikeHireDockingStation", "pick": "type"})
+    assert listed.json() == [{"type": "BikeHireDockingStation"}]
+    for params in ({"pick": "unknown"}, {"omit": "id,type,status,availableBikeNumber"}):
+        nothing = await api.get(url, params=params)
+        assert nothing.status_code == 404, params
+        assert nothing.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"pick": "id", "omit": "id"}, "pick and omit"),
+        ({"pick": "status", "attrs": "status"}, "attrs cannot be used"),
+        ({"omit": "status", "attrs": "status"}, "attrs cannot be used"),
+        ({"pick": "id;status"}, "unexpected ';'"),
+    ],
+)
+@pytest.mark.parametrize(("path", "selector"), [(f"/{ENTITY}", {}), ("", {"type": "BikeHireDockingStation"})])
+async def test_bad_pick_and_omit(
+    api: httpx.AsyncClient,
+    station: dict[str, Any],
+    params: dict[str, str],
+    needle: str,
+    path: str,
+    selector: dict[str, str],
+) -> None:
+    response = await api.get(f"/ngsi-ld/v1/temporal/entities{path}", params={**selector, **params})
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert needle in response.json()["detail"]
