@@ -217,7 +217,7 @@ def query_entities(
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     selector = Selector(types=ld.type_expression(type), ids=_split(id), id_pattern=idPattern)
     names = tuple(ld.names(list(_attrs(attrs))))
-    query = EntityQuery((selector,), names, ld.q(q), scopeQ, _geo(geo, ld))
+    query = EntityQuery((selector,), names, ld.q(q), scopeQ, _geo(geo, ld), local=local)
     page = Page(limit=limit, offset=offset, count=count)
     shape = _shape(format, options, attrs=_attrs(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
     result, body, headers = _answer(state, query, page, shape, accept, ngsild_tenant, ld, geometry_property)

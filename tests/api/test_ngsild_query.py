@@ -325,3 +325,13 @@ async def test_retrieve_with_something_left(api: httpx.AsyncClient, seeded: None
         f"{ENTITIES}/{SHOP}", params={"pick": "unknown"}, headers={"Accept": "application/geo+json"}
     )
     assert feature.status_code == 404
+
+
+async def test_local_true_alone_queries_every_entity(api: httpx.AsyncClient, seeded: None) -> None:
+    """6.4.3.2: local=true is enough of a query (ETSI 019_25); local=false alone still is not."""
+    assert await _ids(api, local="true") == sorted([BUILDING, KIOSK, SHOP])
+    oslo = await api.get(ENTITIES, params={"local": "true"}, headers={"NGSILD-Tenant": "oslo"})
+    assert [e["id"] for e in oslo.json()] == [SHOP]
+    alone = await api.get(ENTITIES, params={"local": "false"})
+    assert alone.status_code == 400
+    assert "local=true" in alone.json()["detail"]
