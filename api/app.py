@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api.middleware import install_middleware
 from api.ngsild_http import RequireLength
+from api.paths import TrailingSlashMiddleware
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routers import (
     audit,
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
         title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan, responses=PROBLEM_RESPONSES
     )
     app.state.hub = hub
+    app.add_middleware(TrailingSlashMiddleware)
     install_problem_handlers(app)
     app.add_middleware(RequireLength)
     install_middleware(app, settings)

@@ -49,11 +49,14 @@ class EntityQuery:
     q: str | None = None
     scope_q: str | None = None
     geo: GeoQuery | None = None
+    local: bool = False  # local=true alone asks for every entity this hub holds (6.4.3.2; ETSI 019_25)
 
     def __post_init__(self) -> None:
         selects = any(s.types or s.ids or s.id_pattern for s in self.selectors)
-        if not (selects or self.attrs or self.q or self.scope_q or self.geo):
-            raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q, scopeQ or a geo-query")
+        if not (selects or self.attrs or self.q or self.scope_q or self.geo or self.local):
+            raise BadRequestData(
+                "a query needs at least one of type, id, idPattern, attrs, q, scopeQ, a geo-query or local=true"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ from ngsi.representation import ENTITY_MEMBERS, Format, render, render_entity
 from ngsi.store import StoredEntity
 
 NONE_DATASET = "@none"
+# A member name in pick/omit: anything but separators, braces, blanks and the q language's operators
+_MEMBER = re.compile(r"[^\s,;{}()\[\]<>=!&|'\"]+")
 _LANG = re.compile(r"^(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)(;q=(0(\.[0-9]{0,3})?|1(\.0{0,3})?))?$")
 
 
@@ -38,14 +40,53 @@ class Shape:
     def __post_init__(self) -> None:
         if self.pick and self.omit:
             raise BadRequestData("pick and omit cannot be used together")
+        if self.attrs and (self.pick or self.omit):
+            raise BadRequestData("attrs cannot be used with pick or omit (pick replaces attrs)")
 
     @property
     def reshapes(self) -> bool:
         return bool(self.sys_attrs or self.attrs or self.pick or self.omit or self.lang or self.dataset_ids)
 
 
+def parse_projection(text: str | None, param: str) -> tuple[str, ...]:
+    """The top-level names of a ``pick`` or ``omit`` value (clause 4.21): ``name`` or ``name{projection}``,
+    comma-separated. A nested projection (for linked entities) is checked but not kept: this hub does not join."""
+    if text is None or not text.strip():
+        return ()
+    names, end = _projection(text, 0, param)
+    if end != len(text):
+        raise BadRequestData(f"{param}: unexpected {text[end]!r} at position {end} of {text!r}")
+    return tuple(names)
+
+
+def _projection(text: str, pos: int, param: str) -> tuple[list[str], int]:
+    names: list[str] = []
+    while True:
+        pos = _blanks(text, pos)
+        match = _MEMBER.match(text, pos)
+        if match is None:
+            found = repr(text[pos]) if pos < len(text) else "the end"
+            raise BadRequestData(f"{param}: a member name expected at position {pos} of {text!r}, found {found}")
+        names.append(match.group())
+        pos = _blanks(text, match.end())
+        if text.startswith("{", pos):
+            _nested, pos = _projection(text, pos + 1, param)
+            if not text.startswith("}", pos):
+                raise BadRequestData(f"{param}: '{{' at or before position {pos} of {text!r} is not closed")
+            pos = _blanks(text, pos + 1)
+        if not text.startswith(",", pos):
+            return names, pos
+        pos += 1
+
+
+def _blanks(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] == " ":
+        pos += 1
+    return pos
+
+
 def parse_lang(text: str | None) -> tuple[str, ...]:
-    """Language tags of a ``lang`` parameter, best first (``fr,en;q=0.8``); ``("*",)`` keeps every language."""
+    """Language tags of a ``lang`` parameter, best first (``fr,en;q=0.8``); ``("*",)``: any one."""
     if not text:
         return ()
     weighted: list[tuple[float, int, str]] = []
@@ -104,7 +145,7 @@ def shape_entity(stored: StoredEntity, shape: Shape) -> dict[str, Any]:
     if shape.dataset_ids:
         filtered = {k: v if k in ENTITY_MEMBERS else _instances(v, shape.dataset_ids) for k, v in entity.items()}
         entity = {k: v for k, v in filtered.items() if v is not None}
-    if shape.lang and shape.lang != ("*",):
+    if shape.lang:  # "*" too: any one language (ETSI 018_07_03): @none's entry, else the first
         entity = {k: v if k in ENTITY_MEMBERS else _in_language(v, shape.lang) for k, v in entity.items()}
     if shape.attrs:
         entity = {k: v for k, v in entity.items() if k in ENTITY_MEMBERS or k in shape.attrs}

@@ -48,7 +48,14 @@ class TemporalQuery:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC 3339 in UTC; whole seconds without a fraction (``12:03:00Z``, as most instants are sent), else ms.
+
+    Clients compare the instants of an instance list as strings (the ETSI suite does): an instance posted at
+    ``2020-08-01T12:03:00Z`` must come back as that, not as ``2020-08-01T12:03:00.000Z``.
+    """
+    moment = datetime.fromtimestamp(ts, UTC)
+    spec = "seconds" if round(ts * 1000) % 1000 == 0 else "milliseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def _window(q: TemporalQuery, ts: Any = None) -> list[Any]:

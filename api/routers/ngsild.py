@@ -19,14 +19,14 @@ from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
-from hub.errors import BadRequestData, NonexistentTenant, OperationNotSupported, ResourceNotFound
+from hub.errors import BadRequestData, InvalidRequest, NonexistentTenant, OperationNotSupported, ResourceNotFound
 from ngsi import store
 from ngsi.context import context_link
 from ngsi.geo import GeoQuery, parse_geo_q, parse_geo_query
 from ngsi.geojson import GEO_JSON, render_collection, render_feature
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
-from ngsi.representation import Format
-from ngsi.shaping import Shape, parse_lang, render_one, render_page, shape_entity
+from ngsi.representation import ENTITY_MEMBERS, Format, render_entity
+from ngsi.shaping import Shape, parse_lang, parse_projection, render_one, render_page, shape_entity
 from ngsi.store import StoredEntity
 from schemas.ngsild import is_absolute_uri
 
@@ -77,16 +77,18 @@ DatasetId = Annotated[str | None, Query(description="Keep only attribute instanc
 
 
 def _format(fmt: str | None, options: str | None) -> tuple[Format, bool]:
-    """The representation asked by ``format`` (wins) or ``options``, and whether ``sysAttrs`` is asked."""
+    """The representation asked by ``format`` (wins) or ``options``, and whether ``sysAttrs`` is asked.
+
+    An unknown value is a malformed request, 400 InvalidRequest (6.3.7; ETSI 018_16), as in the temporal API."""
     wanted = _split(options)
     unknown = [o for o in wanted if o not in ("keyValues", "concise", "normalized", "sysAttrs", "simplified")]
     if unknown:
-        raise BadRequestData(f"options {unknown[0]!r}: use keyValues, concise, normalized or sysAttrs")
+        raise InvalidRequest(f"options {unknown[0]!r}: use keyValues, concise, normalized or sysAttrs")
     chosen = fmt or next((o for o in wanted if o != "sysAttrs"), "normalized")
     try:
         return Format("keyValues" if chosen == "simplified" else chosen), "sysAttrs" in wanted
     except ValueError:
-        raise BadRequestData(f"format {chosen!r}: use normalized, concise or keyValues") from None
+        raise InvalidRequest(f"format {chosen!r}: use normalized, concise or keyValues") from None
 
 
 def _tenant(state: HubState, tenant: str | None) -> str | None:
@@ -111,6 +113,15 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
+def _attrs(value: str | None) -> tuple[str, ...]:
+    """The attribute names of ``attrs``; an entity member (id, type…) is no attribute name (ETSI 019_03_03)."""
+    names = _split(value)
+    members = [name for name in names if name in ENTITY_MEMBERS]
+    if members:
+        raise BadRequestData(f"attrs names attributes; {members[0]!r} is an entity member (use pick)")
+    return names
+
+
 def _shape(
     fmt: str | None,
     options: str | None,
@@ -122,7 +133,8 @@ def _shape(
     dataset_id: str | None = None,
 ) -> Shape:
     chosen, sys_attrs = _format(fmt, options)
-    return Shape(chosen, sys_attrs, attrs, _split(pick), _split(omit), parse_lang(lang), _split(dataset_id))
+    picked, omitted = parse_projection(pick, "pick"), parse_projection(omit, "omit")
+    return Shape(chosen, sys_attrs, attrs, picked, omitted, parse_lang(lang), _split(dataset_id))
 
 
 def _has_type(stored: str, wanted: str) -> bool:
@@ -193,8 +205,9 @@ async def query_entities(request: Request) -> Response:
     if unsupported:
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     selector = Selector(types=ld.type_expression(p["type"]), ids=_split(p["id"]), id_pattern=p["idPattern"])
-    attrs = _split(p["attrs"])
-    query = EntityQuery((selector,), tuple(ld.names(list(attrs))), ld.q(p["q"]), p["scopeQ"], _geo(geo, ld))
+    attrs = _attrs(p["attrs"])
+    names = tuple(ld.names(list(attrs)))
+    query = EntityQuery((selector,), names, ld.q(p["q"]), p["scopeQ"], _geo(geo, ld), local=p["local"])
     page = Page(limit=p["limit"], offset=p["offset"], count=p["count"])
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
     shape = _shape(p["format"], p["options"], attrs=attrs, **shaping)
@@ -246,19 +259,36 @@ def retrieve_entity(
     """One entity by id; 404 ResourceNotFound when it does not exist (in this tenant)."""
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
-    shape = _shape(format, options, attrs=_split(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
+    shape = _shape(format, options, attrs=_attrs(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
     media = negotiate(accept)
     tenant = _tenant(state, ngsild_tenant)
     with state.db.connect() as conn:
         stored = store.get_stored(conn, tenant=tenant, entity_id=entity_id)
     if stored is None or (type and not _has_type(stored.data, ld.translation.to_stored(type))):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    if media == GEO_JSON:
-        data = _shaped(_out(ld, stored), shape)
-        body = render_feature(data, shape.fmt, geometry_property=geometry_property, context=ld.body_context())
+    stored, context = _out(ld, stored), ld.body_context()
+    if shape.reshapes:
+        entity = _left_of(entity_id, shape_entity(stored, shape), shape)
+        if media == GEO_JSON:
+            text = orjson.dumps(entity).decode()
+            body = render_feature(text, shape.fmt, geometry_property=geometry_property, context=context)
+        else:
+            body = render_entity(entity, shape.fmt, with_context=media == LD_JSON, context=context)
+    elif media == GEO_JSON:
+        body = render_feature(stored.data, shape.fmt, geometry_property=geometry_property, context=context)
     else:
-        body = render_one(_out(ld, stored), shape, with_context=media == LD_JSON, context=ld.body_context())
+        body = render_one(stored, shape, with_context=media == LD_JSON, context=context)
     return Response(body, media_type=media, headers=_headers(media, tenant, ld.link()))
+
+
+def _left_of(entity_id: str, entity: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    """The shaped entity, or 404 when nothing is left of it: pick matching no member, omit of every member, or
+    ``attrs`` naming no attribute it has (attrs = pick + existence; ETSI 018_03_02, 018_19)."""
+    if not entity:
+        raise ResourceNotFound(f"entity {entity_id!r}: nothing is left after pick/omit")
+    if shape.attrs and all(name in ENTITY_MEMBERS for name in entity):
+        raise ResourceNotFound(f"entity {entity_id!r} has none of the attributes {', '.join(shape.attrs)}")
+    return entity
 
 
 def _query_body(body: Any, ld: LdRequest) -> EntityQuery:

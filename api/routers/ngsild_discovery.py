@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from api.ld import LdContext, LdRequest
 from api.ngsild_http import JSON, LD_JSON, negotiate
 from api.routers.ngsild import Accept, Tenant, _headers, _tenant
 from api.state import HubState, hub_state
@@ -25,90 +26,112 @@ Details = Annotated[bool, Query(description="true: one detailed object per item 
 RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, LD_JSON: {}}}}
 
 
-def _respond(body: Any, accept: str | None, tenant: str | None) -> Response:
+def _respond(body: Any, accept: str | None, tenant: str | None, ld: LdRequest | None = None) -> Response:
     media = negotiate(accept)
     if media == LD_JSON:
-        body = (
-            [{"@context": CORE_CONTEXT, **b} for b in body]
-            if isinstance(body, list)
-            else {
-                "@context": CORE_CONTEXT,
-                **body,
-            }
-        )
-    return Response(orjson.dumps(body), media_type=media, headers=_headers(media, tenant))
+        context = CORE_CONTEXT if ld is None else ld.body_context()
+        body = [{"@context": context, **b} for b in body] if isinstance(body, list) else {"@context": context, **body}
+    return Response(
+        orjson.dumps(body), media_type=media, headers=_headers(media, tenant, None if ld is None else ld.link())
+    )
 
 
-def _attribute(stats: discovery.AttributeStats, *, details: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": stats.name, "type": "Attribute", "attributeName": stats.name}
-    if details:
+def _iri(ld: LdRequest, stored: str) -> str:
+    """The ``id`` of a type or attribute: its full IRI (its stored name when no @context was sent)."""
+    return stored if ld.translation.identity else ld.translation.default.expand(stored) or stored
+
+
+def _attribute(
+    stats: discovery.AttributeStats, ld: LdRequest, *, count: bool, types: bool, typed: bool
+) -> dict[str, Any]:
+    """An Attribute (5.2.28) with the members each operation gives, as the ETSI suite expects them: its details in
+    EntityTypeInfo carry attributeTypes (024), the details=true list typeNames (026), the attribute's own
+    information all three with attributeCount (027)."""
+    name = ld.translation.to_client
+    body: dict[str, Any] = {"id": _iri(ld, stats.name), "type": "Attribute", "attributeName": name(stats.name)}
+    if count:
         body["attributeCount"] = stats.count
-        body["typeNames"] = sorted(stats.type_names)
-    body["attributeTypes"] = sorted(stats.attribute_types)
+    if typed:
+        body["typeNames"] = sorted(name(t) for t in stats.type_names)
+    if types:
+        body["attributeTypes"] = sorted(stats.attribute_types)
     return body
 
 
 @router.get("/types", summary="Available entity types", responses=RESPONSES)
-def list_types(state: State, details: Details = False, accept: Accept = None, ngsild_tenant: Tenant = None) -> Response:
-    """EntityTypeList ``{id, type, typeList}``; with ``details=true`` an array of EntityType with attributeNames."""
-    tenant = _tenant(state, ngsild_tenant)
+def list_types(
+    state: State, ld: LdContext, details: Details = False, accept: Accept = None, ngsild_tenant: Tenant = None
+) -> Response:
+    """EntityTypeList ``{id, type, typeList}``; with ``details=true`` an array of EntityType with attributeNames.
+    Names are in the terms of the request's @context (Link header), as everywhere in the NGSI-LD API."""
+    tenant, name = _tenant(state, ngsild_tenant), ld.translation.to_client
     with state.db.connect() as conn:
         counts = discovery.type_counts(conn, tenant=tenant)
         if not details:
-            body: Any = {"id": discovery.list_id("EntityTypeList"), "type": "EntityTypeList", "typeList": list(counts)}
-            return _respond(body, accept, tenant)
+            types = [name(t) for t in counts]
+            body: Any = {"id": discovery.list_id("EntityTypeList"), "type": "EntityTypeList", "typeList": types}
+            return _respond(body, accept, tenant, ld)
         names: dict[str, set[str]] = {t: set() for t in counts}
         for stats in discovery.attribute_stats(conn, tenant=tenant).values():
             for type_name in stats.type_names:
                 names.setdefault(type_name, set()).add(stats.name)
     body = [
-        {"id": t, "type": "EntityType", "typeName": t, "attributeNames": sorted(attrs)} for t, attrs in names.items()
+        {"id": _iri(ld, t), "type": "EntityType", "typeName": name(t), "attributeNames": sorted(map(name, attrs))}
+        for t, attrs in names.items()
     ]
-    return _respond(body, accept, tenant)
+    return _respond(body, accept, tenant, ld)
 
 
 @router.get("/types/{type_name:path}", summary="Details of one entity type", responses=RESPONSES)
-def get_type(state: State, type_name: str, accept: Accept = None, ngsild_tenant: Tenant = None) -> Response:
-    """EntityTypeInfo: entityCount and attributeDetails; 404 ResourceNotFound when no entity has this type."""
-    tenant = _tenant(state, ngsild_tenant)
+def get_type(
+    state: State, ld: LdContext, type_name: str, accept: Accept = None, ngsild_tenant: Tenant = None
+) -> Response:
+    """EntityTypeInfo: entityCount and attributeDetails; 404 ResourceNotFound when no entity has this type.
+    The type is a term of the request's @context or a full IRI."""
+    tenant, stored = _tenant(state, ngsild_tenant), ld.translation.to_stored(type_name)
     with state.db.connect() as conn:
-        count = discovery.type_counts(conn, tenant=tenant).get(type_name, 0)
+        count = discovery.type_counts(conn, tenant=tenant).get(stored, 0)
         if not count:
             raise ResourceNotFound(f"no entity of type {type_name!r}")
-        stats = discovery.attribute_stats(conn, tenant=tenant, type_name=type_name)
+        stats = discovery.attribute_stats(conn, tenant=tenant, type_name=stored)
     body = {
-        "id": type_name,
+        "id": _iri(ld, stored),
         "type": "EntityTypeInfo",
-        "typeName": type_name,
+        "typeName": ld.translation.to_client(stored),
         "entityCount": count,
-        "attributeDetails": [_attribute(s, details=False) for s in stats.values()],
+        "attributeDetails": [_attribute(s, ld, count=False, types=True, typed=False) for s in stats.values()],
     }
-    return _respond(body, accept, tenant)
+    return _respond(body, accept, tenant, ld)
 
 
 @router.get("/attributes", summary="Available attributes", responses=RESPONSES)
 def list_attributes(
-    state: State, details: Details = False, accept: Accept = None, ngsild_tenant: Tenant = None
+    state: State, ld: LdContext, details: Details = False, accept: Accept = None, ngsild_tenant: Tenant = None
 ) -> Response:
     """AttributeList ``{id, type, attributeList}``; with ``details=true`` an array of Attribute."""
     tenant = _tenant(state, ngsild_tenant)
     with state.db.connect() as conn:
         stats = discovery.attribute_stats(conn, tenant=tenant)
     if details:
-        return _respond([_attribute(s, details=True) for s in stats.values()], accept, tenant)
-    body = {"id": discovery.list_id("AttributeList"), "type": "AttributeList", "attributeList": list(stats)}
-    return _respond(body, accept, tenant)
+        listed = [_attribute(s, ld, count=False, types=False, typed=True) for s in stats.values()]
+        return _respond(listed, accept, tenant, ld)
+    names = [ld.translation.to_client(a) for a in stats]
+    body = {"id": discovery.list_id("AttributeList"), "type": "AttributeList", "attributeList": names}
+    return _respond(body, accept, tenant, ld)
 
 
 @router.get("/attributes/{attr:path}", summary="Details of one attribute", responses=RESPONSES)
-def get_attribute(state: State, attr: str, accept: Accept = None, ngsild_tenant: Tenant = None) -> Response:
-    """Attribute: attributeCount, attributeTypes, typeNames; 404 ResourceNotFound when no entity has it."""
-    tenant = _tenant(state, ngsild_tenant)
+def get_attribute(
+    state: State, ld: LdContext, attr: str, accept: Accept = None, ngsild_tenant: Tenant = None
+) -> Response:
+    """Attribute: attributeCount, attributeTypes, typeNames; 404 ResourceNotFound when no entity has it.
+    The attribute is a term of the request's @context or a full IRI."""
+    tenant, stored = _tenant(state, ngsild_tenant), ld.translation.to_stored(attr)
     with state.db.connect() as conn:
-        stats = discovery.attribute_stats(conn, tenant=tenant, attr=attr).get(attr)
+        stats = discovery.attribute_stats(conn, tenant=tenant, attr=stored).get(stored)
     if stats is None:
         raise ResourceNotFound(f"no entity has an attribute {attr!r}")
-    return _respond(_attribute(stats, details=True), accept, tenant)
+    return _respond(_attribute(stats, ld, count=True, types=True, typed=True), accept, tenant, ld)
 
 
 @router.get("/info/sourceIdentity", summary="This hub's identity as a context source", responses=RESPONSES)

@@ -26,6 +26,7 @@ from hub.errors import (
 )
 from ngsi import store
 from ngsi import temporal as history
+from ngsi.shaping import Shape, parse_projection
 from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
@@ -98,8 +99,17 @@ def _query(state: HubState, tenant: str | None, params: dict[str, Any]) -> histo
     )
 
 
+TEMPORAL_FORMATS = ("normalized", "temporalValues", "aggregatedValues")
+TEMPORAL_OPTIONS = (*TEMPORAL_FORMATS, "sysAttrs")
+
+
 def _mode(fmt: str | None, options: str | None, methods: str | None) -> tuple[str, list[str]]:
-    wanted = {o.strip() for o in (options or "").split(",") if o.strip()} | ({fmt} if fmt else set())
+    """The representation asked for: ``format`` wins over ``options`` (6.3.12); an unknown value is InvalidRequest."""
+    listed = {o.strip() for o in (options or "").split(",") if o.strip()}
+    unknown = sorted(listed - set(TEMPORAL_OPTIONS)) + ([fmt] if fmt and fmt not in TEMPORAL_FORMATS else [])
+    if unknown:
+        raise InvalidRequest(f"unknown format or options {unknown}: use {', '.join(TEMPORAL_OPTIONS)}")
+    wanted = {fmt} if fmt else listed
     if "aggregatedValues" in wanted:
         chosen = [m.strip() for m in (methods or "").split(",") if m.strip()]
         if not chosen:
@@ -150,18 +160,50 @@ def _attribute(mode: str, attr_type: str, held: dict[str, Any]) -> Any:
     if mode == "aggregatedValues":
         return {"type": attr_type, **held["values"]}
     instances: list[tuple[Any, float]] = held["instances"]
+    member, pairs = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])
     if mode == "temporalValues":
-        return {"type": attr_type, "values": [[value, history.iso(ts)] for value, ts in instances]}
-    return [{"type": attr_type, "value": value, "observedAt": history.iso(ts)} for value, ts in instances]
+        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9).
+        wrap = attr_type not in ("Property", "GeoProperty", "Relationship")
+        return {
+            "type": attr_type,
+            pairs: [[{member: value} if wrap else value, history.iso(ts)] for value, ts in instances],
+        }
+    return [{"type": attr_type, member: value, "observedAt": history.iso(ts)} for value, ts in instances]
 
 
 def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _respond(body: Any, media: str, tenant: str | None, ld: LdRequest, extra: dict[str, str] | None = None) -> Response:
+Pick = Annotated[str | None, Query(description="Entity members and attributes to keep (not with attrs or omit)")]
+Omit = Annotated[str | None, Query(description="Entity members and attributes to leave out (not with attrs or pick)")]
+
+
+def _projection(attrs: str | None, pick: str | None, omit: str | None) -> Shape:
+    """pick/omit (clause 4.21) as on /entities: names in the request's terms; with each other or attrs a 400."""
+    return Shape(attrs=tuple(_split(attrs)), pick=parse_projection(pick, "pick"), omit=parse_projection(omit, "omit"))
+
+
+def _project(entity: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    if shape.pick:
+        return {k: v for k, v in entity.items() if k in shape.pick}
+    if shape.omit:
+        return {k: v for k, v in entity.items() if k not in shape.omit}
+    return entity
+
+
+def _respond(
+    body: Any,
+    media: str,
+    tenant: str | None,
+    ld: LdRequest,
+    extra: dict[str, str] | None = None,
+    shape: Shape | None = None,
+) -> Response:
     headers = {"Link": ld.link()} if media == JSON else {}
     body = [ld.translation.entity_out(b) for b in body] if isinstance(body, list) else ld.translation.entity_out(body)
+    if shape is not None:
+        body = [_project(b, shape) for b in body] if isinstance(body, list) else _project(body, shape)
     if media == LD_JSON:
         if isinstance(body, list):
             body = [{"@context": ld.body_context(), **b} for b in body]
@@ -180,6 +222,8 @@ def query_temporal(
     type: Annotated[str | None, Query(description="Entity types, comma-separated")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     attrs: Annotated[str | None, Query(description="Attributes, comma-separated")] = None,
+    pick: Pick = None,
+    omit: Omit = None,
     timerel: Annotated[str | None, Query(description="before, after or between")] = None,
     timeAt: Annotated[str | None, Query(description="RFC 3339 instant")] = None,
     endTimeAt: Annotated[str | None, Query(description="RFC 3339 instant (between)")] = None,
@@ -201,6 +245,7 @@ def query_temporal(
         raise BadRequestData("a temporal query needs type or id")
     if any(not is_absolute_uri(i) for i in ids):
         raise BadRequestData("every id must be an absolute URI")
+    shape = _projection(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = _mode(format, options, aggrMethods)
     params = {
@@ -219,7 +264,7 @@ def query_temporal(
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
     body, total = _render(state, q, mode, methods, period)
     extra = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _respond(body, media, q.tenant, ld, extra)
+    return _respond(body, media, q.tenant, ld, extra, shape)
 
 
 @router.get("/entities/{entity_id:path}", summary="The history of one entity")
@@ -228,6 +273,8 @@ def retrieve_temporal(
     ld: LdContext,
     entity_id: str,
     attrs: Annotated[str | None, Query()] = None,
+    pick: Pick = None,
+    omit: Omit = None,
     timerel: Annotated[str | None, Query()] = None,
     timeAt: Annotated[str | None, Query()] = None,
     endTimeAt: Annotated[str | None, Query()] = None,
@@ -242,6 +289,7 @@ def retrieve_temporal(
 ) -> Response:
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
+    shape = _projection(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = _mode(format, options, aggrMethods)
     params = {
@@ -257,11 +305,28 @@ def retrieve_temporal(
         "offset": 0,
     }
     q = _query(state, ngsild_tenant, params)
+    _require_requested_attributes(state, q, entity_id)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
     body, _total = _render(state, q, mode, methods, period)
     if not body:
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    return _respond(body[0], media, q.tenant, ld)
+    if (shape.pick or shape.omit) and not _project(ld.translation.entity_out(body[0]), shape):
+        raise ResourceNotFound(f"entity {entity_id!r}: nothing is left after pick/omit (ETSI 020_23)")
+    return _respond(body[0], media, q.tenant, ld, shape=shape)
+
+
+def _require_requested_attributes(state: HubState, q: history.TemporalQuery, entity_id: str) -> None:
+    """5.7.3: asking only for attributes the entity does not have is ResourceNotFound, not an empty history.
+
+    An attribute the entity has but with no instance in the time window is not an error; an unknown entity is
+    left to the not-found answer of the retrieval itself.
+    """
+    if not q.attrs:
+        return
+    with state.db.connect() as conn:
+        stored = store.get_entity(conn, tenant=q.tenant, entity_id=entity_id)
+    if stored is not None and not any(attr in _kinds(stored) for attr in q.attrs):
+        raise ResourceNotFound(f"entity {entity_id!r} has none of the attributes {', '.join(q.attrs)}")
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -279,20 +344,53 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+# The member holding an instance's value, and the key of its temporalValues pairs, per attribute type (4.5, 4.5.9).
+VALUE_MEMBERS = {
+    "Property": ("value", "values"),
+    "GeoProperty": ("value", "values"),
+    "Relationship": ("object", "objects"),
+    "LanguageProperty": ("languageMap", "languageMaps"),
+    "JsonProperty": ("json", "jsons"),
+    "VocabProperty": ("vocab", "vocabs"),
+    "ListProperty": ("valueList", "valueLists"),
+    "ListRelationship": ("objectList", "objectLists"),
+}
+_MEMBER_NAMES = tuple(dict.fromkeys(member for member, _key in VALUE_MEMBERS.values()))
+
+
+def _value_member(instance: Any) -> str | None:
+    """The member that carries this instance's value (the one its type names, else the first one present)."""
+    if not isinstance(instance, dict):
+        return None
+    named = VALUE_MEMBERS.get(instance.get("type", ""), ("", ""))[0]
+    if named in instance:
+        return named
+    return next((member for member in _MEMBER_NAMES if member in instance), None)
+
+
 def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, float, Any]]]:
-    """The entity's current state (newest instance of each attribute) and every timed instance."""
+    """The entity's current state (newest instance of each attribute) and every timed instance.
+
+    ``scope`` is an Entity member, not an attribute: it is kept as the entity's scope and has no history here.
+    """
     current: dict[str, Any] = {"id": body["id"], "type": body["type"]}
     rows: list[tuple[str, float, Any]] = []
     for name, value in body.items():
         if name in ("id", "type", "@context"):
             continue
+        if name == "scope":
+            current[name] = value
+            continue
         items = value if isinstance(value, list) else [value]
-        if not all(isinstance(i, dict) and ("value" in i or "object" in i) for i in items) or not items:
-            raise BadRequestData(f"attribute {name!r}: each instance needs a value (or object)")
+        members = [_value_member(i) for i in items]
+        if not items or None in members:
+            raise BadRequestData(
+                f"attribute {name!r}: each instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)"
+            )
         timed = [(_instant(f"{name}.observedAt", i.get("observedAt")), i) for i in items]
-        for ts, instance in timed:
-            if ts is not None and "value" in instance:
-                rows.append((name, ts, instance["value"]))
+        for (ts, instance), member in zip(timed, members, strict=True):
+            if ts is not None and member is not None:
+                rows.append((name, ts, instance[member]))
         current[name] = max(timed, key=lambda pair: pair[0] or 0.0)[1]
     return current, rows
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
 
+from api.state import HubState
 from harvester.run import Harvester
 from harvester.store import RunStatus
-from ngsi.context import CORE_CONTEXT
+from ngsi.context import CORE_CONTEXT, context_link
+from ngsi.contexts import ContextKind, context_files
 
 pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]  # a broker behind an access proxy: writes need no key
 BASE = "/ngsi-ld/v1"
 ETSI = "https://uri.etsi.org/ngsi-ld/errors/"
+LD_JSON = "application/ld+json"
 
 
 async def test_type_list_across_tenants_and_per_tenant(api: httpx.AsyncClient, seeded: None) -> None:
@@ -84,14 +89,8 @@ async def test_attributes(api: httpx.AsyncClient, seeded: None) -> None:
     assert listed["attributeList"] == ["area", "location", "name", "owner", "temperature"]
     details = (await api.get(f"{BASE}/attributes", params={"details": "true"})).json()
     area = next(a for a in details if a["attributeName"] == "area")
-    assert area == {
-        "id": "area",
-        "type": "Attribute",
-        "attributeName": "area",
-        "attributeCount": 2,
-        "typeNames": ["Building", "Shop"],
-        "attributeTypes": ["Property"],
-    }
+    # the details=true list: names and types of entities only, as ETSI 026_01 expects; counts come with 027
+    assert area == {"id": "area", "type": "Attribute", "attributeName": "area", "typeNames": ["Building", "Shop"]}
     name = (await api.get(f"{BASE}/attributes/name")).json()
     assert name["attributeCount"] == 2
     assert name["typeNames"] == ["Building", "Shop"]
@@ -155,3 +154,54 @@ async def test_openapi_describes_the_query_and_discovery_routes(api: httpx.Async
     assert schema["properties"]["type"]["enum"] == ["Query"]
     for path in ("/types", "/types/{type_name}", "/attributes", "/attributes/{attr}", "/info/sourceIdentity"):
         assert "get" in paths[f"/ngsi-ld/v1{path}"]
+
+
+TRANSPORT = "https://smartdatamodels.org/dataModel.Transportation/"
+ALIASES_URL = "https://contexts.example.org/bikes.jsonld"
+ALIASES = {"@context": {"bikes": TRANSPORT + "availableBikeNumber", "Dock": TRANSPORT + "BikeHireDockingStation"}}
+
+
+@pytest.fixture
+async def dock(api: httpx.AsyncClient, hub: HubState, shared_data: Path) -> None:
+    context_files(hub.settings.data_dir / "contexts").sync_from_dir(shared_data)
+    hub.contexts.add(ALIASES_URL, ALIASES, ContextKind.CACHED)
+    entity = {
+        "id": "urn:ngsi-ld:BikeHireDockingStation:oslo:1",
+        "type": "BikeHireDockingStation",
+        "availableBikeNumber": {"type": "Property", "value": 4},
+    }
+    assert (await api.post(f"{BASE}/entities", json=entity)).status_code == 201
+
+
+async def test_names_in_the_terms_of_the_requests_context(api: httpx.AsyncClient, dock: None) -> None:
+    """ETSI 022_01_02, 024_02, 025_01_02, 027_02: names in and out are the Link context's terms, ids full IRIs."""
+    link = {"Link": context_link(ALIASES_URL)}
+    assert "Dock" in (await api.get(f"{BASE}/types", headers=link)).json()["typeList"]
+    assert "BikeHireDockingStation" in (await api.get(f"{BASE}/types")).json()["typeList"]
+    info = (await api.get(f"{BASE}/types/Dock", headers=link)).json()
+    assert (info["id"], info["typeName"], info["entityCount"]) == (TRANSPORT + "BikeHireDockingStation", "Dock", 1)
+    bikes = {
+        "id": TRANSPORT + "availableBikeNumber",
+        "type": "Attribute",
+        "attributeName": "bikes",
+        "attributeCount": 1,
+        "typeNames": ["Dock"],
+        "attributeTypes": ["Property"],
+    }
+    assert next(a for a in info["attributeDetails"] if a["attributeName"] == "bikes") == {
+        "id": bikes["id"],
+        "type": "Attribute",
+        "attributeName": "bikes",
+        "attributeTypes": ["Property"],
+    }
+    assert (await api.get(f"{BASE}/attributes/bikes", headers=link)).json() == bikes
+    expanded = quote(TRANSPORT + "availableBikeNumber", safe="")
+    assert (await api.get(f"{BASE}/attributes/{expanded}", headers=link)).json() == bikes
+    assert "bikes" in (await api.get(f"{BASE}/attributes", headers=link)).json()["attributeList"]
+    details = await api.get(f"{BASE}/attributes", params={"details": "true"}, headers={**link, "Accept": LD_JSON})
+    assert {a["@context"] for a in details.json()} == {ALIASES_URL}
+    assert {"id": bikes["id"], "type": "Attribute", "attributeName": "bikes", "typeNames": ["Dock"]} in [
+        {k: v for k, v in a.items() if k != "@context"} for a in details.json()
+    ]
+    assert (await api.get(f"{BASE}/attributes/bikes")).status_code == 404  # no Link: "bikes" is no stored name
+    assert (await api.get(f"{BASE}/types/Dock")).status_code == 404

@@ -101,7 +101,11 @@ async def test_lang(api: httpx.AsyncClient, seeded: None) -> None:
     assert weighted["name"] == {"type": "Property", "value": "Butikk", "lang": "nb"}
     fallback = (await api.get(f"{ENTITIES}/{SHOP}", params={"lang": "fr"})).json()
     assert fallback["name"]["value"] in ("Butikk", "Shop")
-    every = (await api.get(f"{ENTITIES}/{SHOP}", params={"lang": "*"})).json()
+    anyone = (await api.get(f"{ENTITIES}/{SHOP}", params={"lang": "*"})).json()  # any one language (ETSI 018_07_03)
+    assert anyone["name"] == {"type": "Property", "value": "Butikk", "lang": "nb"}
+    simplified = (await api.get(f"{ENTITIES}/{SHOP}", params={"lang": "*", "format": "keyValues"})).json()
+    assert simplified["name"] == "Butikk"
+    every = (await api.get(f"{ENTITIES}/{SHOP}")).json()
     assert every["name"]["languageMap"] == {"nb": "Butikk", "en": "Shop"}
     concise = (await api.get(ENTITIES, params={"id": SHOP, "lang": "en", "format": "concise"})).json()
     assert concise[0]["name"] == {"value": "Shop", "lang": "en"}
@@ -164,7 +168,15 @@ async def test_local_count_and_paging(api: httpx.AsyncClient, seeded: None) -> N
         ({"type": "Shop", "count": "perhaps"}, "query parameter 'count'"),
         ({"type": "Shop;"}, "expected a type name"),
         ({"scopeQ": "Nordic/NO"}, "starts with '/'"),
-        ({"type": "Shop", "options": "fancy"}, "fancy"),
+        ({"type": "Shop", "pick": "id;name"}, "unexpected ';'"),
+        ({"type": "Shop", "pick": "id,owner{name"}, "not closed"),
+        ({"type": "Shop", "pick": "id,owner{{name}"}, "member name expected"),
+        ({"type": "Shop", "omit": "id,,name"}, "member name expected"),
+        ({"type": "Shop", "pick": "id,owner{,name}"}, "member name expected"),
+        ({"type": "Shop", "omit": "id,owner{}"}, "member name expected"),
+        ({"type": "Shop", "pick": "id,name}"}, "unexpected '}'"),
+        ({"type": "Shop", "pick": "name", "attrs": "area"}, "attrs cannot be used with pick or omit"),
+        ({"type": "Shop", "omit": "name", "attrs": "area"}, "attrs cannot be used with pick or omit"),
     ],
 )
 async def test_bad_parameters_are_bad_request_data(
@@ -279,3 +291,47 @@ async def test_unsupported_parameters_stay_422(api: httpx.AsyncClient, seeded: N
     assert response.status_code == 422
     assert response.json()["type"] == ETSI + "OperationNotSupported"
     assert name in response.json()["detail"]
+
+
+async def test_pick_may_carry_a_nested_projection(api: httpx.AsyncClient, seeded: None) -> None:
+    """``owner{name}`` (a projection on the linked entity, clause 4.21) is valid; without joins, owner is kept."""
+    picked = (await api.get(f"{ENTITIES}/{SHOP}", params={"pick": "id, owner{name,area{value}}"})).json()
+    assert picked == {"id": SHOP, "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Person:1"}}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"pick": "unknown"},  # ETSI 018_19_01
+        {"omit": "id,type,scope,name,area,owner,location"},  # ETSI 018_19_02: every member
+        {"attrs": "unknown"},  # ETSI 018_03_02: attrs = pick + existence
+        {"attrs": "unknown", "format": "keyValues"},
+    ],
+)
+async def test_retrieve_with_nothing_left_is_not_found(
+    api: httpx.AsyncClient, seeded: None, params: dict[str, str]
+) -> None:
+    response = await api.get(f"{ENTITIES}/{SHOP}", params=params)
+    assert response.status_code == 404, response.text
+    assert response.json()["type"] == ETSI + "ResourceNotFound"
+
+
+async def test_retrieve_with_something_left(api: httpx.AsyncClient, seeded: None) -> None:
+    kept = (await api.get(f"{ENTITIES}/{SHOP}", params={"attrs": "unknown,area", "format": "keyValues"})).json()
+    assert kept == {"id": SHOP, "type": ["Shop", "Building"], "scope": "/Nordic/NO/oslo", "area": 10}
+    only_type = (await api.get(f"{ENTITIES}/{SHOP}", params={"omit": "id,scope,name,area,owner,location"})).json()
+    assert only_type == {"type": ["Shop", "Building"]}
+    feature = await api.get(
+        f"{ENTITIES}/{SHOP}", params={"pick": "unknown"}, headers={"Accept": "application/geo+json"}
+    )
+    assert feature.status_code == 404
+
+
+async def test_local_true_alone_queries_every_entity(api: httpx.AsyncClient, seeded: None) -> None:
+    """6.4.3.2: local=true is enough of a query (ETSI 019_25); local=false alone still is not."""
+    assert await _ids(api, local="true") == sorted([BUILDING, KIOSK, SHOP])
+    oslo = await api.get(ENTITIES, params={"local": "true"}, headers={"NGSILD-Tenant": "oslo"})
+    assert [e["id"] for e in oslo.json()] == [SHOP]
+    alone = await api.get(ENTITIES, params={"local": "false"})
+    assert alone.status_code == 400
+    assert "local=true" in alone.json()["detail"]

@@ -9,7 +9,7 @@ import pytest
 
 from hub.errors import BadRequestData
 from ngsi.representation import Format
-from ngsi.shaping import Shape, parse_lang, render_one, shape_entity
+from ngsi.shaping import Shape, parse_lang, parse_projection, render_one, shape_entity
 from ngsi.store import StoredEntity
 
 ENTITY = {
@@ -72,6 +72,52 @@ def test_projection() -> None:
     assert set(shape_entity(STORED, Shape(sys_attrs=True, pick=("createdAt",)))) == {"createdAt"}
     with pytest.raises(BadRequestData, match="pick and omit"):
         Shape(pick=("id",), omit=("type",))
+    with pytest.raises(BadRequestData, match="attrs cannot be used"):
+        Shape(attrs=("size",), pick=("id",))
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (None, ()),
+        ("  ", ()),
+        ("id", ("id",)),
+        ("id, name ,size", ("id", "name", "size")),
+        ("id,locatedAt{name,owner{id}},size", ("id", "locatedAt", "size")),
+        ("https://example.org/ns#size,@context", ("https://example.org/ns#size", "@context")),
+    ],
+)
+def test_parse_projection(text: str | None, names: tuple[str, ...]) -> None:
+    assert parse_projection(text, "pick") == names
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("id;name", "omit: unexpected ';' at position 2"),
+        ("id,", "member name expected at position 3 of 'id,', found the end"),
+        ("id,,name", "member name expected at position 3"),
+        ("a{b", "not closed"),
+        ("a{{b}", "member name expected at position 2"),
+        ("a{,b}", "member name expected at position 2"),
+        ("a{}", "found '}'"),
+        ("a}", "unexpected '}'"),
+        ("a{b}}", "unexpected '}' at position 4"),
+        ("a b", "unexpected 'b'"),
+    ],
+)
+def test_parse_projection_rejects(text: str, needle: str) -> None:
+    with pytest.raises(BadRequestData) as raised:
+        parse_projection(text, "omit")
+    assert needle in str(raised.value)
+
+
+@pytest.mark.parametrize(("tags", "value", "lang"), [(("*",), "Brua", "@none"), (("fr", "*"), "Brua", "@none")])
+def test_lang_any_one_language(tags: tuple[str, ...], value: str, lang: str) -> None:
+    assert shape_entity(STORED, Shape(lang=tags))["name"] == {"type": "Property", "value": value, "lang": lang}
+    without_none = {**ENTITY, "name": {"type": "LanguageProperty", "languageMap": {"nb": "Bro", "en": "Bridge"}}}
+    stored = StoredEntity(orjson.dumps(without_none).decode(), STORED.created_at, STORED.modified_at)
+    assert shape_entity(stored, Shape(lang=tags))["name"] == {"type": "Property", "value": "Bro", "lang": "nb"}
 
 
 def test_shaped_entity_in_key_values_with_context() -> None:
