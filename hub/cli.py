@@ -8,15 +8,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 import typer
 import uvicorn
-from pydantic import ValidationError
 
 from api.app import build_state, create_app, record_validator
 from api.validation import Kind, Validators, gbfs_folder, gbfs_from_url, validate_document, validate_gbfs_files
@@ -27,6 +25,7 @@ from harvester.scheduler import HarvestScheduler, wanted_jobs
 from harvester.sources import adapter_for
 from hub import cli_contexts, demo, keys_cli, officers
 from hub.cities import Registry, dump_cities, load_cities
+from hub.cli_support import fail, guarded, load_settings
 from hub.db import Database
 from hub.errors import ConfigError, NordhubError
 from hub.logging import configure_logging
@@ -45,40 +44,18 @@ app.add_typer(db_app, name="db")
 app.add_typer(schemas_cli.app, name="schemas")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(cli_contexts.app, name="contexts")
-T = TypeVar("T")
 FAILED_STATES = {run_store.RunStatus.FAILED, run_store.RunStatus.TIMED_OUT, run_store.RunStatus.CANCELLED}
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"nordhub: error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _guarded(action: Callable[[], T]) -> T:
-    """Run ``action``; the hub's own errors become one clear line and exit status 1."""
-    try:
-        return action()
-    except NordhubError as exc:
-        raise _fail(exc.detail) from None
-
-
-def _load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"NORDHUB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid settings: {problems}") from None
-
-
 def _settings() -> Settings:
-    settings = _guarded(_load_settings)
+    settings = guarded(load_settings)
     configure_logging(settings)
     return settings
 
 
 def _migrated_db(settings: Settings) -> Database:
-    db = _guarded(lambda: Database(settings.database_url))
-    _guarded(db.upgrade)
+    db = guarded(lambda: Database(settings.database_url))
+    guarded(db.upgrade)
     return db
 
 
@@ -88,7 +65,7 @@ def _check_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
-            raise _fail(f"port {port} on {host} {reason}; choose another with --port") from None
+            raise fail(f"port {port} on {host} {reason}; choose another with --port") from None
 
 
 def _free_port(host: str, preferred: int) -> int:
@@ -100,7 +77,7 @@ def _free_port(host: str, preferred: int) -> int:
             except OSError:
                 continue
             return int(probe.getsockname()[1])
-    raise _fail(f"no free port on {host}")
+    raise fail(f"no free port on {host}")
 
 
 @app.command()
@@ -114,9 +91,9 @@ def serve(
     if no_scheduler:
         settings = settings.model_copy(update={"scheduler_enabled": False})
     db = _migrated_db(settings)
-    _guarded(lambda: _reap(db))
+    guarded(lambda: _reap(db))
     _check_port(host, port)
-    state = _guarded(lambda: build_state(settings, db=db))
+    state = guarded(lambda: build_state(settings, db=db))
     uvicorn.run(create_app(settings, state=state), host=host, port=port, log_config=None)
 
 
@@ -168,9 +145,9 @@ def harvest(
 ) -> None:
     """Harvest every enabled source (or one) now and print a summary per source."""
     settings = _settings()
-    registry = _guarded(lambda: load_cities(settings.cities_file))
+    registry = guarded(lambda: load_cities(settings.cities_file))
     if source is not None:
-        _guarded(lambda: _known_source(registry, source))
+        guarded(lambda: _known_source(registry, source))
         ids = [source]
     else:
         ids = [s.id for _c, s in registry.sources() if s.enabled and adapter_for(s.kind) is not None]
@@ -178,7 +155,7 @@ def harvest(
         if skipped:
             typer.echo(f"not harvested (kind not supported yet): {', '.join(skipped)}", err=True)
     db = _migrated_db(settings)
-    reports = _guarded(
+    reports = guarded(
         lambda: asyncio.run(_harvest(settings, db, registry, ids, dry=dry_run, force=force, reimport=False))
     )
     _print_reports(reports)
@@ -194,10 +171,10 @@ def reimport(
 ) -> None:
     """Re-transform and re-validate a source's stored raw payloads, without the network."""
     settings = _settings()
-    registry = _guarded(lambda: load_cities(settings.cities_file))
-    _guarded(lambda: _known_source(registry, source))
+    registry = guarded(lambda: load_cities(settings.cities_file))
+    guarded(lambda: _known_source(registry, source))
     db = _migrated_db(settings)
-    reports = _guarded(
+    reports = guarded(
         lambda: asyncio.run(
             _harvest(settings, db, registry, [source], dry=False, force=force, reimport=True, run_id=run)
         )
@@ -222,8 +199,8 @@ def cities_check(
     ] = None,
 ) -> None:
     """Validate a cities file: exit 0 when valid, 1 with every problem named when not."""
-    path = file or _guarded(_load_settings).cities_file
-    registry = _guarded(lambda: load_cities(path))
+    path = file or guarded(load_settings).cities_file
+    registry = guarded(lambda: load_cities(path))
     count = sum(1 for _ in registry.sources())
     typer.echo(f"{path}: OK, {len(registry.cities)} cities, {count} sources")
 
@@ -238,12 +215,12 @@ def cities_export(
     conflicts with cities.toml is left out and named on stderr, and the exit status is 1.
     """
     settings = _settings()
-    base = _guarded(lambda: load_cities(settings.cities_file))
+    base = guarded(lambda: load_cities(settings.cities_file))
     db = _migrated_db(settings)
     with db.connect() as conn:
         registrations = officers.list_registrations(conn)
     merged, conflicts = officers.merge(base, registrations)
-    text = _guarded(lambda: dump_cities(merged))
+    text = guarded(lambda: dump_cities(merged))
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -271,7 +248,7 @@ def demo_command(
     base = _settings()
     city_server = demo.start_city_server()
     try:
-        cities_file = _guarded(lambda: demo.write_demo_cities(base, city_server.base_url))
+        cities_file = guarded(lambda: demo.write_demo_cities(base, city_server.base_url))
         settings = base.model_copy(
             update={
                 "cities_file": cities_file,
@@ -280,16 +257,16 @@ def demo_command(
             }
         )
         db = _migrated_db(settings)
-        _guarded(lambda: _reap(db))
-        registry = _guarded(lambda: load_cities(cities_file))
+        guarded(lambda: _reap(db))
+        registry = guarded(lambda: load_cities(cities_file))
         typer.echo(f"demo cities serving at {city_server.base_url} (cities file {cities_file})")
-        typer.echo(_guarded(lambda: demo.sync_schemas(settings, demo.SHARED_DATA)))
-        _print_reports(_guarded(lambda: asyncio.run(demo.harvest_all(db, registry, settings))))
+        typer.echo(guarded(lambda: demo.sync_schemas(settings, demo.SHARED_DATA)))
+        _print_reports(guarded(lambda: asyncio.run(demo.harvest_all(db, registry, settings))))
         hub_port = _free_port(demo.LOOPBACK, port)
         url = f"http://{demo.LOOPBACK}:{hub_port}"
         settings = settings.model_copy(update={"base_url": url})
         typer.echo(demo.banner(url))
-        state = _guarded(lambda: build_state(settings, db=db, registry=registry))
+        state = guarded(lambda: build_state(settings, db=db, registry=registry))
         uvicorn.run(create_app(settings, state=state), host=demo.LOOPBACK, port=hub_port, log_config=None)
     finally:
         city_server.stop()
@@ -306,13 +283,13 @@ def validate_command(
 ) -> None:
     """Validate like the harvester does. Exit 0 valid, 1 invalid, 2 usage or I/O error."""
     if output not in ("text", "json"):
-        raise _fail(f"--format must be text or json, not {output!r}", 2)
+        raise fail(f"--format must be text or json, not {output!r}", 2)
     settings = _settings()
     validators = Validators.for_data_dir(settings.data_dir)
     try:
         result = _validate_target(settings, validators, target, kind, profile)
     except (NordhubError, OSError) as exc:
-        raise _fail(exc.detail if isinstance(exc, NordhubError) else str(exc), 2) from None
+        raise fail(exc.detail if isinstance(exc, NordhubError) else str(exc), 2) from None
     if output == "json":
         typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     else:
@@ -359,8 +336,8 @@ def scheduler_command() -> None:
     """Run the harvest scheduler on its own (no API), until interrupted."""
     settings = _settings()
     db = _migrated_db(settings)
-    _guarded(lambda: _reap(db))
-    registry = _guarded(lambda: load_cities(settings.cities_file))
+    guarded(lambda: _reap(db))
+    registry = guarded(lambda: load_cities(settings.cities_file))
     typer.echo(f"scheduling {len(wanted_jobs(registry))} sources from {settings.cities_file} (Ctrl-C to stop)")
     try:
         asyncio.run(_schedule_forever(settings, db, registry))

@@ -6,39 +6,20 @@ Each command turns the hub's own errors (and unreadable files) into one line on 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from harvester.http import HttpClient
+from hub.cli_support import guarded, load_settings
 from hub.db import Database
-from hub.errors import ConfigError, NordhubError
+from hub.errors import ConfigError
 from hub.settings import Settings
 from ngsi.contexts import ContextKind, ContextService, context_files, parse_document
 from schemas.store import ArtefactState, SchemaStore, SyncReport
 
 app = typer.Typer(help="Sync, add and list the JSON-LD @contexts the NGSI-LD API resolves.", no_args_is_help=True)
-T = TypeVar("T")
-
-
-def _guarded(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except NordhubError as exc:
-        typer.echo(f"nordhub: error: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigError(
-            f"invalid settings: {exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}"
-        ) from None
 
 
 def _service(settings: Settings) -> ContextService:
@@ -64,14 +45,14 @@ def sync(
     ] = None,
 ) -> None:
     """Fill the store with the ETSI core and Smart Data Models contexts, verifying every sha256."""
-    settings = _guarded(_settings)
+    settings = guarded(load_settings)
     files = context_files(settings.data_dir / "contexts")
     if source is not None:
         if not source.is_dir():
-            _guarded(lambda: _not_a_folder(source))
-        report = _guarded(lambda: files.sync_from_dir(source))
+            guarded(lambda: _not_a_folder(source))
+        report = guarded(lambda: files.sync_from_dir(source))
     else:
-        report = _guarded(lambda: asyncio.run(_sync_online(files, settings)))
+        report = guarded(lambda: asyncio.run(_sync_online(files, settings)))
     typer.echo(
         f"verified {report.verified} contexts ({len(report.written)} written, {len(report.unchanged)} unchanged) "
         f"into {files.root}; collections: {', '.join(report.collections)}"
@@ -86,11 +67,11 @@ def add(
     file: Annotated[Path, typer.Argument(help="The context document (JSON with an @context member).")],
 ) -> None:
     """Pre-load a context under its URL, so requests naming it work offline."""
-    document = _guarded(lambda: _read_document(url, file))
-    settings = _guarded(_settings)
-    service = _guarded(lambda: _service(settings))
+    document = guarded(lambda: _read_document(url, file))
+    settings = guarded(load_settings)
+    service = guarded(lambda: _service(settings))
     try:
-        info = _guarded(lambda: service.add(url, document, ContextKind.CACHED))
+        info = guarded(lambda: service.add(url, document, ContextKind.CACHED))
     finally:
         service.db.dispose()
     typer.echo(f"added {info.url} (id {info.id})")
@@ -113,15 +94,15 @@ def _read_document(url: str, file: Path) -> dict[str, Any]:
 @app.command("list")
 def list_contexts() -> None:
     """List every context: the synced official ones with their state, then those added at run time."""
-    settings = _guarded(_settings)
-    service = _guarded(lambda: _service(settings))
-    states = _guarded(service.files.inventory)
+    settings = guarded(load_settings)
+    service = guarded(lambda: _service(settings))
+    states = guarded(service.files.inventory)
     for artefact, state in states:
         typer.echo(f"{state.value:<9} official  {artefact.url}  ({artefact.path})")
         for alias in artefact.aliases:
             typer.echo(f"{state.value:<9} alias     {alias}")
     try:
-        added = [e for e in _guarded(service.entries) if not e.official]
+        added = [e for e in guarded(service.entries) if not e.official]
     finally:
         service.db.dispose()
     for entry in added:

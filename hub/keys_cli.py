@@ -5,48 +5,30 @@ The command line stands for the operator: it needs no key, and its changes are a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from hub import auth, officers
 from hub.auth import Role
 from hub.cities import load_cities
+from hub.cli_support import guarded, load_settings
 from hub.db import Database
-from hub.errors import ConfigError, NordhubError
-from hub.settings import Settings
+from hub.errors import ConfigError
 
 app = typer.Typer(help="Create, list and revoke API keys of admins and city data officers.", no_args_is_help=True)
-T = TypeVar("T")
 CLI_ACTOR = "cli"
 
 
-def _guarded(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except NordhubError as exc:
-        typer.echo(f"nordhub: error: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {exc.errors()[0]['msg']}") from None
-
-
 def _db() -> Database:
-    db = Database(_guarded(_settings).database_url)
-    _guarded(db.upgrade)
+    db = Database(guarded(load_settings).database_url)
+    guarded(db.upgrade)
     return db
 
 
 def _known_city(city: str) -> None:
-    registry = load_cities(_settings().cities_file)
+    registry = load_cities(load_settings().cities_file)
     if city not in {c.id for c in registry.cities}:
         raise ConfigError(f"unknown city {city!r}; member cities: {', '.join(c.id for c in registry.cities)}")
 
@@ -60,7 +42,7 @@ def create(
 ) -> None:
     """Create a key and print it: this is the only time it is shown (only its hash is stored)."""
     if city is not None:
-        _guarded(lambda: _known_city(city))
+        guarded(lambda: _known_city(city))
     now = datetime.now(UTC)
     expires = now + timedelta(days=expires_days) if expires_days else None
     db = _db()
@@ -72,7 +54,7 @@ def create(
             officers.record(conn, officers.Change(CLI_ACTOR, None, city, "key.create", f"key {key_id}", None, after))
         return key_id, token
 
-    key_id, token = _guarded(store)
+    key_id, token = guarded(store)
     typer.echo(f"key {key_id} ({role.value}{' of ' + city if city else ''}, {label}); shown once, keep it safe:")
     typer.echo(token)
 
@@ -102,5 +84,5 @@ def revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `nordhu
             change = officers.Change(CLI_ACTOR, None, before["city"], "key.revoke", f"key {key_id}", before, after)
             officers.record(conn, change)
 
-    _guarded(store)
+    guarded(store)
     typer.echo(f"key {key_id} revoked")

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from harvester.http import HttpClient
-from hub.errors import ConfigError, NordhubError
+from hub.cli_support import guarded, load_settings
 from hub.settings import Settings
 from schemas.store import ArtefactState, SchemaStore, SyncReport
 
@@ -23,32 +21,14 @@ app = typer.Typer(
     help="Sync and list the Smart Data Models and GBFS schemas the hub validates against.",
     no_args_is_help=True,
 )
-T = TypeVar("T")
 DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory (default: NORDHUB_DATA_DIR); the store is its schemas/."),
 ]
 
 
-def _guarded(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except NordhubError as exc:
-        typer.echo(f"nordhub: error: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigError(
-            f"invalid settings: {exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}"
-        ) from None
-
-
 def _store(data_dir: Path | None) -> SchemaStore:
-    root = (data_dir if data_dir is not None else _settings().data_dir) / "schemas"
+    root = (data_dir if data_dir is not None else load_settings().data_dir) / "schemas"
     return SchemaStore(root)
 
 
@@ -72,15 +52,15 @@ def sync(
     data_dir: DataDirOption = None,
 ) -> None:
     """Fill the schema store from the official URLs (or --from DIR), verifying every sha256 against the manifest."""
-    store = _guarded(lambda: _store(data_dir))
+    store = guarded(lambda: _store(data_dir))
     if source is not None:
-        report = _guarded(lambda: store.sync_from_dir(source))
+        report = guarded(lambda: store.sync_from_dir(source))
         shapes = copy_shapes(source, store.root)
         if shapes:
             typer.echo(f"DCAT-AP SHACL shapes copied: {shapes} files")
     else:
-        settings = _guarded(_settings)
-        report = _guarded(lambda: asyncio.run(_sync_online(store, settings)))
+        settings = guarded(load_settings)
+        report = guarded(lambda: asyncio.run(_sync_online(store, settings)))
     typer.echo(
         f"verified {report.verified} artefacts ({len(report.written)} written, {len(report.unchanged)} unchanged) "
         f"into {store.root}; collections: {', '.join(report.collections)}"
@@ -92,8 +72,8 @@ def sync(
 @app.command("list")
 def list_artefacts(data_dir: DataDirOption = None) -> None:
     """List the manifest's artefacts with their state in the store."""
-    store = _guarded(lambda: _store(data_dir))
-    states = _guarded(store.inventory)
+    store = guarded(lambda: _store(data_dir))
+    states = guarded(store.inventory)
     for artefact, state in states:
         typer.echo(f"{state.value:<9} {artefact.kind.value:<12} {artefact.path}  {artefact.version}")
     ok = sum(state is ArtefactState.OK for _, state in states)
