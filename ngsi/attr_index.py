@@ -26,13 +26,12 @@ from enum import StrEnum
 from itertools import islice
 from typing import Any, TypeAlias
 
-import orjson
-from sqlalchemy import Boolean, Column, Connection, Float, Index, String, Table, and_, delete, select, tuple_
+from sqlalchemy import Boolean, Column, Connection, Float, Index, String, Table, and_, delete
 
 from hub.db import metadata
+from ngsi.live import live_pages
 from ngsi.q import temporal
 from ngsi.representation import VALUE_MEMBERS
-from ngsi.tables import entities
 
 TEXT_MAX = 512
 TEXT_MAX_BYTES = 1536
@@ -346,18 +345,5 @@ def delete_index(conn: Connection, tenant: str, entity_ids: Sequence[str]) -> No
 def rebuild_index(conn: Connection, *, batch: int = 1000) -> int:
     """Index every stored entity that is not removed, from scratch; returns the number of rows written."""
     conn.execute(delete(attr_index))
-    written, after = 0, ("", "")
-    while True:
-        stmt = (
-            select(entities.c.tenant, entities.c.id, entities.c.data)
-            .where(entities.c.removed.is_(False), tuple_(entities.c.tenant, entities.c.id) > after)
-            .order_by(entities.c.tenant, entities.c.id)
-            .limit(batch)
-        )
-        page = conn.execute(stmt).all()
-        if not page:
-            return written
-        for tenant in dict.fromkeys(row.tenant for row in page):
-            rows = [r for row in page if row.tenant == tenant for r in index_rows(orjson.loads(row.data))]
-            written += write_index(conn, tenant, (), rows)
-        after = (page[-1].tenant, page[-1].id)
+    pages = live_pages(conn, batch=batch)
+    return sum(write_index(conn, tenant, (), [r for e in found for r in index_rows(e)]) for tenant, found in pages)

@@ -52,6 +52,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from hub.db import metadata
 from ngsi.geo import Box, GeoQuery, bounds, geometry_of, refine, search_box
+from ngsi.live import live_pages
 from ngsi.tables import entities
 
 RTREE = "ngsi_geo_rtree"
@@ -278,21 +279,8 @@ def delete_geo(conn: Connection, tenant: str, entity_ids: Sequence[str]) -> None
 def rebuild_geo(conn: Connection, *, batch: int = 5000) -> int:
     """Index every stored entity that is not removed, from scratch; returns the number of rows written."""
     conn.execute(delete(geo_index))
-    written, after = 0, ("", "")
-    while True:
-        stmt = (
-            select(entities.c.tenant, entities.c.id, entities.c.data)
-            .where(entities.c.removed.is_(False), tuple_(entities.c.tenant, entities.c.id) > after)
-            .order_by(entities.c.tenant, entities.c.id)
-            .limit(batch)
-        )
-        page = conn.execute(stmt).all()
-        if not page:
-            return written
-        for tenant in dict.fromkeys(row.tenant for row in page):
-            rows = [r for row in page if row.tenant == tenant for r in geo_rows(orjson.loads(row.data))]
-            written += _insert(conn, tenant, rows)
-        after = (page[-1].tenant, page[-1].id)
+    pages = live_pages(conn, batch=batch)
+    return sum(_insert(conn, tenant, [r for e in found for r in geo_rows(e)]) for tenant, found in pages)
 
 
 _rtree = table(RTREE, column("id"), column("min_lon"), column("max_lon"), column("min_lat"), column("max_lat"))
