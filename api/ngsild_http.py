@@ -8,6 +8,7 @@ import orjson
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.accept import accept_ranges
 from api.problems import NGSI_PREFIX, problem_response
 from hub.errors import ETSI_BASE, InvalidRequest, NotAcceptable, UnsupportedMediaType
 from ngsi.geojson import GEO_JSON
@@ -19,29 +20,12 @@ BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patc
 _WRITES = frozenset({"POST", "PATCH", "PUT"})
 
 
-def _weighted(accept: str) -> list[tuple[str, float]]:
-    ranges: list[tuple[str, float]] = []
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        weight = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        if media:
-            ranges.append((media.lower(), weight))
-    return ranges
-
-
 def negotiate(accept: str | None, offered: tuple[str, ...] = OFFERED) -> str:
     """The response media type for an ``Accept`` header, honouring q-values; NotAcceptable (406) when none fits."""
     if not accept:
         return offered[0]
     best: tuple[float, int, str] | None = None
-    for media, weight in _weighted(accept):
+    for media, weight in accept_ranges(accept):
         if weight <= 0:
             continue
         if media in offered:

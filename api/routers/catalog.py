@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
+from api.accept import accept_ranges
 from api.state import HubState, hub_state
 from catalog.dcat_out import DcatWriter, OutputProfile, Quality, missing_mandatory
 from catalog.linkcheck import cached_status
@@ -90,19 +91,7 @@ RDF_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _accepted(accept: str) -> list[str]:
     """The media ranges of an Accept header, most preferred first (q=0 ranges dropped)."""
-    ranked = []
-    for position, part in enumerate(accept.split(",")):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if media and q > 0:
-            ranked.append((-q, position, media.lower()))
+    ranked = [(-q, position, media) for position, (media, q) in enumerate(accept_ranges(accept)) if q > 0]
     return [media for _q, _p, media in sorted(ranked)]
 
 
