@@ -7,7 +7,6 @@ harvest's batch upserts). Entities are kept as compact JSON so reads can send th
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,10 +16,9 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from hub.collector import collection_paused
-from ngsi import attr_stats, temporal_hours
-from ngsi.attr_index import IndexRow, analyze_when_grown, delete_index, index_rows, replace_attributes, write_index
-from ngsi.geo_index import delete_geo, write_geo
-from ngsi.tables import entities, temporal_instances, type_sets
+from ngsi import projection, temporal_hours
+from ngsi.attr_index import analyze_when_grown
+from ngsi.tables import entities, temporal_instances, type_column, type_sets
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
 
@@ -56,14 +54,6 @@ class StoredEntity:
     data: str
     created_at: datetime | None = None
     modified_at: datetime | None = None
-
-
-def type_column(kind: Any) -> str:
-    """What ``entities.type`` holds: the type, or for several types their type set (sorted, distinct, comma-joined)."""
-    if isinstance(kind, list):
-        members = sorted({str(k) for k in kind})
-        return members[0] if len(members) == 1 else ",".join(members)
-    return str(kind)
 
 
 def scope_column(scope: Any) -> str | None:
@@ -124,20 +114,15 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
 
 @dataclass(slots=True)
 class _Changes:
-    """What one tenant's share of a batch writes: entity rows, history, and the index rows to (re)write."""
+    """What one tenant's share of a batch writes: entity rows, history, and the index queue's rows."""
 
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     history: list[tuple[Any, ...]] = field(default_factory=list)
-    fresh: list[str] = field(default_factory=list)  # new or revived entities: their index is written whole
-    indexed: list[IndexRow] = field(default_factory=list)
-    changed: list[tuple[str, str]] = field(default_factory=list)  # (entity id, attribute) of updated entities
-    partial: list[IndexRow] = field(default_factory=list)
-    shapes: Counter[attr_stats.Key] = field(default_factory=Counter)  # discovery statistics: + new, - old shapes
-    written: list[dict[str, Any]] = field(default_factory=list)  # the new and changed entities, as stored
+    queued: list[tuple[str, str, str | None]] = field(default_factory=list)  # see ngsi/projection.py
 
 
 def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stamp: Any, result: UpsertResult) -> None:
-    """One tenant's share of a batch: entity rows, then its indexes, then the history."""
+    """One tenant's share of a batch: entity rows, the history, and the queue that brings the indexes in step."""
     created = len(result.created)
     old = _existing(conn, tenant, [w.id for w in group])
     changes = _diff(tenant, group, old, stamp, result)
@@ -145,22 +130,8 @@ def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stam
     _write(conn, changes.rows)
     # Stale statistics would make the planner scan the table for every id lookup of the next run.
     analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
-    _write_indexes(conn, tenant, changes, old)
+    projection.enqueue(conn, changes.queued)
     result.instances += insert_history(conn, changes.history)
-
-
-def _write_indexes(conn: Connection, tenant: str, changes: _Changes, old: dict[str, tuple[str, bool]]) -> None:
-    """Every per-tenant index of the entities, kept in the batch's transaction.
-
-    The attribute index (typed values per attribute) is what q queries run on: written whole for new entities, per
-    changed attribute for updated ones.
-    """
-    write_index(conn, tenant, changes.fresh, changes.indexed)
-    replace_attributes(conn, tenant, changes.changed, changes.partial)
-    attr_stats.apply(conn, tenant, changes.shapes)
-    # The spatial index of geo-queries: every GeoProperty of new entities, the changed ones of updated entities
-    # (``old`` tells which stored attributes had rows to replace, so no lookup is needed).
-    write_geo(conn, tenant, changes.written, changes.fresh, changes.changed, old)
 
 
 def _diff(
@@ -179,17 +150,9 @@ def _diff(
         (result.created if previous is None else result.updated).append(write.id)
         kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
         changes.rows.append((tenant, write.id, kind, scope, data, write.source_id, False, stamp, stamp))
-        changes.written.append(entity)
+        changes.queued.append((tenant, write.id, None if removed else previous))
         before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
-        changes.shapes.update(attr_stats.signature(entity, kind))
-        if before and not removed:  # a removed entity was already taken out of the statistics
-            changes.shapes.subtract(attr_stats.signature(before, type_column(before["type"])))
         changes.history.extend(_changed_instances(tenant, entity, before))
-        if previous is None or removed:
-            changes.fresh.append(write.id)
-            changes.indexed.extend(index_rows(entity))
-        else:
-            _changed_attributes(entity, before, changes.changed, changes.partial)
     return changes
 
 
@@ -222,14 +185,6 @@ def type_values(conn: Connection, alternatives: Sequence[frozenset[str]]) -> lis
         params = {"members": sorted(wanted), "size": len(wanted)}
         values.update(conn.execute(_SETS_WITH_ALL, params).scalars().all())
     return sorted(values)
-
-
-def _changed_attributes(
-    entity: dict[str, Any], before: dict[str, Any], changed: list[tuple[str, str]], rows: list[IndexRow]
-) -> None:
-    names = [n for n in entity.keys() | before.keys() if n not in ("id", "type") and entity.get(n) != before.get(n)]
-    changed.extend((entity["id"], name) for name in names)
-    rows.extend(index_rows({"id": entity["id"], **{n: entity[n] for n in names if n in entity}}))
 
 
 # Bulk writes go straight to the driver's executemany with positional rows: building SQLAlchemy parameter dicts
@@ -276,6 +231,16 @@ def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[An
     """PostgreSQL: COPY the rows into a temporary staging table, then one INSERT … SELECT … ON CONFLICT.
 
     Returns how many rows the INSERT wrote."""
+    stage = _stage(conn, table, columns, rows)
+    written = conn.exec_driver_sql(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT {on_conflict}"
+    ).rowcount
+    conn.exec_driver_sql(f"TRUNCATE {stage}")
+    return int(written)
+
+
+def _stage(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]]) -> str:
+    """PostgreSQL: COPY ``rows`` into the transaction's staging table of ``table``; returns its name."""
     stage = f"_stage_{table}"
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -284,11 +249,7 @@ def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[An
     with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    written = conn.exec_driver_sql(
-        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT {on_conflict}"
-    ).rowcount
-    conn.exec_driver_sql(f"TRUNCATE {stage}")
-    return int(written)
+    return stage
 
 
 def _changed_instances(tenant: str, entity: dict[str, Any], before: dict[str, Any]) -> Iterable[tuple[Any, ...]]:
@@ -311,14 +272,26 @@ def _epoch(instant: str) -> float:
 
 
 def insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Store (tenant, entity id, attribute, ts, numeric value, JSON value) instances; the same instant twice is one."""
+    """Store (tenant, entity id, attribute, ts, numeric value, JSON value) instances; the same instant twice is one.
+
+    The hourly aggregates (ngsi/temporal_hours.py) move in the same transaction."""
     if not rows:
         return 0
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        stored = _copy_upsert(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows, "DO NOTHING")
+        _stage(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows)
+        insert = (
+            f"INSERT INTO ngsi_temporal_instances ({HISTORY_COLUMNS}) SELECT {HISTORY_COLUMNS} FROM "
+            "_stage_ngsi_temporal_instances ON CONFLICT DO NOTHING RETURNING tenant, entity_id, attr, ts, value_num"
+        )
+        conn.exec_driver_sql(temporal_hours.with_hours(insert))
+        conn.exec_driver_sql("TRUNCATE _stage_ngsi_temporal_instances")
+    elif conn.dialect.name == "sqlite":
+        top = conn.exec_driver_sql("SELECT coalesce(max(pk), 0) FROM ngsi_temporal_instances").scalar_one()
+        conn.exec_driver_sql(_HISTORY, rows)
+        temporal_hours.add_since(conn, top)
     else:
         stored = conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows).rowcount
-    temporal_hours.add(conn, rows, stored)  # the hourly aggregates move in the same transaction
+        temporal_hours.add(conn, rows, stored)
     return len(rows)
 
 
@@ -448,9 +421,7 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     if gone:
         for tenant in {t for t, _ in gone}:
             ids = [entity_id for t, entity_id in gone if t == tenant]
-            delete_index(conn, tenant, ids)
-            attr_stats.forget(conn, tenant, _stored_of(conn, tenant, ids))
-            delete_geo(conn, tenant, ids)
+            projection.enqueue(conn, [(tenant, entity_id, data) for entity_id, data in _stored_of(conn, tenant, ids)])
         conn.execute(
             update(entities)
             .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
@@ -461,11 +432,11 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
 
 
 def _stored_of(conn: Connection, tenant: str, ids: Sequence[str]) -> list[tuple[str, str]]:
-    """(type value, stored JSON) of ``ids`` under ``tenant``."""
+    """(id, stored JSON) of ``ids`` under ``tenant``."""
     found: list[tuple[str, str]] = []
     for chunk in _chunks(ids):
-        stmt = select(entities.c.type, entities.c.data).where(entities.c.tenant == tenant, entities.c.id.in_(chunk))
-        found.extend((row.type, row.data) for row in conn.execute(stmt))
+        stmt = select(entities.c.id, entities.c.data).where(entities.c.tenant == tenant, entities.c.id.in_(chunk))
+        found.extend((row.id, row.data) for row in conn.execute(stmt))
     return found
 
 
@@ -475,9 +446,6 @@ def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> in
     if tenant is not None:
         stmt = stmt.where(entities.c.tenant == tenant)
     live = and_(stmt.whereclause, entities.c.removed.is_(False))  # type: ignore[arg-type]
-    held = conn.execute(select(entities.c.tenant, entities.c.type, entities.c.data).where(live)).all()
-    for holder in held:
-        delete_index(conn, holder.tenant, [entity_id])
-        attr_stats.forget(conn, holder.tenant, [(holder.type, holder.data)])
-        delete_geo(conn, holder.tenant, [entity_id])
+    held = conn.execute(select(entities.c.tenant, entities.c.data).where(live)).all()
+    projection.enqueue(conn, [(holder.tenant, entity_id, holder.data) for holder in held])
     return int(conn.execute(stmt).rowcount or 0)

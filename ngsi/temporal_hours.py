@@ -120,6 +120,37 @@ def recompute(conn: Connection, keys: Iterable[HourKey]) -> None:
     )
 
 
+def _floor_hour(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "CAST(floor(ts / 3600) AS INTEGER)"
+    return "(CAST(ts / 3600 AS INTEGER) - (ts < 0 AND ts / 3600 <> CAST(ts / 3600 AS INTEGER)))"  # a floor
+
+
+def _folded(dialect: str, source: str) -> str:
+    """``INSERT … SELECT`` adding the hourly aggregates of the instances ``source`` yields to the stored hours."""
+    hour = _floor_hour(dialect)
+    return (
+        f"INSERT INTO ngsi_temporal_hours ({COLUMNS}) "
+        f"SELECT tenant, entity_id, attr, {hour}, count(*), count(value_num), sum(value_num), min(value_num), "
+        f"max(value_num), sum(value_num * value_num), min(ts), max(ts) FROM {source} "
+        f"GROUP BY tenant, entity_id, attr, {hour} ON CONFLICT {_merge(dialect)}"
+    )
+
+
+def add_since(conn: Connection, top: int) -> None:
+    """SQLite: add the instances inserted above row ``top`` (by this transaction, the only writer) to their hours.
+
+    The database folds them in one statement: folding in Python and upserting one row per hour cost as much as
+    storing the instances (bench/harvest_pipeline.py). Duplicates the insert skipped are not above ``top``."""
+    conn.exec_driver_sql(_folded("sqlite", "ngsi_temporal_instances WHERE pk > ?"), (top,))
+
+
+def with_hours(insert: str) -> str:
+    """PostgreSQL: one statement running ``insert`` (``INSERT INTO ngsi_temporal_instances … RETURNING tenant,
+    entity_id, attr, ts, value_num``) that adds exactly the rows it inserted to their hours."""
+    return f"WITH ins AS ({insert}) " + _folded("postgresql", "ins")
+
+
 def add(conn: Connection, instances: Sequence[tuple[Any, ...]], stored: int) -> None:
     """Account for ``instances`` just offered to ``ngsi_temporal_instances``, of which ``stored`` were inserted."""
     if not instances:
@@ -144,11 +175,7 @@ def forget(conn: Connection, tenant: str | None, entity_id: str, attr: str | Non
 def rebuild(conn: Connection) -> None:
     """Every hour from the stored instances (the migration that creates the table)."""
     conn.execute(delete(temporal_hours))
-    hour = (
-        "CAST(floor(ts / 3600) AS INTEGER)"
-        if conn.dialect.name == "postgresql"
-        else "(CAST(ts / 3600 AS INTEGER) - (ts < 0 AND ts / 3600 <> CAST(ts / 3600 AS INTEGER)))"  # a floor
-    )
+    hour = _floor_hour(conn.dialect.name)
     conn.exec_driver_sql(
         f"INSERT INTO ngsi_temporal_hours ({COLUMNS}) "
         f"SELECT tenant, entity_id, attr, {hour}, count(*), count(value_num), sum(value_num), min(value_num), "

@@ -100,11 +100,12 @@ def test_hourly_aggregates_answer_what_the_instances_answer(db: Database, period
     assert bounds == [temporal.iso(start), temporal.iso(start + period)]
 
 
-def test_instances_stored_twice_are_counted_once(db: Database) -> None:
-    rows = _series(3, 120)
+@pytest.mark.parametrize("again", [10, 300])  # 300: the bulk path (COPY on PostgreSQL) folding in SQL
+def test_instances_stored_twice_are_counted_once(db: Database, again: int) -> None:
+    rows = _series(3, 360)
     with db.begin() as conn:
         add_instances(conn, TENANT, E1, rows)
-        add_instances(conn, TENANT, E1, [*rows[:10], ("bikes", T0 + 7300.0, 99)])  # ten already stored
+        add_instances(conn, TENANT, E1, [*rows[:again], ("bikes", T0 + 7300.0, 99)])  # already stored but one
         incremental = _hours(conn)
         temporal_hours.rebuild(conn)
         assert _hours(conn) == incremental
