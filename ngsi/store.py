@@ -7,7 +7,7 @@ harvest's batch upserts). Entities are kept as compact JSON so reads can send th
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,8 +78,8 @@ def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
-    """id → (stored JSON, removed flag) of the ids that exist under ``tenant``.
+def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, bool, tuple[Any, ...]]]:
+    """id → (stored JSON, removed flag, (type, scope, source id)) of the ids that exist under ``tenant``.
 
     One statement for the whole batch, the ids passed as one array (PostgreSQL) or one JSON text (SQLite): half
     the time of 500-id IN lists built by SQLAlchemy for a 20,000-entity snapshot.
@@ -90,13 +90,18 @@ def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tu
         rows = conn.exec_driver_sql(_EXISTING_ANY, (tenant, list(ids)))
     else:
         rows = conn.exec_driver_sql(_EXISTING_JSON, (tenant, orjson.dumps(list(ids)).decode()))
-    return {entity_id: (data, bool(removed)) for entity_id, data, removed in rows}
+    return {
+        entity_id: (data, bool(removed), (kind, scope, source))
+        for entity_id, data, removed, kind, scope, source in rows
+    }
 
 
-_EXISTING_ANY = "SELECT id, data, removed FROM ngsi_entities WHERE tenant = %s AND id = ANY(%s)"
+_EXISTING_ANY = "SELECT id, data, removed, type, scope, source_id FROM ngsi_entities WHERE tenant = %s AND id = ANY(%s)"
 _EXISTING_JSON = (
-    "SELECT id, data, removed FROM ngsi_entities WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))"
+    "SELECT id, data, removed, type, scope, source_id FROM ngsi_entities WHERE tenant = ? "
+    "AND id IN (SELECT value FROM json_each(?))"
 )
+_NOT_STORED: tuple[None, bool, tuple[Any, ...]] = (None, False, ())
 
 
 def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: datetime) -> UpsertResult:
@@ -117,42 +122,57 @@ class _Changes:
     """What one tenant's share of a batch writes: entity rows, history, and the index queue's rows."""
 
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    # Rows of stored entities whose type, scope and source stay: only their JSON changes (see _write).
+    same_keys: list[tuple[Any, ...]] = field(default_factory=list)
     history: list[tuple[Any, ...]] = field(default_factory=list)
-    queued: list[tuple[str, str, str | None]] = field(default_factory=list)  # see ngsi/projection.py
+    queued: list[projection.Queued] = field(default_factory=list)  # see ngsi/projection.py
 
 
 def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stamp: Any, result: UpsertResult) -> None:
     """One tenant's share of a batch: entity rows, the history, and the queue that brings the indexes in step."""
     created = len(result.created)
     old = _existing(conn, tenant, [w.id for w in group])
-    changes = _diff(tenant, group, old, stamp, result)
+    changes = _diff(tenant, group, old, stamp, result, conn.dialect.name)
     _register_type_sets(conn, {r[2] for r in changes.rows if "," in r[2]})
-    _write(conn, changes.rows)
+    _write(conn, changes.rows, _UPSERT)
+    _write(conn, changes.same_keys, _UPSERT_DATA)
     # Stale statistics would make the planner scan the table for every id lookup of the next run.
     analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
     projection.enqueue(conn, changes.queued)
-    result.instances += insert_history(conn, changes.history)
+    # PostgreSQL: the hours of these instances are recomputed from the queue (ngsi/projection.py).
+    result.instances += insert_history(conn, changes.history, hours=False)
 
 
 def _diff(
-    tenant: str, group: list[EntityWrite], old: dict[str, tuple[str, bool]], stamp: Any, result: UpsertResult
+    tenant: str,
+    group: list[EntityWrite],
+    old: dict[str, tuple[str, bool, tuple[Any, ...]]],
+    stamp: Any,
+    result: UpsertResult,
+    dialect: str,
 ) -> _Changes:
     """Compare each entity with its stored JSON; collect the rows of those that are new or changed."""
     changes = _Changes()
+    postgresql = dialect == "postgresql"
     for write in group:
         entity = write.stored()
         data = orjson.dumps(entity).decode()
-        previous, removed = old.get(write.id, (None, False))
+        previous, removed, keys = old.get(write.id, _NOT_STORED)
         # A removed entity that comes back counts as changed even when its data is the same: it is revived.
         if previous == data and not removed:
             result.unchanged.append(write.id)
             continue
         (result.created if previous is None else result.updated).append(write.id)
         kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
-        changes.rows.append((tenant, write.id, kind, scope, data, write.source_id, False, stamp, stamp))
-        changes.queued.append((tenant, write.id, None if removed else previous))
+        row = (tenant, write.id, kind, scope, data, write.source_id, False, stamp, stamp)
+        (changes.same_keys if keys == (kind, scope, write.source_id) else changes.rows).append(row)
         before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
-        changes.history.extend(_changed_instances(tenant, entity, before))
+        instances = _changed_instances(tenant, entity, before)
+        first = last = None
+        if instances and postgresql:
+            first, last = _hours_of(instances)
+        changes.queued.append((tenant, write.id, None if removed else previous, first, last))
+        changes.history.extend(instances)
     return changes
 
 
@@ -195,6 +215,13 @@ _UPSERT = (
     "scope = excluded.scope, data = excluded.data, source_id = excluded.source_id, removed = false, "
     "modified_at = excluded.modified_at"
 )
+# The same for entities whose indexed columns stay: SQLite rewrites the index entries of every column an UPDATE
+# sets, changed or not, and a harvest's update changes the JSON only (measured 8.9 → 5.6 µs per entity).
+_UPSERT_DATA = (
+    "INSERT INTO ngsi_entities (tenant, id, type, scope, data, source_id, removed, created_at, modified_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET data = excluded.data, "
+    "removed = false, modified_at = excluded.modified_at"
+)
 _HISTORY = (
     "INSERT INTO ngsi_temporal_instances (tenant, entity_id, attr, ts, value_num, value) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT DO NOTHING"  # the same value observed at the same instant twice is one instance
@@ -218,13 +245,13 @@ HISTORY_COLUMNS = "tenant, entity_id, attr, ts, value_num, value"
 COPY_THRESHOLD = 200  # below this many rows, executemany is as fast as staging through COPY
 
 
-def _write(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+def _write(conn: Connection, rows: list[tuple[Any, ...]], upsert: str) -> None:
     if not rows:
         return
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _copy_upsert(conn, "ngsi_entities", ENTITY_COLUMNS, rows, _UPSERT.split(" ON CONFLICT ", 1)[1])
+        _copy_upsert(conn, "ngsi_entities", ENTITY_COLUMNS, rows, upsert.split(" ON CONFLICT ", 1)[1])
     else:
-        conn.exec_driver_sql(_driver_sql(conn, _UPSERT), rows)
+        conn.exec_driver_sql(_driver_sql(conn, upsert), rows)
 
 
 def _copy_upsert(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]], on_conflict: str) -> int:
@@ -252,18 +279,28 @@ def _stage(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...
     return stage
 
 
-def _changed_instances(tenant: str, entity: dict[str, Any], before: dict[str, Any]) -> Iterable[tuple[Any, ...]]:
-    """Instances for every attribute with ``observedAt`` whose value differs from the stored entity."""
+def _changed_instances(tenant: str, entity: dict[str, Any], before: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Instances for every attribute with ``observedAt`` whose value differs from the stored entity.
+
+    Written for speed (one call per harvested entity, bench/harvest_pipeline.py): exact type checks, no generator."""
+    found: list[tuple[Any, ...]] = []
+    entity_id = entity["id"]
     for name, attr in entity.items():
-        if not isinstance(attr, dict) or "observedAt" not in attr or "value" not in attr:
-            continue
-        old = before.get(name)
-        if isinstance(old, dict) and old.get("value") == attr["value"]:
+        if type(attr) is not dict or "observedAt" not in attr or "value" not in attr:
             continue
         value = attr["value"]
-        numeric = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        ts = _epoch(attr["observedAt"])
-        yield (tenant, entity["id"], name, ts, numeric, orjson.dumps(value).decode())
+        old = before.get(name)
+        if type(old) is dict and old.get("value") == value:
+            continue
+        kind = type(value)
+        numeric = float(value) if kind is int or kind is float else None
+        found.append((tenant, entity_id, name, _epoch(attr["observedAt"]), numeric, orjson.dumps(value).decode()))
+    return found
+
+
+def _hours_of(instances: list[tuple[Any, ...]]) -> tuple[int, int]:
+    stamps = [row[3] for row in instances]
+    return int(min(stamps) // 3600), int(max(stamps) // 3600)
 
 
 @functools.lru_cache(maxsize=4096)  # a batch's observations share a handful of instants
@@ -271,13 +308,20 @@ def _epoch(instant: str) -> float:
     return datetime.fromisoformat(instant).timestamp()
 
 
-def insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+def insert_history(conn: Connection, rows: list[tuple[Any, ...]], *, hours: bool = True) -> int:
     """Store (tenant, entity id, attribute, ts, numeric value, JSON value) instances; the same instant twice is one.
 
-    The hourly aggregates (ngsi/temporal_hours.py) move in the same transaction."""
+    The hourly aggregates (ngsi/temporal_hours.py) move in the same transaction on PostgreSQL unless ``hours`` is
+    false (the entity writes' queue rows carry their hours instead); on SQLite they are replayed from the instances
+    (ngsi/projection.py)."""
     if not rows:
         return 0
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+    if conn.dialect.name == "postgresql" and not hours:
+        if len(rows) >= COPY_THRESHOLD:
+            _copy_upsert(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows, "DO NOTHING")
+        else:
+            conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows)
+    elif conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
         _stage(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows)
         insert = (
             f"INSERT INTO ngsi_temporal_instances ({HISTORY_COLUMNS}) SELECT {HISTORY_COLUMNS} FROM "
@@ -286,9 +330,7 @@ def insert_history(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         conn.exec_driver_sql(temporal_hours.with_hours(insert))
         conn.exec_driver_sql("TRUNCATE _stage_ngsi_temporal_instances")
     elif conn.dialect.name == "sqlite":
-        top = conn.exec_driver_sql("SELECT coalesce(max(pk), 0) FROM ngsi_temporal_instances").scalar_one()
-        conn.exec_driver_sql(_HISTORY, rows)
-        temporal_hours.add_since(conn, top)
+        conn.exec_driver_sql(_HISTORY, rows)  # the hours catch up from the instances (ngsi/projection.py)
     else:
         stored = conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows).rowcount
         temporal_hours.add(conn, rows, stored)
@@ -421,7 +463,8 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     if gone:
         for tenant in {t for t, _ in gone}:
             ids = [entity_id for t, entity_id in gone if t == tenant]
-            projection.enqueue(conn, [(tenant, entity_id, data) for entity_id, data in _stored_of(conn, tenant, ids)])
+            stored = _stored_of(conn, tenant, ids)
+            projection.enqueue(conn, [(tenant, entity_id, data, None, None) for entity_id, data in stored])
         conn.execute(
             update(entities)
             .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
@@ -447,5 +490,5 @@ def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> in
         stmt = stmt.where(entities.c.tenant == tenant)
     live = and_(stmt.whereclause, entities.c.removed.is_(False))  # type: ignore[arg-type]
     held = conn.execute(select(entities.c.tenant, entities.c.data).where(live)).all()
-    projection.enqueue(conn, [(holder.tenant, entity_id, holder.data) for holder in held])
+    projection.enqueue(conn, [(holder.tenant, entity_id, holder.data, None, None) for holder in held])
     return int(conn.execute(stmt).rowcount or 0)

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Integer, and_, cast, delete, func, select
 
-from ngsi import store, temporal_hours
+from ngsi import projection, store, temporal_hours
 from ngsi.tables import entities, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
 
@@ -324,10 +324,16 @@ def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[
 
 def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: str | None = None) -> int:
     """Forget the instances of one entity (or of one of its attributes); returns how many."""
+    if conn.dialect.name == "sqlite":
+        projection.catch_up_hours(conn)  # every instance counted before the hours of these go
     temporal_hours.forget(conn, tenant, entity_id, attr)
     conditions = [temporal_instances.c.entity_id == entity_id]
     if tenant is not None:
         conditions.append(temporal_instances.c.tenant == tenant)
     if attr is not None:
         conditions.append(temporal_instances.c.attr == attr)
-    return int(conn.execute(delete(temporal_instances).where(and_(*conditions))).rowcount or 0)
+    deleted = int(conn.execute(delete(temporal_instances).where(and_(*conditions))).rowcount or 0)
+    if conn.dialect.name == "sqlite":
+        # SQLite numbers a new row after the highest left: the mark must not stay above numbers it will reuse.
+        projection.set_hours_upto(conn, projection.catch_up_hours(conn))
+    return deleted

@@ -137,18 +137,39 @@ def _folded(dialect: str, source: str) -> str:
     )
 
 
-def add_since(conn: Connection, top: int) -> None:
-    """SQLite: add the instances inserted above row ``top`` (by this transaction, the only writer) to their hours.
+def add_range(conn: Connection, after: int, upto: int) -> None:
+    """SQLite: add the instances numbered ``after`` < pk <= ``upto`` to their hours (ngsi/projection.py).
 
     The database folds them in one statement: folding in Python and upserting one row per hour cost as much as
-    storing the instances (bench/harvest_pipeline.py). Duplicates the insert skipped are not above ``top``."""
-    conn.exec_driver_sql(_folded("sqlite", "ngsi_temporal_instances WHERE pk > ?"), (top,))
+    storing the instances (bench/harvest_pipeline.py)."""
+    conn.exec_driver_sql(_folded("sqlite", "ngsi_temporal_instances WHERE pk > ? AND pk <= ?"), (after, upto))
 
 
 def with_hours(insert: str) -> str:
     """PostgreSQL: one statement running ``insert`` (``INSERT INTO ngsi_temporal_instances … RETURNING tenant,
     entity_id, attr, ts, value_num``) that adds exactly the rows it inserted to their hours."""
     return f"WITH ins AS ({insert}) " + _folded("postgresql", "ins")
+
+
+def recompute_spans(conn: Connection, spans: Sequence[tuple[str, str, int, int]]) -> None:
+    """PostgreSQL: rebuild the hours ``first``..``last`` of (tenant, entity id, first, last) from the instances,
+    every attribute of the entity (ngsi/projection.py replays the hours of entity writes so)."""
+    arrays = tuple(list(column) for column in zip(*spans, strict=True))
+    spans_sql = "unnest(%s::varchar[], %s::varchar[], %s::int[], %s::int[]) AS d(tenant, entity_id, h0, h1)"
+    conn.exec_driver_sql(
+        f"DELETE FROM ngsi_temporal_hours AS h USING {spans_sql} WHERE h.tenant = d.tenant "
+        "AND h.entity_id = d.entity_id AND h.hour BETWEEN d.h0 AND d.h1",
+        arrays,
+    )
+    hour = _floor_hour("postgresql")
+    conn.exec_driver_sql(
+        f"INSERT INTO ngsi_temporal_hours ({COLUMNS}) "
+        f"SELECT i.tenant, i.entity_id, i.attr, {hour}, count(*), count(value_num), sum(value_num), "
+        "min(value_num), max(value_num), sum(value_num * value_num), min(ts), max(ts) "
+        f"FROM {spans_sql} JOIN ngsi_temporal_instances AS i ON i.tenant = d.tenant AND i.entity_id = d.entity_id "
+        f"AND i.ts >= d.h0 * 3600.0 AND i.ts < (d.h1 + 1) * 3600.0 GROUP BY i.tenant, i.entity_id, i.attr, {hour}",
+        arrays,
+    )
 
 
 def add(conn: Connection, instances: Sequence[tuple[Any, ...]], stored: int) -> None:

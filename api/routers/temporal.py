@@ -24,7 +24,7 @@ from hub.errors import (
     ResourceNotFound,
     UnsupportedMediaType,
 )
-from ngsi import store
+from ngsi import projection, store
 from ngsi import temporal as history
 from ngsi.shaping import Shape, parse_projection
 from schemas.ngsild import is_absolute_uri
@@ -131,6 +131,8 @@ def _kinds(stored: str) -> dict[str, str]:
 def _render(
     state: HubState, q: history.TemporalQuery, mode: str, methods: list[str], period: float | None
 ) -> tuple[list[dict[str, Any]], int]:
+    if mode == "aggregatedValues":
+        projection.ensure_current(state.db)  # the hourly aggregates hold every committed instance
     with state.db.connect() as conn:
         found, total = history.matching_entities(conn, q)
         keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]

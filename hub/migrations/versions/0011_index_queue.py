@@ -1,4 +1,6 @@
-"""The index queue (ngsi.projection): writes queue their entities, and the query indexes catch up from it.
+"""The index queue (ngsi.projection): writes queue their entities, and the query indexes catch up from it;
+on SQLite, the mark up to which the hourly aggregates count the history (every instance so far: they were kept
+in step by the writes until now).
 
 Revision ID: 0011
 Revises: 0013
@@ -23,9 +25,21 @@ def upgrade() -> None:
         sa.Column("tenant", sa.String(64), nullable=False),
         sa.Column("entity_id", sa.String(512), nullable=False),
         sa.Column("before", sa.Text, nullable=True),
+        sa.Column("hour_first", sa.Integer, nullable=True),
+        sa.Column("hour_last", sa.Integer, nullable=True),
     )
     op.create_index("ix_ngsi_index_queue_entity", "ngsi_index_queue", ["tenant", "entity_id"])
+    op.create_table(
+        "ngsi_projection_state",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    )
+    op.execute(
+        "INSERT INTO ngsi_projection_state (name, value) "
+        "SELECT 'hours', coalesce(max(pk), 0) FROM ngsi_temporal_instances"
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ngsi_projection_state")
     op.drop_table("ngsi_index_queue")
