@@ -27,8 +27,8 @@ Replaying: the rows are taken in queue order, a chunk at a time, and each chunk 
 entities (later ones too): the earliest row's ``before`` is what the indexes hold, the entity's current stored JSON
 is what they must hold, and the difference is written — whole for an entity new to the index, per changed attribute
 for an updated one, removed for a deleted or removed one. Two replays never run at once: PostgreSQL takes a
-transaction-level advisory lock, SQLite's first statement is the queue's DELETE, which takes the database's write
-lock.
+transaction-level advisory lock; on SQLite the first statement is a write that changes nothing and takes the
+database's write lock (:func:`_write_lock`).
 """
 
 from __future__ import annotations
@@ -137,8 +137,18 @@ def rebuild_hours(conn: Connection) -> None:
         set_hours_upto(conn, int(top))
 
 
+def _write_lock(conn: Connection) -> None:
+    """SQLite: take the database's write lock before reading what to replay.
+
+    The driver begins a transaction only before a write, so reads that come first run outside it: two replays
+    could both read the same mark and fold the same instances twice. A write that changes nothing takes the lock
+    (waiting for the other writer, up to the busy timeout), and every read after it sees the latest commit."""
+    conn.exec_driver_sql("UPDATE ngsi_projection_state SET value = value WHERE 0")
+
+
 def catch_up_hours(conn: Connection) -> int:
     """SQLite: fold the instances written since the last replay into their hours; returns the new mark."""
+    _write_lock(conn)
     top = conn.exec_driver_sql("SELECT coalesce(max(pk), 0) FROM ngsi_temporal_instances").scalar_one()
     done = hours_upto(conn)
     if top > done:

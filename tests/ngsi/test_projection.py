@@ -156,9 +156,11 @@ def test_reads_in_another_process_replay_what_was_committed(db: Database, databa
 
 
 def test_concurrent_replays_count_each_write_once(db: Database, database_url: str) -> None:
+    observed = {"type": "Property", "value": 1, "observedAt": _iso(T0)}
     writes = [
         store.EntityWrite(
-            "oslo", {"id": f"urn:ngsi-ld:Thing:{n}", "type": "Thing", "n": {"type": "Property", "value": n}}
+            "oslo",
+            {"id": f"urn:ngsi-ld:Thing:{n}", "type": "Thing", "n": {"type": "Property", "value": n}, "o": observed},
         )
         for n in range(3 * projection.CHUNK // 2)
     ]
@@ -178,5 +180,11 @@ def test_concurrent_replays_count_each_write_once(db: Database, database_url: st
     assert sum(replayed) == len(writes)
     with db.connect() as conn:
         counts = {(r.type, r.attr): r.entities for r in conn.execute(select(attr_stats))}
+        hours = conn.execute(select(hours_table.c.n)).scalars().all()
     assert counts[("Thing", "n")] == len(writes)
-    assert _rebuilt(db)[2] == [("oslo", "Thing", "", "", len(writes)), ("oslo", "Thing", "n", "Property", len(writes))]
+    assert hours == [1] * len(writes)  # each instance in its hour once
+    assert _rebuilt(db)[2] == [
+        ("oslo", "Thing", "", "", len(writes)),
+        ("oslo", "Thing", "n", "Property", len(writes)),
+        ("oslo", "Thing", "o", "Property", len(writes)),
+    ]
