@@ -2,9 +2,8 @@
 
 The entity table (and the history) are the records: what a write commits and what must never be lost. The attribute
 index (``q``, ``attrs``), the spatial index (geo-queries) and the discovery statistics are derived from them. A
-write does not rebuild them in its own transaction: it appends one row per written entity to ``ngsi_index_queue``
-(the entity's state as it was before, which is what the indexes hold for it), and :func:`catch_up` replays the queue
-into the indexes.
+write does not rebuild them in its own transaction: it appends one row per written entity to ``ngsi_index_queue``,
+and :func:`catch_up` replays the queue into the indexes.
 
 Why: a harvest snapshot of 20,000 stations writes ~15 attribute-index rows, a spatial row and statistics per
 station — three times the work of storing the records themselves (bench/harvest_pipeline.py prints both rates). The
@@ -24,9 +23,11 @@ fall in (``hour_first``..``hour_last``), and the replay recomputes those hours o
 other history writes (the temporal API) fold their own instances as they insert them.
 
 Replaying: the rows are taken in queue order, a chunk at a time, and each chunk takes *every* queued row of its
-entities (later ones too): the earliest row's ``before`` is what the indexes hold, the entity's current stored JSON
-is what they must hold, and the difference is written — whole for an entity new to the index, per changed attribute
-for an updated one, removed for a deleted or removed one. Two replays never run at once: PostgreSQL takes a
+entities (later ones too). An entity's attribute-index and spatial rows are rewritten from its current stored JSON
+(dropped when it is deleted or removed), and the discovery statistics move by the difference between the signature
+they count for it (``ngsi_index_state``, written by the replay itself) and its new one. Nothing a writer read
+before its write is trusted, so two writers racing on one entity cannot leave the indexes describing a state that
+was never stored. Two replays never run at once: PostgreSQL takes a
 transaction-level advisory lock; on SQLite the first statement is a write that changes nothing and takes the
 database's write lock (:func:`_write_lock`).
 """
@@ -36,7 +37,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -45,8 +46,9 @@ from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, T
 from hub.collector import collection_paused
 from hub.db import Database, metadata
 from ngsi import attr_stats, temporal_hours
-from ngsi.attr_index import IndexRow, index_rows, replace_attributes, write_index
+from ngsi.attr_index import IndexRow, index_rows, write_index
 from ngsi.geo_index import delete_geo, write_geo
+from ngsi.live import live_pages
 from ngsi.tables import type_column
 
 log = logging.getLogger(__name__)
@@ -60,13 +62,19 @@ index_queue = Table(
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("tenant", String(64), nullable=False),
     Column("entity_id", String(512), nullable=False),
-    # The entity's stored JSON before the write, when the indexes held it (live); NULL when they did not (new,
-    # or coming back after being removed).
-    Column("before", Text, nullable=True),
     # PostgreSQL: the hours (epoch seconds // 3600) of the instances the write added, to recompute; else NULL.
     Column("hour_first", Integer, nullable=True),
     Column("hour_last", Integer, nullable=True),
     Index("ix_ngsi_index_queue_entity", "tenant", "entity_id"),
+)
+
+# What the statistics count for each indexed entity: its signature (ngsi.attr_stats), as JSON.
+index_state = Table(
+    "ngsi_index_state",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("entity_id", String(512), primary_key=True),
+    Column("signature", Text, nullable=False),
 )
 
 projection_state = Table(
@@ -77,12 +85,12 @@ projection_state = Table(
 )
 HOURS = "hours"  # projection_state: the last instance (pk) the hourly aggregates count (SQLite)
 
-QUEUE_COLUMNS = "tenant, entity_id, before, hour_first, hour_last"
-_ENQUEUE = f"INSERT INTO ngsi_index_queue ({QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+QUEUE_COLUMNS = "tenant, entity_id, hour_first, hour_last"
+_ENQUEUE = f"INSERT INTO ngsi_index_queue ({QUEUE_COLUMNS}) VALUES (?, ?, ?, ?)"
 COPY_THRESHOLD = 200  # PostgreSQL: below this many rows, executemany is as fast as COPY
 
-# (tenant, entity id, JSON the indexes held or None, first hour, last hour of its new instances or None)
-Queued = tuple[str, str, str | None, int | None, int | None]
+# (tenant, entity id, first hour, last hour of its new instances or None)
+Queued = tuple[str, str, int | None, int | None]
 
 
 def _sql(conn: Connection, sql: str) -> str:
@@ -166,20 +174,6 @@ def ensure_current(db: Database) -> int:
         return catch_up(conn)
 
 
-@dataclass(slots=True)
-class _Step:
-    """One tenant's share of a chunk: what the indexes must lose and gain."""
-
-    fresh: list[str] = field(default_factory=list)  # entities new to the index: written whole
-    fresh_rows: list[IndexRow] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)  # entities the index must forget
-    changed: list[tuple[str, str]] = field(default_factory=list)  # (entity id, attribute) of updated ones
-    changed_rows: list[IndexRow] = field(default_factory=list)
-    written: list[dict[str, Any]] = field(default_factory=list)  # the current JSON of the fresh and updated ones
-    held: dict[str, tuple[str, bool]] = field(default_factory=dict)  # the JSON the index held, for write_geo
-    shapes: Counter[attr_stats.Key] = field(default_factory=Counter)
-
-
 def catch_up(conn: Connection) -> int:
     """Replay the queue into the indexes in the caller's transaction; returns the number of entities replayed."""
     if conn.dialect.name == "postgresql":
@@ -197,9 +191,8 @@ def catch_up(conn: Connection) -> int:
 
 @dataclass(slots=True)
 class _Taken:
-    """One entity of a chunk: the JSON its indexes hold, and the hours to recompute (PostgreSQL)."""
+    """One entity of a chunk: the hours to recompute (PostgreSQL)."""
 
-    before: str | None
     hours: tuple[int, int] | None = None
 
     def widen(self, first: int | None, last: int | None) -> None:
@@ -214,16 +207,13 @@ def _take(conn: Connection) -> dict[tuple[str, str], _Taken]:
         _sql(
             conn,
             "DELETE FROM ngsi_index_queue WHERE seq IN (SELECT seq FROM ngsi_index_queue ORDER BY seq LIMIT ?) "
-            "RETURNING seq, tenant, entity_id, before, hour_first, hour_last",
+            "RETURNING seq, tenant, entity_id, hour_first, hour_last",
         ),
         (CHUNK,),
     ).all()
     taken: dict[tuple[str, str], _Taken] = {}
-    for _seq, tenant, entity_id, before, first, last in sorted(head):
-        item = taken.get((tenant, entity_id))
-        if item is None:
-            item = taken[(tenant, entity_id)] = _Taken(before)  # the earliest row: what the indexes hold
-        item.widen(first, last)
+    for _seq, tenant, entity_id, first, last in sorted(head):
+        taken.setdefault((tenant, entity_id), _Taken()).widen(first, last)
     # Later rows of the same entities: replaying the current state covers them too (and their hours).
     for tenant, entity_id, first, last in _drop_rest(conn, list(taken)):
         taken[(tenant, entity_id)].widen(first, last)
@@ -268,45 +258,78 @@ def _current(conn: Connection, tenant: str, ids: list[str]) -> dict[str, tuple[s
 
 
 def _replay(conn: Connection, taken: dict[tuple[str, str], _Taken]) -> int:
-    by_tenant: dict[str, list[tuple[str, str | None]]] = {}
-    for (tenant, entity_id), item in taken.items():
-        by_tenant.setdefault(tenant, []).append((entity_id, item.before))
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, entity_id in taken:
+        by_tenant.setdefault(tenant, []).append(entity_id)
     hours = [(tenant, entity_id, *item.hours) for (tenant, entity_id), item in taken.items() if item.hours]
     if hours:
         temporal_hours.recompute_spans(conn, hours)
-    for tenant, group in by_tenant.items():
-        step = _plan(group, _current(conn, tenant, [entity_id for entity_id, _ in group]))
-        write_index(conn, tenant, step.fresh + step.gone, step.fresh_rows)
-        replace_attributes(conn, tenant, step.changed, step.changed_rows)
-        attr_stats.apply(conn, tenant, step.shapes)
-        delete_geo(conn, tenant, step.gone)
-        write_geo(conn, tenant, step.written, step.fresh, step.changed, step.held)
+    for tenant, ids in by_tenant.items():
+        current = _current(conn, tenant, ids)
+        held = _held(conn, tenant, ids)
+        shapes: Counter[attr_stats.Key] = Counter()
+        written: list[dict[str, Any]] = []
+        rows: list[IndexRow] = []
+        state: list[tuple[str, str, str]] = []
+        for entity_id in ids:
+            signature = held.get(entity_id)
+            if signature is not None:
+                shapes.subtract(tuple(key) for key in orjson.loads(signature))
+            stored = current.get(entity_id)
+            if stored is None:
+                continue
+            entity: dict[str, Any] = orjson.loads(stored[1])
+            keys = attr_stats.signature(entity, stored[0])
+            shapes.update(keys)
+            state.append((tenant, entity_id, orjson.dumps(sorted(keys)).decode()))
+            written.append(entity)
+            rows.extend(index_rows(entity))
+        write_index(conn, tenant, ids, rows)
+        attr_stats.apply(conn, tenant, shapes)
+        delete_geo(conn, tenant, ids)
+        write_geo(conn, tenant, written, [str(e["id"]) for e in written], [], {})
+        _write_state(conn, tenant, ids, state)
     return len(taken)
 
 
-def _plan(group: list[tuple[str, str | None]], current: dict[str, tuple[str, str]]) -> _Step:
-    step = _Step()
-    for entity_id, before in group:
-        now = current.get(entity_id)
-        if now is not None and now[1] == before:
-            continue  # written back to what the indexes hold
-        old: dict[str, Any] | None = orjson.loads(before) if before is not None else None
-        if old is not None:
-            step.shapes.subtract(attr_stats.signature(old, type_column(old["type"])))
-        if now is None:
-            if old is not None:
-                step.gone.append(entity_id)
-            continue
-        entity: dict[str, Any] = orjson.loads(now[1])
-        step.shapes.update(attr_stats.signature(entity, now[0]))
-        step.written.append(entity)
-        if old is None:
-            step.fresh.append(entity_id)
-            step.fresh_rows.extend(index_rows(entity))
-            continue
-        assert before is not None
-        step.held[entity_id] = (before, False)
-        names = [n for n in entity.keys() | old.keys() if n not in ("id", "type") and entity.get(n) != old.get(n)]
-        step.changed.extend((entity_id, name) for name in names)
-        step.changed_rows.extend(index_rows({"id": entity_id, **{n: entity[n] for n in names if n in entity}}))
-    return step
+def _held(conn: Connection, tenant: str, ids: list[str]) -> dict[str, str]:
+    """The signatures the statistics count for ``ids`` (JSON), of those indexed."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            "SELECT entity_id, signature FROM ngsi_index_state WHERE tenant = %s AND entity_id = ANY(%s)",
+            (tenant, ids),
+        )
+    else:
+        rows = conn.exec_driver_sql(
+            "SELECT entity_id, signature FROM ngsi_index_state WHERE tenant = ? "
+            "AND entity_id IN (SELECT value FROM json_each(?))",
+            (tenant, orjson.dumps(ids).decode()),
+        )
+    return {entity_id: signature for entity_id, signature in rows}
+
+
+def _write_state(conn: Connection, tenant: str, ids: list[str], rows: list[tuple[str, str, str]]) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DELETE FROM ngsi_index_state WHERE tenant = %s AND entity_id = ANY(%s)", (tenant, ids))
+    else:
+        conn.exec_driver_sql(
+            "DELETE FROM ngsi_index_state WHERE tenant = ? AND entity_id IN (SELECT value FROM json_each(?))",
+            (tenant, orjson.dumps(ids).decode()),
+        )
+    if rows:
+        conn.exec_driver_sql(
+            _sql(conn, "INSERT INTO ngsi_index_state (tenant, entity_id, signature) VALUES (?, ?, ?)"), rows
+        )
+
+
+def rebuild_state(conn: Connection, *, batch: int = 1000) -> None:
+    """The signature of every live entity, as the statistics count them (the migration that creates the table)."""
+    conn.exec_driver_sql("DELETE FROM ngsi_index_state")
+    for tenant, found in live_pages(conn, batch=batch):
+        rows = [
+            (tenant, str(e["id"]), orjson.dumps(sorted(attr_stats.signature(e, type_column(e["type"])))).decode())
+            for e in found
+        ]
+        conn.exec_driver_sql(
+            _sql(conn, "INSERT INTO ngsi_index_state (tenant, entity_id, signature) VALUES (?, ?, ?)"), rows
+        )

@@ -171,7 +171,7 @@ def _diff(
         first = last = None
         if instances and postgresql:
             first, last = _hours_of(instances)
-        changes.queued.append((tenant, write.id, None if removed else previous, first, last))
+        changes.queued.append((tenant, write.id, first, last))
         changes.history.extend(instances)
     return changes
 
@@ -461,10 +461,7 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     ).all()
     gone = [(row.tenant, row.id) for row in active if row.id not in keep]
     if gone:
-        for tenant in {t for t, _ in gone}:
-            ids = [entity_id for t, entity_id in gone if t == tenant]
-            stored = _stored_of(conn, tenant, ids)
-            projection.enqueue(conn, [(tenant, entity_id, data, None, None) for entity_id, data in stored])
+        projection.enqueue(conn, [(tenant, entity_id, None, None) for tenant, entity_id in gone])
         conn.execute(
             update(entities)
             .where(and_(entities.c.tenant == bindparam("b_tenant"), entities.c.id == bindparam("b_id")))
@@ -474,21 +471,12 @@ def mark_removed(conn: Connection, *, source_id: str, keep: Collection[str], now
     return [entity_id for _tenant, entity_id in gone]
 
 
-def _stored_of(conn: Connection, tenant: str, ids: Sequence[str]) -> list[tuple[str, str]]:
-    """(id, stored JSON) of ``ids`` under ``tenant``."""
-    found: list[tuple[str, str]] = []
-    for chunk in _chunks(ids):
-        stmt = select(entities.c.id, entities.c.data).where(entities.c.tenant == tenant, entities.c.id.in_(chunk))
-        found.extend((row.id, row.data) for row in conn.execute(stmt))
-    return found
-
-
 def delete_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> int:
     """Delete an entity (from one tenant, or from every tenant holding it); returns how many rows went."""
     stmt = delete(entities).where(entities.c.id == entity_id)
     if tenant is not None:
         stmt = stmt.where(entities.c.tenant == tenant)
     live = and_(stmt.whereclause, entities.c.removed.is_(False))  # type: ignore[arg-type]
-    held = conn.execute(select(entities.c.tenant, entities.c.data).where(live)).all()
-    projection.enqueue(conn, [(holder.tenant, entity_id, holder.data, None, None) for holder in held])
+    held = conn.execute(select(entities.c.tenant).where(live)).scalars().all()
+    projection.enqueue(conn, [(holder, entity_id, None, None) for holder in held])
     return int(conn.execute(stmt).rowcount or 0)
