@@ -156,6 +156,7 @@ TABLES = (  # every table a harvest writes, emptied before each trial
     "ngsi_attr_stats",
     "ngsi_geo_index",
     "ngsi_projection_state",
+    "ngsi_index_state",
 )
 
 
