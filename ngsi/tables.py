@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, false
 
 from hub.db import UTCDateTime, metadata
 
@@ -39,6 +39,9 @@ temporal_instances = Table(
     Column("ts", Float, nullable=False),
     Column("value_num", Float, nullable=True),
     Column("value", Text, nullable=False),
+    # An attribute's deletion is an instance too (``deletedAt`` at ``ts``), with the attribute's type at the time.
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("kind", String(32), nullable=True),
     Index("ix_ngsi_temporal_instances_entity", "tenant", "entity_id", "attr", "ts", unique=True),
 )
 

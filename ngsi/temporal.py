@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Connection, Integer, and_, cast, delete, func, select
 
 from ngsi import store, temporal_hours
+from ngsi.provision import NULL
 from ngsi.tables import entities, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
 
@@ -45,6 +46,17 @@ class TemporalQuery:
     last_n: int | None = None
     limit: int = 100  # entities per page
     offset: int = 0
+    max_instances: int | None = None  # the hub's cap of instances per attribute (None: no cap)
+    deleted: bool = False  # timeproperty=deletedAt: the deletions of attributes instead of their observed values
+
+    @property
+    def instance_cap(self) -> int | None:
+        """Most instances one attribute may return: lastN, the hub's cap, whichever is smaller."""
+        caps = [cap for cap in (self.last_n, self.max_instances) if cap is not None]
+        return min(caps) if caps else None
+
+
+Series = dict[tuple[str, str], dict[str, list[tuple[Any, float]]]]
 
 
 def iso(ts: float) -> str:
@@ -94,6 +106,7 @@ def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> list[
     t = temporal_instances.c
     tenants = {tenant for tenant, _ in keys}
     conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants), *_window(q)]
+    conditions.append(t.deleted.is_(q.deleted))
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     return conditions
@@ -101,28 +114,87 @@ def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> list[
 
 def instances(
     conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, list[tuple[Any, float]]]]:
-    """(tenant, entity id) → attribute → [(value, ts)], oldest first (the newest ``last_n`` when given)."""
+) -> tuple[Series, dict[tuple[str, str, str], str]]:
+    """(tenant, entity id) → attribute → [(value, ts)], oldest first, and the type of each deleted attribute.
+
+    With a cap (``lastN``, the hub's maximum) each attribute holds at most cap + 1 instances, the newest ones with
+    lastN and the oldest ones without: the one beyond the cap tells ``paginate`` that the attribute was cut."""
     if not keys:
-        return {}
+        return {}, {}
     t = temporal_instances.c
-    order = t.ts.desc() if q.last_n else t.ts.asc()
-    stmt = select(t.tenant, t.entity_id, t.attr, t.ts, t.value).where(and_(*_instance_filter(q, keys)))
-    if q.last_n:
+    stmt = select(t.tenant, t.entity_id, t.attr, t.ts, t.value, t.kind).where(and_(*_instance_filter(q, keys)))
+    cap = q.instance_cap
+    if cap is not None:
+        order = t.ts.desc() if q.last_n else t.ts.asc()
         ranked = stmt.add_columns(
             func.row_number().over(partition_by=(t.tenant, t.entity_id, t.attr), order_by=order).label("n")
         ).subquery()
-        stmt = select(ranked.c.tenant, ranked.c.entity_id, ranked.c.attr, ranked.c.ts, ranked.c.value).where(
-            ranked.c.n <= q.last_n
-        )
-    out: dict[tuple[str, str], dict[str, list[tuple[Any, float]]]] = {}
+        r = ranked.c
+        stmt = select(r.tenant, r.entity_id, r.attr, r.ts, r.value, r.kind).where(r.n <= cap + 1)
+    out: Series = {}
+    kinds: dict[tuple[str, str, str], str] = {}
     wanted = set(keys)
     for row in conn.execute(stmt.order_by("ts")):
         if (row.tenant, row.entity_id) in wanted:
             out.setdefault((row.tenant, row.entity_id), {}).setdefault(row.attr, []).append(
                 (orjson.loads(row.value), row.ts)
             )
-    return out
+            if row.kind:
+                kinds[(row.tenant, row.entity_id, row.attr)] = row.kind
+    return out, kinds
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The instances to send, and the Content-Range of the time they cover when some were cut (else None)."""
+
+    series: Series
+    content_range: str | None = None
+
+
+def paginate(series: Series, q: TemporalQuery) -> Page:
+    """Cut the instances to the cap and send one time range complete for every attribute (clause 6.3.10).
+
+    lastN below the hub's cap only keeps each attribute's newest N: that is all that was asked, nothing is left
+    out (200). When the hub's cap (NORDHUB_TEMPORAL_MAX_INSTANCES) cuts, each attribute over it keeps its cap
+    instances (the oldest; the newest with lastN). The range then ends where the first such attribute stops, and
+    every other attribute is cut at the same instant, so that a client asking again from there misses nothing.
+    It runs from the older end (the window's start, else the oldest instance sent) to the cut; with lastN it
+    runs backwards, from the newer end (the window's end, else the newest instance) down to the cut. Its size is
+    lastN, or ``*`` (unknown) without it.
+    """
+    cap = q.instance_cap
+    newest_first = q.last_n is not None
+    if cap is None:
+        return Page(series)
+    if q.max_instances is None or cap < q.max_instances:
+        # Only lastN cut: each attribute's newest N is the whole answer to what was asked, not a partial one.
+        return Page({key: {attr: found[-cap:] for attr, found in attrs.items()} for key, attrs in series.items()})
+    bounds = []
+    for attrs in series.values():
+        for found in attrs.values():
+            if len(found) > cap:
+                bounds.append(found[-cap][1] if newest_first else found[cap - 1][1])
+    if not bounds:
+        return Page(series)
+    cut = max(bounds) if newest_first else min(bounds)
+    kept: Series = {
+        key: {
+            attr: [i for i in found if (i[1] >= cut if newest_first else i[1] <= cut)]
+            for attr, found in attrs.items()
+        }
+        for key, attrs in series.items()
+    }
+    sent = [ts for attrs in kept.values() for found in attrs.values() for _value, ts in found]
+    if newest_first:
+        window_end = q.end_time_at if q.timerel is TimeRel.BETWEEN else None
+        window_end = q.time_at if q.timerel is TimeRel.BEFORE else window_end
+        start, end = (window_end if window_end is not None else max(sent)), cut
+    else:
+        window_start = q.time_at if q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN) else None
+        start, end = (window_start if window_start is not None else min(sent)), cut
+    size = str(q.last_n) if q.last_n is not None else "*"
+    return Page(kept, f"date-time {iso(start)}-{iso(end)}/{size}")
 
 
 def _bucket(conn: Connection, ts: Any, origin: float, period: float | None) -> Any:
@@ -263,6 +335,8 @@ def _aggregate_select(
     conditions = [source.entity_id.in_([entity_id for _, entity_id in keys]), source.tenant.in_({t for t, _ in keys})]
     if q.attrs:
         conditions.append(source.attr.in_(q.attrs))
+    if not hourly:
+        conditions.append(source.deleted.is_(False))  # a deletion is no observed value (the hours hold none)
     stmt = select(source.tenant, source.entity_id, source.attr, bucket, *columns).where(and_(*conditions, *window))
     if single:
         return stmt.order_by(source.tenant, source.entity_id, source.attr, source.hour)
@@ -331,3 +405,32 @@ def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: s
     if attr is not None:
         conditions.append(temporal_instances.c.attr == attr)
     return int(conn.execute(delete(temporal_instances).where(and_(*conditions))).rowcount or 0)
+
+
+DELETED_VALUES = {"LanguageProperty": {"@none": NULL}, "ListProperty": [NULL]}
+
+
+def record_deletions(
+    conn: Connection, tenant: str, entity_id: str, attrs: dict[str, str], *, at: datetime
+) -> None:
+    """Keep the deletion of attributes (name → attribute type) as instances with ``deletedAt`` = ``at``.
+
+    The value is NGSI-LD's null in the attribute's form (``urn:ngsi-ld:null``; a LanguageProperty's language map
+    ``{"@none": "urn:ngsi-ld:null"}``). They stay apart from observed values: not in the hourly aggregates, and
+    returned only with ``timeproperty=deletedAt``."""
+    ts = at.timestamp()
+    rows = [
+        {
+            "tenant": tenant,
+            "entity_id": entity_id,
+            "attr": attr,
+            "ts": ts,
+            "value_num": None,
+            "value": orjson.dumps(DELETED_VALUES.get(kind, NULL)).decode(),
+            "deleted": True,
+            "kind": kind,
+        }
+        for attr, kind in attrs.items()
+    ]
+    if rows:
+        conn.execute(temporal_instances.insert(), rows)

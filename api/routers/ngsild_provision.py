@@ -28,6 +28,7 @@ from hub.errors import (
     ResourceNotFound,
 )
 from ngsi import provision, store
+from ngsi import temporal as history
 from schemas.ngsild import is_absolute_uri
 
 
@@ -161,10 +162,19 @@ def delete_attr(
     key, attr = tenant or "", _ld(request).translation.to_stored(attr)
     with state.db.begin() as conn:
         entity = _load(conn, key, _own(state, writer, entity_id))
-        if entity.pop(attr, None) is None:
+        removed = entity.pop(attr, None)
+        if removed is None:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
         _save(conn, key, entity)
+        history.record_deletions(conn, key, entity_id, {attr: _attr_type(removed)}, at=datetime.now(UTC))
     return Response(status_code=204, headers=_headers(key))
+
+
+def _attr_type(attribute: Any) -> str:
+    """The type of an attribute as stored (a multi-instance attribute: its first instance's)."""
+    first = attribute[0] if isinstance(attribute, list) and attribute else attribute
+    kind = first.get("type") if isinstance(first, dict) else None
+    return kind if isinstance(kind, str) else "Property"
 
 
 @router.post("/entities", status_code=201, summary="Create an entity")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -79,8 +80,8 @@ def _query(state: HubState, tenant: str | None, params: dict[str, Any]) -> histo
             raise BadRequestData("timerel=between needs endTimeAt")
     else:
         rel = None
-    if params["timeproperty"] not in (None, "observedAt"):
-        raise OperationNotSupported("only timeproperty=observedAt is kept in this hub's history")
+    if params["timeproperty"] not in (None, "observedAt", "deletedAt"):
+        raise OperationNotSupported("this hub's history keeps timeproperty=observedAt and deletedAt only")
     if not 1 <= params["limit"] <= MAX_LIMIT:
         raise BadRequestData(f"limit must be 1..{MAX_LIMIT}")
     if params["lastN"] is not None and params["lastN"] < 1:
@@ -96,6 +97,8 @@ def _query(state: HubState, tenant: str | None, params: dict[str, Any]) -> histo
         last_n=params["lastN"],
         limit=params["limit"],
         offset=params["offset"],
+        max_instances=state.settings.temporal_max_instances,
+        deleted=params["timeproperty"] == "deletedAt",
     )
 
 
@@ -128,9 +131,20 @@ def _kinds(stored: str) -> dict[str, str]:
     return {k: v.get("type", "Property") for k, v in entity.items() if isinstance(v, dict)}
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A page of temporal entities, their total, and the Content-Range when instances were cut (206)."""
+
+    entities: list[dict[str, Any]]
+    total: int
+    content_range: str | None = None
+
+
 def _render(
     state: HubState, q: history.TemporalQuery, mode: str, methods: list[str], period: float | None
-) -> tuple[list[dict[str, Any]], int]:
+) -> Rendered:
+    kinds: dict[tuple[str, str, str], str] = {}
+    content_range = None
     with state.db.connect() as conn:
         found, total = history.matching_entities(conn, q)
         keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]
@@ -140,22 +154,26 @@ def _render(
                 key: {attr: {"values": values} for attr, values in attrs.items()} for key, attrs in aggregated.items()
             }
         else:
-            found_instances = history.instances(conn, q, keys)
+            found_instances, kinds = history.instances(conn, q, keys)
+            page = history.paginate(found_instances, q)
+            content_range = page.content_range
             series = {
                 key: {attr: {"instances": values} for attr, values in attrs.items()}
-                for key, attrs in found_instances.items()
+                for key, attrs in page.series.items()
             }
+    time_member = "deletedAt" if q.deleted else "observedAt"
     out = []
     for tenant, entity_id, kind, stored in found:
-        kinds = _kinds(stored)
+        current = _kinds(stored)
         entity: dict[str, Any] = {"id": entity_id, "type": kind}
         for attr, held in series.get((tenant, entity_id), {}).items():
-            entity[attr] = _attribute(mode, kinds.get(attr, "Property"), held)
+            attr_type = kinds.get((tenant, entity_id, attr)) or current.get(attr, "Property")
+            entity[attr] = _attribute(mode, attr_type, held, time_member)
         out.append(entity)
-    return out, total
+    return Rendered(out, total, content_range)
 
 
-def _attribute(mode: str, attr_type: str, held: dict[str, Any]) -> Any:
+def _attribute(mode: str, attr_type: str, held: dict[str, Any], time_member: str = "observedAt") -> Any:
     """One attribute's history in the requested temporal representation."""
     if mode == "aggregatedValues":
         return {"type": attr_type, **held["values"]}
@@ -168,7 +186,7 @@ def _attribute(mode: str, attr_type: str, held: dict[str, Any]) -> Any:
             "type": attr_type,
             pairs: [[{member: value} if wrap else value, history.iso(ts)] for value, ts in instances],
         }
-    return [{"type": attr_type, member: value, "observedAt": history.iso(ts)} for value, ts in instances]
+    return [{"type": attr_type, member: value, time_member: history.iso(ts)} for value, ts in instances]
 
 
 def _split(value: str | None) -> list[str]:
@@ -199,7 +217,9 @@ def _respond(
     ld: LdRequest,
     extra: dict[str, str] | None = None,
     shape: Shape | None = None,
+    content_range: str | None = None,
 ) -> Response:
+    """The body in the request's terms and media type; 206 with a Content-Range when instances were cut."""
     headers = {"Link": ld.link()} if media == JSON else {}
     body = [ld.translation.entity_out(b) for b in body] if isinstance(body, list) else ld.translation.entity_out(body)
     if shape is not None:
@@ -212,10 +232,29 @@ def _respond(
     if tenant:
         headers["NGSILD-Tenant"] = tenant
     headers.update(extra or {})
-    return Response(orjson.dumps(body), media_type=media, headers=headers)
+    if content_range is not None:
+        headers["Content-Range"] = content_range
+    status = 206 if content_range is not None else 200
+    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
 
 
-@router.get("/entities", summary="Query the history of entities (temporal values, lastN, aggregation)")
+# Instances cut by lastN or NORDHUB_TEMPORAL_MAX_INSTANCES (clause 6.3.10): declared so clients and the fuzzer know it.
+PARTIAL: dict[int | str, dict[str, Any]] = {
+    206: {
+        "description": "Some instances were left out; the time range sent is in Content-Range",
+        "headers": {
+            "Content-Range": {
+                "description": "date-time <start>-<end>/<lastN or *>",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+
+
+@router.get(
+    "/entities", summary="Query the history of entities (temporal values, lastN, aggregation)", responses=PARTIAL
+)
 def query_temporal(
     state: State,
     ld: LdContext,
@@ -227,7 +266,7 @@ def query_temporal(
     timerel: Annotated[str | None, Query(description="before, after or between")] = None,
     timeAt: Annotated[str | None, Query(description="RFC 3339 instant")] = None,
     endTimeAt: Annotated[str | None, Query(description="RFC 3339 instant (between)")] = None,
-    timeproperty: Annotated[str | None, Query(description="observedAt")] = None,
+    timeproperty: Annotated[str | None, Query(description="observedAt (default) or deletedAt")] = None,
     lastN: Annotated[int | None, Query(le=MAX_INTEGER, description="The newest N instances per attribute")] = None,
     format: Annotated[str | None, Query(description="temporalValues or aggregatedValues")] = None,
     options: Annotated[str | None, Query(description="temporalValues, aggregatedValues")] = None,
@@ -262,12 +301,12 @@ def query_temporal(
     }
     q = _query(state, ngsild_tenant, params)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
-    body, total = _render(state, q, mode, methods, period)
-    extra = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _respond(body, media, q.tenant, ld, extra, shape)
+    rendered = _render(state, q, mode, methods, period)
+    extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
+    return _respond(rendered.entities, media, q.tenant, ld, extra, shape, content_range=rendered.content_range)
 
 
-@router.get("/entities/{entity_id:path}", summary="The history of one entity")
+@router.get("/entities/{entity_id:path}", summary="The history of one entity", responses=PARTIAL)
 def retrieve_temporal(
     state: State,
     ld: LdContext,
@@ -278,7 +317,7 @@ def retrieve_temporal(
     timerel: Annotated[str | None, Query()] = None,
     timeAt: Annotated[str | None, Query()] = None,
     endTimeAt: Annotated[str | None, Query()] = None,
-    timeproperty: Annotated[str | None, Query()] = None,
+    timeproperty: Annotated[str | None, Query(description="observedAt (default) or deletedAt")] = None,
     lastN: Annotated[int | None, Query(le=MAX_INTEGER)] = None,
     format: Annotated[str | None, Query()] = None,
     options: Annotated[str | None, Query()] = None,
@@ -307,12 +346,13 @@ def retrieve_temporal(
     q = _query(state, ngsild_tenant, params)
     _require_requested_attributes(state, q, entity_id)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
-    body, _total = _render(state, q, mode, methods, period)
+    rendered = _render(state, q, mode, methods, period)
+    body = rendered.entities
     if not body:
         raise ResourceNotFound(f"entity {entity_id!r} not found")
     if (shape.pick or shape.omit) and not _project(ld.translation.entity_out(body[0]), shape):
         raise ResourceNotFound(f"entity {entity_id!r}: nothing is left after pick/omit (ETSI 020_23)")
-    return _respond(body[0], media, q.tenant, ld, shape=shape)
+    return _respond(body[0], media, q.tenant, ld, shape=shape, content_range=rendered.content_range)
 
 
 def _require_requested_attributes(state: HubState, q: history.TemporalQuery, entity_id: str) -> None:
@@ -321,7 +361,7 @@ def _require_requested_attributes(state: HubState, q: history.TemporalQuery, ent
     An attribute the entity has but with no instance in the time window is not an error; an unknown entity is
     left to the not-found answer of the retrieval itself.
     """
-    if not q.attrs:
+    if not q.attrs or q.deleted:  # a deleted attribute is no longer in the entity, but its deletion is history
         return
     with state.db.connect() as conn:
         stored = store.get_entity(conn, tenant=q.tenant, entity_id=entity_id)
