@@ -180,8 +180,7 @@ def paginate(series: Series, q: TemporalQuery) -> Page:
     cut = max(bounds) if newest_first else min(bounds)
     kept: Series = {
         key: {
-            attr: [i for i in found if (i[1] >= cut if newest_first else i[1] <= cut)]
-            for attr, found in attrs.items()
+            attr: [i for i in found if (i[1] >= cut if newest_first else i[1] <= cut)] for attr, found in attrs.items()
         }
         for key, attrs in series.items()
     }
@@ -410,9 +409,7 @@ def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: s
 DELETED_VALUES = {"LanguageProperty": {"@none": NULL}, "ListProperty": [NULL]}
 
 
-def record_deletions(
-    conn: Connection, tenant: str, entity_id: str, attrs: dict[str, str], *, at: datetime
-) -> None:
+def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[str, str], *, at: datetime) -> None:
     """Keep the deletion of attributes (name → attribute type) as instances with ``deletedAt`` = ``at``.
 
     The value is NGSI-LD's null in the attribute's form (``urn:ngsi-ld:null``; a LanguageProperty's language map

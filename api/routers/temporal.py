@@ -140,9 +140,7 @@ class Rendered:
     content_range: str | None = None
 
 
-def _render(
-    state: HubState, q: history.TemporalQuery, mode: str, methods: list[str], period: float | None
-) -> Rendered:
+def _render(state: HubState, q: history.TemporalQuery, mode: str, methods: list[str], period: float | None) -> Rendered:
     kinds: dict[tuple[str, str, str], str] = {}
     content_range = None
     with state.db.connect() as conn:

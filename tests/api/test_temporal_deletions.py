@@ -67,12 +67,15 @@ async def test_deletions_in_the_normalized_form_and_windows(api: httpx.AsyncClie
     bounds = await _delete(api, "isParkedIn")
     body = (await api.get(URL, params={"timeproperty": "deletedAt"})).json()
     [instance] = body["isParkedIn"]
-    assert instance["type"] == "Relationship" and instance["object"] == NULL
-    assert _within(instance["deletedAt"], bounds) and "observedAt" not in instance
+    assert instance["type"] == "Relationship"
+    assert instance["object"] == NULL
+    assert _within(instance["deletedAt"], bounds)
+    assert "observedAt" not in instance
     earlier = {"timeproperty": "deletedAt", "timerel": "before", "timeAt": "2021-01-01T00:00:00Z"}
     assert "isParkedIn" not in (await api.get(URL, params=earlier)).json()
     asked = await api.get(URL, params={"timeproperty": "deletedAt", "attrs": "isParkedIn"})
-    assert asked.status_code == 200 and asked.json()["isParkedIn"] == [instance]
+    assert asked.status_code == 200
+    assert asked.json()["isParkedIn"] == [instance]
 
 
 async def test_observed_history_and_aggregates_leave_deletions_out(api: httpx.AsyncClient, car: None) -> None:
@@ -82,7 +85,8 @@ async def test_observed_history_and_aggregates_leave_deletions_out(api: httpx.As
     assert all("deletedAt" not in i for i in observed["fuelLevel"])
     params = {"format": "aggregatedValues", "aggrMethods": "totalCount,avg"}
     aggregated = (await api.get(URL, params=params)).json()["fuelLevel"]
-    assert aggregated["totalCount"][0][0] == 2 and aggregated["avg"][0][0] == 45
+    assert aggregated["totalCount"][0][0] == 2
+    assert aggregated["avg"][0][0] == 45
     minutes = {**params, "aggrPeriodDuration": "PT1M"}  # not whole hours: read from the instances
     assert sum(v[0] for v in (await api.get(URL, params=minutes)).json()["fuelLevel"]["totalCount"]) == 2
 

@@ -45,7 +45,7 @@ def _minutes(instances: list[dict[str, Any]]) -> list[int]:
 
 @pytest.fixture
 async def car(api: httpx.AsyncClient) -> None:
-    """Twenty instances on each of two attributes, two minutes apart: speed 01:01–01:20, fuelLevel 01:03–01:22."""
+    """Twenty instances on each of two attributes, two minutes apart: speed 01:01-01:20, fuelLevel 01:03-01:22."""
     await _create(api, CAR, speed=range(1, 21), fuelLevel=range(3, 23))
 
 
@@ -55,7 +55,7 @@ async def test_the_cap_cuts_every_attribute_at_one_instant(api: httpx.AsyncClien
     assert response.headers["content-range"] == f"date-time {_at(1)}-{_at(10)}/*"
     body = response.json()
     assert _minutes(body["speed"]) == list(range(1, 11))
-    assert _minutes(body["fuelLevel"]) == list(range(3, 11))  # not 3–12: the range ends at 01:10 for both
+    assert _minutes(body["fuelLevel"]) == list(range(3, 11))  # not 3-12: the range ends at 01:10 for both
 
 
 async def test_lastn_over_the_cap_runs_backwards_from_the_newest(api: httpx.AsyncClient, car: None) -> None:
