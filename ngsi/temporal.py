@@ -413,7 +413,7 @@ def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[
     """Keep the deletion of attributes (name → attribute type) as instances with ``deletedAt`` = ``at``.
 
     The value is NGSI-LD's null in the attribute's form (``urn:ngsi-ld:null``; a LanguageProperty's language map
-    ``{"@none": "urn:ngsi-ld:null"}``). They stay apart from observed values: not in the hourly aggregates, and
+    ``{"@none": "urn:ngsi-ld:null"}``; the entity's ``scope``: no scope, ``[]``). They stay apart from observed values: not in the hourly aggregates, and
     returned only with ``timeproperty=deletedAt``."""
     ts = at.timestamp()
     rows = [
@@ -423,7 +423,7 @@ def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[
             "attr": attr,
             "ts": ts,
             "value_num": None,
-            "value": orjson.dumps(DELETED_VALUES.get(kind, NULL)).decode(),
+            "value": orjson.dumps([] if attr == "scope" else DELETED_VALUES.get(kind, NULL)).decode(),
             "deleted": True,
             "kind": kind,
         }

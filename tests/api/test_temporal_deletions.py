@@ -94,3 +94,21 @@ async def test_observed_history_and_aggregates_leave_deletions_out(api: httpx.As
 async def test_other_time_properties_are_not_kept(api: httpx.AsyncClient, car: None) -> None:
     response = await api.get(URL, params={"timeproperty": "modifiedAt"})
     assert response.status_code == 422
+
+
+async def test_a_deleted_scope_is_an_empty_list(api: httpx.AsyncClient) -> None:
+    body = {
+        "id": CAR,
+        "type": "Vehicle",
+        "scope": "/Nordic/NO/oslo",
+        "speed": [{"type": "Property", "value": 80, "observedAt": "2020-01-01T01:00:00Z"}],
+    }
+    assert (await api.post("/ngsi-ld/v1/temporal/entities", json=body)).status_code == 201
+    bounds = await _delete(api, "scope")
+    assert "scope" not in (await api.get(f"/ngsi-ld/v1/entities/{CAR}")).json()
+    [instance] = (await api.get(URL, params={"timeproperty": "deletedAt"})).json()["scope"]
+    assert instance["type"] == "Property"
+    assert instance["value"] == []
+    assert _within(instance["deletedAt"], bounds)
+    values = (await api.get(URL, params={"timeproperty": "deletedAt", "format": "temporalValues"})).json()
+    assert values["scope"]["values"] == [[[], instance["deletedAt"]]]
