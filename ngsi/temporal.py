@@ -48,6 +48,7 @@ class TemporalQuery:
     offset: int = 0
     max_instances: int | None = None  # the hub's cap of instances per attribute (None: no cap)
     deleted: bool = False  # timeproperty=deletedAt: the deletions of attributes instead of their observed values
+    where: tuple[Any, ...] = ()  # more SQL conditions on the entities table (a Query body's q, geoQ, idPattern…)
 
     @property
     def instance_cap(self) -> int | None:
@@ -90,6 +91,7 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
         conditions.append(entities.c.id.in_(q.entity_ids))
     if q.types:
         conditions.append(entities.c.type.in_(q.types))
+    conditions.extend(q.where)
     where = and_(*conditions)
     rows = conn.execute(
         select(entities.c.tenant, entities.c.id, entities.c.type, entities.c.data)
@@ -413,8 +415,8 @@ def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[
     """Keep the deletion of attributes (name → attribute type) as instances with ``deletedAt`` = ``at``.
 
     The value is NGSI-LD's null in the attribute's form (``urn:ngsi-ld:null``; a LanguageProperty's language map
-    ``{"@none": "urn:ngsi-ld:null"}``; the entity's ``scope``: no scope, ``[]``). They stay apart from observed values: not in the hourly aggregates, and
-    returned only with ``timeproperty=deletedAt``."""
+    ``{"@none": "urn:ngsi-ld:null"}``; the entity's ``scope``: no scope, ``[]``). They stay apart from observed
+    values: not in the hourly aggregates, and returned only with ``timeproperty=deletedAt``."""
     ts = at.timestamp()
     rows = [
         {

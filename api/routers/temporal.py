@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,6 +27,8 @@ from hub.errors import (
 )
 from ngsi import store
 from ngsi import temporal as history
+from ngsi.query import EntityQuery
+from ngsi.query import conditions as query_conditions
 from ngsi.shaping import Shape, parse_projection
 from schemas.ngsild import is_absolute_uri
 
@@ -140,10 +142,21 @@ class Rendered:
     content_range: str | None = None
 
 
-def _render(state: HubState, q: history.TemporalQuery, mode: str, methods: list[str], period: float | None) -> Rendered:
+def _render(
+    state: HubState,
+    q: history.TemporalQuery,
+    mode: str,
+    methods: list[str],
+    period: float | None,
+    selection: EntityQuery | None = None,
+) -> Rendered:
+    """A page of entities with their history; ``selection`` (a Query body) picks them as POST /entityOperations/query
+    does, on their current state."""
     kinds: dict[tuple[str, str, str], str] = {}
     content_range = None
     with state.db.connect() as conn:
+        if selection is not None:
+            q = replace(q, where=tuple(query_conditions(conn, selection, tenant=q.tenant)))
         found, total = history.matching_entities(conn, q)
         keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]
         if mode == "aggregatedValues":
