@@ -30,7 +30,8 @@ from ngsi import temporal as history
 from ngsi.query import EntityQuery
 from ngsi.query import conditions as query_conditions
 from ngsi.shaping import Shape, parse_projection
-from schemas.ngsild import is_absolute_uri
+from schemas.findings import Severity
+from schemas.ngsild import check_geometry, is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 State = Annotated[HubState, Depends(hub_state)]
@@ -438,12 +439,24 @@ def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[s
             raise BadRequestData(
                 f"attribute {name!r}: each instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)"
             )
+        _check_geometries(name, items)
         timed = [(_instant(f"{name}.observedAt", i.get("observedAt")), i) for i in items]
         for (ts, instance), member in zip(timed, members, strict=True):
             if ts is not None and member is not None:
                 rows.append((name, ts, instance[member]))
         current[name] = max(timed, key=lambda pair: pair[0] or 0.0)[1]
     return current, rows
+
+
+def _check_geometries(name: str, items: list[Any]) -> None:
+    """Every GeoProperty instance is a valid GeoJSON geometry (a self-intersecting polygon is a 400 here too)."""
+    for index, instance in enumerate(items):
+        if instance.get("type") != "GeoProperty":
+            continue
+        findings = check_geometry(instance.get("value"), f"/{name}/{index}/value", None)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if errors:
+            raise BadRequestData(f"{errors[0].pointer}: {errors[0].message}")
 
 
 @router.post(
