@@ -250,14 +250,32 @@ _NEEDS = {
 }
 
 
-def by_hours(q: TemporalQuery, period: float | None, methods: Sequence[str]) -> bool:
+def by_hours(q: TemporalQuery, period: float | None, methods: Sequence[str], origin: float | None = None) -> bool:
     """Whether the hourly partial aggregates answer the query: buckets and window made of whole UTC hours."""
     if period is None or period % temporal_hours.HOUR or "distinctCount" in methods:
         return False
-    bounds = [q.time_at if q.time_at is not None else 0.0]
+    bounds = [q.time_at if q.time_at is not None else 0.0, _lower_bound(q) if origin is None else origin]
     if q.timerel is TimeRel.BETWEEN:
         bounds.append(q.end_time_at if q.end_time_at is not None else 0.0)
     return all(bound % temporal_hours.HOUR == 0 for bound in bounds)
+
+
+def _lower_bound(q: TemporalQuery) -> float:
+    return q.time_at if q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN) and q.time_at is not None else 0.0
+
+
+def _origin(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]], period: float | None) -> float:
+    """Where the first aggregation period starts: the window's start, else the oldest instance aggregated.
+
+    Without a start (no timerel, or before) the periods run from the first instance of the selected entities and
+    attributes (ETSI 020_11: PT1H over instances from 12:03 gives 12:03-13:03, 13:03-14:03…), one origin for the
+    whole answer so that the periods of several entities line up."""
+    if period is None or q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN):
+        return _lower_bound(q)
+    t = temporal_instances.c
+    first = conn.execute(select(func.min(t.ts)).where(and_(*_instance_filter(replace(q, deleted=False), keys))))
+    oldest = first.scalar_one_or_none()
+    return float(oldest) if oldest is not None else 0.0
 
 
 def _in_hours(q: TemporalQuery) -> TemporalQuery:
@@ -285,13 +303,13 @@ def aggregate(
         raise ValueError(f"unknown aggregation method(s) {unknown}")
     if not keys:
         return {}
-    origin = q.time_at if q.time_at is not None else 0.0
+    origin = _origin(conn, q, keys, period)
     out: dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]] = {}
     wanted = set(keys)
     spans: dict[Any, tuple[str, str]] = {}
     current: tuple[str, str, str] | None = None
     series: list[list[list[Any]]] = []
-    result = conn.execute(_aggregate_select(conn, q, keys, period=period, methods=methods))
+    result = conn.execute(_aggregate_select(conn, q, keys, period=period, methods=methods, origin=origin))
     pos = {name: index for index, name in enumerate(result.keys())}
     values_of = [_value_of(method, pos) for method in methods]
     # fetched whole: iterating the result would fetch row by row, which cost more than the loop below
@@ -313,13 +331,18 @@ def aggregate(
 
 
 def _aggregate_select(
-    conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]], *, period: float | None, methods: Sequence[str]
+    conn: Connection,
+    q: TemporalQuery,
+    keys: Sequence[tuple[str, str]],
+    *,
+    period: float | None,
+    methods: Sequence[str],
+    origin: float,
 ) -> Any:
-    origin = q.time_at if q.time_at is not None else 0.0
     wanted_columns = {name for method in methods for name in _NEEDS[method]}
     if period is None:
         wanted_columns |= {"first", "last"}  # the one bucket spans the data when no window bounds it
-    hourly = by_hours(q, period, methods)
+    hourly = by_hours(q, period, methods, origin)
     if hourly:
         source: Any = hours_table.c
         ts = hours_table.c.hour * temporal_hours.HOUR
