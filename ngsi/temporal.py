@@ -16,11 +16,11 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Integer, and_, cast, delete, func, select
+from sqlalchemy import Connection, Integer, and_, cast, delete, func, literal, select, union_all
 
 from ngsi import store, temporal_hours
 from ngsi.provision import NULL
-from ngsi.tables import entities, temporal_instances
+from ngsi.tables import entities, temporal_deleted_entities, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
 
 AGGREGATES = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
@@ -83,25 +83,37 @@ def _window(q: TemporalQuery, ts: Any = None) -> list[Any]:
 
 
 def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[str, str, str, str]], int]:
-    """(tenant, id, type, stored JSON) of the entities a query is about, one page of them, and their total."""
+    """(tenant, id, type, stored JSON) of the entities a query is about, one page of them, and their total.
+
+    With timeproperty=deletedAt, entities deleted through the API are about too (their stored JSON is ``{}``: their
+    attributes are gone), unless a Query body's conditions on the current state (q, geoQ…) select the entities."""
     conditions: list[Any] = [entities.c.removed.is_(False)]
-    if q.tenant is not None:
-        conditions.append(entities.c.tenant == q.tenant)
-    if q.entity_ids:
-        conditions.append(entities.c.id.in_(q.entity_ids))
-    if q.types:
-        conditions.append(entities.c.type.in_(q.types))
+    conditions.extend(_key_conditions(entities.c, q))
     conditions.extend(q.where)
-    where = and_(*conditions)
-    rows = conn.execute(
-        select(entities.c.tenant, entities.c.id, entities.c.type, entities.c.data)
-        .where(where)
-        .order_by(entities.c.id, entities.c.tenant)
-        .limit(q.limit)
-        .offset(q.offset)
-    ).all()
-    total = conn.execute(select(func.count()).select_from(entities).where(where)).scalar_one()
+    live = select(entities.c.tenant, entities.c.id, entities.c.type, entities.c.data).where(and_(*conditions))
+    source: Any = live
+    if q.deleted and not q.where:
+        gone = temporal_deleted_entities.c
+        still_there = select(entities.c.id).where(entities.c.tenant == gone.tenant, entities.c.id == gone.id)
+        deleted = select(gone.tenant, gone.id, gone.type, literal("{}").label("data")).where(
+            *_key_conditions(gone, q), ~still_there.exists()
+        )
+        source = union_all(live, deleted)
+    page = source.subquery()
+    rows = conn.execute(select(page).order_by(page.c.id, page.c.tenant).limit(q.limit).offset(q.offset)).all()
+    total = conn.execute(select(func.count()).select_from(page)).scalar_one()
     return [(r.tenant, r.id, r.type, r.data) for r in rows], int(total)
+
+
+def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
+    conditions = []
+    if q.tenant is not None:
+        conditions.append(columns.tenant == q.tenant)
+    if q.entity_ids:
+        conditions.append(columns.id.in_(q.entity_ids))
+    if q.types:
+        conditions.append(columns.type.in_(q.types))
+    return conditions
 
 
 def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> list[Any]:
@@ -423,6 +435,11 @@ def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[
 def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: str | None = None) -> int:
     """Forget the instances of one entity (or of one of its attributes); returns how many."""
     temporal_hours.forget(conn, tenant, entity_id, attr)
+    if attr is None:
+        gone = [temporal_deleted_entities.c.id == entity_id]
+        if tenant is not None:
+            gone.append(temporal_deleted_entities.c.tenant == tenant)
+        conn.execute(delete(temporal_deleted_entities).where(*gone))
     conditions = [temporal_instances.c.entity_id == entity_id]
     if tenant is not None:
         conditions.append(temporal_instances.c.tenant == tenant)
@@ -456,3 +473,27 @@ def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[
     ]
     if rows:
         conn.execute(temporal_instances.insert(), rows)
+
+
+def attribute_type(attribute: Any) -> str:
+    """The type of an attribute as stored (a multi-instance attribute: its first instance's)."""
+    first = attribute[0] if isinstance(attribute, list) and attribute else attribute
+    kind = first.get("type") if isinstance(first, dict) else None
+    return kind if isinstance(kind, str) else "Property"
+
+
+def record_entity_deletion(conn: Connection, tenant: str, stored: str, *, at: datetime) -> None:
+    """Keep the deletion of an entity: a deletedAt instance for each of its attributes (and its scope), and its
+    type, so that ``timeproperty=deletedAt`` still finds it once it is gone."""
+    entity = orjson.loads(stored)
+    attrs = {name: attribute_type(value) for name, value in entity.items() if name not in ("id", "type", "@context")}
+    record_deletions(conn, tenant, entity["id"], attrs, at=at)
+    gone = temporal_deleted_entities
+    conn.execute(delete(gone).where(gone.c.tenant == tenant, gone.c.id == entity["id"]))
+    row = {
+        "tenant": tenant,
+        "id": entity["id"],
+        "type": store.type_column(entity["type"]),
+        "deleted_at": at.timestamp(),
+    }
+    conn.execute(gone.insert(), [row])

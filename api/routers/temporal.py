@@ -502,7 +502,7 @@ def delete_temporal(
     tenant = _tenant(state, ngsild_tenant)
     with state.db.begin() as conn:
         deleted = store.delete_entity(conn, tenant=tenant, entity_id=entity_id)
-        history.delete_history(conn, tenant, entity_id)
+        deleted += history.delete_history(conn, tenant, entity_id)  # an entity deleted before: only its history
     if not deleted:
         raise ResourceNotFound(f"entity {entity_id!r} not found")
     return Response(status_code=204)

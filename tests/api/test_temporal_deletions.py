@@ -112,3 +112,39 @@ async def test_a_deleted_scope_is_an_empty_list(api: httpx.AsyncClient) -> None:
     assert _within(instance["deletedAt"], bounds)
     values = (await api.get(URL, params={"timeproperty": "deletedAt", "format": "temporalValues"})).json()
     assert values["scope"]["values"] == [[[], instance["deletedAt"]]]
+
+
+async def test_a_deleted_entity_answers_only_with_deleted_at(api: httpx.AsyncClient, car: None) -> None:
+    before = datetime.now(UTC)
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{CAR}")).status_code == 204
+    bounds = (before, datetime.now(UTC))
+    assert (await api.get(URL)).status_code == 404  # the entity and its observed history went with it
+    gone = await api.get(URL, params={"timeproperty": "deletedAt"})
+    assert gone.status_code == 200, gone.text
+    body = gone.json()
+    assert body["type"] == "Vehicle"
+    assert set(body) == {"id", "type", "fuelLevel", "isParkedIn", "name", "speed"}
+    assert body["isParkedIn"][0]["object"] == NULL
+    assert body["name"][0]["languageMap"] == {"@none": NULL}
+    assert all(_within(body[a][0]["deletedAt"], bounds) for a in ("fuelLevel", "speed"))
+    query = {"type": "Vehicle", "timeproperty": "deletedAt"}
+    assert [e["id"] for e in (await api.get("/ngsi-ld/v1/temporal/entities", params=query)).json()] == [CAR]
+    assert (await api.get("/ngsi-ld/v1/temporal/entities", params={"type": "Vehicle"})).json() == []
+
+
+async def test_batch_deletes_are_kept_and_a_temporal_delete_forgets(api: httpx.AsyncClient, car: None) -> None:
+    deleted = await api.post("/ngsi-ld/v1/entityOperations/delete", json=[CAR])
+    assert deleted.status_code == 204
+    assert "speed" in (await api.get(URL, params={"timeproperty": "deletedAt"})).json()
+    assert (await api.delete(URL)).status_code == 204  # the temporal representation of a deleted entity
+    assert (await api.get(URL, params={"timeproperty": "deletedAt"})).status_code == 404
+    assert (await api.delete(URL)).status_code == 404
+
+
+async def test_a_recreated_entity_is_live_again(api: httpx.AsyncClient, car: None) -> None:
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{CAR}")).status_code == 204
+    again = {"id": CAR, "type": "Car", "speed": {"type": "Property", "value": 1}}
+    assert (await api.post("/ngsi-ld/v1/entities", json=again)).status_code == 201
+    body = (await api.get(URL, params={"timeproperty": "deletedAt"})).json()
+    assert body["type"] == "Car"  # the live entity, not the deleted one's record
+    assert "fuelLevel" in body  # its id's deletion history stays
