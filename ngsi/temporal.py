@@ -1,6 +1,7 @@
 """The temporal side of the entity store: attribute instances in time, queried and aggregated in SQL.
 
-Only this module and ``ngsi.store`` issue SQL on ``ngsi_temporal_instances``. Aggregation happens in the database
+Only this module, ``ngsi.temporal_deletions`` (the instances of deletions) and ``ngsi.store`` issue SQL on
+``ngsi_temporal_instances``. Aggregation happens in the database
 (one ``GROUP BY`` over entity, attribute and time bucket), so an hourly average over a week of minute data is one
 query, not a walk over every instance in Python.
 """
@@ -19,7 +20,6 @@ import orjson
 from sqlalchemy import Connection, Integer, and_, cast, delete, func, literal, select, union_all
 
 from ngsi import store, temporal_hours
-from ngsi.provision import NULL
 from ngsi.tables import entities, temporal_deleted_entities, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
 
@@ -156,58 +156,6 @@ def instances(
             if row.kind:
                 kinds[(row.tenant, row.entity_id, row.attr)] = row.kind
     return out, kinds
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """The instances to send, and the Content-Range of the time they cover when some were cut (else None)."""
-
-    series: Series
-    content_range: str | None = None
-
-
-def paginate(series: Series, q: TemporalQuery) -> Page:
-    """Cut the instances to the cap and send one time range complete for every attribute (clause 6.3.10).
-
-    lastN below the hub's cap only keeps each attribute's newest N: that is all that was asked, nothing is left
-    out (200). When the hub's cap (NORDHUB_TEMPORAL_MAX_INSTANCES) cuts, each attribute over it keeps its cap
-    instances (the oldest; the newest with lastN). The range then ends where the first such attribute stops, and
-    every other attribute is cut at the same instant, so that a client asking again from there misses nothing.
-    It runs from the older end (the window's start, else the oldest instance sent) to the cut; with lastN it
-    runs backwards, from the newer end (the window's end, else the newest instance) down to the cut. Its size is
-    lastN, or ``*`` (unknown) without it.
-    """
-    cap = q.instance_cap
-    newest_first = q.last_n is not None
-    if cap is None:
-        return Page(series)
-    if q.max_instances is None or cap < q.max_instances:
-        # Only lastN cut: each attribute's newest N is the whole answer to what was asked, not a partial one.
-        return Page({key: {attr: found[-cap:] for attr, found in attrs.items()} for key, attrs in series.items()})
-    bounds = []
-    for attrs in series.values():
-        for found in attrs.values():
-            if len(found) > cap:
-                bounds.append(found[-cap][1] if newest_first else found[cap - 1][1])
-    if not bounds:
-        return Page(series)
-    cut = max(bounds) if newest_first else min(bounds)
-    kept: Series = {
-        key: {
-            attr: [i for i in found if (i[1] >= cut if newest_first else i[1] <= cut)] for attr, found in attrs.items()
-        }
-        for key, attrs in series.items()
-    }
-    sent = [ts for attrs in kept.values() for found in attrs.values() for _value, ts in found]
-    if newest_first:
-        window_end = q.end_time_at if q.timerel is TimeRel.BETWEEN else None
-        window_end = q.time_at if q.timerel is TimeRel.BEFORE else window_end
-        start, end = (window_end if window_end is not None else max(sent)), cut
-    else:
-        window_start = q.time_at if q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN) else None
-        start, end = (window_start if window_start is not None else min(sent)), cut
-    size = str(q.last_n) if q.last_n is not None else "*"
-    return Page(kept, f"date-time {iso(start)}-{iso(end)}/{size}")
 
 
 def _bucket(conn: Connection, ts: Any, origin: float, period: float | None) -> Any:
@@ -446,54 +394,3 @@ def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: s
     if attr is not None:
         conditions.append(temporal_instances.c.attr == attr)
     return int(conn.execute(delete(temporal_instances).where(and_(*conditions))).rowcount or 0)
-
-
-DELETED_VALUES = {"LanguageProperty": {"@none": NULL}, "ListProperty": [NULL]}
-
-
-def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[str, str], *, at: datetime) -> None:
-    """Keep the deletion of attributes (name → attribute type) as instances with ``deletedAt`` = ``at``.
-
-    The value is NGSI-LD's null in the attribute's form (``urn:ngsi-ld:null``; a LanguageProperty's language map
-    ``{"@none": "urn:ngsi-ld:null"}``; the entity's ``scope``: no scope, ``[]``). They stay apart from observed
-    values: not in the hourly aggregates, and returned only with ``timeproperty=deletedAt``."""
-    ts = at.timestamp()
-    rows = [
-        {
-            "tenant": tenant,
-            "entity_id": entity_id,
-            "attr": attr,
-            "ts": ts,
-            "value_num": None,
-            "value": orjson.dumps([] if attr == "scope" else DELETED_VALUES.get(kind, NULL)).decode(),
-            "deleted": True,
-            "kind": kind,
-        }
-        for attr, kind in attrs.items()
-    ]
-    if rows:
-        conn.execute(temporal_instances.insert(), rows)
-
-
-def attribute_type(attribute: Any) -> str:
-    """The type of an attribute as stored (a multi-instance attribute: its first instance's)."""
-    first = attribute[0] if isinstance(attribute, list) and attribute else attribute
-    kind = first.get("type") if isinstance(first, dict) else None
-    return kind if isinstance(kind, str) else "Property"
-
-
-def record_entity_deletion(conn: Connection, tenant: str, stored: str, *, at: datetime) -> None:
-    """Keep the deletion of an entity: a deletedAt instance for each of its attributes (and its scope), and its
-    type, so that ``timeproperty=deletedAt`` still finds it once it is gone."""
-    entity = orjson.loads(stored)
-    attrs = {name: attribute_type(value) for name, value in entity.items() if name not in ("id", "type", "@context")}
-    record_deletions(conn, tenant, entity["id"], attrs, at=at)
-    gone = temporal_deleted_entities
-    conn.execute(delete(gone).where(gone.c.tenant == tenant, gone.c.id == entity["id"]))
-    row = {
-        "tenant": tenant,
-        "id": entity["id"],
-        "type": store.type_column(entity["type"]),
-        "deleted_at": at.timestamp(),
-    }
-    conn.execute(gone.insert(), [row])

@@ -28,7 +28,7 @@ from hub.errors import (
     ResourceNotFound,
 )
 from ngsi import provision, store
-from ngsi import temporal as history
+from ngsi import temporal_deletions as deletions
 from schemas.ngsild import is_absolute_uri
 
 
@@ -166,7 +166,9 @@ def delete_attr(
         if removed is None:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
         _save(conn, key, entity)
-        history.record_deletions(conn, key, entity_id, {attr: history.attribute_type(removed)}, at=datetime.now(UTC))
+        deletions.record_deletions(
+            conn, key, entity_id, {attr: deletions.attribute_type(removed)}, at=datetime.now(UTC)
+        )
     return Response(status_code=204, headers=_headers(key))
 
 
@@ -217,7 +219,7 @@ def _delete(conn: Connection, key: str, entity_id: str) -> None:
     stored = store.get_entity(conn, tenant=key, entity_id=entity_id)
     if stored is None or not store.delete_entity(conn, tenant=key, entity_id=entity_id):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    history.record_entity_deletion(conn, key, stored, at=datetime.now(UTC))
+    deletions.record_entity_deletion(conn, key, stored, at=datetime.now(UTC))
 
 
 def _apply(conn: Connection, op: str, key: str, item: Any, options: str) -> bool:

@@ -17,8 +17,8 @@ from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import json_body, negotiate
 from api.routers.ngsild import QUERY_BODY, _query_body
-from api.routers.temporal import MAX_LIMIT, PARTIAL, _mode, _query, _render, _respond, parse_duration
 from api.state import HubState, hub_state
+from api.temporal_read import MAX_LIMIT, PARTIAL, build_query, parse_duration, render_history, representation, respond
 from hub.errors import BadRequestData
 from ngsi import temporal as history
 
@@ -74,7 +74,7 @@ async def post_temporal_query(
     temporal_q = _temporal_q(body)
     selection = _query_body({k: v for k, v in body.items() if k != "temporalQ"}, ld)
     media = negotiate(accept)
-    mode, methods = _mode(format, options, aggrMethods)
+    mode, methods = representation(format, options, aggrMethods)
     params = {
         "ids": [],
         "types": [],
@@ -87,8 +87,8 @@ async def post_temporal_query(
         "limit": limit,
         "offset": offset,
     }
-    q = _query(state, ngsild_tenant, params)
+    q = build_query(state, ngsild_tenant, params)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
-    rendered = _render(state, q, mode, methods, period, selection)
+    rendered = render_history(state, q, mode, methods, period, selection)
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
-    return _respond(rendered.entities, media, q.tenant, ld, extra, content_range=rendered.content_range)
+    return respond(rendered.entities, media, q.tenant, ld, extra, content_range=rendered.content_range)
