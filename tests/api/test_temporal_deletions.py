@@ -148,3 +148,13 @@ async def test_a_recreated_entity_is_live_again(api: httpx.AsyncClient, car: Non
     body = (await api.get(URL, params={"timeproperty": "deletedAt"})).json()
     assert body["type"] == "Car"  # the live entity, not the deleted one's record
     assert "fuelLevel" in body  # its id's deletion history stays
+
+
+async def test_the_post_query_reads_deletions(api: httpx.AsyncClient, car: None) -> None:
+    await _delete(api, "speed")
+    body = {"type": "Query", "entities": [{"id": CAR}], "temporalQ": {"timeproperty": "deletedAt"}}
+    response = await api.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert response.status_code == 200, response.text
+    [entity] = response.json()
+    assert set(entity) == {"id", "type", "speed"}
+    assert entity["speed"][0]["value"] == NULL

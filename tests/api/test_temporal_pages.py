@@ -152,3 +152,12 @@ async def test_the_206_answer_is_described(api: httpx.AsyncClient) -> None:
     paths = (await api.get("/openapi.json")).json()["paths"]
     for path in ("/ngsi-ld/v1/temporal/entities", "/ngsi-ld/v1/temporal/entities/{entity_id}"):
         assert "Content-Range" in paths[path]["get"]["responses"]["206"]["headers"]
+
+
+async def test_the_post_query_is_paged_too(api: httpx.AsyncClient, car: None) -> None:
+    body = {"type": "Query", "entities": [{"type": "Vehicle"}], "temporalQ": {"lastN": 20}}
+    response = await api.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"date-time {_at(22)}-{_at(13)}/20"
+    [entity] = response.json()
+    assert _minutes(entity["speed"]) == list(range(13, 21))
