@@ -55,7 +55,7 @@ _QUERY_SCHEMA = {
         "q": {"type": "string"},
         "scopeQ": {"type": "string"},
         "lang": {"type": "string"},
-        "geoQ": {"type": "object", "description": "Not supported yet: 422 OperationNotSupported"},
+        "geoQ": {"type": "object", "description": "georel, geometry, coordinates, geoproperty"},
         "temporalQ": {"type": "object", "description": "Temporal API only: 422 OperationNotSupported here"},
     },
 }

@@ -8,6 +8,7 @@ The body selects entities as ``POST /entityOperations/query`` does (``entities``
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -23,6 +24,26 @@ from hub.errors import BadRequestData
 from ngsi import temporal as history
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
+_TEMPORAL_Q = {
+    "type": "object",
+    "properties": {
+        "timerel": {"type": "string", "enum": ["before", "after", "between"]},
+        "timeAt": {"type": "string", "format": "date-time"},
+        "endTimeAt": {"type": "string", "format": "date-time"},
+        "timeproperty": {"type": "string", "enum": ["observedAt", "deletedAt"]},
+        "lastN": {"type": "integer", "minimum": 1},
+    },
+}
+
+
+def _temporal_body() -> dict[str, Any]:
+    """The Query body of POST /entityOperations/query with temporalQ described (there it is refused)."""
+    body: dict[str, Any] = copy.deepcopy(QUERY_BODY)
+    for content in body["requestBody"]["content"].values():
+        content["schema"]["properties"]["temporalQ"] = _TEMPORAL_Q
+    return body
+
+
 State = Annotated[HubState, Depends(hub_state)]
 TEMPORAL_Q = ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN")
 
@@ -50,7 +71,7 @@ def _temporal_q(body: dict[str, Any]) -> dict[str, Any]:
     "/entityOperations/query",
     summary="Query the history of entities with a Query body",
     responses=PARTIAL,
-    openapi_extra=QUERY_BODY,
+    openapi_extra=_temporal_body(),
 )
 async def post_temporal_query(
     request: Request,
