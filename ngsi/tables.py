@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, false
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from hub.db import UTCDateTime, metadata
 
@@ -39,10 +39,21 @@ temporal_instances = Table(
     Column("ts", Float, nullable=False),
     Column("value_num", Float, nullable=True),
     Column("value", Text, nullable=False),
-    # An attribute's deletion is an instance too (``deletedAt`` at ``ts``), with the attribute's type at the time.
-    Column("deleted", Boolean, nullable=False, server_default=false()),
-    Column("kind", String(32), nullable=True),
     Index("ix_ngsi_temporal_instances_entity", "tenant", "entity_id", "attr", "ts", unique=True),
+)
+
+# Deletions of attributes through the API (ngsi.temporal_deletions): an instance with ``deletedAt`` = ``ts``, NGSI-LD's
+# null as its value and the attribute's type at the time (the attribute is gone from the entity). Apart from the
+# observed instances, so that hourly aggregates and the index projection never see them.
+temporal_deletions = Table(
+    "ngsi_temporal_deletions",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("entity_id", String(512), primary_key=True),
+    Column("attr", String(256), primary_key=True),
+    Column("ts", Float, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("value", Text, nullable=False),
 )
 
 # Entities deleted through the API, with the type they had: their history (the deletions of their attributes) stays

@@ -17,10 +17,10 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Integer, and_, cast, delete, func, literal, select, union_all
+from sqlalchemy import Connection, Integer, String, and_, cast, delete, func, literal, select, union_all
 
 from ngsi import store, temporal_hours
-from ngsi.tables import entities, temporal_deleted_entities, temporal_instances
+from ngsi.tables import entities, temporal_deleted_entities, temporal_deletions, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
 
 AGGREGATES = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
@@ -116,11 +116,10 @@ def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
     return conditions
 
 
-def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> list[Any]:
-    t = temporal_instances.c
+def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = None) -> list[Any]:
+    t = temporal_instances.c if t is None else t
     tenants = {tenant for tenant, _ in keys}
-    conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants), *_window(q)]
-    conditions.append(t.deleted.is_(q.deleted))
+    conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants), *_window(q, t.ts)]
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     return conditions
@@ -135,8 +134,9 @@ def instances(
     lastN and the oldest ones without: the one beyond the cap tells ``paginate`` that the attribute was cut."""
     if not keys:
         return {}, {}
-    t = temporal_instances.c
-    stmt = select(t.tenant, t.entity_id, t.attr, t.ts, t.value, t.kind).where(and_(*_instance_filter(q, keys)))
+    t = temporal_deletions.c if q.deleted else temporal_instances.c
+    kind = t.kind if q.deleted else literal(None, String).label("kind")
+    stmt = select(t.tenant, t.entity_id, t.attr, t.ts, t.value, kind).where(and_(*_instance_filter(q, keys, t)))
     cap = q.instance_cap
     if cap is not None:
         order = t.ts.desc() if q.last_n else t.ts.asc()
@@ -233,7 +233,7 @@ def _origin(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]],
     if period is None or q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN):
         return _lower_bound(q)
     t = temporal_instances.c
-    first = conn.execute(select(func.min(t.ts)).where(and_(*_instance_filter(replace(q, deleted=False), keys))))
+    first = conn.execute(select(func.min(t.ts)).where(and_(*_instance_filter(q, keys))))
     oldest = first.scalar_one_or_none()
     return float(oldest) if oldest is not None else 0.0
 
@@ -319,8 +319,6 @@ def _aggregate_select(
     conditions = [source.entity_id.in_([entity_id for _, entity_id in keys]), source.tenant.in_({t for t, _ in keys})]
     if q.attrs:
         conditions.append(source.attr.in_(q.attrs))
-    if not hourly:
-        conditions.append(source.deleted.is_(False))  # a deletion is no observed value (the hours hold none)
     stmt = select(source.tenant, source.entity_id, source.attr, bucket, *columns).where(and_(*conditions, *window))
     if single:
         return stmt.order_by(source.tenant, source.entity_id, source.attr, source.hour)
@@ -383,11 +381,15 @@ def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[
 def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: str | None = None) -> int:
     """Forget the instances of one entity (or of one of its attributes); returns how many."""
     temporal_hours.forget(conn, tenant, entity_id, attr)
-    if attr is None:
-        gone = [temporal_deleted_entities.c.id == entity_id]
+    for table, column in ((temporal_deletions, "entity_id"), (temporal_deleted_entities, "id")):
+        if table is temporal_deleted_entities and attr is not None:
+            continue
+        where = [table.c[column] == entity_id]
         if tenant is not None:
-            gone.append(temporal_deleted_entities.c.tenant == tenant)
-        conn.execute(delete(temporal_deleted_entities).where(*gone))
+            where.append(table.c.tenant == tenant)
+        if attr is not None:
+            where.append(table.c.attr == attr)
+        conn.execute(delete(table).where(*where))
     conditions = [temporal_instances.c.entity_id == entity_id]
     if tenant is not None:
         conditions.append(temporal_instances.c.tenant == tenant)

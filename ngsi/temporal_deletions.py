@@ -1,6 +1,6 @@
 """Deletion history (GS CIM 009 clause 4.5, ``deletedAt``): an attribute or an entity deleted through the API
-leaves instances that carry ``deletedAt`` in ``ngsi_temporal_instances`` (kept apart from the observed values by
-``deleted``), and a deleted entity its type in ``ngsi_temporal_deleted_entities``. ``ngsi.temporal`` reads them
+leaves instances that carry ``deletedAt`` in ``ngsi_temporal_deletions`` (apart from the observed instances), and a
+deleted entity its type in ``ngsi_temporal_deleted_entities``. ``ngsi.temporal`` reads them
 back for ``timeproperty=deletedAt``; with ``ngsi.store`` these are the only modules writing those tables.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete
 
 from ngsi import store
 from ngsi.provision import NULL
-from ngsi.tables import temporal_deleted_entities, temporal_instances
+from ngsi.tables import temporal_deleted_entities, temporal_deletions
 
 DELETED_VALUES = {"LanguageProperty": {"@none": NULL}, "ListProperty": [NULL]}
 
@@ -24,7 +24,7 @@ def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[
 
     The value is NGSI-LD's null in the attribute's form (``urn:ngsi-ld:null``; a LanguageProperty's language map
     ``{"@none": "urn:ngsi-ld:null"}``; the entity's ``scope``: no scope, ``[]``). They stay apart from observed
-    values: not in the hourly aggregates, and returned only with ``timeproperty=deletedAt``."""
+    values: never aggregated, and returned only with ``timeproperty=deletedAt``."""
     ts = at.timestamp()
     rows = [
         {
@@ -32,15 +32,13 @@ def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[
             "entity_id": entity_id,
             "attr": attr,
             "ts": ts,
-            "value_num": None,
-            "value": orjson.dumps([] if attr == "scope" else DELETED_VALUES.get(kind, NULL)).decode(),
-            "deleted": True,
             "kind": kind,
+            "value": orjson.dumps([] if attr == "scope" else DELETED_VALUES.get(kind, NULL)).decode(),
         }
         for attr, kind in attrs.items()
     ]
     if rows:
-        conn.execute(temporal_instances.insert(), rows)
+        conn.execute(temporal_deletions.insert(), rows)
 
 
 def attribute_type(attribute: Any) -> str:
