@@ -19,6 +19,7 @@ from api.ngsild_http import JSON, LD_JSON
 from api.routers.ngsild import _tenant
 from api.state import HubState
 from hub.errors import BadRequestData, InvalidRequest, OperationNotSupported
+from ngsi import projection
 from ngsi import temporal as history
 from ngsi.query import EntityQuery
 from ngsi.query import conditions as query_conditions
@@ -142,6 +143,9 @@ def render_history(
 ) -> Rendered:
     """A page of entities with their history; ``selection`` (a Query body) picks them as POST /entityOperations/query
     does, on their current state."""
+    if mode == "aggregatedValues" or (selection is not None and selection.uses_indexes):
+        # the hourly aggregates hold every committed instance, the attribute and spatial indexes every write
+        projection.ensure_current(state.db)
     deleted_kinds: dict[tuple[str, str, str], str] = {}  # a deleted attribute's type, kept with its deletion
     content_range = None
     with state.db.connect() as conn:
@@ -198,7 +202,7 @@ Pick = Annotated[str | None, Query(description="Entity members and attributes to
 Omit = Annotated[str | None, Query(description="Entity members and attributes to leave out (not with attrs or pick)")]
 
 
-def projection(attrs: str | None, pick: str | None, omit: str | None) -> Shape:
+def requested_shape(attrs: str | None, pick: str | None, omit: str | None) -> Shape:
     """pick/omit (clause 4.21) as on /entities: names in the request's terms; with each other or attrs a 400."""
     return Shape(attrs=tuple(split(attrs)), pick=parse_projection(pick, "pick"), omit=parse_projection(omit, "omit"))
 

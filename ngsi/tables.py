@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from hub.db import UTCDateTime, metadata
@@ -111,3 +113,11 @@ temporal_hours = Table(
     Column("ts_first", Float, nullable=False),
     Column("ts_last", Float, nullable=False),
 )
+
+
+def type_column(kind: Any) -> str:
+    """What ``entities.type`` holds: the type, or for several types their type set (sorted, distinct, comma-joined)."""
+    if isinstance(kind, list):
+        members = sorted({str(k) for k in kind})
+        return members[0] if len(members) == 1 else ",".join(members)
+    return str(kind)

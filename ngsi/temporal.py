@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Integer, String, and_, cast, delete, func, literal, select, union_all
 
-from ngsi import store, temporal_hours
+from ngsi import projection, store, temporal_hours
 from ngsi.tables import entities, temporal_deleted_entities, temporal_deletions, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
 
@@ -379,8 +379,11 @@ def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[
 
 
 def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: str | None = None) -> int:
-    """Forget the instances of one entity (or of one of its attributes); returns how many."""
+    """Forget the instances of one entity (or of one of its attributes), its deletions too; returns how many."""
+    if conn.dialect.name == "sqlite":
+        projection.catch_up_hours(conn)  # every instance counted before the hours of these go
     temporal_hours.forget(conn, tenant, entity_id, attr)
+    forgotten = 0  # the deletions kept of the entity or attribute go too
     for table, column in ((temporal_deletions, "entity_id"), (temporal_deleted_entities, "id")):
         if table is temporal_deleted_entities and attr is not None:
             continue
@@ -389,10 +392,14 @@ def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: s
             where.append(table.c.tenant == tenant)
         if attr is not None:
             where.append(table.c.attr == attr)
-        conn.execute(delete(table).where(*where))
+        forgotten += int(conn.execute(delete(table).where(*where)).rowcount or 0)
     conditions = [temporal_instances.c.entity_id == entity_id]
     if tenant is not None:
         conditions.append(temporal_instances.c.tenant == tenant)
     if attr is not None:
         conditions.append(temporal_instances.c.attr == attr)
-    return int(conn.execute(delete(temporal_instances).where(and_(*conditions))).rowcount or 0)
+    deleted = int(conn.execute(delete(temporal_instances).where(and_(*conditions))).rowcount or 0)
+    if conn.dialect.name == "sqlite":
+        # SQLite numbers a new row after the highest left: the mark must not stay above numbers it will reuse.
+        projection.set_hours_upto(conn, projection.catch_up_hours(conn))
+    return deleted + forgotten

@@ -12,9 +12,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete
 
-from ngsi import store
 from ngsi.provision import NULL
-from ngsi.tables import temporal_deleted_entities, temporal_deletions
+from ngsi.tables import temporal_deleted_entities, temporal_deletions, type_column
 
 DELETED_VALUES = {"LanguageProperty": {"@none": NULL}, "ListProperty": [NULL]}
 
@@ -59,7 +58,7 @@ def record_entity_deletion(conn: Connection, tenant: str, stored: str, *, at: da
     row = {
         "tenant": tenant,
         "id": entity["id"],
-        "type": store.type_column(entity["type"]),
+        "type": type_column(entity["type"]),
         "deleted_at": at.timestamp(),
     }
     conn.execute(gone.insert(), [row])

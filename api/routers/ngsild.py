@@ -21,10 +21,11 @@ from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, InvalidRequest, NonexistentTenant, OperationNotSupported, ResourceNotFound
-from ngsi import linked, store
+from ngsi import linked, projection, store
 from ngsi.context import context_link
 from ngsi.geo import GeoQuery, parse_geo_q, parse_geo_query
 from ngsi.geojson import GEO_JSON, render_collection, render_feature
+from ngsi.q import parse_q
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
 from ngsi.representation import ENTITY_MEMBERS, Format, render_entity
 from ngsi.shaping import Shape, parse_lang, parse_projection, render_one, render_page, shape_entity
@@ -162,6 +163,10 @@ def _answer(
 ) -> tuple[Result, bytes, dict[str, str]]:
     media = negotiate(accept)
     key = _tenant(state, tenant)
+    if query.uses_indexes:
+        if query.q:
+            parse_q(query.q)  # a malformed or oversized q is refused before any SQL runs
+        projection.ensure_current(state.db)  # every committed write reaches the indexes first
     with state.db.read() as conn:
         result = evaluate(conn, query, page, tenant=key, timestamps=shape.sys_attrs)
     headers = _headers(media, key, ld.link())

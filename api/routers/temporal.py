@@ -26,9 +26,9 @@ from api.temporal_read import (
     kinds,
     parse_duration,
     project,
-    projection,
     render_history,
     representation,
+    requested_shape,
     respond,
     split,
 )
@@ -81,7 +81,7 @@ def query_temporal(
         raise BadRequestData("a temporal query needs type or id")
     if any(not is_absolute_uri(i) for i in ids):
         raise BadRequestData("every id must be an absolute URI")
-    shape = projection(attrs, pick, omit)
+    shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
     params = {
@@ -125,7 +125,7 @@ def retrieve_temporal(
 ) -> Response:
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
-    shape = projection(attrs, pick, omit)
+    shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
     params = {

@@ -5,7 +5,7 @@ observed instances (so that the hourly aggregates and the index projection never
 stays queryable once the entity is gone.
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0011 (the temporal tables' line: 0013, then 0011)
 Create Date: 2026-12-04
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0013"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
