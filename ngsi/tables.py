@@ -44,6 +44,31 @@ temporal_instances = Table(
     Index("ix_ngsi_temporal_instances_entity", "tenant", "entity_id", "attr", "ts", unique=True),
 )
 
+# Deletions of attributes through the API (ngsi.temporal_deletions): an instance with ``deletedAt`` = ``ts``, NGSI-LD's
+# null as its value and the attribute's type at the time (the attribute is gone from the entity). Apart from the
+# observed instances, so that hourly aggregates and the index projection never see them.
+temporal_deletions = Table(
+    "ngsi_temporal_deletions",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("entity_id", String(512), primary_key=True),
+    Column("attr", String(256), primary_key=True),
+    Column("ts", Float, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("value", Text, nullable=False),
+)
+
+# Entities deleted through the API, with the type they had: their history (the deletions of their attributes) stays
+# queryable with timeproperty=deletedAt after the entity itself is gone (ngsi.temporal).
+temporal_deleted_entities = Table(
+    "ngsi_temporal_deleted_entities",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("id", String(512), primary_key=True),
+    Column("type", String(256), nullable=False),
+    Column("deleted_at", Float, nullable=False),
+)
+
 # JSON-LD @contexts added at run time (`nordhub contexts add`, POST /jsonldContexts, or fetched when
 # NORDHUB_CONTEXT_FETCH allows it). In the database rather than on disk so that every API process on one
 # PostgreSQL sees a context as soon as one of them stored it. The official contexts are files (ngsi.contexts).
