@@ -40,8 +40,13 @@ class EntityWrite:
         """The entity as kept: a harvested entity carries its city's scope as its ``scope`` member."""
         if self.scope is None or "scope" in self.entity:
             return self.entity
-        head: dict[str, Any] = {k: self.entity[k] for k in ("id", "type") if k in self.entity}
-        return {**head, "scope": self.scope, **self.entity}
+        entity = self.entity
+        if "id" in entity and "type" in entity:  # the usual case, in one copy (same member order as below)
+            stored: dict[str, Any] = {"id": entity["id"], "type": entity["type"], "scope": self.scope}
+            stored.update(entity)
+            return stored
+        head: dict[str, Any] = {k: entity[k] for k in ("id", "type") if k in entity}
+        return {**head, "scope": self.scope, **entity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,22 +161,23 @@ def _diff(
     postgresql = dialect == "postgresql"
     for write in group:
         entity = write.stored()
+        entity_id = write.id
         data = orjson.dumps(entity).decode()
-        previous, removed, keys = old.get(write.id, _NOT_STORED)
+        previous, removed, keys = old.get(entity_id, _NOT_STORED)
         # A removed entity that comes back counts as changed even when its data is the same: it is revived.
         if previous == data and not removed:
-            result.unchanged.append(write.id)
+            result.unchanged.append(entity_id)
             continue
-        (result.created if previous is None else result.updated).append(write.id)
+        (result.created if previous is None else result.updated).append(entity_id)
         kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
-        row = (tenant, write.id, kind, scope, data, write.source_id, False, stamp, stamp)
+        row = (tenant, entity_id, kind, scope, data, write.source_id, False, stamp, stamp)
         (changes.same_keys if keys == (kind, scope, write.source_id) else changes.rows).append(row)
         before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
         instances = _changed_instances(tenant, entity, before)
         first = last = None
         if instances and postgresql:
             first, last = _hours_of(instances)
-        changes.queued.append((tenant, write.id, first, last))
+        changes.queued.append((tenant, entity_id, first, last))
         changes.history.extend(instances)
     return changes
 

@@ -188,9 +188,11 @@ def _dynamic_attributes(
                 f"bikes {bikes} + free docks {docks} exceed capacity {capacity}",
             )
         )
-    installed = _flag(status, "is_installed", pointer, findings)
-    renting = _flag(status, "is_renting", pointer, findings)
-    returning = _flag(status, "is_returning", pointer, findings)
+    installed, renting, returning = (
+        value if value is None or type(value) is bool else _flag(status, key, pointer, findings)  # booleans: as is
+        for key in ("is_installed", "is_renting", "is_returning")
+        for value in (status.get(key),)
+    )
     attrs["status"] = _prop(station_status_value(installed, renting, returning, bikes, docks), observed)
     if observed:
         attrs["observationDateTime"] = _prop(observed)
