@@ -13,7 +13,7 @@ from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import JSON, LD_JSON, negotiate
-from api.routers.ngsild import _tenant
+from api.routers.ngsild import _geo, _tenant
 from api.state import HubState, hub_state
 from api.temporal_read import (
     MAX_LIMIT,
@@ -41,6 +41,8 @@ from hub.errors import (
 )
 from ngsi import store
 from ngsi import temporal as history
+from ngsi.geo import parse_geo_query
+from ngsi.query import EntityQuery, Selector
 from schemas.findings import Severity
 from schemas.ngsild import check_geometry, is_absolute_uri
 
@@ -58,6 +60,13 @@ def query_temporal(
     type: Annotated[str | None, Query(description="Entity types, comma-separated")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     attrs: Annotated[str | None, Query(description="Attributes, comma-separated")] = None,
+    idPattern: Annotated[str | None, Query(description="Regular expression the entity id matches")] = None,
+    q: Annotated[str | None, Query(description="q filter on the entities' current values")] = None,
+    scopeQ: Annotated[str | None, Query(description="Scope query, e.g. /Nordic/NO/#")] = None,
+    georel: Annotated[str | None, Query(description="Geo-query relation, e.g. near;maxDistance==500")] = None,
+    geometry: Annotated[str | None, Query(description="Geo-query geometry: Point, Polygon, …")] = None,
+    coordinates: Annotated[str | None, Query(description="Geo-query coordinates (JSON)")] = None,
+    geoproperty: Annotated[str | None, Query(description="GeoProperty the geo-query reads (location)")] = None,
     pick: Pick = None,
     omit: Omit = None,
     timerel: Annotated[str | None, Query(description="before, after or between")] = None,
@@ -75,12 +84,18 @@ def query_temporal(
     accept: Annotated[str | None, Header()] = None,
     ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
 ) -> Response:
-    """Every matching entity with the instances (or aggregates) of its attributes in the window."""
+    """Every matching entity with the instances (or aggregates) of its attributes in the window; ``idPattern``,
+    ``q``, ``scopeQ`` and a geo-query select the entities on their current state, as ``GET /entities`` does."""
     ids, types = split(id), split(type)
-    if not ids and not types:
-        raise BadRequestData("a temporal query needs type or id")
+    geo = parse_geo_query(georel, geometry, coordinates, geoproperty)
+    if not (ids or types or idPattern or q or scopeQ or geo):
+        raise BadRequestData("a temporal query needs type, id, idPattern, q, scopeQ or a geo-query")
     if any(not is_absolute_uri(i) for i in ids):
         raise BadRequestData("every id must be an absolute URI")
+    selection = None
+    if idPattern or q or scopeQ or geo:
+        selector = Selector(id_pattern=idPattern)
+        selection = EntityQuery((selector,), (), ld.q(q), scopeQ, _geo(geo, ld))
     shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
@@ -96,11 +111,11 @@ def query_temporal(
         "limit": limit,
         "offset": offset,
     }
-    q = build_query(state, ngsild_tenant, params)
+    query = build_query(state, ngsild_tenant, params)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
-    rendered = render_history(state, q, mode, methods, period)
+    rendered = render_history(state, query, mode, methods, period, selection)
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
-    return respond(rendered.entities, media, q.tenant, ld, extra, shape, content_range=rendered.content_range)
+    return respond(rendered.entities, media, query.tenant, ld, extra, shape, content_range=rendered.content_range)
 
 
 @router.get("/entities/{entity_id:path}", summary="The history of one entity", responses=PARTIAL)

@@ -120,7 +120,7 @@ async def test_delete_removes_entity_and_history(api: httpx.AsyncClient, station
 @pytest.mark.parametrize(
     ("params", "needle"),
     [
-        ({}, "needs type or id"),
+        ({}, "needs type, id, idPattern, q, scopeQ or a geo-query"),
         ({"type": "X", "timerel": "before"}, "needs timeAt"),
         ({"type": "X", "timerel": "between", "timeAt": "2025-01-01T00:00:00Z"}, "endTimeAt"),
         ({"type": "X", "timerel": "during", "timeAt": "2025-01-01T00:00:00Z"}, "timerel"),
