@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Query
+from fastapi import Header, Query
 from fastapi.responses import Response
 
 from api.ld import LdRequest
+from api.limits import MAX_INTEGER
 from api.ngsild_http import JSON, LD_JSON
 from api.routers.ngsild import _tenant
 from api.state import HubState
@@ -198,6 +199,17 @@ def split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
+# The query-string parameters GET /temporal/entities and POST /temporal/entityOperations/query share.
+LastN = Annotated[int | None, Query(le=MAX_INTEGER, description="The newest N instances per attribute")]
+Format = Annotated[str | None, Query(description="temporalValues or aggregatedValues")]
+Options = Annotated[str | None, Query(description="temporalValues, aggregatedValues")]
+AggrMethods = Annotated[str | None, Query(description=", ".join(history.AGGREGATES))]
+AggrPeriod = Annotated[str | None, Query(description="ISO 8601 duration, e.g. PT1H")]
+Limit = Annotated[int, Query(description=f"Entities per page, 1..{MAX_LIMIT}")]
+Offset = Annotated[int, Query(ge=0, le=MAX_INTEGER)]
+Count = Annotated[bool, Query()]
+Accept = Annotated[str | None, Header()]
+Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
 Pick = Annotated[str | None, Query(description="Entity members and attributes to keep (not with attrs or omit)")]
 Omit = Annotated[str | None, Query(description="Entity members and attributes to leave out (not with attrs or pick)")]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.ld import LdContext
@@ -19,9 +19,25 @@ from api.limits import MAX_INTEGER
 from api.ngsild_http import json_body, negotiate
 from api.routers.ngsild import QUERY_BODY, _query_body
 from api.state import HubState, hub_state
-from api.temporal_read import MAX_LIMIT, PARTIAL, build_query, parse_duration, render_history, representation, respond
+from api.temporal_read import (
+    PARTIAL,
+    Accept,
+    AggrMethods,
+    AggrPeriod,
+    Count,
+    Format,
+    LastN,
+    Limit,
+    Offset,
+    Options,
+    Tenant,
+    build_query,
+    parse_duration,
+    render_history,
+    representation,
+    respond,
+)
 from hub.errors import BadRequestData
-from ngsi import temporal as history
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 _TEMPORAL_Q = {
@@ -77,16 +93,16 @@ async def post_temporal_query(
     request: Request,
     state: State,
     ld: LdContext,
-    lastN: Annotated[int | None, Query(le=MAX_INTEGER, description="The newest N instances per attribute")] = None,
-    format: Annotated[str | None, Query(description="temporalValues or aggregatedValues")] = None,
-    options: Annotated[str | None, Query(description="temporalValues, aggregatedValues")] = None,
-    aggrMethods: Annotated[str | None, Query(description=", ".join(history.AGGREGATES))] = None,
-    aggrPeriodDuration: Annotated[str | None, Query(description="ISO 8601 duration, e.g. PT1H")] = None,
-    limit: Annotated[int, Query(description=f"Entities per page, 1..{MAX_LIMIT}")] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
-    count: Annotated[bool, Query()] = False,
-    accept: Annotated[str | None, Header()] = None,
-    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
+    lastN: LastN = None,
+    format: Format = None,
+    options: Options = None,
+    aggrMethods: AggrMethods = None,
+    aggrPeriodDuration: AggrPeriod = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    count: Count = False,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
     """The entities the body selects, with the instances (or aggregates) of their attributes in its temporalQ."""
     body = await json_body(request)
