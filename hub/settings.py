@@ -26,6 +26,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database. The default is the embedded SQLite file (WAL mode, created "
         "on first start); PostgreSQL: `postgresql+psycopg://user@host:5432/db`.",
     )
+    db_ping_idle_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="PostgreSQL: a pooled connection unused for longer than this is pinged before it is handed "
+        "out (0: always, as SQLAlchemy's pool_pre_ping); reads that meet a dropped connection run again.",
+    )
     data_dir: Path = Field(
         default=Path("./var"),
         description="Directory for the embedded database, raw payloads, schema and context stores.",

@@ -160,8 +160,7 @@ def _answer(
 ) -> tuple[Result, bytes, dict[str, str]]:
     media = negotiate(accept)
     key = _tenant(state, tenant)
-    with state.db.read() as conn:
-        result = evaluate(conn, query, page, tenant=key, timestamps=shape.sys_attrs)
+    result = state.db.reading(lambda conn: evaluate(conn, query, page, tenant=key, timestamps=shape.sys_attrs))
     headers = _headers(media, key, ld.link())
     if result.total is not None:
         headers["NGSILD-Results-Count"] = str(result.total)
