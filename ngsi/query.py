@@ -142,17 +142,7 @@ def evaluate(
     members = type_members(query)
     known: list[str] = []
     for _pass in range(PASSES):
-        where = conditions(conn, query, tenant=tenant, type_sets=known if members else None)
-        found = store.select_page(
-            conn,
-            tenant=tenant,
-            limit=page.limit,
-            offset=page.offset,
-            count=page.count,
-            extra=where,
-            timestamps=timestamps,
-            check_types=members,
-        )
+        found = _read_page(conn, query, page, tenant=tenant, type_sets=known, timestamps=timestamps, check=members)
         held = found.type_sets
         if held is None and members:
             held = store.type_sets_holding(conn, members)
@@ -160,3 +150,44 @@ def evaluate(
             break
         known = held  # read the page again with the sets its statement saw (and check them again)
     return Result(found.rows, found.total)
+
+
+def _read_page(
+    conn: Connection,
+    query: EntityQuery,
+    page: Page,
+    *,
+    tenant: str | None,
+    type_sets: list[str],
+    timestamps: bool,
+    check: list[str],
+) -> store.PageRows:
+    """One read of the page, its types matched with ``type_sets``, checking the sets holding ``check``."""
+    alternatives = _types_only(query)
+    types: list[str] | None = []
+    where: list[ColumnElement[bool]] = []
+    if alternatives is not None:  # the types are parameters of a statement shared by every such page
+        types = store.values_of_types(alternatives, type_sets) or None
+    else:
+        where = conditions(conn, query, tenant=tenant, type_sets=type_sets if check else None)
+    return store.select_page(
+        conn,
+        tenant=tenant,
+        types=types,
+        limit=page.limit,
+        offset=page.offset,
+        count=page.count,
+        extra=where,
+        timestamps=timestamps,
+        check_types=check,
+    )
+
+
+def _types_only(query: EntityQuery) -> list[frozenset[str]] | None:
+    """The type alternatives of a query that selects by a type expression and nothing else; otherwise None."""
+    if len(query.selectors) != 1 or query.attrs or query.q or query.scope_q or query.geo is not None:
+        return None
+    selector = query.selectors[0]
+    if selector.ids or selector.id_pattern or not selector.types:
+        return None
+    return parse_types(selector.types)

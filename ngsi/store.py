@@ -233,12 +233,14 @@ def values_of_types(alternatives: Sequence[frozenset[str]], sets: Collection[str
     return sorted(values)
 
 
-def _sets_check(conn: Connection, members: Sequence[str]) -> Any:
-    """A column giving, on every row of a page, the type sets that hold any of ``members`` (one uncorrelated
-    subquery, evaluated once per statement): a page checks the type sets it was built with without a round trip."""
+def _sets_check(dialect: str) -> Any:
+    """A column giving, on every row of a page, the type sets that hold any of the ``members`` parameter (one
+    uncorrelated subquery, evaluated once per statement): a page checks the type sets it was built with without a
+    round trip of its own."""
     held = type_sets.c.type_set
-    aggregate = func.array_agg(held) if conn.dialect.name == "postgresql" else func.json_group_array(held)
-    return select(aggregate).where(type_sets.c.member.in_(list(members))).scalar_subquery().label("type_sets")
+    aggregate = func.array_agg(held) if dialect == "postgresql" else func.json_group_array(held)
+    members: Any = bindparam("members", expanding=True)
+    return select(aggregate).where(type_sets.c.member.in_(members)).scalar_subquery().label("type_sets")
 
 
 def _held_sets(value: Any) -> list[str]:
@@ -430,28 +432,56 @@ def select_page(
     statement (what a caller that built its type condition from type sets it already knew checks them with)."""
     if types is None:
         return PageRows([], 0 if count else None)
-    conditions: list[Any] = [entities.c.removed.is_(False), *extra]
-    if tenant is not None:
-        conditions.append(entities.c.tenant == tenant)
-    if types:
-        conditions.append(entities.c.type.in_(types))
-    if ids:
-        conditions.append(entities.c.id.in_(ids))
-    where = and_(*conditions)
-    # Only sysAttrs shows the timestamps; reading them turned two strings per row into aware datetimes
-    # (UTCDateTime on SQLite), a third of a 100-entity page's time (bench/ngsi_http.py, cProfile).
-    columns: list[Any] = [entities.c.data, *((entities.c.created_at, entities.c.modified_at) if timestamps else ())]
-    if check_types:
-        columns.append(_sets_check(conn, check_types))
-    stmt = select(*columns).where(where).order_by(entities.c.id, entities.c.tenant).limit(limit).offset(offset)
-    found = conn.execute(stmt).all()  # one fetchall
+    shape = (conn.dialect.name, tenant is not None, bool(types), bool(ids), timestamps, bool(check_types))
+    page, total_of = _shared_page_statements(*shape) if not extra else _page_statements(*shape, extra)
+    params = {
+        "tenant": tenant,
+        "types": list(types),
+        "ids": list(ids),
+        "members": list(check_types),
+        "limit": limit,
+        "offset": offset,
+    }
+    found = conn.execute(page, params).all()  # one fetchall
     if timestamps:
         rows = [StoredEntity(row[0], row[1], row[2]) for row in found]
     else:
         rows = [StoredEntity(row[0]) for row in found]
     held = _held_sets(found[0][-1]) if check_types and found else None
-    total = conn.execute(select(func.count()).select_from(entities).where(where)).scalar_one() if count else None
+    total = conn.execute(total_of, params).scalar_one() if count else None
     return PageRows(rows, total, held)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_page_statements(
+    dialect: str, tenant: bool, types: bool, ids: bool, timestamps: bool, check: bool
+) -> tuple[Any, Any]:
+    """:func:`_page_statements` without further conditions, built once per shape: for a page of a type (and
+    perhaps a tenant), the most frequent request, building the statement and its cache key cost more Python time
+    than the database took for the page (cProfile of GET /entities?type=T&limit=100, bench/ngsi_http.py)."""
+    return _page_statements(dialect, tenant, types, ids, timestamps, check, ())
+
+
+def _page_statements(
+    dialect: str, tenant: bool, types: bool, ids: bool, timestamps: bool, check: bool, extra: Sequence[Any]
+) -> tuple[Any, Any]:
+    """The page and count statements of one query shape, every value a bound parameter."""
+    conditions: list[Any] = [entities.c.removed.is_(False), *extra]
+    if tenant:
+        conditions.append(entities.c.tenant == bindparam("tenant"))
+    if types:
+        conditions.append(entities.c.type.in_(bindparam("types", expanding=True)))
+    if ids:
+        conditions.append(entities.c.id.in_(bindparam("ids", expanding=True)))
+    where = and_(*conditions)
+    # Only sysAttrs shows the timestamps; reading them turned two strings per row into aware datetimes
+    # (UTCDateTime on SQLite), a third of a 100-entity page's time (bench/ngsi_http.py, cProfile).
+    columns: list[Any] = [entities.c.data, *((entities.c.created_at, entities.c.modified_at) if timestamps else ())]
+    if check:
+        columns.append(_sets_check(dialect))
+    order = (entities.c.id, entities.c.tenant)
+    page = select(*columns).where(where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
+    return page, select(func.count()).select_from(entities).where(where)
 
 
 def get_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> str | None:
