@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         description="PostgreSQL: a pooled connection unused for longer than this is pinged before it is handed "
         "out (0: always, as SQLAlchemy's pool_pre_ping); reads that meet a dropped connection run again.",
     )
+    db_parallel_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="PostgreSQL: `max_parallel_workers_per_gather` of the hub's connections. 0 (no parallel "
+        "plans): starting workers cost more than the API's indexed reads take.",
+    )
     data_dir: Path = Field(
         default=Path("./var"),
         description="Directory for the embedded database, raw payloads, schema and context stores.",

@@ -156,3 +156,27 @@ def test_postgresql_pings_only_connections_left_idle(database_url: str) -> None:
     assert trusted.reading(lambda conn: calls.append(1) or int(conn.execute(text("SELECT 2")).scalar_one())) == 2
     assert len(calls) == 2
     trusted.dispose()
+
+
+def test_postgresql_connections_plan_without_parallel_workers_unless_configured(database_url: str) -> None:
+    """No parallel plans by default (NORDHUB_DB_PARALLEL_WORKERS); SQLite has none to configure."""
+    if not database_url.startswith("postgresql"):
+        sqlite = Database(database_url, parallel_workers=3)  # ignored there: the file opens as usual
+        with sqlite.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        return
+    for workers, shown in ((None, "0"), (3, "3")):
+        db = Database(database_url) if workers is None else Database(database_url, parallel_workers=workers)
+        with db.connect() as conn:
+            assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one() == shown
+        db.dispose()
+
+
+def test_q_statistics_exist_on_postgresql_after_upgrade(db: Database) -> None:
+    """Migration 0015: joint value statistics of the attribute index (PostgreSQL only; SQLite has none)."""
+    with db.connect() as conn:
+        if db.dialect != "postgresql":
+            assert "0015" in (db.current_revision() or "").split(",")
+            return
+        names = conn.execute(text("SELECT stxname FROM pg_statistic_ext ORDER BY stxname")).scalars().all()
+    assert names == ["st_ngsi_attr_index_num", "st_ngsi_attr_index_text"]
