@@ -213,12 +213,13 @@ def measure(url: str, query: str, tenant: str | None) -> tuple[tuple[float, floa
     return hub, floor, len(body)
 
 
-def main(url: str, label: str, query: str) -> None:
+def main(url: str, label: str, query: str, entities: int | None = None) -> None:
     generator = "wrk" if shutil.which("wrk") else "aiohttp"
     options = " ".join(server_options()) or "h11, asyncio"
     runs = int(os.environ.get(RUNS, "1"))
+    size = f" at {entities:,} entities" if entities else ""
     print(
-        f"  [{label}] over HTTP: one uvicorn worker ({options}) on CPU {SERVER_CPU}, {generator} with "
+        f"  [{label}] over HTTP{size}: one uvicorn worker ({options}) on CPU {SERVER_CPU}, {generator} with "
         f"{CONNECTIONS} connections for {SECONDS:.0f} s on CPU {CLIENT_CPU}, {runs} run(s) ({RUNS}):"
     )
     for tenant in (None, "oslo"):
