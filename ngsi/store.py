@@ -233,14 +233,19 @@ def values_of_types(alternatives: Sequence[frozenset[str]], sets: Collection[str
     return sorted(values)
 
 
-def _sets_check(dialect: str) -> Any:
+def _sets_check(dialect: str, members: int) -> Any:
     """A column giving, on every row of a page, the type sets that hold any of the ``members`` parameter (one
     uncorrelated subquery, evaluated once per statement): a page checks the type sets it was built with without a
     round trip of its own."""
     held = type_sets.c.type_set
     aggregate = func.array_agg(held) if dialect == "postgresql" else func.json_group_array(held)
-    members: Any = bindparam("members", expanding=True)
-    return select(aggregate).where(type_sets.c.member.in_(members)).scalar_subquery().label("type_sets")
+    test = _one_of(type_sets.c.member, "members", members)
+    return select(aggregate).where(test).scalar_subquery().label("type_sets")
+
+
+def _one_of(column: Any, name: str, count: int) -> Any:
+    """``column = :name`` for one value, ``column IN (:name…)`` (an expanding parameter) for more."""
+    return column == bindparam(name) if count == 1 else column.in_(bindparam(name, expanding=True))
 
 
 def _held_sets(value: Any) -> list[str]:
@@ -432,13 +437,14 @@ def select_page(
     statement (what a caller that built its type condition from type sets it already knew checks them with)."""
     if types is None:
         return PageRows([], 0 if count else None)
-    shape = (conn.dialect.name, tenant is not None, bool(types), bool(ids), timestamps, bool(check_types))
+    # One type or checked type is compared with "=": expanding an IN list's parameters costs time on every request.
+    shape = (conn.dialect.name, tenant is not None, min(len(types), 2), bool(ids), timestamps, min(len(check_types), 2))
     page, total_of = _shared_page_statements(*shape) if not extra else _page_statements(*shape, extra)
     params = {
         "tenant": tenant,
-        "types": list(types),
+        "types": types[0] if len(types) == 1 else list(types),
         "ids": list(ids),
-        "members": list(check_types),
+        "members": check_types[0] if len(check_types) == 1 else list(check_types),
         "limit": limit,
         "offset": offset,
     }
@@ -454,7 +460,7 @@ def select_page(
 
 @functools.lru_cache(maxsize=64)
 def _shared_page_statements(
-    dialect: str, tenant: bool, types: bool, ids: bool, timestamps: bool, check: bool
+    dialect: str, tenant: bool, types: int, ids: bool, timestamps: bool, check: int
 ) -> tuple[Any, Any]:
     """:func:`_page_statements` without further conditions, built once per shape: for a page of a type (and
     perhaps a tenant), the most frequent request, building the statement and its cache key cost more Python time
@@ -463,14 +469,15 @@ def _shared_page_statements(
 
 
 def _page_statements(
-    dialect: str, tenant: bool, types: bool, ids: bool, timestamps: bool, check: bool, extra: Sequence[Any]
+    dialect: str, tenant: bool, types: int, ids: bool, timestamps: bool, check: int, extra: Sequence[Any]
 ) -> tuple[Any, Any]:
-    """The page and count statements of one query shape, every value a bound parameter."""
+    """The page and count statements of one query shape, every value a bound parameter (``types`` and ``check``:
+    0, 1 or 2 for several values)."""
     conditions: list[Any] = [entities.c.removed.is_(False), *extra]
     if tenant:
         conditions.append(entities.c.tenant == bindparam("tenant"))
     if types:
-        conditions.append(entities.c.type.in_(bindparam("types", expanding=True)))
+        conditions.append(_one_of(entities.c.type, "types", types))
     if ids:
         conditions.append(entities.c.id.in_(bindparam("ids", expanding=True)))
     where = and_(*conditions)
@@ -478,7 +485,7 @@ def _page_statements(
     # (UTCDateTime on SQLite), a third of a 100-entity page's time (bench/ngsi_http.py, cProfile).
     columns: list[Any] = [entities.c.data, *((entities.c.created_at, entities.c.modified_at) if timestamps else ())]
     if check:
-        columns.append(_sets_check(dialect))
+        columns.append(_sets_check(dialect, check))
     order = (entities.c.id, entities.c.tenant)
     page = select(*columns).where(where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
     return page, select(func.count()).select_from(entities).where(where)
