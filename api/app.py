@@ -27,6 +27,7 @@ from api.routers import (
     runs,
     search,
     temporal,
+    temporal_query,
     validate,
 )
 from api.state import HubState
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(ngsild_provision.router)
     app.include_router(ngsild_contexts.router)
     app.include_router(temporal.router)
+    app.include_router(temporal_query.router)
     app.include_router(runs.router)
     app.include_router(validate.router)
     app.include_router(quality.router)

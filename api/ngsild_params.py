@@ -18,6 +18,7 @@ from starlette.requests import Request
 from api.limits import MAX_INTEGER
 from hub.errors import BadRequestData
 from ngsi.geo import GEOMETRIES
+from ngsi.linked import MAX_JOIN_LEVEL
 from ngsi.query import MAX_LIMIT
 
 Kind = Literal["string", "integer", "boolean"]
@@ -56,6 +57,8 @@ ENTITY_QUERY: tuple[Param, ...] = (
     Param("count", "Return the total in NGSILD-Results-Count", "boolean", False),
     Param("format", "normalized (default), concise, keyValues (alias simplified)"),
     Param("options", "Comma list of keyValues, concise, normalized, sysAttrs"),
+    Param("join", "Linked entities: flat (added to the array) or inline (inside each Relationship)"),
+    Param("joinLevel", "How many Relationship hops join follows (default 1)", "integer", 1, bounds=(1, MAX_JOIN_LEVEL)),
     Param("geometryProperty", "With application/geo+json: the GeoProperty that is the geometry", default="location"),
     Param("georel", GEOREL),
     Param("geometry", f"The query geometry: {', '.join(GEOMETRIES)}"),

@@ -38,6 +38,7 @@ from hub.cities import City, Registry, Source, SourceKind
 from hub.collector import collection_paused
 from hub.db import Database
 from hub.errors import BadRequest, NordhubError
+from ngsi import projection
 from ngsi import store as ngsi_store
 from schemas.dcat import Profile, ShapesStore, validate_dcat
 from schemas.findings import Finding, Severity
@@ -329,6 +330,8 @@ class Harvester:
                 plan.catalogue_items = await anyio.to_thread.run_sync(catalogue_findings, batch, records, shapes)
             batch.documents.pop(RDF_DOCUMENT, None)  # a national catalogue's graph: not kept through the commit
             await anyio.to_thread.run_sync(self._commit, report, plan, batch, records, dry_run)
+            if not dry_run:
+                await anyio.to_thread.run_sync(self._index)
         except TimeoutError:
             report.status, report.error = RunStatus.TIMED_OUT, f"run exceeded its timeout of {self.run_timeout:g} s"
         except NordhubError as exc:
@@ -353,6 +356,14 @@ class Harvester:
             },
         )
         return report
+
+    def _index(self) -> None:
+        """Bring the query indexes up to the records just committed (ngsi/projection.py), in a transaction of its
+        own: the records are safe whatever happens here, and what is left queued the next reader replays."""
+        try:
+            projection.ensure_current(self.db)
+        except SQLAlchemyError:
+            log.exception("the query indexes could not catch up after a harvest; the next read will replay them")
 
     def _shapes(self) -> ShapesStore | None:
         """The DCAT-AP shapes synced into the schema store (parsed once per harvester), or None without them."""

@@ -34,6 +34,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuch
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlmodel import Session
 
+from hub.checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
 from hub.errors import ConfigError, DatabaseError
 from hub.regexp import register_sqlite_regexp
 from hub.settings import Settings
@@ -51,6 +52,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Checkpoints run on their own thread (hub/checkpoint.py); the automatic one stays as a safety net.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 
@@ -92,9 +95,14 @@ class Database:
             self.engine: Engine = create_engine(parsed, **kwargs)
         except (NoSuchModuleError, ImportError) as exc:
             raise ConfigError(f"database URL {self.safe_url!r}: driver not installed ({exc})") from exc
+        self.checkpointer: Checkpointer | None = None
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "connect", register_sqlite_regexp)  # RE2: user regexes cannot run away
+            database = parsed.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self.checkpointer = Checkpointer(database)
+                event.listen(self.engine, "commit", self.checkpointer.poke)
         else:
             _ping_after_idle(self.engine, ping_idle_seconds)
 
@@ -197,6 +205,8 @@ class Database:
         return self.current_revision() == self.head_revision()
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
 
 

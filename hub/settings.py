@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     max_query_bytes: int = Field(
         default=8192, ge=256, description="Longest query string the API reads, in bytes (more: 414)."
     )
+    temporal_max_instances: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Most instances of one attribute a temporal request returns (with lastN, the smaller of the two); "
+        "more: 206 Partial Content with a Content-Range.",
+    )
     rate_limit_anonymous: float = Field(
         default=50.0, ge=0, description="Requests per second per client address without an API key (0: unlimited)."
     )

@@ -59,6 +59,11 @@ class EntityQuery:
                 "a query needs at least one of type, id, idPattern, attrs, q, scopeQ, a geo-query or local=true"
             )
 
+    @property
+    def uses_indexes(self) -> bool:
+        """True when the query reads the attribute or spatial index (``projection.ensure_current`` first)."""
+        return bool(self.attrs or self.q or self.geo is not None)
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

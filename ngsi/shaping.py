@@ -50,7 +50,8 @@ class Shape:
 
 def parse_projection(text: str | None, param: str) -> tuple[str, ...]:
     """The top-level names of a ``pick`` or ``omit`` value (clause 4.21): ``name`` or ``name{projection}``,
-    comma-separated. A nested projection (for linked entities) is checked but not kept: this hub does not join."""
+    comma-separated. A nested projection (for linked entities) is checked but not kept: with ``join`` the top-level
+    names apply to every entity returned, the requested and the linked ones (ngsi.linked)."""
     if text is None or not text.strip():
         return ()
     names, end = _projection(text, 0, param)

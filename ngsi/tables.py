@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from hub.db import UTCDateTime, metadata
@@ -40,6 +42,31 @@ temporal_instances = Table(
     Column("value_num", Float, nullable=True),
     Column("value", Text, nullable=False),
     Index("ix_ngsi_temporal_instances_entity", "tenant", "entity_id", "attr", "ts", unique=True),
+)
+
+# Deletions of attributes through the API (ngsi.temporal_deletions): an instance with ``deletedAt`` = ``ts``, NGSI-LD's
+# null as its value and the attribute's type at the time (the attribute is gone from the entity). Apart from the
+# observed instances, so that hourly aggregates and the index projection never see them.
+temporal_deletions = Table(
+    "ngsi_temporal_deletions",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("entity_id", String(512), primary_key=True),
+    Column("attr", String(256), primary_key=True),
+    Column("ts", Float, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("value", Text, nullable=False),
+)
+
+# Entities deleted through the API, with the type they had: their history (the deletions of their attributes) stays
+# queryable with timeproperty=deletedAt after the entity itself is gone (ngsi.temporal).
+temporal_deleted_entities = Table(
+    "ngsi_temporal_deleted_entities",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("id", String(512), primary_key=True),
+    Column("type", String(256), nullable=False),
+    Column("deleted_at", Float, nullable=False),
 )
 
 # JSON-LD @contexts added at run time (`nordhub contexts add`, POST /jsonldContexts, or fetched when
@@ -86,3 +113,11 @@ temporal_hours = Table(
     Column("ts_first", Float, nullable=False),
     Column("ts_last", Float, nullable=False),
 )
+
+
+def type_column(kind: Any) -> str:
+    """What ``entities.type`` holds: the type, or for several types their type set (sorted, distinct, comma-joined)."""
+    if isinstance(kind, list):
+        members = sorted({str(k) for k in kind})
+        return members[0] if len(members) == 1 else ",".join(members)
+    return str(kind)

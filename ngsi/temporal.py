@@ -1,6 +1,7 @@
 """The temporal side of the entity store: attribute instances in time, queried and aggregated in SQL.
 
-Only this module and ``ngsi.store`` issue SQL on ``ngsi_temporal_instances``. Aggregation happens in the database
+Only this module, ``ngsi.temporal_deletions`` (the instances of deletions) and ``ngsi.store`` issue SQL on
+``ngsi_temporal_instances``. Aggregation happens in the database
 (one ``GROUP BY`` over entity, attribute and time bucket), so an hourly average over a week of minute data is one
 query, not a walk over every instance in Python.
 """
@@ -16,11 +17,11 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Integer, and_, cast, delete, func, select
+from sqlalchemy import Connection, Integer, String, and_, cast, delete, func, literal, select, union_all
 
 from hub.collector import collection_paused
-from ngsi import store, temporal_hours
-from ngsi.tables import entities, temporal_instances
+from ngsi import projection, store, temporal_hours
+from ngsi.tables import entities, temporal_deleted_entities, temporal_deletions, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
 
 AGGREGATES = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
@@ -46,6 +47,18 @@ class TemporalQuery:
     last_n: int | None = None
     limit: int = 100  # entities per page
     offset: int = 0
+    max_instances: int | None = None  # the hub's cap of instances per attribute (None: no cap)
+    deleted: bool = False  # timeproperty=deletedAt: the deletions of attributes instead of their observed values
+    where: tuple[Any, ...] = ()  # more SQL conditions on the entities table (a Query body's q, geoQ, idPattern…)
+
+    @property
+    def instance_cap(self) -> int | None:
+        """Most instances one attribute may return: lastN, the hub's cap, whichever is smaller."""
+        caps = [cap for cap in (self.last_n, self.max_instances) if cap is not None]
+        return min(caps) if caps else None
+
+
+Series = dict[tuple[str, str], dict[str, list[tuple[Any, float]]]]
 
 
 def iso(ts: float) -> str:
@@ -71,30 +84,43 @@ def _window(q: TemporalQuery, ts: Any = None) -> list[Any]:
 
 
 def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[str, str, str, str]], int]:
-    """(tenant, id, type, stored JSON) of the entities a query is about, one page of them, and their total."""
+    """(tenant, id, type, stored JSON) of the entities a query is about, one page of them, and their total.
+
+    With timeproperty=deletedAt, entities deleted through the API are about too (their stored JSON is ``{}``: their
+    attributes are gone), unless a Query body's conditions on the current state (q, geoQ…) select the entities."""
     conditions: list[Any] = [entities.c.removed.is_(False)]
-    if q.tenant is not None:
-        conditions.append(entities.c.tenant == q.tenant)
-    if q.entity_ids:
-        conditions.append(entities.c.id.in_(q.entity_ids))
-    if q.types:
-        conditions.append(entities.c.type.in_(q.types))
-    where = and_(*conditions)
-    rows = conn.execute(
-        select(entities.c.tenant, entities.c.id, entities.c.type, entities.c.data)
-        .where(where)
-        .order_by(entities.c.id, entities.c.tenant)
-        .limit(q.limit)
-        .offset(q.offset)
-    ).all()
-    total = conn.execute(select(func.count()).select_from(entities).where(where)).scalar_one()
+    conditions.extend(_key_conditions(entities.c, q))
+    conditions.extend(q.where)
+    live = select(entities.c.tenant, entities.c.id, entities.c.type, entities.c.data).where(and_(*conditions))
+    source: Any = live
+    if q.deleted and not q.where:
+        gone = temporal_deleted_entities.c
+        still_there = select(entities.c.id).where(entities.c.tenant == gone.tenant, entities.c.id == gone.id)
+        deleted = select(gone.tenant, gone.id, gone.type, literal("{}").label("data")).where(
+            *_key_conditions(gone, q), ~still_there.exists()
+        )
+        source = union_all(live, deleted)
+    page = source.subquery()
+    rows = conn.execute(select(page).order_by(page.c.id, page.c.tenant).limit(q.limit).offset(q.offset)).all()
+    total = conn.execute(select(func.count()).select_from(page)).scalar_one()
     return [(r.tenant, r.id, r.type, r.data) for r in rows], int(total)
 
 
-def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> list[Any]:
-    t = temporal_instances.c
+def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
+    conditions = []
+    if q.tenant is not None:
+        conditions.append(columns.tenant == q.tenant)
+    if q.entity_ids:
+        conditions.append(columns.id.in_(q.entity_ids))
+    if q.types:
+        conditions.append(columns.type.in_(q.types))
+    return conditions
+
+
+def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = None) -> list[Any]:
+    t = temporal_instances.c if t is None else t
     tenants = {tenant for tenant, _ in keys}
-    conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants), *_window(q)]
+    conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants), *_window(q, t.ts)]
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     return conditions
@@ -102,28 +128,35 @@ def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> list[
 
 def instances(
     conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, list[tuple[Any, float]]]]:
-    """(tenant, entity id) → attribute → [(value, ts)], oldest first (the newest ``last_n`` when given)."""
+) -> tuple[Series, dict[tuple[str, str, str], str]]:
+    """(tenant, entity id) → attribute → [(value, ts)], oldest first, and the type of each deleted attribute.
+
+    With a cap (``lastN``, the hub's maximum) each attribute holds at most cap + 1 instances, the newest ones with
+    lastN and the oldest ones without: the one beyond the cap tells ``paginate`` that the attribute was cut."""
     if not keys:
-        return {}
-    t = temporal_instances.c
-    order = t.ts.desc() if q.last_n else t.ts.asc()
-    stmt = select(t.tenant, t.entity_id, t.attr, t.ts, t.value).where(and_(*_instance_filter(q, keys)))
-    if q.last_n:
+        return {}, {}
+    t = temporal_deletions.c if q.deleted else temporal_instances.c
+    kind = t.kind if q.deleted else literal(None, String).label("kind")
+    stmt = select(t.tenant, t.entity_id, t.attr, t.ts, t.value, kind).where(and_(*_instance_filter(q, keys, t)))
+    cap = q.instance_cap
+    if cap is not None:
+        order = t.ts.desc() if q.last_n else t.ts.asc()
         ranked = stmt.add_columns(
             func.row_number().over(partition_by=(t.tenant, t.entity_id, t.attr), order_by=order).label("n")
         ).subquery()
-        stmt = select(ranked.c.tenant, ranked.c.entity_id, ranked.c.attr, ranked.c.ts, ranked.c.value).where(
-            ranked.c.n <= q.last_n
-        )
-    out: dict[tuple[str, str], dict[str, list[tuple[Any, float]]]] = {}
+        r = ranked.c
+        stmt = select(r.tenant, r.entity_id, r.attr, r.ts, r.value, r.kind).where(r.n <= cap + 1)
+    out: Series = {}
+    kinds: dict[tuple[str, str, str], str] = {}
     wanted = set(keys)
     for row in conn.execute(stmt.order_by("ts")):
         if (row.tenant, row.entity_id) in wanted:
             out.setdefault((row.tenant, row.entity_id), {}).setdefault(row.attr, []).append(
                 (orjson.loads(row.value), row.ts)
             )
-    return out
+            if row.kind:
+                kinds[(row.tenant, row.entity_id, row.attr)] = row.kind
+    return out, kinds
 
 
 def _bucket(conn: Connection, ts: Any, origin: float, period: float | None) -> Any:
@@ -178,14 +211,32 @@ _NEEDS = {
 }
 
 
-def by_hours(q: TemporalQuery, period: float | None, methods: Sequence[str]) -> bool:
+def by_hours(q: TemporalQuery, period: float | None, methods: Sequence[str], origin: float | None = None) -> bool:
     """Whether the hourly partial aggregates answer the query: buckets and window made of whole UTC hours."""
     if period is None or period % temporal_hours.HOUR or "distinctCount" in methods:
         return False
-    bounds = [q.time_at if q.time_at is not None else 0.0]
+    bounds = [q.time_at if q.time_at is not None else 0.0, _lower_bound(q) if origin is None else origin]
     if q.timerel is TimeRel.BETWEEN:
         bounds.append(q.end_time_at if q.end_time_at is not None else 0.0)
     return all(bound % temporal_hours.HOUR == 0 for bound in bounds)
+
+
+def _lower_bound(q: TemporalQuery) -> float:
+    return q.time_at if q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN) and q.time_at is not None else 0.0
+
+
+def _origin(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]], period: float | None) -> float:
+    """Where the first aggregation period starts: the window's start, else the oldest instance aggregated.
+
+    Without a start (no timerel, or before) the periods run from the first instance of the selected entities and
+    attributes (ETSI 020_11: PT1H over instances from 12:03 gives 12:03-13:03, 13:03-14:03…), one origin for the
+    whole answer so that the periods of several entities line up."""
+    if period is None or q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN):
+        return _lower_bound(q)
+    t = temporal_instances.c
+    first = conn.execute(select(func.min(t.ts)).where(and_(*_instance_filter(q, keys))))
+    oldest = first.scalar_one_or_none()
+    return float(oldest) if oldest is not None else 0.0
 
 
 def _in_hours(q: TemporalQuery) -> TemporalQuery:
@@ -213,14 +264,16 @@ def aggregate(
         raise ValueError(f"unknown aggregation method(s) {unknown}")
     if not keys:
         return {}
+    origin = _origin(conn, q, keys, period)
     out: dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]] = {}
     # A week of hourly buckets for a page of stations is tens of thousands of rows and three times as many small
     # lists, none in a cycle: with the cyclic collector on, its collections walking them were more than half of the
     # CPU time of the query (bench/ngsi_temporal.py). Reference counting frees them all the same.
     with collection_paused():
-        result = conn.execute(_aggregate_select(conn, q, keys, period=period, methods=methods))
+        result = conn.execute(_aggregate_select(conn, q, keys, period=period, methods=methods, origin=origin))
         rows = result.all()  # fetched whole: iterating the result fetches row by row, which cost more than the loop
-        _fill(out, rows, {name: index for index, name in enumerate(result.keys())}, q, keys, period, methods)
+        positions = {name: index for index, name in enumerate(result.keys())}
+        _fill(out, rows, positions, q, set(keys), period, methods, origin)
     return out
 
 
@@ -229,13 +282,12 @@ def _fill(
     rows: Sequence[Any],
     pos: dict[str, int],
     q: TemporalQuery,
-    keys: Sequence[tuple[str, str]],
+    wanted: set[tuple[str, str]],
     period: float | None,
     methods: Sequence[str],
+    origin: float,
 ) -> None:
     """Append each result row's values to its series in ``out``: [[value, bucket start, bucket end], …]."""
-    origin = q.time_at if q.time_at is not None else 0.0
-    wanted = set(keys)
     spans: dict[Any, tuple[str, str]] = {}
     current: tuple[str, str, str] | None = None
     series: list[list[list[Any]]] = []
@@ -257,13 +309,18 @@ def _fill(
 
 
 def _aggregate_select(
-    conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]], *, period: float | None, methods: Sequence[str]
+    conn: Connection,
+    q: TemporalQuery,
+    keys: Sequence[tuple[str, str]],
+    *,
+    period: float | None,
+    methods: Sequence[str],
+    origin: float,
 ) -> Any:
-    origin = q.time_at if q.time_at is not None else 0.0
     wanted_columns = {name for method in methods for name in _NEEDS[method]}
     if period is None:
         wanted_columns |= {"first", "last"}  # the one bucket spans the data when no window bounds it
-    hourly = by_hours(q, period, methods)
+    hourly = by_hours(q, period, methods, origin)
     if hourly:
         source: Any = hours_table.c
         ts = hours_table.c.hour * temporal_hours.HOUR
@@ -340,11 +397,27 @@ def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[
 
 
 def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: str | None = None) -> int:
-    """Forget the instances of one entity (or of one of its attributes); returns how many."""
+    """Forget the instances of one entity (or of one of its attributes), its deletions too; returns how many."""
+    if conn.dialect.name == "sqlite":
+        projection.catch_up_hours(conn)  # every instance counted before the hours of these go
     temporal_hours.forget(conn, tenant, entity_id, attr)
+    forgotten = 0  # the deletions kept of the entity or attribute go too
+    for table, column in ((temporal_deletions, "entity_id"), (temporal_deleted_entities, "id")):
+        if table is temporal_deleted_entities and attr is not None:
+            continue
+        where = [table.c[column] == entity_id]
+        if tenant is not None:
+            where.append(table.c.tenant == tenant)
+        if attr is not None:
+            where.append(table.c.attr == attr)
+        forgotten += int(conn.execute(delete(table).where(*where)).rowcount or 0)
     conditions = [temporal_instances.c.entity_id == entity_id]
     if tenant is not None:
         conditions.append(temporal_instances.c.tenant == tenant)
     if attr is not None:
         conditions.append(temporal_instances.c.attr == attr)
-    return int(conn.execute(delete(temporal_instances).where(and_(*conditions))).rowcount or 0)
+    deleted = int(conn.execute(delete(temporal_instances).where(and_(*conditions))).rowcount or 0)
+    if conn.dialect.name == "sqlite":
+        # SQLite numbers a new row after the highest left: the mark must not stay above numbers it will reuse.
+        projection.set_hours_upto(conn, projection.catch_up_hours(conn))
+    return deleted + forgotten

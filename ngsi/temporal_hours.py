@@ -120,6 +120,58 @@ def recompute(conn: Connection, keys: Iterable[HourKey]) -> None:
     )
 
 
+def _floor_hour(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "CAST(floor(ts / 3600) AS INTEGER)"
+    return "(CAST(ts / 3600 AS INTEGER) - (ts < 0 AND ts / 3600 <> CAST(ts / 3600 AS INTEGER)))"  # a floor
+
+
+def _folded(dialect: str, source: str) -> str:
+    """``INSERT … SELECT`` adding the hourly aggregates of the instances ``source`` yields to the stored hours."""
+    hour = _floor_hour(dialect)
+    return (
+        f"INSERT INTO ngsi_temporal_hours ({COLUMNS}) "
+        f"SELECT tenant, entity_id, attr, {hour}, count(*), count(value_num), sum(value_num), min(value_num), "
+        f"max(value_num), sum(value_num * value_num), min(ts), max(ts) FROM {source} "
+        f"GROUP BY tenant, entity_id, attr, {hour} ON CONFLICT {_merge(dialect)}"
+    )
+
+
+def add_range(conn: Connection, after: int, upto: int) -> None:
+    """SQLite: add the instances numbered ``after`` < pk <= ``upto`` to their hours (ngsi/projection.py).
+
+    The database folds them in one statement: folding in Python and upserting one row per hour cost as much as
+    storing the instances (bench/harvest_pipeline.py)."""
+    conn.exec_driver_sql(_folded("sqlite", "ngsi_temporal_instances WHERE pk > ? AND pk <= ?"), (after, upto))
+
+
+def with_hours(insert: str) -> str:
+    """PostgreSQL: one statement running ``insert`` (``INSERT INTO ngsi_temporal_instances … RETURNING tenant,
+    entity_id, attr, ts, value_num``) that adds exactly the rows it inserted to their hours."""
+    return f"WITH ins AS ({insert}) " + _folded("postgresql", "ins")
+
+
+def recompute_spans(conn: Connection, spans: Sequence[tuple[str, str, int, int]]) -> None:
+    """PostgreSQL: rebuild the hours ``first``..``last`` of (tenant, entity id, first, last) from the instances,
+    every attribute of the entity (ngsi/projection.py replays the hours of entity writes so)."""
+    arrays = tuple(list(column) for column in zip(*spans, strict=True))
+    spans_sql = "unnest(%s::varchar[], %s::varchar[], %s::int[], %s::int[]) AS d(tenant, entity_id, h0, h1)"
+    conn.exec_driver_sql(
+        f"DELETE FROM ngsi_temporal_hours AS h USING {spans_sql} WHERE h.tenant = d.tenant "
+        "AND h.entity_id = d.entity_id AND h.hour BETWEEN d.h0 AND d.h1",
+        arrays,
+    )
+    hour = _floor_hour("postgresql")
+    conn.exec_driver_sql(
+        f"INSERT INTO ngsi_temporal_hours ({COLUMNS}) "
+        f"SELECT i.tenant, i.entity_id, i.attr, {hour}, count(*), count(value_num), sum(value_num), "
+        "min(value_num), max(value_num), sum(value_num * value_num), min(ts), max(ts) "
+        f"FROM {spans_sql} JOIN ngsi_temporal_instances AS i ON i.tenant = d.tenant AND i.entity_id = d.entity_id "
+        f"AND i.ts >= d.h0 * 3600.0 AND i.ts < (d.h1 + 1) * 3600.0 GROUP BY i.tenant, i.entity_id, i.attr, {hour}",
+        arrays,
+    )
+
+
 def add(conn: Connection, instances: Sequence[tuple[Any, ...]], stored: int) -> None:
     """Account for ``instances`` just offered to ``ngsi_temporal_instances``, of which ``stored`` were inserted."""
     if not instances:
@@ -144,11 +196,7 @@ def forget(conn: Connection, tenant: str | None, entity_id: str, attr: str | Non
 def rebuild(conn: Connection) -> None:
     """Every hour from the stored instances (the migration that creates the table)."""
     conn.execute(delete(temporal_hours))
-    hour = (
-        "CAST(floor(ts / 3600) AS INTEGER)"
-        if conn.dialect.name == "postgresql"
-        else "(CAST(ts / 3600 AS INTEGER) - (ts < 0 AND ts / 3600 <> CAST(ts / 3600 AS INTEGER)))"  # a floor
-    )
+    hour = _floor_hour(conn.dialect.name)
     conn.exec_driver_sql(
         f"INSERT INTO ngsi_temporal_hours ({COLUMNS}) "
         f"SELECT tenant, entity_id, attr, {hour}, count(*), count(value_num), sum(value_num), min(value_num), "

@@ -20,6 +20,9 @@ from enum import StrEnum
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
+import shapely
+import shapely.geometry
+
 from schemas.findings import Finding, Severity
 
 BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
@@ -344,6 +347,26 @@ def check_geometry(geometry: Any, pointer: str, bbox: BBox | None) -> list[Findi
         return [Finding("geojson.coordinates", Severity.ERROR, where, f"not valid {geometry['type']} coordinates")]
     findings = _check_rings(geometry, where)
     findings.extend(_check_positions(positions, bbox))
+    if not findings and geometry["type"] in ("Polygon", "MultiPolygon"):
+        findings.extend(_check_simple(geometry, where))
+    return findings
+
+
+def _check_simple(geometry: dict[str, Any], pointer: str) -> list[Finding]:
+    """Each polygon must be a valid Simple Feature (RFC 7946 3.1.6, OGC SFA): no self-intersecting ring, holes
+    inside. The spatial relations of geo-queries (within, contains…) are undefined on a bow tie: refused on the way
+    in. The parts of a MultiPolygon are checked one by one (parts that touch or overlap are common in published
+    data and harmless to the queries)."""
+    coords = geometry["coordinates"]
+    parts = (
+        [(pointer, coords)] if geometry["type"] == "Polygon" else [(f"{pointer}/{i}", c) for i, c in enumerate(coords)]
+    )
+    findings = []
+    for where, rings in parts:
+        polygon = shapely.geometry.Polygon(rings[0], rings[1:])
+        if not polygon.is_valid:
+            message = f"the Polygon is not valid ({shapely.is_valid_reason(polygon)})"
+            findings.append(Finding("geojson.invalid-polygon", Severity.ERROR, where, message))
     return findings
 
 

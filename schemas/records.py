@@ -9,6 +9,7 @@ accepts shapes the detailed walk has nothing to say about, so both paths give th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema_rs
@@ -51,7 +52,8 @@ PLAIN_NORMALIZED_ENTITY: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "required": ["id", "type"],
-    "propertyNames": {"pattern": "^[^\\s<>\"'=;()]+$"},
+    # Attribute names are checked by RecordValidator._names (the same pattern): jsonschema-rs's regex made up
+    # three quarters of this schema's time (12 → 3 µs per GBFS station without it).
     "properties": {"id": _URI, "type": {"type": "string", "minLength": 1}, "@context": True, "scope": True},
     "additionalProperties": {
         "type": "object",
@@ -89,7 +91,7 @@ class RecordValidator:
 
     def _fast(self, entity: dict[str, Any], bbox: BBox | None) -> list[Finding] | None:
         """The findings of a plain valid entity (only undeclared-attribute notes), or None: take the slow path."""
-        if not self._plain.is_valid(entity) or not _inside(entity, bbox):
+        if not _names_ok(entity) or not self._plain.is_valid(entity) or not _inside(entity, bbox):
             return None
         kind = entity["type"]
         if self.sdm.structural_only:
@@ -103,6 +105,24 @@ class RecordValidator:
         if not validator.is_valid(values):
             return None
         return self.sdm.undeclared(model, values)
+
+
+_NAME = re.compile("[^\\s<>\"'=;()]+")  # used with fullmatch: "$" would let a trailing newline through
+_GOOD_NAMES: set[str] = set()  # names seen to match _NAME: a harvest repeats the same dozen
+GOOD_NAMES_KEPT = 10_000
+
+
+def _names_ok(entity: dict[str, Any]) -> bool:
+    """Every member name is a plain attribute name (no spaces or characters NGSI-LD forbids in names)."""
+    for name in entity:
+        if name in _GOOD_NAMES:
+            continue
+        if not _NAME.fullmatch(name):
+            return False
+        if len(_GOOD_NAMES) >= GOOD_NAMES_KEPT:
+            _GOOD_NAMES.clear()
+        _GOOD_NAMES.add(name)
+    return True
 
 
 def _value(attr: Any) -> Any:

@@ -12,6 +12,7 @@ Without a synced store the validator checks nothing, ``structural_only`` is True
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from schemas.ngsild import (
 from schemas.store import SDM, SchemaStore
 
 MAX_MESSAGE = 300
+NOTES_KEPT = 4096  # (model, attribute names) shapes whose undeclared-attribute notes are kept
 LANGUAGE_PREFERENCE = ("en", "@none")
 
 
@@ -100,6 +102,7 @@ def _unwrap(attr: Any) -> tuple[Any, str]:
     return value, f"/{member}"
 
 
+@functools.lru_cache(maxsize=1024)  # a harvest's entities share a handful of types
 def short_type(entity_type: str) -> str:
     """The model name of a type given as a term, a compact IRI or an expanded URI."""
     return re.split(r"[/#:]", entity_type)[-1]
@@ -114,6 +117,7 @@ class SdmValidator:
         self.structural_only = store is None or SDM not in store.collections()
         self._declared: dict[str, frozenset[str]] = {}
         self._fast: dict[str, Any] = {}
+        self._notes_of: dict[tuple[str, tuple[str, ...]], tuple[Finding, ...]] = {}
 
     def validator(self, entity_type: str) -> Validator | None:
         """The compiled validator of a model (the same object on every call), or None without one."""
@@ -176,8 +180,21 @@ class SdmValidator:
         return self.undeclared(model, flat.values, declared)
 
     def undeclared(self, model: str, values: dict[str, Any], declared: frozenset[str] | None = None) -> list[Finding]:
-        """Notes for attributes the model does not declare (allowed, but worth a data officer's look)."""
-        known = declared if declared is not None else self._declared_properties(model)
+        """Notes for attributes the model does not declare (allowed, but worth a data officer's look).
+
+        Kept per model and set of attribute names: a harvest's entities repeat the same few shapes, and building
+        the notes again for each was a tenth of the validation (bench/harvest_pipeline.py)."""
+        if declared is not None:
+            return self._notes(model, tuple(values), declared)
+        key = (model, tuple(values))
+        notes = self._notes_of.get(key)
+        if notes is None:
+            if len(self._notes_of) >= NOTES_KEPT:
+                self._notes_of.clear()
+            notes = self._notes_of[key] = tuple(self._notes(model, key[1], self._declared_properties(model)))
+        return list(notes)
+
+    def _notes(self, model: str, names: tuple[str, ...], known: frozenset[str]) -> list[Finding]:
         return [
             Finding(
                 "sdm.undeclared-attribute",
@@ -185,7 +202,7 @@ class SdmValidator:
                 "/" + pointer_token(name),
                 f"{name} is not an attribute of the {model} model",
             )
-            for name in sorted(name for name in values if name not in known and name not in CORE_MEMBERS)
+            for name in sorted(name for name in names if name not in known and name not in CORE_MEMBERS)
         ]
 
     def _finding(self, error: ValidationError, flat: KeyValues) -> Finding:

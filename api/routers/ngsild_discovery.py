@@ -17,7 +17,7 @@ from api.routers.ngsild import Accept, Tenant, _headers, _tenant
 from api.state import HubState, hub_state
 from hub import __version__
 from hub.errors import ResourceNotFound
-from ngsi import discovery
+from ngsi import discovery, projection
 from ngsi.context import CORE_CONTEXT
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD discovery"])
@@ -65,6 +65,7 @@ def list_types(
     """EntityTypeList ``{id, type, typeList}``; with ``details=true`` an array of EntityType with attributeNames.
     Names are in the terms of the request's @context (Link header), as everywhere in the NGSI-LD API."""
     tenant, name = _tenant(state, ngsild_tenant), ld.translation.to_client
+    projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         counts = discovery.type_counts(conn, tenant=tenant)
         if not details:
@@ -89,6 +90,7 @@ def get_type(
     """EntityTypeInfo: entityCount and attributeDetails; 404 ResourceNotFound when no entity has this type.
     The type is a term of the request's @context or a full IRI."""
     tenant, stored = _tenant(state, ngsild_tenant), ld.translation.to_stored(type_name)
+    projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         count = discovery.type_counts(conn, tenant=tenant).get(stored, 0)
         if not count:
@@ -110,6 +112,7 @@ def list_attributes(
 ) -> Response:
     """AttributeList ``{id, type, attributeList}``; with ``details=true`` an array of Attribute."""
     tenant = _tenant(state, ngsild_tenant)
+    projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         stats = discovery.attribute_stats(conn, tenant=tenant)
     if details:
@@ -127,6 +130,7 @@ def get_attribute(
     """Attribute: attributeCount, attributeTypes, typeNames; 404 ResourceNotFound when no entity has it.
     The attribute is a term of the request's @context or a full IRI."""
     tenant, stored = _tenant(state, ngsild_tenant), ld.translation.to_stored(attr)
+    projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         stats = discovery.attribute_stats(conn, tenant=tenant, attr=stored).get(stored)
     if stats is None:

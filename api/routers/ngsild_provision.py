@@ -28,6 +28,7 @@ from hub.errors import (
     ResourceNotFound,
 )
 from ngsi import provision, store
+from ngsi import temporal_deletions as deletions
 from schemas.ngsild import is_absolute_uri
 
 
@@ -161,9 +162,13 @@ def delete_attr(
     key, attr = tenant or "", _ld(request).translation.to_stored(attr)
     with state.db.begin() as conn:
         entity = _load(conn, key, _own(state, writer, entity_id))
-        if entity.pop(attr, None) is None:
+        removed = entity.pop(attr, None)
+        if removed is None:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
         _save(conn, key, entity)
+        deletions.record_deletions(
+            conn, key, entity_id, {attr: deletions.attribute_type(removed)}, at=datetime.now(UTC)
+        )
     return Response(status_code=204, headers=_headers(key))
 
 
@@ -205,16 +210,24 @@ async def merge_entity(
 def delete_entity(state: State, writer: Writer, entity_id: str, tenant: Tenant = None) -> Response:
     key = tenant or ""
     with state.db.begin() as conn:
-        if not store.delete_entity(conn, tenant=key, entity_id=_own(state, writer, entity_id)):
-            raise ResourceNotFound(f"entity {entity_id!r} not found")
+        _delete(conn, key, _own(state, writer, entity_id))
     return Response(status_code=204, headers=_headers(key))
+
+
+def _delete(conn: Connection, key: str, entity_id: str) -> None:
+    """Delete an entity, keeping its deletion in its history (timeproperty=deletedAt)."""
+    stored = store.get_entity(conn, tenant=key, entity_id=entity_id)
+    if stored is None or not store.delete_entity(conn, tenant=key, entity_id=entity_id):
+        raise ResourceNotFound(f"entity {entity_id!r} not found")
+    deletions.record_entity_deletion(conn, key, stored, at=datetime.now(UTC))
 
 
 def _apply(conn: Connection, op: str, key: str, item: Any, options: str) -> bool:
     """One entity of a batch; returns True when it was created (False: updated or deleted)."""
     if op == "delete":
-        if not isinstance(item, str) or not store.delete_entity(conn, tenant=key, entity_id=_id(item)):
+        if not isinstance(item, str):
             raise ResourceNotFound(f"entity {item!r} not found")
+        _delete(conn, key, _id(item))
         return False
     if not isinstance(item, dict):
         raise BadRequestData("each entity must be a JSON object")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,223 +10,69 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from api.auth import check_id_space, ngsi_writer
-from api.ld import LdContext, LdRequest
+from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import JSON, LD_JSON, negotiate
-from api.routers.ngsild import _tenant
+from api.routers.ngsild import _geo, _tenant
 from api.state import HubState, hub_state
+from api.temporal_read import (
+    MAX_LIMIT,
+    PARTIAL,
+    VALUE_MEMBERS,
+    Omit,
+    Pick,
+    build_query,
+    instant,
+    kinds,
+    parse_duration,
+    project,
+    render_history,
+    representation,
+    requested_shape,
+    respond,
+    split,
+)
 from hub.auth import Principal
 from hub.errors import (
     BadRequestData,
     InvalidRequest,
-    OperationNotSupported,
     ResourceNotFound,
     UnsupportedMediaType,
 )
 from ngsi import store
 from ngsi import temporal as history
-from ngsi.shaping import Shape, parse_projection
-from schemas.ngsild import is_absolute_uri
+from ngsi.geo import parse_geo_query
+from ngsi.query import EntityQuery, Selector
+from schemas.findings import Severity
+from schemas.ngsild import check_geometry, is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 State = Annotated[HubState, Depends(hub_state)]
 Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the body is read
-_DURATION = re.compile(
-    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+
+
+@router.get(
+    "/entities", summary="Query the history of entities (temporal values, lastN, aggregation)", responses=PARTIAL
 )
-MAX_LIMIT = 1000
-
-
-def parse_duration(text: str) -> float:
-    """Seconds of an ISO 8601 duration in weeks, days, hours, minutes, seconds (years and months vary in length)."""
-    match = _DURATION.match(text)
-    if not match or text in ("P", "PT"):
-        raise BadRequestData(
-            f"aggrPeriodDuration {text!r} is not an ISO 8601 duration such as PT1H or P1D "
-            "(years and months are not supported: their length varies)"
-        )
-    parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    seconds = parts.get("w", 0) * 604800 + parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600
-    seconds += parts.get("m", 0) * 60 + parts.get("s", 0)
-    if seconds <= 0:
-        raise BadRequestData(f"aggrPeriodDuration {text!r} must be longer than zero")
-    return seconds
-
-
-def _instant(name: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequestData(f"{name} {value!r} is not an RFC 3339 date-time") from None
-    if moment.tzinfo is None:
-        raise BadRequestData(f"{name} {value!r} has no time zone")
-    return moment.timestamp()
-
-
-def _query(state: HubState, tenant: str | None, params: dict[str, Any]) -> history.TemporalQuery:
-    timerel = params["timerel"]
-    if timerel is not None:
-        try:
-            rel = history.TimeRel(timerel)
-        except ValueError:
-            raise BadRequestData(f"timerel {timerel!r}: use before, after or between") from None
-        if params["timeAt"] is None:
-            raise BadRequestData("timerel needs timeAt")
-        if rel is history.TimeRel.BETWEEN and params["endTimeAt"] is None:
-            raise BadRequestData("timerel=between needs endTimeAt")
-    else:
-        rel = None
-    if params["timeproperty"] not in (None, "observedAt"):
-        raise OperationNotSupported("only timeproperty=observedAt is kept in this hub's history")
-    if not 1 <= params["limit"] <= MAX_LIMIT:
-        raise BadRequestData(f"limit must be 1..{MAX_LIMIT}")
-    if params["lastN"] is not None and params["lastN"] < 1:
-        raise BadRequestData("lastN must be a positive integer")
-    return history.TemporalQuery(
-        tenant=_tenant(state, tenant),
-        entity_ids=params["ids"],
-        types=params["types"],
-        attrs=params["attrs"],
-        timerel=rel,
-        time_at=_instant("timeAt", params["timeAt"]),
-        end_time_at=_instant("endTimeAt", params["endTimeAt"]),
-        last_n=params["lastN"],
-        limit=params["limit"],
-        offset=params["offset"],
-    )
-
-
-TEMPORAL_FORMATS = ("normalized", "temporalValues", "aggregatedValues")
-TEMPORAL_OPTIONS = (*TEMPORAL_FORMATS, "sysAttrs")
-
-
-def _mode(fmt: str | None, options: str | None, methods: str | None) -> tuple[str, list[str]]:
-    """The representation asked for: ``format`` wins over ``options`` (6.3.12); an unknown value is InvalidRequest."""
-    listed = {o.strip() for o in (options or "").split(",") if o.strip()}
-    unknown = sorted(listed - set(TEMPORAL_OPTIONS)) + ([fmt] if fmt and fmt not in TEMPORAL_FORMATS else [])
-    if unknown:
-        raise InvalidRequest(f"unknown format or options {unknown}: use {', '.join(TEMPORAL_OPTIONS)}")
-    wanted = {fmt} if fmt else listed
-    if "aggregatedValues" in wanted:
-        chosen = [m.strip() for m in (methods or "").split(",") if m.strip()]
-        if not chosen:
-            raise BadRequestData("format=aggregatedValues needs aggrMethods, e.g. aggrMethods=avg,max")
-        unknown = [m for m in chosen if m not in history.AGGREGATES]
-        if unknown:
-            raise BadRequestData(f"unknown aggrMethods {unknown}: use {', '.join(history.AGGREGATES)}")
-        return "aggregatedValues", chosen
-    if "temporalValues" in wanted:
-        return "temporalValues", []
-    return "normalized", []
-
-
-def _kinds(stored: str) -> dict[str, str]:
-    entity = orjson.loads(stored)
-    return {k: v.get("type", "Property") for k, v in entity.items() if isinstance(v, dict)}
-
-
-def _render(
-    state: HubState, q: history.TemporalQuery, mode: str, methods: list[str], period: float | None
-) -> tuple[list[dict[str, Any]], int]:
-    with state.db.connect() as conn:
-        found, total = history.matching_entities(conn, q)
-        keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]
-        if mode == "aggregatedValues":
-            aggregated = history.aggregate(conn, q, keys, period=period, methods=methods)
-            series: dict[tuple[str, str], dict[str, Any]] = {
-                key: {attr: {"values": values} for attr, values in attrs.items()} for key, attrs in aggregated.items()
-            }
-        else:
-            found_instances = history.instances(conn, q, keys)
-            series = {
-                key: {attr: {"instances": values} for attr, values in attrs.items()}
-                for key, attrs in found_instances.items()
-            }
-    out = []
-    for tenant, entity_id, kind, stored in found:
-        kinds = _kinds(stored)
-        entity: dict[str, Any] = {"id": entity_id, "type": kind}
-        for attr, held in series.get((tenant, entity_id), {}).items():
-            entity[attr] = _attribute(mode, kinds.get(attr, "Property"), held)
-        out.append(entity)
-    return out, total
-
-
-def _attribute(mode: str, attr_type: str, held: dict[str, Any]) -> Any:
-    """One attribute's history in the requested temporal representation."""
-    if mode == "aggregatedValues":
-        return {"type": attr_type, **held["values"]}
-    instances: list[tuple[Any, float]] = held["instances"]
-    member, pairs = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])
-    if mode == "temporalValues":
-        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9).
-        wrap = attr_type not in ("Property", "GeoProperty", "Relationship")
-        return {
-            "type": attr_type,
-            pairs: [[{member: value} if wrap else value, history.iso(ts)] for value, ts in instances],
-        }
-    return [{"type": attr_type, member: value, "observedAt": history.iso(ts)} for value, ts in instances]
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-Pick = Annotated[str | None, Query(description="Entity members and attributes to keep (not with attrs or omit)")]
-Omit = Annotated[str | None, Query(description="Entity members and attributes to leave out (not with attrs or pick)")]
-
-
-def _projection(attrs: str | None, pick: str | None, omit: str | None) -> Shape:
-    """pick/omit (clause 4.21) as on /entities: names in the request's terms; with each other or attrs a 400."""
-    return Shape(attrs=tuple(_split(attrs)), pick=parse_projection(pick, "pick"), omit=parse_projection(omit, "omit"))
-
-
-def _project(entity: dict[str, Any], shape: Shape) -> dict[str, Any]:
-    if shape.pick:
-        return {k: v for k, v in entity.items() if k in shape.pick}
-    if shape.omit:
-        return {k: v for k, v in entity.items() if k not in shape.omit}
-    return entity
-
-
-def _respond(
-    body: Any,
-    media: str,
-    tenant: str | None,
-    ld: LdRequest,
-    extra: dict[str, str] | None = None,
-    shape: Shape | None = None,
-) -> Response:
-    headers = {"Link": ld.link()} if media == JSON else {}
-    body = [ld.translation.entity_out(b) for b in body] if isinstance(body, list) else ld.translation.entity_out(body)
-    if shape is not None:
-        body = [_project(b, shape) for b in body] if isinstance(body, list) else _project(body, shape)
-    if media == LD_JSON:
-        if isinstance(body, list):
-            body = [{"@context": ld.body_context(), **b} for b in body]
-        else:
-            body = {"@context": ld.body_context(), **body}
-    if tenant:
-        headers["NGSILD-Tenant"] = tenant
-    headers.update(extra or {})
-    return Response(orjson.dumps(body), media_type=media, headers=headers)
-
-
-@router.get("/entities", summary="Query the history of entities (temporal values, lastN, aggregation)")
 def query_temporal(
     state: State,
     ld: LdContext,
     type: Annotated[str | None, Query(description="Entity types, comma-separated")] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     attrs: Annotated[str | None, Query(description="Attributes, comma-separated")] = None,
+    idPattern: Annotated[str | None, Query(description="Regular expression the entity id matches")] = None,
+    q: Annotated[str | None, Query(description="q filter on the entities' current values")] = None,
+    scopeQ: Annotated[str | None, Query(description="Scope query, e.g. /Nordic/NO/#")] = None,
+    georel: Annotated[str | None, Query(description="Geo-query relation, e.g. near;maxDistance==500")] = None,
+    geometry: Annotated[str | None, Query(description="Geo-query geometry: Point, Polygon, …")] = None,
+    coordinates: Annotated[str | None, Query(description="Geo-query coordinates (JSON)")] = None,
+    geoproperty: Annotated[str | None, Query(description="GeoProperty the geo-query reads (location)")] = None,
     pick: Pick = None,
     omit: Omit = None,
     timerel: Annotated[str | None, Query(description="before, after or between")] = None,
     timeAt: Annotated[str | None, Query(description="RFC 3339 instant")] = None,
     endTimeAt: Annotated[str | None, Query(description="RFC 3339 instant (between)")] = None,
-    timeproperty: Annotated[str | None, Query(description="observedAt")] = None,
+    timeproperty: Annotated[str | None, Query(description="observedAt (default) or deletedAt")] = None,
     lastN: Annotated[int | None, Query(le=MAX_INTEGER, description="The newest N instances per attribute")] = None,
     format: Annotated[str | None, Query(description="temporalValues or aggregatedValues")] = None,
     options: Annotated[str | None, Query(description="temporalValues, aggregatedValues")] = None,
@@ -239,19 +84,25 @@ def query_temporal(
     accept: Annotated[str | None, Header()] = None,
     ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
 ) -> Response:
-    """Every matching entity with the instances (or aggregates) of its attributes in the window."""
-    ids, types = _split(id), _split(type)
-    if not ids and not types:
-        raise BadRequestData("a temporal query needs type or id")
+    """Every matching entity with the instances (or aggregates) of its attributes in the window; ``idPattern``,
+    ``q``, ``scopeQ`` and a geo-query select the entities on their current state, as ``GET /entities`` does."""
+    ids, types = split(id), split(type)
+    geo = parse_geo_query(georel, geometry, coordinates, geoproperty)
+    if not (ids or types or idPattern or q or scopeQ or geo):
+        raise BadRequestData("a temporal query needs type, id, idPattern, q, scopeQ or a geo-query")
     if any(not is_absolute_uri(i) for i in ids):
         raise BadRequestData("every id must be an absolute URI")
-    shape = _projection(attrs, pick, omit)
+    selection = None
+    if idPattern or q or scopeQ or geo:
+        selector = Selector(id_pattern=idPattern)
+        selection = EntityQuery((selector,), (), ld.q(q), scopeQ, _geo(geo, ld))
+    shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
-    mode, methods = _mode(format, options, aggrMethods)
+    mode, methods = representation(format, options, aggrMethods)
     params = {
         "ids": ids,
         "types": ld.names(types),
-        "attrs": ld.names(_split(attrs)),
+        "attrs": ld.names(split(attrs)),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
@@ -260,14 +111,14 @@ def query_temporal(
         "limit": limit,
         "offset": offset,
     }
-    q = _query(state, ngsild_tenant, params)
+    query = build_query(state, ngsild_tenant, params)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
-    body, total = _render(state, q, mode, methods, period)
-    extra = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _respond(body, media, q.tenant, ld, extra, shape)
+    rendered = render_history(state, query, mode, methods, period, selection)
+    extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
+    return respond(rendered.entities, media, query.tenant, ld, extra, shape, content_range=rendered.content_range)
 
 
-@router.get("/entities/{entity_id:path}", summary="The history of one entity")
+@router.get("/entities/{entity_id:path}", summary="The history of one entity", responses=PARTIAL)
 def retrieve_temporal(
     state: State,
     ld: LdContext,
@@ -278,7 +129,7 @@ def retrieve_temporal(
     timerel: Annotated[str | None, Query()] = None,
     timeAt: Annotated[str | None, Query()] = None,
     endTimeAt: Annotated[str | None, Query()] = None,
-    timeproperty: Annotated[str | None, Query()] = None,
+    timeproperty: Annotated[str | None, Query(description="observedAt (default) or deletedAt")] = None,
     lastN: Annotated[int | None, Query(le=MAX_INTEGER)] = None,
     format: Annotated[str | None, Query()] = None,
     options: Annotated[str | None, Query()] = None,
@@ -289,13 +140,13 @@ def retrieve_temporal(
 ) -> Response:
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
-    shape = _projection(attrs, pick, omit)
+    shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
-    mode, methods = _mode(format, options, aggrMethods)
+    mode, methods = representation(format, options, aggrMethods)
     params = {
         "ids": [entity_id],
         "types": [],
-        "attrs": ld.names(_split(attrs)),
+        "attrs": ld.names(split(attrs)),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
@@ -304,15 +155,16 @@ def retrieve_temporal(
         "limit": 1,
         "offset": 0,
     }
-    q = _query(state, ngsild_tenant, params)
+    q = build_query(state, ngsild_tenant, params)
     _require_requested_attributes(state, q, entity_id)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
-    body, _total = _render(state, q, mode, methods, period)
+    rendered = render_history(state, q, mode, methods, period)
+    body = rendered.entities
     if not body:
         raise ResourceNotFound(f"entity {entity_id!r} not found")
-    if (shape.pick or shape.omit) and not _project(ld.translation.entity_out(body[0]), shape):
+    if (shape.pick or shape.omit) and not project(ld.translation.entity_out(body[0]), shape):
         raise ResourceNotFound(f"entity {entity_id!r}: nothing is left after pick/omit (ETSI 020_23)")
-    return _respond(body[0], media, q.tenant, ld, shape=shape)
+    return respond(body[0], media, q.tenant, ld, shape=shape, content_range=rendered.content_range)
 
 
 def _require_requested_attributes(state: HubState, q: history.TemporalQuery, entity_id: str) -> None:
@@ -321,11 +173,11 @@ def _require_requested_attributes(state: HubState, q: history.TemporalQuery, ent
     An attribute the entity has but with no instance in the time window is not an error; an unknown entity is
     left to the not-found answer of the retrieval itself.
     """
-    if not q.attrs:
+    if not q.attrs or q.deleted:  # a deleted attribute is no longer in the entity, but its deletion is history
         return
     with state.db.connect() as conn:
         stored = store.get_entity(conn, tenant=q.tenant, entity_id=entity_id)
-    if stored is not None and not any(attr in _kinds(stored) for attr in q.attrs):
+    if stored is not None and not any(attr in kinds(stored) for attr in q.attrs):
         raise ResourceNotFound(f"entity {entity_id!r} has none of the attributes {', '.join(q.attrs)}")
 
 
@@ -344,17 +196,6 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-# The member holding an instance's value, and the key of its temporalValues pairs, per attribute type (4.5, 4.5.9).
-VALUE_MEMBERS = {
-    "Property": ("value", "values"),
-    "GeoProperty": ("value", "values"),
-    "Relationship": ("object", "objects"),
-    "LanguageProperty": ("languageMap", "languageMaps"),
-    "JsonProperty": ("json", "jsons"),
-    "VocabProperty": ("vocab", "vocabs"),
-    "ListProperty": ("valueList", "valueLists"),
-    "ListRelationship": ("objectList", "objectLists"),
-}
 _MEMBER_NAMES = tuple(dict.fromkeys(member for member, _key in VALUE_MEMBERS.values()))
 
 
@@ -387,12 +228,24 @@ def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[s
             raise BadRequestData(
                 f"attribute {name!r}: each instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)"
             )
-        timed = [(_instant(f"{name}.observedAt", i.get("observedAt")), i) for i in items]
+        _check_geometries(name, items)
+        timed = [(instant(f"{name}.observedAt", i.get("observedAt")), i) for i in items]
         for (ts, instance), member in zip(timed, members, strict=True):
             if ts is not None and member is not None:
                 rows.append((name, ts, instance[member]))
         current[name] = max(timed, key=lambda pair: pair[0] or 0.0)[1]
     return current, rows
+
+
+def _check_geometries(name: str, items: list[Any]) -> None:
+    """Every GeoProperty instance is a valid GeoJSON geometry (a self-intersecting polygon is a 400 here too)."""
+    for index, instance in enumerate(items):
+        if instance.get("type") != "GeoProperty":
+            continue
+        findings = check_geometry(instance.get("value"), f"/{name}/{index}/value", None)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if errors:
+            raise BadRequestData(f"{errors[0].pointer}: {errors[0].message}")
 
 
 @router.post(
@@ -438,7 +291,7 @@ def delete_temporal(
     tenant = _tenant(state, ngsild_tenant)
     with state.db.begin() as conn:
         deleted = store.delete_entity(conn, tenant=tenant, entity_id=entity_id)
-        history.delete_history(conn, tenant, entity_id)
+        deleted += history.delete_history(conn, tenant, entity_id)  # an entity deleted before: only its history
     if not deleted:
         raise ResourceNotFound(f"entity {entity_id!r} not found")
     return Response(status_code=204)

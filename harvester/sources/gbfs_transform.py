@@ -136,9 +136,9 @@ def _count(status: dict[str, Any], keys: tuple[str, ...]) -> int | None:
 
 
 def _static_attributes(
-    info: dict[str, Any], system: GbfsSystem, pointer: str, findings: list[Finding]
-) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
+    attrs: dict[str, Any], info: dict[str, Any], local: str, system: GbfsSystem, pointer: str, findings: list[Finding]
+) -> None:
+    """Add the attributes of station_information to ``attrs`` (``local``: the operator's own station id)."""
     name = _text(info.get("name"))
     if isinstance(name, dict):
         attrs["name"] = {"type": "LanguageProperty", "languageMap": name}
@@ -159,21 +159,20 @@ def _static_attributes(
     capacity = info.get("capacity")
     if isinstance(capacity, int) and not isinstance(capacity, bool) and capacity >= 0:
         attrs["totalSlotNumber"] = _prop(capacity)
-    attrs["stationCode"] = _prop(local_station_id(str(info["station_id"])))
-    attrs["provider"] = _prop(system.operator or system.name)
+    attrs["stationCode"] = {"type": "Property", "value": local}
+    attrs["provider"] = {"type": "Property", "value": system.operator or system.name}
     if system.source_url:
-        attrs["source"] = _prop(system.source_url)
-    return attrs
+        attrs["source"] = {"type": "Property", "value": system.source_url}
 
 
 def _dynamic_attributes(
-    status: dict[str, Any], capacity: int | None, pointer: str, findings: list[Finding]
-) -> dict[str, Any]:
+    attrs: dict[str, Any], status: dict[str, Any], capacity: int | None, pointer: str, findings: list[Finding]
+) -> None:
+    """Add the attributes of station_status to ``attrs``."""
     observed = gbfs_time(status.get("last_reported"))
     bikes = _count(status, ("num_bikes_available", "num_vehicles_available"))
     docks = _count(status, ("num_docks_available",))
     disabled = _count(status, ("num_docks_disabled",))
-    attrs: dict[str, Any] = {}
     if bikes is not None:
         attrs["availableBikeNumber"] = _prop(max(bikes, 0), observed)
     if docks is not None:
@@ -189,13 +188,14 @@ def _dynamic_attributes(
                 f"bikes {bikes} + free docks {docks} exceed capacity {capacity}",
             )
         )
-    installed = _flag(status, "is_installed", pointer, findings)
-    renting = _flag(status, "is_renting", pointer, findings)
-    returning = _flag(status, "is_returning", pointer, findings)
+    installed, renting, returning = (
+        value if value is None or type(value) is bool else _flag(status, key, pointer, findings)  # booleans: as is
+        for key in ("is_installed", "is_renting", "is_returning")
+        for value in (status.get(key),)
+    )
     attrs["status"] = _prop(station_status_value(installed, renting, returning, bikes, docks), observed)
     if observed:
         attrs["observationDateTime"] = _prop(observed)
-    return attrs
 
 
 def station_entity(
@@ -207,24 +207,28 @@ def station_entity(
     if not isinstance(raw_id, str | int) or not str(raw_id).strip():
         findings.append(Finding("gbfs.empty-id", Severity.ERROR, f"{pointer}/station_id", "station_id is missing"))
         return Record(record_id=f"{pointer}", entity=None, findings=findings)
-    info = {**info, "station_id": str(raw_id).strip()}
-    entity: dict[str, Any] = {"id": entity_id(system, info["station_id"]), "type": ENTITY_TYPE}
-    entity.update(_static_attributes(info, system, pointer, findings))
+    station_id = str(raw_id).strip()
+    local = local_station_id(station_id)
+    entity: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:{ENTITY_TYPE}:{system.city_id}:{system.system_id}:{local}",  # entity_id(), inlined
+        "type": ENTITY_TYPE,
+    }
+    _static_attributes(entity, info, local, system, pointer, findings)
     if status is None:
         findings.append(
             Finding(
                 "gbfs.station-without-status",
                 Severity.WARNING,
                 pointer,
-                f"station {info['station_id']} is not in station_status",
+                f"station {station_id} is not in station_status",
             )
         )
     else:
         capacity = entity.get("totalSlotNumber", {}).get("value")
-        entity.update(_dynamic_attributes(status, capacity, pointer, findings))
+        _dynamic_attributes(entity, status, capacity, pointer, findings)
     if last_updated:
         entity["dateModified"] = _prop(last_updated)
-    has_error = any(f.severity is Severity.ERROR for f in findings)
+    has_error = bool(findings) and any(f.severity is Severity.ERROR for f in findings)
     return Record(record_id=entity["id"], entity=None if has_error else entity, findings=findings)
 
 

@@ -196,3 +196,26 @@ async def test_geojson_collection_keeps_only_picked_attributes(api: httpx.AsyncC
     assert [f["id"].removeprefix(URN) for f in features] == ["1", "2", "5"]
     assert features[0]["geometry"]["type"] == "Point"
     assert set(features[0]["properties"]) == {"location", "name"}  # type was not picked
+
+
+BOW_TIE = [[[10.7, 59.9], [10.8, 60.0], [10.8, 59.9], [10.7, 60.0], [10.7, 59.9]]]  # its edges cross at the centre
+
+
+async def test_a_self_intersecting_polygon_is_refused_everywhere(api: httpx.AsyncClient) -> None:
+    bow_tie = {"type": "Polygon", "coordinates": BOW_TIE}
+    area = {"id": f"{URN}bow", "type": "Area", "location": {"type": "GeoProperty", "value": bow_tie}}
+    timed = {**area, "location": [{**area["location"], "observedAt": "2020-01-01T00:00:00Z"}]}
+    query = {"georel": "intersects", "geometry": "Polygon", "coordinates": orjson.dumps(BOW_TIE).decode()}
+    answers = [
+        await api.post("/ngsi-ld/v1/entities", json=area),
+        await api.post("/ngsi-ld/v1/entityOperations/upsert", json=[area]),
+        await api.post("/ngsi-ld/v1/temporal/entities", json=timed),
+        await api.get("/ngsi-ld/v1/entities", params={"type": "Area", **query}),
+    ]
+    for response in answers[:1] + answers[2:]:
+        assert response.status_code == 400, response.text
+        assert response.json()["type"] == ETSI + "BadRequestData"
+        assert "Self-intersection" in response.json()["detail"]
+    assert answers[1].status_code == 207  # a batch reports the entity among its errors
+    assert "Self-intersection" in answers[1].text
+    assert (await api.get(f"/ngsi-ld/v1/entities/{URN}bow")).status_code == 404

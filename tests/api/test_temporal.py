@@ -120,7 +120,7 @@ async def test_delete_removes_entity_and_history(api: httpx.AsyncClient, station
 @pytest.mark.parametrize(
     ("params", "needle"),
     [
-        ({}, "needs type or id"),
+        ({}, "needs type, id, idPattern, q, scopeQ or a geo-query"),
         ({"type": "X", "timerel": "before"}, "needs timeAt"),
         ({"type": "X", "timerel": "between", "timeAt": "2025-01-01T00:00:00Z"}, "endTimeAt"),
         ({"type": "X", "timerel": "during", "timeAt": "2025-01-01T00:00:00Z"}, "timerel"),
@@ -284,3 +284,38 @@ async def test_bad_pick_and_omit(
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
     assert needle in response.json()["detail"]
+
+
+async def test_periods_start_at_the_first_instance_without_a_window_start(api: httpx.AsyncClient) -> None:
+    """No timeAt to start from: the first period starts at the oldest instance (ETSI 020_11), not at a whole hour."""
+    car = "urn:ngsi-ld:Vehicle:periods:1"
+    fuel = [(67, "12:03"), (53, "13:05"), (40, "14:07")]
+    speed = [(120, "12:03"), (80, "12:05"), (100, "12:07")]
+    body = {
+        "id": car,
+        "type": "Vehicle",
+        "fuelLevel": [{"type": "Property", "value": v, "observedAt": f"2020-08-01T{t}:00Z"} for v, t in fuel],
+        "speed": [{"type": "Property", "value": v, "observedAt": f"2020-08-01T{t}:00Z"} for v, t in speed],
+    }
+    assert (await api.post("/ngsi-ld/v1/temporal/entities", json=body)).status_code == 201
+    params = {"format": "aggregatedValues", "aggrMethods": "avg", "aggrPeriodDuration": "PT1H"}
+    got = (await api.get(f"/ngsi-ld/v1/temporal/entities/{car}", params=params)).json()
+    assert got["fuelLevel"]["avg"] == [
+        [67, "2020-08-01T12:03:00Z", "2020-08-01T13:03:00Z"],
+        [53, "2020-08-01T13:03:00Z", "2020-08-01T14:03:00Z"],
+        [40, "2020-08-01T14:03:00Z", "2020-08-01T15:03:00Z"],
+    ]
+    assert got["speed"]["avg"] == [[100, "2020-08-01T12:03:00Z", "2020-08-01T13:03:00Z"]]
+    before = {**params, "timerel": "before", "timeAt": "2020-08-01T14:00:00Z", "attrs": "fuelLevel"}
+    got = (await api.get(f"/ngsi-ld/v1/temporal/entities/{car}", params=before)).json()
+    assert got["fuelLevel"]["avg"] == [
+        [67, "2020-08-01T12:03:00Z", "2020-08-01T13:03:00Z"],
+        [53, "2020-08-01T13:03:00Z", "2020-08-01T14:03:00Z"],
+    ]
+    after = {**params, "timerel": "after", "timeAt": "2020-08-01T12:00:00Z", "attrs": "fuelLevel"}
+    got = (await api.get(f"/ngsi-ld/v1/temporal/entities/{car}", params=after)).json()
+    assert [start for _v, start, _end in got["fuelLevel"]["avg"]] == [
+        "2020-08-01T12:00:00Z",
+        "2020-08-01T13:00:00Z",
+        "2020-08-01T14:00:00Z",
+    ]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 import pytest
+from sqlalchemy import distinct, func, select
 
 from catalog.model import Dataset, Distribution
 from harvester import store as run_store
@@ -17,7 +18,8 @@ from harvester.store import ItemStatus, RunStatus
 from hub.cities import Registry
 from hub.db import Database
 from hub.settings import Settings
-from ngsi import store
+from ngsi import projection, store
+from ngsi.attr_index import attr_index
 from tests.conftest import DEMO_HOST
 
 pytestmark = pytest.mark.anyio
@@ -48,6 +50,10 @@ async def test_oslo_demo_harvest_stores_stations(harvester: Harvester, db: Datab
     assert run is not None
     assert run["status"] == "succeeded"
     assert run["counts"]["created"] == 120
+    with db.connect() as conn:  # the run caught the query indexes up after its commit (ngsi/projection.py)
+        assert not projection.pending(conn)
+        indexed = conn.execute(select(func.count(distinct(attr_index.c.entity_id)))).scalar_one()
+    assert indexed == 120
 
 
 async def test_second_run_unchanged_then_changes_become_history(

@@ -15,7 +15,7 @@ from shapely.geometry import shape
 from sqlalchemy import func, select, text
 
 from hub.db import Database
-from ngsi import store
+from ngsi import projection, store
 from ngsi.geo import GeoQuery, Georel
 from ngsi.geo_index import RTREE, geo_condition, geo_index, geo_rows, hilbert_order, rebuild_geo
 
@@ -34,11 +34,14 @@ def entity(n: int, **attrs: Any) -> dict[str, Any]:
 
 def upsert(db: Database, tenant: str, *items: dict[str, Any]) -> store.UpsertResult:
     with db.begin() as conn:
-        return store.upsert_entities(conn, [store.EntityWrite(tenant, e) for e in items], now=NOW)
+        result = store.upsert_entities(conn, [store.EntityWrite(tenant, e) for e in items], now=NOW)
+        projection.catch_up(conn)
+        return result
 
 
 def query(db: Database, geo: GeoQuery, tenant: str | None = None, **kwargs: Any) -> tuple[list[str], int | None]:
-    with db.connect() as conn:
+    with db.begin() as conn:
+        projection.catch_up(conn)
         where = [geo_condition(conn, geo, tenant=tenant)]
         rows, total = store.query_entities(conn, tenant=tenant, extra=where, **{"limit": 1000, **kwargs})
     return [row.split('"id":"', 1)[1].split('"', 1)[0] for row in rows], total
@@ -162,8 +165,10 @@ def test_no_candidates_is_an_empty_answer(db: Database, stored: dict[str, dict[s
 
 
 def indexed(db: Database, tenant: str, entity_id: str) -> list[tuple[str, float, float]]:
-    """The rows of one entity; on SQLite, also checks that the R*Tree holds exactly the mapping table's gids."""
-    with db.connect() as conn:
+    """The rows of one entity (every write replayed first); on SQLite, also checks that the R*Tree holds exactly
+    the mapping table's gids."""
+    with db.begin() as conn:
+        projection.catch_up(conn)
         if conn.dialect.name == "sqlite":
             rtree = conn.execute(text(f"SELECT id FROM {RTREE} ORDER BY id")).scalars().all()
             assert rtree == conn.execute(select(geo_index.c.gid).order_by(geo_index.c.gid)).scalars().all()

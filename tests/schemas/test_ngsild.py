@@ -157,6 +157,8 @@ def test_multi_attributes_need_distinct_dataset_ids() -> None:
 # -- GeoJSON -----------------------------------------------------------------------------------------------------------
 
 SQUARE = [[10.7, 59.9], [10.8, 59.9], [10.8, 60.0], [10.7, 60.0], [10.7, 59.9]]
+BOW_TIE = [[10.7, 59.9], [10.8, 60.0], [10.8, 59.9], [10.7, 60.0], [10.7, 59.9]]  # crosses itself at its centre
+HOLE_OUTSIDE = [[10.9, 59.9], [10.95, 59.9], [10.95, 59.95], [10.9, 59.9]]
 
 
 @pytest.mark.parametrize(
@@ -171,6 +173,15 @@ SQUARE = [[10.7, 59.9], [10.8, 59.9], [10.8, 60.0], [10.7, 60.0], [10.7, 59.9]]
         (
             {"type": "MultiPolygon", "coordinates": [[SQUARE], [[SQUARE[0], SQUARE[1], SQUARE[0]]]]},
             [("geojson.ring-too-short", "error", "/g/coordinates/1/0")],
+        ),
+        ({"type": "Polygon", "coordinates": [BOW_TIE]}, [("geojson.invalid-polygon", "error", "/g/coordinates")]),
+        (
+            {"type": "MultiPolygon", "coordinates": [[SQUARE], [BOW_TIE]]},
+            [("geojson.invalid-polygon", "error", "/g/coordinates/1")],
+        ),
+        (
+            {"type": "Polygon", "coordinates": [SQUARE, HOLE_OUTSIDE]},
+            [("geojson.invalid-polygon", "error", "/g/coordinates")],
         ),
         ({"type": "LineString", "coordinates": [SQUARE[0]]}, [("geojson.coordinates", "error", "/g/coordinates")]),
         ({"type": "Polygon", "coordinates": SQUARE}, [("geojson.coordinates", "error", "/g/coordinates")]),

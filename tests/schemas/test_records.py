@@ -33,6 +33,7 @@ def _stations(n: int = 50) -> list[dict[str, Any]]:
 MUTATIONS = {
     "id not a uri": lambda e: e.update(id="station 1"),
     "bad attribute name": lambda e: e.update({"bad name": {"type": "Property", "value": 1}}),
+    "name ending in a newline": lambda e: e.update({"bad\n": {"type": "Property", "value": 1}}),
     "property without value": lambda e: e["availableBikeNumber"].pop("value"),
     "naive observedAt": lambda e: e["availableBikeNumber"].update(observedAt="2024-01-01T10:00:00"),
     "negative count": lambda e: e["availableBikeNumber"].update(value=-3),

@@ -9,7 +9,7 @@ bench/ngsi_query.py, EXPLAIN ANALYZE). Multivariate MCV lists on those column gr
 SQLite has no such statistics and needs none here: nothing to do there.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-04
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,270 @@
+"""The read side of the NGSI-LD temporal API, shared by ``GET /temporal/entities`` (one or many) and
+``POST /temporal/entityOperations/query``: parameters to a ``TemporalQuery``, the representation asked for, the
+history rendered as instances, value pairs or aggregates, and the response (206 + Content-Range when paged).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Query
+from fastapi.responses import Response
+
+from api.ld import LdRequest
+from api.ngsild_http import JSON, LD_JSON
+from api.routers.ngsild import _tenant
+from api.state import HubState
+from hub.errors import BadRequestData, InvalidRequest, OperationNotSupported
+from ngsi import projection
+from ngsi import temporal as history
+from ngsi.query import EntityQuery
+from ngsi.query import conditions as query_conditions
+from ngsi.shaping import Shape, parse_projection
+from ngsi.temporal_pages import paginate
+
+_DURATION = re.compile(
+    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+MAX_LIMIT = 1000
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of an ISO 8601 duration in weeks, days, hours, minutes, seconds (years and months vary in length)."""
+    match = _DURATION.match(text)
+    if not match or text in ("P", "PT"):
+        raise BadRequestData(
+            f"aggrPeriodDuration {text!r} is not an ISO 8601 duration such as PT1H or P1D "
+            "(years and months are not supported: their length varies)"
+        )
+    parts = {k: float(v) for k, v in match.groupdict().items() if v}
+    seconds = parts.get("w", 0) * 604800 + parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600
+    seconds += parts.get("m", 0) * 60 + parts.get("s", 0)
+    if seconds <= 0:
+        raise BadRequestData(f"aggrPeriodDuration {text!r} must be longer than zero")
+    return seconds
+
+
+def instant(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequestData(f"{name} {value!r} is not an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        raise BadRequestData(f"{name} {value!r} has no time zone")
+    return moment.timestamp()
+
+
+def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> history.TemporalQuery:
+    timerel = params["timerel"]
+    if timerel is not None:
+        try:
+            rel = history.TimeRel(timerel)
+        except ValueError:
+            raise BadRequestData(f"timerel {timerel!r}: use before, after or between") from None
+        if params["timeAt"] is None:
+            raise BadRequestData("timerel needs timeAt")
+        if rel is history.TimeRel.BETWEEN and params["endTimeAt"] is None:
+            raise BadRequestData("timerel=between needs endTimeAt")
+    else:
+        rel = None
+    if params["timeproperty"] not in (None, "observedAt", "deletedAt"):
+        raise OperationNotSupported("this hub's history keeps timeproperty=observedAt and deletedAt only")
+    if not 1 <= params["limit"] <= MAX_LIMIT:
+        raise BadRequestData(f"limit must be 1..{MAX_LIMIT}")
+    if params["lastN"] is not None and params["lastN"] < 1:
+        raise BadRequestData("lastN must be a positive integer")
+    return history.TemporalQuery(
+        tenant=_tenant(state, tenant),
+        entity_ids=params["ids"],
+        types=params["types"],
+        attrs=params["attrs"],
+        timerel=rel,
+        time_at=instant("timeAt", params["timeAt"]),
+        end_time_at=instant("endTimeAt", params["endTimeAt"]),
+        last_n=params["lastN"],
+        limit=params["limit"],
+        offset=params["offset"],
+        max_instances=state.settings.temporal_max_instances,
+        deleted=params["timeproperty"] == "deletedAt",
+    )
+
+
+TEMPORAL_FORMATS = ("normalized", "temporalValues", "aggregatedValues")
+TEMPORAL_OPTIONS = (*TEMPORAL_FORMATS, "sysAttrs")
+
+
+def representation(fmt: str | None, options: str | None, methods: str | None) -> tuple[str, list[str]]:
+    """The representation asked for: ``format`` wins over ``options`` (6.3.12); an unknown value is InvalidRequest."""
+    listed = {o.strip() for o in (options or "").split(",") if o.strip()}
+    unknown = sorted(listed - set(TEMPORAL_OPTIONS)) + ([fmt] if fmt and fmt not in TEMPORAL_FORMATS else [])
+    if unknown:
+        raise InvalidRequest(f"unknown format or options {unknown}: use {', '.join(TEMPORAL_OPTIONS)}")
+    wanted = {fmt} if fmt else listed
+    if "aggregatedValues" in wanted:
+        chosen = [m.strip() for m in (methods or "").split(",") if m.strip()]
+        if not chosen:
+            raise BadRequestData("format=aggregatedValues needs aggrMethods, e.g. aggrMethods=avg,max")
+        unknown = [m for m in chosen if m not in history.AGGREGATES]
+        if unknown:
+            raise BadRequestData(f"unknown aggrMethods {unknown}: use {', '.join(history.AGGREGATES)}")
+        return "aggregatedValues", chosen
+    if "temporalValues" in wanted:
+        return "temporalValues", []
+    return "normalized", []
+
+
+def kinds(stored: str) -> dict[str, str]:
+    entity = orjson.loads(stored)
+    return {k: v.get("type", "Property") for k, v in entity.items() if isinstance(v, dict)}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A page of temporal entities, their total, and the Content-Range when instances were cut (206)."""
+
+    entities: list[dict[str, Any]]
+    total: int
+    content_range: str | None = None
+
+
+def render_history(
+    state: HubState,
+    q: history.TemporalQuery,
+    mode: str,
+    methods: list[str],
+    period: float | None,
+    selection: EntityQuery | None = None,
+) -> Rendered:
+    """A page of entities with their history; ``selection`` (a Query body) picks them as POST /entityOperations/query
+    does, on their current state."""
+    if mode == "aggregatedValues" or (selection is not None and selection.uses_indexes):
+        # the hourly aggregates hold every committed instance, the attribute and spatial indexes every write
+        projection.ensure_current(state.db)
+    deleted_kinds: dict[tuple[str, str, str], str] = {}  # a deleted attribute's type, kept with its deletion
+    content_range = None
+    with state.db.connect() as conn:
+        if selection is not None:
+            q = replace(q, where=tuple(query_conditions(conn, selection, tenant=q.tenant)))
+        found, total = history.matching_entities(conn, q)
+        keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]
+        if mode == "aggregatedValues":
+            aggregated = history.aggregate(conn, q, keys, period=period, methods=methods)
+            series: dict[tuple[str, str], dict[str, Any]] = {
+                key: {attr: {"values": values} for attr, values in attrs.items()} for key, attrs in aggregated.items()
+            }
+        else:
+            found_instances, deleted_kinds = history.instances(conn, q, keys)
+            page = paginate(found_instances, q)
+            content_range = page.content_range
+            series = {
+                key: {attr: {"instances": values} for attr, values in attrs.items()}
+                for key, attrs in page.series.items()
+            }
+    time_member = "deletedAt" if q.deleted else "observedAt"
+    out = []
+    for tenant, entity_id, kind, stored in found:
+        current = kinds(stored)
+        entity: dict[str, Any] = {"id": entity_id, "type": kind}
+        for attr, held in series.get((tenant, entity_id), {}).items():
+            attr_type = deleted_kinds.get((tenant, entity_id, attr)) or current.get(attr, "Property")
+            entity[attr] = _attribute(mode, attr_type, held, time_member)
+        out.append(entity)
+    return Rendered(out, total, content_range)
+
+
+def _attribute(mode: str, attr_type: str, held: dict[str, Any], time_member: str = "observedAt") -> Any:
+    """One attribute's history in the requested temporal representation."""
+    if mode == "aggregatedValues":
+        return {"type": attr_type, **held["values"]}
+    instances: list[tuple[Any, float]] = held["instances"]
+    member, pairs = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])
+    if mode == "temporalValues":
+        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9).
+        wrap = attr_type not in ("Property", "GeoProperty", "Relationship")
+        return {
+            "type": attr_type,
+            pairs: [[{member: value} if wrap else value, history.iso(ts)] for value, ts in instances],
+        }
+    return [{"type": attr_type, member: value, time_member: history.iso(ts)} for value, ts in instances]
+
+
+def split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+Pick = Annotated[str | None, Query(description="Entity members and attributes to keep (not with attrs or omit)")]
+Omit = Annotated[str | None, Query(description="Entity members and attributes to leave out (not with attrs or pick)")]
+
+
+def requested_shape(attrs: str | None, pick: str | None, omit: str | None) -> Shape:
+    """pick/omit (clause 4.21) as on /entities: names in the request's terms; with each other or attrs a 400."""
+    return Shape(attrs=tuple(split(attrs)), pick=parse_projection(pick, "pick"), omit=parse_projection(omit, "omit"))
+
+
+def project(entity: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    if shape.pick:
+        return {k: v for k, v in entity.items() if k in shape.pick}
+    if shape.omit:
+        return {k: v for k, v in entity.items() if k not in shape.omit}
+    return entity
+
+
+def respond(
+    body: Any,
+    media: str,
+    tenant: str | None,
+    ld: LdRequest,
+    extra: dict[str, str] | None = None,
+    shape: Shape | None = None,
+    content_range: str | None = None,
+) -> Response:
+    """The body in the request's terms and media type; 206 with a Content-Range when instances were cut."""
+    headers = {"Link": ld.link()} if media == JSON else {}
+    body = [ld.translation.entity_out(b) for b in body] if isinstance(body, list) else ld.translation.entity_out(body)
+    if shape is not None:
+        body = [project(b, shape) for b in body] if isinstance(body, list) else project(body, shape)
+    if media == LD_JSON:
+        if isinstance(body, list):
+            body = [{"@context": ld.body_context(), **b} for b in body]
+        else:
+            body = {"@context": ld.body_context(), **body}
+    if tenant:
+        headers["NGSILD-Tenant"] = tenant
+    headers.update(extra or {})
+    if content_range is not None:
+        headers["Content-Range"] = content_range
+    status = 206 if content_range is not None else 200
+    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
+
+
+# Instances cut by lastN or NORDHUB_TEMPORAL_MAX_INSTANCES (clause 6.3.10): declared so clients and the fuzzer know it.
+PARTIAL: dict[int | str, dict[str, Any]] = {
+    206: {
+        "description": "Some instances were left out; the time range sent is in Content-Range",
+        "headers": {
+            "Content-Range": {
+                "description": "date-time <start>-<end>/<lastN or *>",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+
+
+# The member holding an instance's value, and the key of its temporalValues pairs, per attribute type (4.5, 4.5.9).
+VALUE_MEMBERS = {
+    "Property": ("value", "values"),
+    "GeoProperty": ("value", "values"),
+    "Relationship": ("object", "objects"),
+    "LanguageProperty": ("languageMap", "languageMaps"),
+    "JsonProperty": ("json", "jsons"),
+    "VocabProperty": ("vocab", "vocabs"),
+    "ListProperty": ("valueList", "valueLists"),
+    "ListRelationship": ("objectList", "objectLists"),
+}

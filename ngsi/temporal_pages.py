@@ -1,0 +1,62 @@
+"""Pagination of temporal attributes (GS CIM 009 clause 6.3.10): pure functions over the instances read by
+``ngsi.temporal.instances`` — the hub's cap per attribute, one time range complete for every attribute, and the
+``Content-Range`` that names it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ngsi.temporal import Series, TemporalQuery, TimeRel, iso
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The instances to send, and the Content-Range of the time they cover when some were cut (else None)."""
+
+    series: Series
+    content_range: str | None = None
+
+
+def paginate(series: Series, q: TemporalQuery) -> Page:
+    """Cut the instances to the cap and send one time range complete for every attribute (clause 6.3.10).
+
+    lastN below the hub's cap only keeps each attribute's newest N: that is all that was asked, nothing is left
+    out (200). When the hub's cap (NORDHUB_TEMPORAL_MAX_INSTANCES) cuts, each attribute over it keeps its cap
+    instances (the oldest; the newest with lastN). The range then ends where the first such attribute stops, and
+    every other attribute is cut at the same instant, so that a client asking again from there misses nothing.
+    It runs from the older end (the window's start, else the oldest instance sent) to the cut; with lastN it
+    runs backwards, from the newer end (the window's end, else the newest instance) down to the cut. Its size is
+    lastN, or ``*`` (unknown) without it.
+    """
+    cap = q.instance_cap
+    newest_first = q.last_n is not None
+    if cap is None:
+        return Page(series)
+    if q.max_instances is None or cap < q.max_instances:
+        # Only lastN cut: each attribute's newest N is the whole answer to what was asked, not a partial one.
+        return Page({key: {attr: found[-cap:] for attr, found in attrs.items()} for key, attrs in series.items()})
+    bounds = []
+    for attrs in series.values():
+        for found in attrs.values():
+            if len(found) > cap:
+                bounds.append(found[-cap][1] if newest_first else found[cap - 1][1])
+    if not bounds:
+        return Page(series)
+    cut = max(bounds) if newest_first else min(bounds)
+    kept: Series = {
+        key: {
+            attr: [i for i in found if (i[1] >= cut if newest_first else i[1] <= cut)] for attr, found in attrs.items()
+        }
+        for key, attrs in series.items()
+    }
+    sent = [ts for attrs in kept.values() for found in attrs.values() for _value, ts in found]
+    if newest_first:
+        window_end = q.end_time_at if q.timerel is TimeRel.BETWEEN else None
+        window_end = q.time_at if q.timerel is TimeRel.BEFORE else window_end
+        start, end = (window_end if window_end is not None else max(sent)), cut
+    else:
+        window_start = q.time_at if q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN) else None
+        start, end = (window_start if window_start is not None else min(sent)), cut
+    size = str(q.last_n) if q.last_n is not None else "*"
+    return Page(kept, f"date-time {iso(start)}-{iso(end)}/{size}")

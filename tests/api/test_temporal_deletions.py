@@ -1,0 +1,160 @@
+"""Deletion history: deleting an attribute leaves an instance with ``deletedAt`` (timeproperty=deletedAt)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
+
+CAR = "urn:ngsi-ld:Vehicle:deletions:1"
+URL = f"/ngsi-ld/v1/temporal/entities/{CAR}"
+NULL = "urn:ngsi-ld:null"
+
+
+@pytest.fixture
+async def car(api: httpx.AsyncClient) -> None:
+    body = {
+        "id": CAR,
+        "type": "Vehicle",
+        "fuelLevel": [
+            {"type": "Property", "value": 50, "observedAt": "2020-01-01T01:00:00Z"},
+            {"type": "Property", "value": 40, "observedAt": "2020-01-01T02:00:00Z"},
+        ],
+        "isParkedIn": [{"type": "Relationship", "object": "urn:ngsi-ld:Park:1", "observedAt": "2020-01-01T01:00:00Z"}],
+        "name": [{"type": "LanguageProperty", "languageMap": {"en": "Car"}, "observedAt": "2020-01-01T01:00:00Z"}],
+        "speed": [{"type": "Property", "value": 80, "observedAt": "2020-01-01T01:00:00Z"}],
+    }
+    assert (await api.post("/ngsi-ld/v1/temporal/entities", json=body)).status_code == 201
+
+
+async def _delete(api: httpx.AsyncClient, attr: str) -> tuple[datetime, datetime]:
+    before = datetime.now(UTC)
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{CAR}/attrs/{attr}")).status_code == 204
+    return before, datetime.now(UTC)
+
+
+def _within(instant: str, bounds: tuple[datetime, datetime]) -> bool:
+    moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    return bounds[0].replace(microsecond=bounds[0].microsecond // 1000 * 1000) <= moment <= bounds[1]
+
+
+@pytest.mark.parametrize(
+    ("attr", "key", "value"),
+    [
+        ("fuelLevel", "values", NULL),
+        ("isParkedIn", "objects", NULL),
+        ("name", "languageMaps", {"languageMap": {"@none": NULL}}),
+    ],
+)
+async def test_a_deleted_attribute_has_a_deleted_at_instance(
+    api: httpx.AsyncClient, car: None, attr: str, key: str, value: Any
+) -> None:
+    bounds = await _delete(api, attr)
+    response = await api.get(URL, params={"timeproperty": "deletedAt", "format": "temporalValues"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"id", "type", attr}  # only the deletion: the living attributes were never deleted
+    [[got, deleted_at]] = body[attr][key]
+    assert got == value
+    assert _within(deleted_at, bounds)
+
+
+async def test_deletions_in_the_normalized_form_and_windows(api: httpx.AsyncClient, car: None) -> None:
+    bounds = await _delete(api, "isParkedIn")
+    body = (await api.get(URL, params={"timeproperty": "deletedAt"})).json()
+    [instance] = body["isParkedIn"]
+    assert instance["type"] == "Relationship"
+    assert instance["object"] == NULL
+    assert _within(instance["deletedAt"], bounds)
+    assert "observedAt" not in instance
+    earlier = {"timeproperty": "deletedAt", "timerel": "before", "timeAt": "2021-01-01T00:00:00Z"}
+    assert "isParkedIn" not in (await api.get(URL, params=earlier)).json()
+    asked = await api.get(URL, params={"timeproperty": "deletedAt", "attrs": "isParkedIn"})
+    assert asked.status_code == 200
+    assert asked.json()["isParkedIn"] == [instance]
+
+
+async def test_observed_history_and_aggregates_leave_deletions_out(api: httpx.AsyncClient, car: None) -> None:
+    await _delete(api, "fuelLevel")
+    observed = (await api.get(URL)).json()
+    assert [i["value"] for i in observed["fuelLevel"]] == [50, 40]  # the history before the deletion stays
+    assert all("deletedAt" not in i for i in observed["fuelLevel"])
+    params = {"format": "aggregatedValues", "aggrMethods": "totalCount,avg"}
+    aggregated = (await api.get(URL, params=params)).json()["fuelLevel"]
+    assert aggregated["totalCount"][0][0] == 2
+    assert aggregated["avg"][0][0] == 45
+    minutes = {**params, "aggrPeriodDuration": "PT1M"}  # not whole hours: read from the instances
+    assert sum(v[0] for v in (await api.get(URL, params=minutes)).json()["fuelLevel"]["totalCount"]) == 2
+
+
+async def test_other_time_properties_are_not_kept(api: httpx.AsyncClient, car: None) -> None:
+    response = await api.get(URL, params={"timeproperty": "modifiedAt"})
+    assert response.status_code == 422
+
+
+async def test_a_deleted_scope_is_an_empty_list(api: httpx.AsyncClient) -> None:
+    body = {
+        "id": CAR,
+        "type": "Vehicle",
+        "scope": "/Nordic/NO/oslo",
+        "speed": [{"type": "Property", "value": 80, "observedAt": "2020-01-01T01:00:00Z"}],
+    }
+    assert (await api.post("/ngsi-ld/v1/temporal/entities", json=body)).status_code == 201
+    bounds = await _delete(api, "scope")
+    assert "scope" not in (await api.get(f"/ngsi-ld/v1/entities/{CAR}")).json()
+    [instance] = (await api.get(URL, params={"timeproperty": "deletedAt"})).json()["scope"]
+    assert instance["type"] == "Property"
+    assert instance["value"] == []
+    assert _within(instance["deletedAt"], bounds)
+    values = (await api.get(URL, params={"timeproperty": "deletedAt", "format": "temporalValues"})).json()
+    assert values["scope"]["values"] == [[[], instance["deletedAt"]]]
+
+
+async def test_a_deleted_entity_answers_only_with_deleted_at(api: httpx.AsyncClient, car: None) -> None:
+    before = datetime.now(UTC)
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{CAR}")).status_code == 204
+    bounds = (before, datetime.now(UTC))
+    assert (await api.get(URL)).status_code == 404  # the entity and its observed history went with it
+    gone = await api.get(URL, params={"timeproperty": "deletedAt"})
+    assert gone.status_code == 200, gone.text
+    body = gone.json()
+    assert body["type"] == "Vehicle"
+    assert set(body) == {"id", "type", "fuelLevel", "isParkedIn", "name", "speed"}
+    assert body["isParkedIn"][0]["object"] == NULL
+    assert body["name"][0]["languageMap"] == {"@none": NULL}
+    assert all(_within(body[a][0]["deletedAt"], bounds) for a in ("fuelLevel", "speed"))
+    query = {"type": "Vehicle", "timeproperty": "deletedAt"}
+    assert [e["id"] for e in (await api.get("/ngsi-ld/v1/temporal/entities", params=query)).json()] == [CAR]
+    assert (await api.get("/ngsi-ld/v1/temporal/entities", params={"type": "Vehicle"})).json() == []
+
+
+async def test_batch_deletes_are_kept_and_a_temporal_delete_forgets(api: httpx.AsyncClient, car: None) -> None:
+    deleted = await api.post("/ngsi-ld/v1/entityOperations/delete", json=[CAR])
+    assert deleted.status_code == 204
+    assert "speed" in (await api.get(URL, params={"timeproperty": "deletedAt"})).json()
+    assert (await api.delete(URL)).status_code == 204  # the temporal representation of a deleted entity
+    assert (await api.get(URL, params={"timeproperty": "deletedAt"})).status_code == 404
+    assert (await api.delete(URL)).status_code == 404
+
+
+async def test_a_recreated_entity_is_live_again(api: httpx.AsyncClient, car: None) -> None:
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{CAR}")).status_code == 204
+    again = {"id": CAR, "type": "Car", "speed": {"type": "Property", "value": 1}}
+    assert (await api.post("/ngsi-ld/v1/entities", json=again)).status_code == 201
+    body = (await api.get(URL, params={"timeproperty": "deletedAt"})).json()
+    assert body["type"] == "Car"  # the live entity, not the deleted one's record
+    assert "fuelLevel" in body  # its id's deletion history stays
+
+
+async def test_the_post_query_reads_deletions(api: httpx.AsyncClient, car: None) -> None:
+    await _delete(api, "speed")
+    body = {"type": "Query", "entities": [{"id": CAR}], "temporalQ": {"timeproperty": "deletedAt"}}
+    response = await api.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert response.status_code == 200, response.text
+    [entity] = response.json()
+    assert set(entity) == {"id", "type", "speed"}
+    assert entity["speed"][0]["value"] == NULL
