@@ -58,7 +58,7 @@ def record_validator(settings: Settings) -> RecordValidator:
 
 def build_state(settings: Settings, *, db: Database | None = None, registry: Registry | None = None) -> HubState:
     """Database, registry, HTTP client and harvester for one process."""
-    database = db or Database(settings.database_url)
+    database = db or Database.configured(settings)
     cities = registry if registry is not None else load_cities(settings.cities_file)
     harvester = Harvester(database, cities, HttpClient(settings), validator=record_validator(settings))
     contexts = ContextService(settings.data_dir / "contexts", database)

@@ -240,11 +240,13 @@ def run(url: str, label: str) -> None:
     settings = bench_settings(url)
     in_process(db, settings, label)
     db.dispose()
-    ngsi_http.main(url, label, f"type={TYPE}&limit=100")
+    ngsi_http.main(url, label, f"type={TYPE}&limit=100", entities=n)
 
 
 def main(pg_url: str | None = None) -> None:
     n = entity_count()
+    if n != DEFAULT_N:
+        print(f"NGSI-LD queries at {n:,} entities (NORDHUB_BENCH_NGSI_N), not the {DEFAULT_N:,} of the goals")
     VAR.mkdir(parents=True, exist_ok=True)
     run(sqlite_url(f"ngsi_{n}.db"), "sqlite")
     if pg_url:

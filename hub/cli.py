@@ -54,7 +54,7 @@ def _settings() -> Settings:
 
 
 def _migrated_db(settings: Settings) -> Database:
-    db = guarded(lambda: Database(settings.database_url))
+    db = guarded(lambda: Database.configured(settings))
     guarded(db.upgrade)
     return db
 

@@ -23,7 +23,7 @@ app = typer.Typer(help="Sync, add and list the JSON-LD @contexts the NGSI-LD API
 
 
 def _service(settings: Settings) -> ContextService:
-    db = Database(settings.database_url)
+    db = Database.configured(settings)
     db.upgrade()
     return ContextService(settings.data_dir / "contexts", db)
 

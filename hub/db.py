@@ -7,11 +7,12 @@ database through a :class:`Database`. Hot paths use SQLAlchemy Core connections 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -29,15 +30,19 @@ from sqlalchemy import (
     make_url,
     text,
 )
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlmodel import Session
 
 from hub.checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
 from hub.errors import ConfigError, DatabaseError
 from hub.regexp import register_sqlite_regexp
+from hub.settings import Settings
 
 MIGRATIONS = "hub:migrations"
+PING_IDLE_SECONDS = 1.0  # Settings.db_ping_idle_seconds
+PARALLEL_WORKERS = 0  # Settings.db_parallel_workers
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -55,7 +60,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """Engine, connections, sessions and schema state of one database."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        ping_idle_seconds: float = PING_IDLE_SECONDS,
+        parallel_workers: int = PARALLEL_WORKERS,
+    ) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -67,12 +79,18 @@ class Database:
             self._prepare_sqlite_file(parsed.database)
             kwargs["connect_args"] = {"check_same_thread": False}
         else:
-            kwargs["pool_pre_ping"] = True
+            # No pool_pre_ping: it sent a statement before every checkout, a round trip that was a third of a
+            # page's time under load (bench/ngsi_http.py, py-spy). A connection is pinged only after it sat idle
+            # (see _ping_after_idle); a read that meets a connection the server dropped anyway runs again.
             # PostgreSQL's JIT compiles any query whose estimate looks large (a q filter's EXISTS lookups over the
             # attribute index do): ~80 ms of compiling to run a 2 ms query (bench/ngsi_query.py, EXPLAIN ANALYZE).
             # Statements the driver prepares are planned for their values every time: the generic plan of a q
             # query (tenant and values as parameters) joins the whole attribute index, seconds instead of ms.
-            kwargs["connect_args"] = {"options": "-c jit=off -c plan_cache_mode=force_custom_plan"}
+            # Parallel plans: starting the workers took 8-12 ms, for a q page whose lookups take 2 ms alone (a
+            # Gather Merge over the EXISTS lookups of one tenant); on this 2-core benchmark machine even a count of a
+            # million entities ran faster serially (0.6 s against 2.0 s). NORDHUB_DB_PARALLEL_WORKERS sets them.
+            options = "-c jit=off -c plan_cache_mode=force_custom_plan"
+            kwargs["connect_args"] = {"options": f"{options} -c max_parallel_workers_per_gather={parallel_workers}"}
         try:
             self.engine: Engine = create_engine(parsed, **kwargs)
         except (NoSuchModuleError, ImportError) as exc:
@@ -85,6 +103,17 @@ class Database:
             if database and database != ":memory:" and not database.startswith("file:"):
                 self.checkpointer = Checkpointer(database)
                 event.listen(self.engine, "commit", self.checkpointer.poke)
+        else:
+            _ping_after_idle(self.engine, ping_idle_seconds)
+
+    @classmethod
+    def configured(cls, settings: Settings) -> Database:
+        """The database of ``settings`` with its connection settings (``NORDHUB_DB_*``)."""
+        return cls(
+            settings.database_url,
+            ping_idle_seconds=settings.db_ping_idle_seconds,
+            parallel_workers=settings.db_parallel_workers,
+        )
 
     @staticmethod
     def _prepare_sqlite_file(database: str | None) -> None:
@@ -113,6 +142,19 @@ class Database:
         with self.connect() as conn:
             # sqlite3 begins a transaction only before a write: there, switching modes would only cost time
             yield conn if self.dialect == "sqlite" else conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    def reading(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` on a :meth:`read` connection; run once more on a fresh connection when the first one
+        turns out to have been dropped by the server (a restart): reads are safe to repeat, and the pool has by
+        then replaced every connection older than the failure."""
+        try:
+            with self.read() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self.read() as conn:
+            return work(conn)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -166,6 +208,30 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.close()
         self.engine.dispose()
+
+
+def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection on checkout when it has sat unused for more than ``idle_seconds``.
+
+    What ``pool_pre_ping`` guards against is a connection that died while it waited in the pool (a server restart
+    or an idle timeout in the night); a connection given back a moment ago is alive but for a restart in that
+    moment, and then the first statement's failure makes the pool replace all of its connections at once. A failed
+    ping raises DisconnectionError, on which the pool opens a new connection (up to three times)."""
+
+    def stamp(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        record.info["returned"] = time.monotonic()
+
+    def check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("returned", 0.0) <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"connection dropped while idle: {_first_line(exc)}") from exc
+
+    event.listen(engine, "connect", stamp)  # a new connection needs no ping
+    event.listen(engine, "checkin", stamp)
+    event.listen(engine, "checkout", check)
 
 
 def _first_line(exc: BaseException) -> str:

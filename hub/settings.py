@@ -26,6 +26,19 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database. The default is the embedded SQLite file (WAL mode, created "
         "on first start); PostgreSQL: `postgresql+psycopg://user@host:5432/db`.",
     )
+    db_ping_idle_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="PostgreSQL: a pooled connection unused for longer than this is pinged before it is handed "
+        "out (0: always, as SQLAlchemy's pool_pre_ping); reads that meet a dropped connection run again.",
+    )
+    db_parallel_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="PostgreSQL: `max_parallel_workers_per_gather` of the hub's connections. 0 (no parallel "
+        "plans): starting workers cost more than the API's indexed reads take.",
+    )
     data_dir: Path = Field(
         default=Path("./var"),
         description="Directory for the embedded database, raw payloads, schema and context stores.",

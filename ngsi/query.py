@@ -24,6 +24,7 @@ from ngsi.tables import entities
 from schemas.ngsild import is_absolute_uri
 
 MAX_LIMIT = 1000
+PASSES = 3  # reads of a page whose type sets changed under it; sets are only ever added, so 2 in practice
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,18 +84,27 @@ class Result:
     total: int | None = None
 
 
-def _selector(conn: Connection, selector: Selector) -> ColumnElement[bool]:
+def _selector(conn: Connection, selector: Selector, type_sets: Sequence[str] | None) -> ColumnElement[bool]:
     where: list[ColumnElement[bool]] = []
     if selector.types:
         alternatives = parse_types(selector.types)
         if alternatives is not None:
-            values = store.type_values(conn, alternatives)
+            if type_sets is None:
+                values = store.type_values(conn, alternatives)
+            else:
+                values = store.values_of_types(alternatives, type_sets)
             where.append(entities.c.type.in_(values) if values else false())
     if selector.ids:
         where.append(entities.c.id.in_(selector.ids))
     if selector.id_pattern:
         where.append(entities.c.id.regexp_match(safe_regex(selector.id_pattern)))
     return and_(true(), *where)
+
+
+def type_members(query: EntityQuery) -> list[str]:
+    """Every type named by the query's selectors (``*`` names none)."""
+    alternatives = [a for s in query.selectors if s.types for a in parse_types(s.types) or ()]
+    return store.type_members(alternatives)
 
 
 def _has_any(attrs: Sequence[str]) -> ColumnElement[bool]:
@@ -105,10 +115,13 @@ def _has_any(attrs: Sequence[str]) -> ColumnElement[bool]:
     )
 
 
-def conditions(conn: Connection, query: EntityQuery, *, tenant: str | None) -> list[ColumnElement[bool]]:
-    """Every SQL condition of ``query`` on the entities table."""
+def conditions(
+    conn: Connection, query: EntityQuery, *, tenant: str | None, type_sets: Sequence[str] | None = None
+) -> list[ColumnElement[bool]]:
+    """Every SQL condition of ``query`` on the entities table; its types matched with the stored type sets, or
+    with ``type_sets`` when the caller knows which sets hold them."""
     where: list[ColumnElement[bool]] = []
-    chosen = [_selector(conn, s) for s in query.selectors if s.types or s.ids or s.id_pattern]
+    chosen = [_selector(conn, s, type_sets) for s in query.selectors if s.types or s.ids or s.id_pattern]
     if chosen:
         where.append(or_(*chosen))
     if query.attrs:
@@ -126,9 +139,60 @@ def evaluate(
     conn: Connection, query: EntityQuery, page: Page, *, tenant: str | None, timestamps: bool = True
 ) -> Result:
     """One page of the entities matching ``query`` (ordered by id), with the total when asked; the entities'
-    system timestamps only when ``timestamps`` (what ``sysAttrs`` shows)."""
-    where = conditions(conn, query, tenant=tenant)
-    rows, total = store.select_entities(
-        conn, tenant=tenant, limit=page.limit, offset=page.offset, count=page.count, extra=where, timestamps=timestamps
+    system timestamps only when ``timestamps`` (what ``sysAttrs`` shows).
+
+    Type sets (entities with several types) are rare: the page is first read assuming no stored set holds the
+    query's types, and its statement also reads the sets that do. Only when that differs (or the page is empty and
+    a lookup says so) is it read again with them: one statement per page instead of a lookup and the page."""
+    members = type_members(query)
+    known: list[str] = []
+    for _pass in range(PASSES):
+        found = _read_page(conn, query, page, tenant=tenant, type_sets=known, timestamps=timestamps, check=members)
+        held = found.type_sets
+        if held is None and members:
+            held = store.type_sets_holding(conn, members)
+        if held is None or held == known:
+            break
+        known = held  # read the page again with the sets its statement saw (and check them again)
+    return Result(found.rows, found.total)
+
+
+def _read_page(
+    conn: Connection,
+    query: EntityQuery,
+    page: Page,
+    *,
+    tenant: str | None,
+    type_sets: list[str],
+    timestamps: bool,
+    check: list[str],
+) -> store.PageRows:
+    """One read of the page, its types matched with ``type_sets``, checking the sets holding ``check``."""
+    alternatives = _types_only(query)
+    types: list[str] | None = []
+    where: list[ColumnElement[bool]] = []
+    if alternatives is not None:  # the types are parameters of a statement shared by every such page
+        types = store.values_of_types(alternatives, type_sets) or None
+    else:
+        where = conditions(conn, query, tenant=tenant, type_sets=type_sets if check else None)
+    return store.select_page(
+        conn,
+        tenant=tenant,
+        types=types,
+        limit=page.limit,
+        offset=page.offset,
+        count=page.count,
+        extra=where,
+        timestamps=timestamps,
+        check_types=check,
     )
-    return Result(rows, total)
+
+
+def _types_only(query: EntityQuery) -> list[frozenset[str]] | None:
+    """The type alternatives of a query that selects by a type expression and nothing else; otherwise None."""
+    if len(query.selectors) != 1 or query.attrs or query.q or query.scope_q or query.geo is not None:
+        return None
+    selector = query.selectors[0]
+    if selector.ids or selector.id_pattern or not selector.types:
+        return None
+    return parse_types(selector.types)

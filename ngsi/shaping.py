@@ -168,5 +168,8 @@ def render_page(
     rows: Sequence[StoredEntity], shape: Shape, *, with_context: bool, context: Any = CORE_CONTEXT
 ) -> bytes:
     """A page of entities as a JSON array."""
+    if shape.fmt is Format.NORMALIZED and not (with_context or shape.reshapes):
+        # The stored JSON is the answer: joined as it is, without a call per entity (a tenth of a page's time).
+        return ("[" + ",".join([row.data for row in rows]) + "]").encode()
     parts = (render_one(row, shape, with_context=with_context, context=context) for row in rows)
     return b"[" + b",".join(parts) + b"]"

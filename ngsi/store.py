@@ -191,26 +191,57 @@ def _register_type_sets(conn: Connection, sets: set[str]) -> None:
 
 # Built once with bound parameters: constructing the statement on every query (``in_``, ``group_by``,
 # ``having``) cost as much as running it (py-spy of one uvicorn worker under wrk, bench/ngsi_http.py).
-_SETS_WITH_MEMBER = select(type_sets.c.type_set).where(type_sets.c.member == bindparam("member"))
-_SETS_WITH_ALL = (
-    select(type_sets.c.type_set)
-    .where(type_sets.c.member.in_(bindparam("members", expanding=True)))
-    .group_by(type_sets.c.type_set)
-    .having(func.count() == bindparam("size"))
-)
+_SETS_WITH_ANY = select(type_sets.c.type_set).where(type_sets.c.member.in_(bindparam("members", expanding=True)))
 
 
 def type_values(conn: Connection, alternatives: Sequence[frozenset[str]]) -> list[str]:
     """The ``entities.type`` values matching any of ``alternatives`` (each: types an entity must all carry)."""
+    return values_of_types(alternatives, type_sets_holding(conn, type_members(alternatives)))
+
+
+def type_members(alternatives: Sequence[frozenset[str]]) -> list[str]:
+    """Every type named in ``alternatives``, sorted."""
+    return sorted({member for wanted in alternatives for member in wanted})
+
+
+def type_sets_holding(conn: Connection, members: Sequence[str]) -> list[str]:
+    """The stored type sets that hold any of ``members``, sorted."""
+    if not members:
+        return []
+    return sorted(set(conn.execute(_SETS_WITH_ANY, {"members": list(members)}).scalars()))
+
+
+def values_of_types(alternatives: Sequence[frozenset[str]], sets: Collection[str]) -> list[str]:
+    """``type_values`` from the type sets known to hold the alternatives' types: a single type matches itself and
+    every set holding it, several types every set holding them all (a set's members are its comma-joined name)."""
     values: set[str] = set()
     for wanted in alternatives:
         if len(wanted) == 1:
-            values.update(wanted)  # the type alone, and every type set holding it (a set's members are distinct)
-            values.update(conn.execute(_SETS_WITH_MEMBER, {"member": next(iter(wanted))}).scalars().all())
-            continue
-        params = {"members": sorted(wanted), "size": len(wanted)}
-        values.update(conn.execute(_SETS_WITH_ALL, params).scalars().all())
+            values.update(wanted)
+        values.update(s for s in sets if wanted.issubset(s.split(",")))
     return sorted(values)
+
+
+def _sets_check(dialect: str, members: int) -> Any:
+    """A column giving, on every row of a page, the type sets that hold any of the ``members`` parameter (one
+    uncorrelated subquery, evaluated once per statement): a page checks the type sets it was built with without a
+    round trip of its own."""
+    held = type_sets.c.type_set
+    aggregate = func.array_agg(held) if dialect == "postgresql" else func.json_group_array(held)
+    test = _one_of(type_sets.c.member, "members", members)
+    return select(aggregate).where(test).scalar_subquery().label("type_sets")
+
+
+def _one_of(column: Any, name: str, count: int) -> Any:
+    """``column = :name`` for one value, ``column IN (:name…)`` (an expanding parameter) for more."""
+    return column == bindparam(name) if count == 1 else column.in_(bindparam(name, expanding=True))
+
+
+def _held_sets(value: Any) -> list[str]:
+    """The check column's value: an array on PostgreSQL (NULL when none), a JSON array text on SQLite."""
+    if value is None:
+        return []
+    return sorted(set(orjson.loads(value) if isinstance(value, str) else value))
 
 
 # Bulk writes go straight to the driver's executemany with positional rows: building SQLAlchemy parameter dicts
@@ -386,28 +417,99 @@ def select_entities(
 ) -> tuple[list[StoredEntity], int | None]:
     """Like :func:`query_entities`, with each entity's system timestamps unless ``timestamps`` is false;
     ``types=None`` matches no entity."""
+    page = select_page(
+        conn,
+        tenant=tenant,
+        types=types,
+        ids=ids,
+        limit=limit,
+        offset=offset,
+        count=count,
+        extra=extra,
+        timestamps=timestamps,
+    )
+    return page.rows, page.total
+
+
+@dataclass(slots=True)
+class PageRows:
+    """A page of entities, the total when asked, and the type sets that the page's statement saw holding the
+    types of ``check_types`` (None: not asked, or the page was empty)."""
+
+    rows: list[StoredEntity]
+    total: int | None = None
+    type_sets: list[str] | None = None
+
+
+def select_page(
+    conn: Connection,
+    *,
+    tenant: str | None,
+    types: Sequence[str] | None = (),
+    ids: Sequence[str] = (),
+    limit: int = 20,
+    offset: int = 0,
+    count: bool = False,
+    extra: Sequence[Any] = (),
+    timestamps: bool = True,
+    check_types: Sequence[str] = (),
+) -> PageRows:
+    """:func:`select_entities`, and with ``check_types`` the type sets holding those types, read by the page's own
+    statement (what a caller that built its type condition from type sets it already knew checks them with)."""
     if types is None:
-        return [], (0 if count else None)
-    conditions: list[Any] = [entities.c.removed.is_(False), *extra]
-    if tenant is not None:
-        conditions.append(entities.c.tenant == tenant)
-    if types:
-        conditions.append(entities.c.type.in_(types))
-    if ids:
-        conditions.append(entities.c.id.in_(ids))
-    where = and_(*conditions)
-    order = (entities.c.id, entities.c.tenant)
+        return PageRows([], 0 if count else None)
+    # One type or checked type is compared with "=": expanding an IN list's parameters costs time on every request.
+    shape = (conn.dialect.name, tenant is not None, min(len(types), 2), bool(ids), timestamps, min(len(check_types), 2))
+    page, total_of = _shared_page_statements(*shape) if not extra else _page_statements(*shape, extra)
+    params = {
+        "tenant": tenant,
+        "types": types[0] if len(types) == 1 else list(types),
+        "ids": list(ids),
+        "members": check_types[0] if len(check_types) == 1 else list(check_types),
+        "limit": limit,
+        "offset": offset,
+    }
+    found = conn.execute(page, params).all()  # one fetchall
     if timestamps:
-        columns = (entities.c.data, entities.c.created_at, entities.c.modified_at)
-        stmt = select(*columns).where(where).order_by(*order).limit(limit).offset(offset)
-        found = [StoredEntity(row.data, row.created_at, row.modified_at) for row in conn.execute(stmt).all()]
+        rows = [StoredEntity(row[0], row[1], row[2]) for row in found]
     else:
-        # Only sysAttrs shows the timestamps; reading them turned two strings per row into aware datetimes
-        # (UTCDateTime on SQLite), a third of a 100-entity page's time (bench/ngsi_http.py, cProfile).
-        stmt = select(entities.c.data).where(where).order_by(*order).limit(limit).offset(offset)
-        found = [StoredEntity(data) for data in conn.execute(stmt).scalars().all()]  # one fetchall
-    total = conn.execute(select(func.count()).select_from(entities).where(where)).scalar_one() if count else None
-    return found, total
+        rows = [StoredEntity(row[0]) for row in found]
+    held = _held_sets(found[0][-1]) if check_types and found else None
+    total = conn.execute(total_of, params).scalar_one() if count else None
+    return PageRows(rows, total, held)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_page_statements(
+    dialect: str, tenant: bool, types: int, ids: bool, timestamps: bool, check: int
+) -> tuple[Any, Any]:
+    """:func:`_page_statements` without further conditions, built once per shape: for a page of a type (and
+    perhaps a tenant), the most frequent request, building the statement and its cache key cost more Python time
+    than the database took for the page (cProfile of GET /entities?type=T&limit=100, bench/ngsi_http.py)."""
+    return _page_statements(dialect, tenant, types, ids, timestamps, check, ())
+
+
+def _page_statements(
+    dialect: str, tenant: bool, types: int, ids: bool, timestamps: bool, check: int, extra: Sequence[Any]
+) -> tuple[Any, Any]:
+    """The page and count statements of one query shape, every value a bound parameter (``types`` and ``check``:
+    0, 1 or 2 for several values)."""
+    conditions: list[Any] = [entities.c.removed.is_(False), *extra]
+    if tenant:
+        conditions.append(entities.c.tenant == bindparam("tenant"))
+    if types:
+        conditions.append(_one_of(entities.c.type, "types", types))
+    if ids:
+        conditions.append(entities.c.id.in_(bindparam("ids", expanding=True)))
+    where = and_(*conditions)
+    # Only sysAttrs shows the timestamps; reading them turned two strings per row into aware datetimes
+    # (UTCDateTime on SQLite), a third of a 100-entity page's time (bench/ngsi_http.py, cProfile).
+    columns: list[Any] = [entities.c.data, *((entities.c.created_at, entities.c.modified_at) if timestamps else ())]
+    if check:
+        columns.append(_sets_check(dialect, check))
+    order = (entities.c.id, entities.c.tenant)
+    page = select(*columns).where(where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
+    return page, select(func.count()).select_from(entities).where(where)
 
 
 def get_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> str | None:

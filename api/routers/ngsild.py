@@ -5,6 +5,7 @@ Both query forms build one ``ngsi.query.EntityQuery`` and one ``ngsi.shaping.Sha
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated, Any
@@ -167,8 +168,7 @@ def _answer(
         if query.q:
             parse_q(query.q)  # a malformed or oversized q is refused before any SQL runs
         projection.ensure_current(state.db)  # every committed write reaches the indexes first
-    with state.db.read() as conn:
-        result = evaluate(conn, query, page, tenant=key, timestamps=shape.sys_attrs)
+    result = state.db.reading(lambda conn: evaluate(conn, query, page, tenant=key, timestamps=shape.sys_attrs))
     headers = _headers(media, key, ld.link())
     if result.total is not None:
         headers["NGSILD-Results-Count"] = str(result.total)
@@ -266,13 +266,18 @@ async def query_entities(request: Request) -> Response:
     shape = _shape(p["format"], p["options"], attrs=attrs, **shaping)
     join = _join(p["join"], p["joinLevel"])
     args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
-    # A selector-only page is a short indexed read: run it here rather than pay a thread-pool hop (more than the
-    # query itself). Whatever may scan (q, attrs, scopeQ, geo, idPattern, count, a deep offset) goes to the pool so
-    # that it does not hold up the event loop.
+    # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
+    # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
+    # loop's plain executor, whose hop is a fraction of anyio's (with anyio's pool the worker's CPU per request rose
+    # from 1.4 to 1.7 ms; with this one it stays at 0.95 ms and the rate rose from ~600 to ~1,000 req/s, wrk).
+    # Whatever may scan (q, attrs, scopeQ, geo, idPattern, count, a deep offset) goes to anyio's pool.
     short = query.q is None and not (query.attrs or query.scope_q or query.geo or selector.id_pattern or page.count)
     short = short and join is None
     if short and page.offset + page.limit <= MAX_LIMIT:
-        result, body, headers = _answer(*args)
+        if state.db.dialect == "sqlite":
+            result, body, headers = _answer(*args)
+        else:
+            result, body, headers = await asyncio.get_running_loop().run_in_executor(None, _answer, *args)
     else:
         result, body, headers = await run_in_threadpool(_answer, *args)
     links = _page_links(request, page, len(result.rows), result.total)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import OperationalError
 
 import catalog.linkcheck_tables
 import catalog.search_tables
@@ -97,3 +99,84 @@ def test_password_is_hidden_in_errors() -> None:
 def test_bad_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError, match="database URL"):
         Database(url)
+
+
+def _dropped(work_calls: list[int], *, invalidated: bool) -> Callable[[Connection], int]:
+    """A read that fails the first time as a connection the server dropped would (or as any other error)."""
+
+    def work(conn: Connection) -> int:
+        work_calls.append(1)
+        if len(work_calls) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed"), connection_invalidated=invalidated)
+        return int(conn.execute(text("SELECT 1")).scalar_one())
+
+    return work
+
+
+def test_reading_runs_a_read_again_after_a_dropped_connection(db: Database) -> None:
+    calls: list[int] = []
+    assert db.reading(_dropped(calls, invalidated=True)) == 1
+    assert len(calls) == 2
+
+
+def test_reading_does_not_repeat_other_errors(db: Database) -> None:
+    calls: list[int] = []
+    with pytest.raises(OperationalError):
+        db.reading(_dropped(calls, invalidated=False))
+    assert len(calls) == 1
+
+
+def _kill_pooled_connection(db: Database, url: str) -> None:
+    """Terminate the server process behind the pool's one idle connection, as a database restart would."""
+    with db.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    other = Database(url)
+    with other.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    other.dispose()
+
+
+def test_postgresql_pings_only_connections_left_idle(database_url: str) -> None:
+    """A connection idle past the threshold is pinged (and replaced when dead); one just given back is not, and a
+    read that meets it dead runs again. SQLite has no server to lose: nothing is pinged there."""
+    if not database_url.startswith("postgresql"):
+        assert not Database(database_url).engine.pool.dispatch.checkout
+        return
+    pinged = Database(database_url, ping_idle_seconds=0.0)
+    _kill_pooled_connection(pinged, database_url)
+    with pinged.connect() as conn:  # the ping found it dead: a new connection, no error
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    pinged.dispose()
+    trusted = Database(database_url, ping_idle_seconds=3600.0)
+    _kill_pooled_connection(trusted, database_url)
+    with pytest.raises(OperationalError), trusted.connect() as conn:  # not pinged: the statement meets it dead
+        conn.execute(text("SELECT 1"))
+    _kill_pooled_connection(trusted, database_url)
+    calls: list[int] = []
+    assert trusted.reading(lambda conn: calls.append(1) or int(conn.execute(text("SELECT 2")).scalar_one())) == 2
+    assert len(calls) == 2
+    trusted.dispose()
+
+
+def test_postgresql_connections_plan_without_parallel_workers_unless_configured(database_url: str) -> None:
+    """No parallel plans by default (NORDHUB_DB_PARALLEL_WORKERS); SQLite has none to configure."""
+    if not database_url.startswith("postgresql"):
+        sqlite = Database(database_url, parallel_workers=3)  # ignored there: the file opens as usual
+        with sqlite.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        return
+    for workers, shown in ((None, "0"), (3, "3")):
+        db = Database(database_url) if workers is None else Database(database_url, parallel_workers=workers)
+        with db.connect() as conn:
+            assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one() == shown
+        db.dispose()
+
+
+def test_q_statistics_exist_on_postgresql_after_upgrade(db: Database) -> None:
+    """Migration 0015: joint value statistics of the attribute index (PostgreSQL only; SQLite has none)."""
+    with db.connect() as conn:
+        if db.dialect != "postgresql":
+            assert "0015" in (db.current_revision() or "").split(",")
+            return
+        names = conn.execute(text("SELECT stxname FROM pg_statistic_ext ORDER BY stxname")).scalars().all()
+    assert names == ["st_ngsi_attr_index_num", "st_ngsi_attr_index_text"]
