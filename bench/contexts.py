@@ -23,7 +23,7 @@ from api.app import build_state, create_app
 from hub.cities import load_cities
 from hub.db import Database
 from hub.settings import Settings
-from ngsi import store
+from ngsi import projection, store
 from ngsi.context import CORE_CONTEXT, context_link
 from ngsi.contexts import ContextKind, ContextService, context_files
 
@@ -69,6 +69,7 @@ async def _run(tmp: Path) -> None:
     with db.begin() as conn:
         writes = [store.EntityWrite("oslo", _entity(n)) for n in range(ENTITIES)]
         store.upsert_entities(conn, writes, now=datetime.now(UTC))
+        projection.catch_up(conn)
     state = build_state(settings, db=db, registry=load_cities(ROOT / "cities.toml"))
     aliases = {"bikes": TRANSPORT + "availableBikeNumber", "Dock": TRANSPORT + "BikeHireDockingStation"}
     state.contexts.add(ALIASES_URL, {"@context": aliases}, ContextKind.CACHED)

@@ -40,7 +40,7 @@ from harvester.sources.gbfs_transform import GbfsSystem, station_records
 from hub.cities import load_cities
 from hub.db import Database
 from hub.settings import Settings
-from ngsi import store
+from ngsi import projection, store
 from ngsi.q_sql import compile_q_text
 from ngsi.representation import Format, render_list
 from ngsi.tables import entities
@@ -104,6 +104,8 @@ def load(db: Database, n: int, countries: dict[str, str]) -> float | None:
             writes = city_writes(city, countries[city], start, min(BATCH, share - start))
             with db.begin() as conn:
                 store.upsert_entities(conn, writes, now=datetime.now(UTC))
+    with db.begin() as conn:  # the query indexes, as a harvest run brings them up to date after its commit
+        projection.catch_up(conn)
     with db.connect() as conn:  # what autovacuum / a maintenance run would have done before anyone queries
         conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.execute(text("VACUUM ANALYZE" if db.dialect == "postgresql" else "ANALYZE"))
