@@ -92,9 +92,11 @@ def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tu
     if not ids:
         return {}
     if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(_EXISTING_ANY, (tenant, list(ids)))
-    else:
-        rows = conn.exec_driver_sql(_EXISTING_JSON, (tenant, orjson.dumps(list(ids)).decode()))
+        rows = conn.exec_driver_sql(_EXISTING_ANY, (tenant, list(ids))).all()
+    else:  # the driver's own cursor: SQLAlchemy's row iteration cost a sixth of the lookup (20,000 rows)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        rows = cursor.execute(_EXISTING_JSON, (tenant, orjson.dumps(list(ids)).decode())).fetchall()
+        cursor.close()
     return {
         entity_id: (data, bool(removed), (kind, scope, source))
         for entity_id, data, removed, kind, scope, source in rows
@@ -140,7 +142,7 @@ def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stam
     changes = _diff(tenant, group, old, stamp, result, conn.dialect.name)
     _register_type_sets(conn, {r[2] for r in changes.rows if "," in r[2]})
     _write(conn, changes.rows, _UPSERT)
-    _write(conn, changes.same_keys, _UPSERT_DATA)
+    _write_same_keys(conn, changes.same_keys)
     # Stale statistics would make the planner scan the table for every id lookup of the next run.
     analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
     projection.enqueue(conn, changes.queued)
@@ -263,6 +265,24 @@ _HISTORY = (
     "INSERT INTO ngsi_temporal_instances (tenant, entity_id, attr, ts, value_num, value) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT DO NOTHING"  # the same value observed at the same instant twice is one instance
 )
+
+
+# SQLite: the rows of entities this transaction has just read (``_existing``) are updated by key; the upsert's
+# failed insert attempt cost as much again (measured 9.6 → 5.3 µs per entity, bench/harvest_pipeline.py).
+_UPDATE_DATA = "UPDATE ngsi_entities SET data = ?, removed = false, modified_at = ? WHERE tenant = ? AND id = ?"
+
+
+def _write_same_keys(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Write the JSON of stored entities whose type, scope and source stay (rows as for ``_UPSERT_DATA``)."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        updated = conn.exec_driver_sql(_UPDATE_DATA, [(r[4], r[8], r[0], r[1]) for r in rows]).rowcount
+        if updated == len(rows):
+            return
+        # An entity deleted since it was read (another writer between the read and this write): the upsert
+        # writes every row again, which is idempotent for those already updated.
+    _write(conn, rows, _UPSERT_DATA)
 
 
 def _driver_sql(conn: Connection, sql: str) -> str:

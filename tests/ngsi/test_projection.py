@@ -188,3 +188,28 @@ def test_concurrent_replays_count_each_write_once(db: Database, database_url: st
         ("oslo", "Thing", "n", "Property", len(writes)),
         ("oslo", "Thing", "o", "Property", len(writes)),
     ]
+
+
+def test_an_update_keeping_type_scope_and_source_rewrites_only_the_json(db: Database) -> None:
+    first = {"id": "urn:ngsi-ld:Thing:k", "type": "Thing", "bikes": {"type": "Property", "value": 1}}
+    second = {**first, "bikes": {"type": "Property", "value": 2}}
+    with db.begin() as conn:
+        store.upsert_entities(conn, [store.EntityWrite("oslo", first, scope="/Nordic/NO/oslo", source_id="s")], now=NOW)
+    with db.begin() as conn:
+        result = store.upsert_entities(
+            conn, [store.EntityWrite("oslo", second, scope="/Nordic/NO/oslo", source_id="s")], now=NOW
+        )
+        row = conn.exec_driver_sql("SELECT data, type, scope, source_id FROM ngsi_entities").one()
+    assert result.updated == ["urn:ngsi-ld:Thing:k"]
+    assert '"value":2' in row[0]
+    assert tuple(row[1:]) == ("Thing", "/Nordic/NO/oslo", "s")
+
+
+def test_a_same_keys_row_whose_entity_vanished_is_written_whole(db: Database) -> None:
+    """The rows of entities read as stored are updated by key; one deleted in between is inserted again."""
+    stamp = "2026-12-01 00:00:00.000000" if db.dialect == "sqlite" else NOW
+    row = ("oslo", "urn:ngsi-ld:Thing:gone", "Thing", None, '{"id":"urn:ngsi-ld:Thing:gone","type":"Thing"}')
+    with db.begin() as conn:
+        store._write_same_keys(conn, [(*row, "s", False, stamp, stamp)])
+        stored = conn.exec_driver_sql("SELECT id, data, removed FROM ngsi_entities").all()
+    assert [tuple(r) for r in stored] == [(row[1], row[4], False)]
