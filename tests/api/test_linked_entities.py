@@ -7,6 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.state import HubState
+from ngsi.context import context_link
+from ngsi.contexts import ContextKind
+
 pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
 
 BUILDING, OTHER = "urn:ngsi-ld:Building:j1", "urn:ngsi-ld:Building:j2"
@@ -300,3 +304,23 @@ async def test_post_query_bad_values(api: httpx.AsyncClient, graph: None, body: 
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
     assert needle in response.json()["detail"]
+
+
+async def test_projection_names_are_the_requests_terms(api: httpx.AsyncClient, hub: HubState, described: None) -> None:
+    """With a Link @context, the braces name the client's terms, in the linked entities as in the requested ones."""
+    default = hub.contexts.translation({"unused": "urn:unused"}).default  # how the stored names expand
+    terms = {"site": default.expand("locatedAt"), "label": default.expand("name")}
+    hub.contexts.add(ALIASES_URL, {"@context": terms}, ContextKind.CACHED)
+    got = await _get_with(api, f"{E}/{DESCRIBED}", ALIASES_URL, join="inline", pick="id,site{label}")
+    assert got == {"id": DESCRIBED, "site": {**_rel(PARIS), "entity": {"label": _prop("Paris")}}}
+    flat = await _get_with(api, f"{E}/{DESCRIBED}", ALIASES_URL, join="flat", omit="label,site{label,type}")
+    assert flat[1] == {"id": PARIS, "description": _prop("Capital"), "isIn": _rel(FRANCE)}
+
+
+ALIASES_URL = "https://contexts.example.org/site.jsonld"
+
+
+async def _get_with(api: httpx.AsyncClient, url: str, context: str, **params: Any) -> Any:
+    response = await api.get(url, params=params, headers={"Link": context_link(context)})
+    assert response.status_code == 200, response.text
+    return response.json()
