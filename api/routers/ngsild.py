@@ -6,7 +6,6 @@ Both query forms build one ``ngsi.query.EntityQuery`` and one ``ngsi.shaping.Sha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -19,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.ld import LdContext, LdRequest, request_context
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
+from api.ngsild_linked import body_projection, join_request, joined
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
@@ -48,6 +48,7 @@ _SELECTOR = {
         "idPattern": {"type": "string"},
     },
 }
+_PROJECTION = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 _QUERY_SCHEMA = {
     "type": "object",
     "required": ["type"],
@@ -58,8 +59,8 @@ _QUERY_SCHEMA = {
         "q": {"type": "string"},
         "scopeQ": {"type": "string"},
         "lang": {"type": "string"},
-        "pick": {"type": ["string", "array"], "description": "Entity members and attributes to keep"},
-        "omit": {"type": ["string", "array"], "description": "Entity members and attributes to leave out"},
+        "pick": {**_PROJECTION, "description": "Entity members and attributes to keep (rel{…}: of linked entities)"},
+        "omit": {**_PROJECTION, "description": "Entity members and attributes to leave out"},
         "join": {"type": "string", "enum": ["flat", "inline"], "description": "Linked entities"},
         "joinLevel": {"type": "integer", "minimum": 1, "maximum": linked.MAX_JOIN_LEVEL},
         "geoQ": {"type": "object", "description": "georel, geometry, coordinates, geoproperty"},
@@ -197,63 +198,12 @@ def _answer(
     rows = [_out(ld, row) for row in result.rows]
     if join is not None and media != GEO_JSON:
         entities = [shape_entity(row, shape) for row in rows]
-        return result, orjson.dumps(_joined(state, entities, shape, ld, key, join, media == LD_JSON)), headers
+        return result, orjson.dumps(joined(state, entities, shape, ld, key, join, media == LD_JSON)), headers
     if media == GEO_JSON:
         shaped = [_shaped(row, shape) for row in rows]
         body = render_collection(shaped, shape.fmt, geometry_property=geometry_property, context=ld.body_context())
         return result, body, headers
     return result, render_page(rows, shape, with_context=media == LD_JSON, context=ld.body_context()), headers
-
-
-def _join(join: Any, level: Any, shape: Shape) -> tuple[linked.Join, int] | None:
-    """``join`` and ``joinLevel`` (clause 4.5.23); joinLevel alone joins nothing (it only says how deep). A pick or
-    omit reaching into linked entities (``locatedAt{name}``) needs a join (ETSI 5711_01_03)."""
-    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 1):
-        raise BadRequestData(f"joinLevel {level!r}: an integer from 1 to {linked.MAX_JOIN_LEVEL}")
-    if level is not None and level > linked.MAX_JOIN_LEVEL:
-        raise BadRequestData(f"joinLevel {level}: at most {linked.MAX_JOIN_LEVEL} (ask again from the last level)")
-    if join is None:
-        if shape.linked:
-            names = ", ".join(name + "{…}" for name, _p in shape.linked)
-            raise BadRequestData(f"pick/omit {names} selects members of linked entities: it needs join=inline|flat")
-        return None
-    try:
-        kind = linked.Join(join)
-    except ValueError:
-        raise BadRequestData(f"join {join!r}: use flat or inline") from None
-    return kind, level or 1
-
-
-def _joined(
-    state: HubState,
-    entities: list[dict[str, Any]],
-    shape: Shape,
-    ld: LdRequest,
-    tenant: str | None,
-    join: tuple[linked.Join, int],
-    with_context: bool,
-) -> list[dict[str, Any]]:
-    """The entities with their linked entities (flat or inline), in the requested format."""
-    kind, level = join
-    # attrs, pick and omit select the requested entities' members; a linked entity's are picked by the braces
-    # of its Relationship (shape.linked), else it is answered whole.
-    linked_shape = replace(shape, attrs=(), pick=(), omit=(), linked=())
-
-    def fetch(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), MAX_LIMIT):
-            chunk = tuple(ids[start : start + MAX_LIMIT])
-            query = EntityQuery((Selector(ids=chunk),))
-            with state.db.read() as conn:
-                rows = evaluate(conn, query, Page(limit=len(chunk)), tenant=tenant, timestamps=shape.sys_attrs).rows
-            for row in rows:
-                entity_id = orjson.loads(row.data)["id"]
-                found.setdefault(entity_id, shape_entity(_out(ld, row), linked_shape))
-        return found
-
-    joined = (linked.inline if kind is linked.Join.INLINE else linked.flat)(entities, fetch, level, shape.linked)
-    context = {"@context": ld.body_context()} if with_context else {}
-    return [{**context, **linked.formatted(e, shape.fmt)} for e in joined]
 
 
 def _shaped(stored: StoredEntity, shape: Shape) -> str:
@@ -293,7 +243,7 @@ async def query_entities(request: Request) -> Response:
     page = Page(limit=p["limit"], offset=p["offset"], count=p["count"])
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
     shape = _shape(p["format"], p["options"], attrs=attrs, **shaping)
-    join = _join(p["join"], p["joinLevel"], shape)
+    join = join_request(p["join"], p["joinLevel"], shape)
     args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
@@ -358,12 +308,12 @@ def retrieve_entity(
     if stored is None or (type and not _has_type(stored.data, ld.translation.to_stored(type))):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
     stored, context = _out(ld, stored), ld.body_context()
-    joining = _join(join, joinLevel, shape)
+    joining = join_request(join, joinLevel, shape)
     if joining is not None and media != GEO_JSON:
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
-        joined = _joined(state, [entity], shape, ld, tenant, joining, media == LD_JSON)
+        answer = joined(state, [entity], shape, ld, tenant, joining, media == LD_JSON)
         # inline: the one entity; flat: an array when linked entities follow it, else the entity (ETSI 018_14_02)
-        body = orjson.dumps(joined if len(joined) > 1 else joined[0])
+        body = orjson.dumps(answer if len(answer) > 1 else answer[0])
     elif shape.reshapes:
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
         if media == GEO_JSON:
@@ -445,21 +395,9 @@ async def post_query(
     body = await json_body(request)
     query = _query_body(body, ld)
     page = Page(limit=limit, offset=offset, count=count)
-    projection = {name: _body_projection(body, name) for name in ("pick", "omit")}
+    projection = {name: body_projection(body, name) for name in ("pick", "omit")}
     shape = _shape(format, options, attrs=tuple(body.get("attrs") or ()), lang=body.get("lang"), **projection)
-    if body.get("join") is not None and not isinstance(body["join"], str):
-        raise BadRequestData("join must be a string: flat or inline")
-    join = _join(body.get("join"), body.get("joinLevel"), shape)
+    join = join_request(body.get("join"), body.get("joinLevel"), shape)
     args = (state, query, page, shape, accept, ngsild_tenant, ld)
     _result, content, headers = await run_in_threadpool(_answer, *args, join=join)
     return Response(content, headers=headers)
-
-
-def _body_projection(body: dict[str, Any], name: str) -> str | None:
-    """A Query body's ``pick`` or ``omit``: the projection as a string, or an array of its comma-separated parts."""
-    value = body.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, list) and value and all(isinstance(part, str) for part in value):
-        return ",".join(value)
-    raise BadRequestData(f"{name} must be a string or an array of strings (entity members and attributes)")
