@@ -66,7 +66,7 @@ def _objects(instance: Any) -> list[str]:
 def _instances(entity: Entity) -> Iterator[tuple[str, Any]]:
     """Every attribute instance of the entity with its attribute's name (a multi-instance attribute gives several)."""
     for name, attr in entity.items():
-        if name in ENTITY_MEMBERS or name == "scope":
+        if name in ENTITY_MEMBERS:
             continue
         for instance in attr if isinstance(attr, list) else [attr]:
             yield name, instance
@@ -138,7 +138,7 @@ def _inline_hop(hop: _Hop, known: dict[str, Entity]) -> list[_Hop]:
     the linked entities are the next hops."""
     following: list[_Hop] = []
     for name, attr in list(hop.entity.items()):
-        if name in ENTITY_MEMBERS or name == "scope":
+        if name in ENTITY_MEMBERS:
             continue
         projection = linked_projection(hop.linked, name)
         joined = []
