@@ -25,9 +25,34 @@ _MEMBER = re.compile(r"[^\s,;{}()\[\]<>=!&|'\"]+")
 _LANG = re.compile(r"^(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)(;q=(0(\.[0-9]{0,3})?|1(\.0{0,3})?))?$")
 
 
+Members = list[tuple[str, "Members"]]  # a parsed pick/omit: each name with what its braces hold (none: empty)
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """A pick or omit (clause 4.21) of one entity: the members kept (or left out), and by Relationship name the
+    projection of the entities that Relationship links to (``locatedAt{name}``, followed with ``join``)."""
+
+    names: tuple[str, ...]
+    omit: bool = False
+    linked: tuple[tuple[str, Projection], ...] = ()
+
+    def apply(self, entity: dict[str, Any]) -> dict[str, Any]:
+        """The entity with only the members this projection keeps."""
+        if self.omit:
+            return {k: v for k, v in entity.items() if k not in self.names}
+        return {k: v for k, v in entity.items() if k in self.names}
+
+
+def linked_projection(linked: Sequence[tuple[str, Projection]], relationship: str) -> Projection | None:
+    """The projection of the entities ``relationship`` links to; None: they are answered whole."""
+    return next((p for name, p in linked if name == relationship), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """What to keep of each entity, and in which format. ``attrs``: the deprecated pick of attributes."""
+    """What to keep of each entity, and in which format. ``attrs``: the deprecated pick of attributes; ``linked``:
+    the projections of linked entities by Relationship name (``pick=locatedAt{name}``), used by ``join``."""
 
     fmt: Format = Format.NORMALIZED
     sys_attrs: bool = False
@@ -36,6 +61,7 @@ class Shape:
     omit: tuple[str, ...] = ()
     lang: tuple[str, ...] = ()
     dataset_ids: tuple[str, ...] = ()
+    linked: tuple[tuple[str, Projection], ...] = ()
 
     def __post_init__(self) -> None:
         if self.pick and self.omit:
@@ -48,35 +74,47 @@ class Shape:
         return bool(self.sys_attrs or self.attrs or self.pick or self.omit or self.lang or self.dataset_ids)
 
 
-def parse_projection(text: str | None, param: str) -> tuple[str, ...]:
-    """The top-level names of a ``pick`` or ``omit`` value (clause 4.21): ``name`` or ``name{projection}``,
-    comma-separated. A nested projection (for linked entities) is checked but not kept: with ``join`` the top-level
-    names apply to every entity returned, the requested and the linked ones (ngsi.linked)."""
+def parse_members(text: str | None, param: str) -> Projection | None:
+    """A ``pick`` or ``omit`` value (clause 4.21), ``param`` naming which: ``name`` or ``name{projection}``,
+    comma-separated; None when empty. The braces hold the projection of the entities the Relationship ``name``
+    links to. In an omit, ``name{…}`` leaves ``name`` in: only the linked entities' members named inside go."""
     if text is None or not text.strip():
-        return ()
-    names, end = _projection(text, 0, param)
+        return None
+    members, end = _projection(text, 0, param)
     if end != len(text):
         raise BadRequestData(f"{param}: unexpected {text[end]!r} at position {end} of {text!r}")
-    return tuple(names)
+    return _tree(members, omit=param == "omit")
 
 
-def _projection(text: str, pos: int, param: str) -> tuple[list[str], int]:
-    names: list[str] = []
+def _tree(members: Members, *, omit: bool) -> Projection:
+    names = tuple(name for name, inner in members if not (omit and inner))
+    return Projection(names, omit, tuple((name, _tree(inner, omit=omit)) for name, inner in members if inner))
+
+
+def parse_projection(text: str | None, param: str) -> tuple[str, ...]:
+    """The names a ``pick`` or ``omit`` value keeps or leaves out of the entity itself (see parse_members)."""
+    members = parse_members(text, param)
+    return members.names if members else ()
+
+
+def _projection(text: str, pos: int, param: str) -> tuple[Members, int]:
+    members: Members = []
     while True:
         pos = _blanks(text, pos)
         match = _MEMBER.match(text, pos)
         if match is None:
             found = repr(text[pos]) if pos < len(text) else "the end"
             raise BadRequestData(f"{param}: a member name expected at position {pos} of {text!r}, found {found}")
-        names.append(match.group())
+        inner: Members = []
         pos = _blanks(text, match.end())
         if text.startswith("{", pos):
-            _nested, pos = _projection(text, pos + 1, param)
+            inner, pos = _projection(text, pos + 1, param)
             if not text.startswith("}", pos):
                 raise BadRequestData(f"{param}: '{{' at or before position {pos} of {text!r} is not closed")
             pos = _blanks(text, pos + 1)
+        members.append((match.group(), inner))
         if not text.startswith(",", pos):
-            return names, pos
+            return members, pos
         pos += 1
 
 
@@ -150,10 +188,8 @@ def shape_entity(stored: StoredEntity, shape: Shape) -> dict[str, Any]:
         entity = {k: v if k in ENTITY_MEMBERS else _in_language(v, shape.lang) for k, v in entity.items()}
     if shape.attrs:
         entity = {k: v for k, v in entity.items() if k in ENTITY_MEMBERS or k in shape.attrs}
-    if shape.pick:
-        entity = {k: v for k, v in entity.items() if k in shape.pick}
-    if shape.omit:
-        entity = {k: v for k, v in entity.items() if k not in shape.omit}
+    if shape.pick or shape.omit:
+        entity = Projection(shape.pick or shape.omit, omit=not shape.pick).apply(entity)
     return entity
 
 

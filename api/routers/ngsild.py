@@ -6,7 +6,6 @@ Both query forms build one ``ngsi.query.EntityQuery`` and one ``ngsi.shaping.Sha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -19,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.ld import LdContext, LdRequest, request_context
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
+from api.ngsild_linked import body_projection, join_request, joined
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
@@ -30,7 +30,7 @@ from ngsi.geojson import GEO_JSON, render_collection, render_feature
 from ngsi.q import parse_q
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
 from ngsi.representation import ENTITY_MEMBERS, Format, render_entity
-from ngsi.shaping import Shape, parse_lang, parse_projection, render_one, render_page, shape_entity
+from ngsi.shaping import Shape, parse_lang, parse_members, render_one, render_page, shape_entity
 from ngsi.store import StoredEntity
 from schemas.ngsild import is_absolute_uri
 
@@ -48,6 +48,7 @@ _SELECTOR = {
         "idPattern": {"type": "string"},
     },
 }
+_PROJECTION = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 _QUERY_SCHEMA = {
     "type": "object",
     "required": ["type"],
@@ -58,6 +59,10 @@ _QUERY_SCHEMA = {
         "q": {"type": "string"},
         "scopeQ": {"type": "string"},
         "lang": {"type": "string"},
+        "pick": {**_PROJECTION, "description": "Entity members and attributes to keep (rel{…}: of linked entities)"},
+        "omit": {**_PROJECTION, "description": "Entity members and attributes to leave out"},
+        "join": {"type": "string", "enum": ["flat", "inline"], "description": "Linked entities"},
+        "joinLevel": {"type": "integer", "minimum": 1, "maximum": linked.MAX_JOIN_LEVEL},
         "geoQ": {"type": "object", "description": "georel, geometry, coordinates, geoproperty"},
         "temporalQ": {"type": "object", "description": "Temporal API only: 422 OperationNotSupported here"},
     },
@@ -137,8 +142,15 @@ def _shape(
     dataset_id: str | None = None,
 ) -> Shape:
     chosen, sys_attrs = _format(fmt, options)
-    picked, omitted = parse_projection(pick, "pick"), parse_projection(omit, "omit")
-    return Shape(chosen, sys_attrs, attrs, picked, omitted, parse_lang(lang), _split(dataset_id))
+    picked, omitted = parse_members(pick, "pick"), parse_members(omit, "omit")
+    if picked and omitted:
+        raise BadRequestData("pick and omit cannot be used together")
+    if attrs and (picked or omitted):
+        raise BadRequestData("attrs cannot be used with pick or omit (pick replaces attrs)")
+    names = (picked.names if picked else (), omitted.names if omitted else ())
+    either = picked or omitted
+    linked_projections = either.linked if either else ()
+    return Shape(chosen, sys_attrs, attrs, *names, parse_lang(lang), _split(dataset_id), linked_projections)
 
 
 def _has_type(stored: str, wanted: str) -> bool:
@@ -186,55 +198,12 @@ def _answer(
     rows = [_out(ld, row) for row in result.rows]
     if join is not None and media != GEO_JSON:
         entities = [shape_entity(row, shape) for row in rows]
-        return result, _joined(state, entities, shape, ld, key, join, media == LD_JSON), headers
+        return result, orjson.dumps(joined(state, entities, shape, ld, key, join, media == LD_JSON)), headers
     if media == GEO_JSON:
         shaped = [_shaped(row, shape) for row in rows]
         body = render_collection(shaped, shape.fmt, geometry_property=geometry_property, context=ld.body_context())
         return result, body, headers
     return result, render_page(rows, shape, with_context=media == LD_JSON, context=ld.body_context()), headers
-
-
-def _join(join: str | None, level: int | None) -> tuple[linked.Join, int] | None:
-    """``join`` and ``joinLevel`` (clause 4.5.23); joinLevel alone joins nothing (it only says how deep)."""
-    if join is None:
-        return None
-    try:
-        kind = linked.Join(join)
-    except ValueError:
-        raise BadRequestData(f"join {join!r}: use flat or inline") from None
-    if level is not None and not 1 <= level <= linked.MAX_JOIN_LEVEL:
-        raise BadRequestData(f"joinLevel must be 1..{linked.MAX_JOIN_LEVEL}")
-    return kind, level or 1
-
-
-def _joined(
-    state: HubState,
-    entities: list[dict[str, Any]],
-    shape: Shape,
-    ld: LdRequest,
-    tenant: str | None,
-    join: tuple[linked.Join, int],
-    with_context: bool,
-) -> bytes:
-    """The entities with their linked entities (flat or inline), as a JSON array in the requested format."""
-    kind, level = join
-    linked_shape = replace(shape, attrs=())  # attrs selects the requested entities' attributes, not the linked ones'
-
-    def fetch(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), MAX_LIMIT):
-            chunk = tuple(ids[start : start + MAX_LIMIT])
-            query = EntityQuery((Selector(ids=chunk),))
-            with state.db.read() as conn:
-                rows = evaluate(conn, query, Page(limit=len(chunk)), tenant=tenant, timestamps=shape.sys_attrs).rows
-            for row in rows:
-                entity_id = orjson.loads(row.data)["id"]
-                found.setdefault(entity_id, shape_entity(_out(ld, row), linked_shape))
-        return found
-
-    joined = (linked.inline if kind is linked.Join.INLINE else linked.flat)(entities, fetch, level)
-    context = {"@context": ld.body_context()} if with_context else {}
-    return orjson.dumps([{**context, **linked.formatted(e, shape.fmt)} for e in joined])
 
 
 def _shaped(stored: StoredEntity, shape: Shape) -> str:
@@ -274,7 +243,7 @@ async def query_entities(request: Request) -> Response:
     page = Page(limit=p["limit"], offset=p["offset"], count=p["count"])
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
     shape = _shape(p["format"], p["options"], attrs=attrs, **shaping)
-    join = _join(p["join"], p["joinLevel"])
+    join = join_request(p["join"], p["joinLevel"], shape)
     args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
@@ -339,11 +308,12 @@ def retrieve_entity(
     if stored is None or (type and not _has_type(stored.data, ld.translation.to_stored(type))):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
     stored, context = _out(ld, stored), ld.body_context()
-    joining = _join(join, joinLevel)
+    joining = join_request(join, joinLevel, shape)
     if joining is not None and media != GEO_JSON:
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
-        array = _joined(state, [entity], shape, ld, tenant, joining, media == LD_JSON)
-        body = array if joining[0] is linked.Join.FLAT else array[1:-1]  # inline: the one entity, not an array
+        answer = joined(state, [entity], shape, ld, tenant, joining, media == LD_JSON)
+        # inline: the one entity; flat: an array when linked entities follow it, else the entity (ETSI 018_14_02)
+        body = orjson.dumps(answer if len(answer) > 1 else answer[0])
     elif shape.reshapes:
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
         if media == GEO_JSON:
@@ -417,13 +387,17 @@ async def post_query(
     accept: Accept = None,
     ngsild_tenant: Tenant = None,
 ) -> Response:
-    """The Query body (``entities``, ``attrs``, ``q``, ``scopeQ``, ``lang``) evaluated like GET /entities.
+    """The Query body (``entities``, ``attrs``, ``pick``, ``omit``, ``q``, ``scopeQ``, ``geoQ``, ``lang``, ``join``,
+    ``joinLevel``) evaluated like GET /entities.
 
     ``geoQ`` answers 422 OperationNotSupported until geo-queries land; ``temporalQ`` belongs to the temporal API.
     """
     body = await json_body(request)
     query = _query_body(body, ld)
     page = Page(limit=limit, offset=offset, count=count)
-    shape = _shape(format, options, attrs=tuple(body.get("attrs") or ()), lang=body.get("lang"))
-    _result, content, headers = _answer(state, query, page, shape, accept, ngsild_tenant, ld)
+    projection = {name: body_projection(body, name) for name in ("pick", "omit")}
+    shape = _shape(format, options, attrs=tuple(body.get("attrs") or ()), lang=body.get("lang"), **projection)
+    join = join_request(body.get("join"), body.get("joinLevel"), shape)
+    args = (state, query, page, shape, accept, ngsild_tenant, ld)
+    _result, content, headers = await run_in_threadpool(_answer, *args, join=join)
     return Response(content, headers=headers)

@@ -293,10 +293,15 @@ async def test_unsupported_parameters_stay_422(api: httpx.AsyncClient, seeded: N
     assert name in response.json()["detail"]
 
 
-async def test_pick_may_carry_a_nested_projection(api: httpx.AsyncClient, seeded: None) -> None:
-    """``owner{name}`` (a projection on the linked entity, clause 4.21) is valid; without joins, owner is kept."""
-    picked = (await api.get(f"{ENTITIES}/{SHOP}", params={"pick": "id, owner{name,area{value}}"})).json()
-    assert picked == {"id": SHOP, "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Person:1"}}
+@pytest.mark.parametrize("params", [{"pick": "id, owner{name,area{value}}"}, {"omit": "owner{name}"}])
+async def test_a_nested_projection_needs_a_join(api: httpx.AsyncClient, seeded: None, params: dict[str, str]) -> None:
+    """``owner{name}`` projects the entity owner links to (clause 4.21): without join it is a 400 (5.7.1.4, 5.7.2.4;
+    ETSI 5711_01_03); with a join it applies (tests/api/test_linked_entities.py)."""
+    for url, query in ((f"{ENTITIES}/{SHOP}", params), (ENTITIES, {"type": "Shop", **params})):
+        response = await api.get(url, params=query)
+        assert response.status_code == 400, response.text
+        assert response.json()["type"] == ETSI + "BadRequestData"
+        assert "owner{…} selects members of linked entities: it needs join" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from typing import Any
 
 from ngsi import linked
 from ngsi.representation import Format
+from ngsi.shaping import Projection
 
 A, B, C = "urn:a", "urn:b", "urn:c"
 
@@ -58,3 +59,59 @@ def test_formats_of_an_inlined_entity() -> None:
     assert linked.formatted(joined, Format.KEY_VALUES)["to"] == {"id": C, "type": "T", "n": 3}
     assert linked.formatted(joined, Format.CONCISE)["to"] == {"object": C, "entity": {"id": C, "type": "T", "n": 3}}
     assert linked.formatted(joined, Format.NORMALIZED) is joined
+
+
+def _pick(*names: str, **linked: Projection) -> Projection:
+    return Projection(names, linked=tuple(linked.items()))
+
+
+def test_targets_of_list_relationships_and_object_arrays() -> None:
+    entity = {
+        "id": "x",
+        "route": {"type": "ListRelationship", "objectList": [C, {"object": B}, "nope"]},
+        "near": {"type": "Relationship", "object": [A, C]},
+    }
+    assert linked.targets(entity) == [C, B, A]
+
+
+def test_inline_projects_each_linked_entity_by_its_relationship() -> None:
+    """``to{id,to{n}}``: B keeps id and to; C, reached through B's to, keeps n; ``also`` is not projected."""
+    projections = (("to", _pick("id", "to", to=_pick("n"))),)
+    fetch = Fetcher()
+    [got] = linked.inline([STORE[A]], fetch, 2, projections)
+    assert got["to"]["entity"] == {"id": B, "to": {**_rel(C), "entity": {"n": {"type": "Property", "value": 3}}}}
+    assert got["also"][0]["entity"] == STORE[C]
+    assert fetch.calls == [[B, C]]  # level 2 asks nothing again: C was fetched for A's "also"
+
+
+def test_a_relationship_the_projection_drops_is_not_followed() -> None:
+    """B picked without ``to``: C is neither inlined in B nor listed flat."""
+    projections = (("to", _pick("id")),)
+    [got] = linked.inline([{"id": A, "to": _rel(B)}], Fetcher(), 3, projections)
+    assert got["to"]["entity"] == {"id": B}
+    assert [e["id"] for e in linked.flat([{"id": A, "to": _rel(B)}], Fetcher(), 3, projections)] == [A, B]
+
+
+def test_flat_projects_the_linked_entities() -> None:
+    omit_n = Projection(("n",), omit=True)
+    got = linked.flat(
+        [{"id": A, "to": _rel(B)}], Fetcher(), 2, (("to", Projection((), omit=True, linked=(("to", omit_n),))),)
+    )
+    assert got == [{"id": A, "to": _rel(B)}, STORE[B], {"id": C, "type": "T"}]
+
+
+def test_inline_list_relationship_and_object_array_formats() -> None:
+    entity = {
+        "id": "x",
+        "route": {"type": "ListRelationship", "objectList": [C, "urn:missing", B]},
+        "near": [{"type": "Relationship", "object": [C]}, {"type": "Property", "value": 1, "datasetId": "urn:d"}],
+    }
+    [got] = linked.inline([entity], Fetcher(), 1)
+    assert got["route"]["entityList"] == [STORE[C], STORE[B]]
+    assert got["near"][0]["entity"] == [STORE[C]]
+    kv = linked.formatted(got, Format.KEY_VALUES)
+    assert kv["route"] == [{"id": C, "type": "T", "n": 3}, {"id": B, "type": "T", "to": C, "back": A}]
+    assert kv["near"] == [[{"id": C, "type": "T", "n": 3}], 1]
+    concise = linked.formatted(got, Format.CONCISE)
+    assert concise["route"]["objectList"] == [C, "urn:missing", B]
+    assert concise["route"]["entityList"][0] == {"id": C, "type": "T", "n": 3}

@@ -9,7 +9,7 @@ import pytest
 
 from hub.errors import BadRequestData
 from ngsi.representation import Format
-from ngsi.shaping import Shape, parse_lang, parse_projection, render_one, shape_entity
+from ngsi.shaping import Projection, Shape, parse_lang, parse_members, parse_projection, render_one, shape_entity
 from ngsi.store import StoredEntity
 
 ENTITY = {
@@ -123,3 +123,23 @@ def test_lang_any_one_language(tags: tuple[str, ...], value: str, lang: str) -> 
 def test_shaped_entity_in_key_values_with_context() -> None:
     body = orjson.loads(render_one(STORED, Shape(Format.KEY_VALUES, pick=("id", "size")), with_context=True))
     assert body == {"@context": body["@context"], "id": "urn:ngsi-ld:T:1", "size": 3}
+
+
+def test_parse_members_keeps_the_linked_projections() -> None:
+    picked = parse_members("id, locatedAt{name, isIn{id}} ,size", "pick")
+    assert picked == Projection(
+        ("id", "locatedAt", "size"),
+        linked=(("locatedAt", Projection(("name", "isIn"), linked=(("isIn", Projection(("id",))),))),),
+    )
+    assert parse_members(" ", "pick") is None
+
+
+def test_an_omit_with_braces_keeps_the_relationship() -> None:
+    """``omit=type,locatedAt{name}`` leaves type out, keeps locatedAt, and leaves name out of the linked entity."""
+    omitted = parse_members("type,locatedAt{name}", "omit")
+    assert omitted is not None
+    assert omitted.names == ("type",)
+    assert omitted.linked == (("locatedAt", Projection(("name",), omit=True)),)
+    assert parse_projection("type,locatedAt{name}", "omit") == ("type",)
+    assert omitted.apply({"id": "x", "type": "T", "locatedAt": {}}) == {"id": "x", "locatedAt": {}}
+    assert omitted.linked[0][1].apply({"id": "y", "name": 1, "size": 2}) == {"id": "y", "size": 2}
