@@ -453,14 +453,19 @@ def select_page(
     extra: Sequence[Any] = (),
     timestamps: bool = True,
     check_types: Sequence[str] = (),
+    order: Sequence[Any] = (),
 ) -> PageRows:
     """:func:`select_entities`, and with ``check_types`` the type sets holding those types, read by the page's own
-    statement (what a caller that built its type condition from type sets it already knew checks them with)."""
+    statement (what a caller that built its type condition from type sets it already knew checks them with).
+    ``order``: ORDER BY terms that come before the id (then tenant) order, which breaks their ties."""
     if types is None:
         return PageRows([], 0 if count else None)
     # One type or checked type is compared with "=": expanding an IN list's parameters costs time on every request.
     shape = (conn.dialect.name, tenant is not None, min(len(types), 2), bool(ids), timestamps, min(len(check_types), 2))
-    page, total_of = _shared_page_statements(*shape) if not extra else _page_statements(*shape, extra)
+    if extra or order:
+        page, total_of = _page_statements(*shape, extra, order)
+    else:
+        page, total_of = _shared_page_statements(*shape)
     params = {
         "tenant": tenant,
         "types": types[0] if len(types) == 1 else list(types),
@@ -486,11 +491,18 @@ def _shared_page_statements(
     """:func:`_page_statements` without further conditions, built once per shape: for a page of a type (and
     perhaps a tenant), the most frequent request, building the statement and its cache key cost more Python time
     than the database took for the page (cProfile of GET /entities?type=T&limit=100, bench/ngsi_http.py)."""
-    return _page_statements(dialect, tenant, types, ids, timestamps, check, ())
+    return _page_statements(dialect, tenant, types, ids, timestamps, check, (), ())
 
 
 def _page_statements(
-    dialect: str, tenant: bool, types: int, ids: bool, timestamps: bool, check: int, extra: Sequence[Any]
+    dialect: str,
+    tenant: bool,
+    types: int,
+    ids: bool,
+    timestamps: bool,
+    check: int,
+    extra: Sequence[Any],
+    order_first: Sequence[Any],
 ) -> tuple[Any, Any]:
     """The page and count statements of one query shape, every value a bound parameter (``types`` and ``check``:
     0, 1 or 2 for several values)."""
@@ -507,7 +519,7 @@ def _page_statements(
     columns: list[Any] = [entities.c.data, *((entities.c.created_at, entities.c.modified_at) if timestamps else ())]
     if check:
         columns.append(_sets_check(dialect, check))
-    order = (entities.c.id, entities.c.tenant)
+    order = (*order_first, entities.c.id, entities.c.tenant)
     page = select(*columns).where(where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
     return page, select(func.count()).select_from(entities).where(where)
 
