@@ -31,11 +31,12 @@ from sqlalchemy import ColumnElement, Float, String, case, cast, func, literal, 
 from sqlalchemy.dialects.postgresql import JSONB
 
 from hub.collation import ROOT_COLLATION
-from hub.errors import BadRequestData, OperationNotSupported
+from hub.errors import BadRequestData, NgsiLdError, OperationNotSupported
 from ngsi.q import AttrPath, Exists, parse_q
 from ngsi.tables import entities
 
 MAX_KEYS = 10  # each key is a few JSON reads per selected entity
+MAX_PATH = 512  # characters of one key's path
 _MEMBERS = {
     "id": entities.c.id,
     "type": entities.c.type,
@@ -125,9 +126,11 @@ def parse_key(text: str, parameter: str = "orderBy") -> OrderKey:
         if direction.by_distance:
             raise _bad(parameter, f"{direction} orders by a GeoProperty's distance; {path_text!r} is no GeoProperty")
         return OrderKey(direction, member=path_text)
+    if len(path_text) > MAX_PATH:
+        raise _bad(parameter, f"a key is at most {MAX_PATH} characters")
     try:
         node = parse_q(path_text)  # an attribute path alone is a q existence term: the same path grammar
-    except BadRequestData:
+    except NgsiLdError:  # q's own messages (and limits) would name q: ours names the parameter
         node = None
     if not isinstance(node, Exists):
         raise _bad(parameter, f"{path_text!r} is not an attribute path (a, a.sub, a[key], a.sub[key])")
@@ -217,6 +220,16 @@ def parse_ordering(
             raise _bad(names[2], f"is required when {names[0]} orders by distance (dist-asc, dist-desc)")
         point = parse_origin(origin, geometry, names[2])
     return Ordering(keys, chosen, point)
+
+
+def id_descending(ordering: Ordering | None, parameter: str = "orderBy") -> bool:
+    """For the temporal API, whose ordering may only name the entity id (clause 5.7.4.4): whether it descends."""
+    if ordering is None:
+        return False
+    others = [key.text for key in ordering.keys if key.member != "id"]
+    if others:
+        raise _bad(parameter, f"the temporal API orders entities by id only, not by {others[0]!r}")
+    return ordering.keys[0].direction.descending
 
 
 # --- SQL -------------------------------------------------------------------------------------------------------
