@@ -37,12 +37,12 @@ from ngsi.tables import entities
 
 MAX_KEYS = 10  # each key is a few JSON reads per selected entity
 MAX_PATH = 512  # characters of one key's path
-_MEMBERS = {
-    "id": entities.c.id,
-    "type": entities.c.type,
-    "scope": entities.c.scope,
-    "createdAt": entities.c.created_at,
-    "modifiedAt": entities.c.modified_at,
+_MEMBERS = {  # entity member → its column (of the entities table, and of sort_columns)
+    "id": "id",
+    "type": "type",
+    "scope": "scope",
+    "createdAt": "created_at",
+    "modifiedAt": "modified_at",
 }
 _TEXT_MEMBERS = frozenset({"id", "type", "scope"})
 # RFC 6067 collations are BCP 47 language tags (RFC 5646) with an optional "-u-" extension.
@@ -235,22 +235,30 @@ def id_descending(ordering: Ordering | None, parameter: str = "orderBy") -> bool
 # --- SQL -------------------------------------------------------------------------------------------------------
 
 
-def order_terms(ordering: Ordering, dialect: str) -> list[ColumnElement[Any]]:
-    """The ORDER BY terms of ``ordering`` on the entities table (before the id and tenant tie-breakers)."""
-    sql = _Postgres() if dialect == "postgresql" else _Sqlite()
+def sort_columns(dialect: str) -> list[ColumnElement[Any]]:
+    """The columns of the entities table that :func:`order_terms` reads, ``doc`` being the stored JSON (as jsonb on
+    PostgreSQL: a subquery selecting them parses each entity once, not once per ORDER BY expression)."""
+    doc = cast(entities.c.data, JSONB) if dialect == "postgresql" else entities.c.data
+    members = [entities.c[name] for name in _MEMBERS.values()]
+    return [*members, doc.label("doc")]
+
+
+def order_terms(ordering: Ordering, dialect: str, columns: Any) -> list[ColumnElement[Any]]:
+    """The ORDER BY terms of ``ordering`` (before the id and tenant tie-breakers) over ``columns``: a selectable's
+    columns that include :func:`sort_columns`."""
+    sql = _Postgres(columns.doc) if dialect == "postgresql" else _Sqlite(columns.doc)
     terms: list[ColumnElement[Any]] = []
     for key in ordering.keys:
-        terms.extend(_key_terms(key, ordering, sql))
+        terms.extend(_key_terms(key, ordering, sql, columns))
     return terms
 
 
-def _key_terms(key: OrderKey, ordering: Ordering, sql: _Dialect) -> list[ColumnElement[Any]]:
+def _key_terms(key: OrderKey, ordering: Ordering, sql: _Dialect, columns: Any) -> list[ColumnElement[Any]]:
     desc = key.direction.descending
     if key.member is not None:
-        column: ColumnElement[Any] = _MEMBERS[key.member]
-        if key.member in _TEXT_MEMBERS:
-            column = sql.collate(column, ordering.collation)
-        absent = case((_MEMBERS[key.member].is_(None), 1), else_=0)  # no scope: last, in either direction
+        member: ColumnElement[Any] = columns[_MEMBERS[key.member]]
+        column = sql.collate(member, ordering.collation) if key.member in _TEXT_MEMBERS else member
+        absent = case((member.is_(None), 1), else_=0)  # no scope: last, in either direction
         return [absent, column.desc() if desc else column]
     assert key.path is not None
     value = sql.value(key.path)
@@ -281,6 +289,9 @@ def _json_paths(path: AttrPath) -> list[list[str | int]]:
 
 class _Dialect:
     RANKS: tuple[tuple[str, ...], ...] = ()
+
+    def __init__(self, doc: ColumnElement[Any]) -> None:
+        self.doc = doc  # the stored JSON
 
     def value(self, path: AttrPath) -> ColumnElement[Any]:
         raise NotImplementedError
@@ -318,7 +329,7 @@ class _Sqlite(_Dialect):
     RANKS = (("integer", "real"), ("text",), ("false", "true"), ("object", "array"))
 
     def value(self, path: AttrPath) -> ColumnElement[Any]:
-        found = [entities.c.data.op("->")(literal(_sqlite_path(p))) for p in _json_paths(path)]
+        found = [self.doc.op("->")(literal(_sqlite_path(p))) for p in _json_paths(path)]
         return func.coalesce(*found)
 
     def kind(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -347,13 +358,13 @@ class _Sqlite(_Dialect):
 
 
 class _Postgres(_Dialect):
-    """PostgreSQL: the stored JSON as jsonb; ``jsonb_extract_path`` (NULL when missing) and ``jsonb_typeof``."""
+    """PostgreSQL: ``doc`` is the stored JSON as jsonb; ``jsonb_extract_path`` (NULL when missing), ``jsonb_typeof``."""
 
     RANKS = (("number",), ("string",), ("boolean",), ("object", "array"))
 
     def value(self, path: AttrPath) -> ColumnElement[Any]:
-        data = cast(entities.c.data, JSONB)
-        found = [func.jsonb_extract_path(data, *(literal(str(step), String) for step in p)) for p in _json_paths(path)]
+        steps = [[literal(str(step), String) for step in p] for p in _json_paths(path)]
+        found = [func.jsonb_extract_path(self.doc, *p) for p in steps]
         return func.coalesce(*found)
 
     def kind(self, value: ColumnElement[Any]) -> ColumnElement[Any]:

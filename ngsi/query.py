@@ -18,7 +18,7 @@ from ngsi import store
 from ngsi.attr_index import attr_index
 from ngsi.geo import GeoQuery
 from ngsi.geo_index import geo_condition
-from ngsi.ordering import Ordering, order_terms
+from ngsi.ordering import Ordering
 from ngsi.q import safe_regex
 from ngsi.q_sql import compile_q_text
 from ngsi.selectors import parse_types, scope_condition
@@ -188,7 +188,7 @@ def _read_page(
         extra=where,
         timestamps=timestamps,
         check_types=check,
-        order=order_terms(query.ordering, conn.dialect.name) if query.ordering is not None else (),
+        ordering=query.ordering,
     )
 
 
