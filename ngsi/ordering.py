@@ -1,4 +1,4 @@
-"""Entity ordering (GS CIM 009 clause 4.23): ``orderBy``, ``collation`` and the distance reference, as SQL.
+"""Entity ordering (GS CIM 009 clause 4.23): the ``orderBy``, ``collation`` and distance-reference grammar.
 
 ``orderBy`` is a comma-separated list of keys, each an entity member (``id``, ``type``, ``scope``, ``createdAt``,
 ``modifiedAt``) or an attribute path as ``q`` spells it (``a``, ``a.sub``, ``a[key.key]``, ``a.sub[key]``),
@@ -12,9 +12,7 @@ first, then strings, booleans (false before true), objects and arrays; an entity
 null) comes last in either direction. Strings compare by codepoint unless ``collation`` names the Unicode root
 collation (``und``): letters then rank with their base letter, accents and case only breaking ties.
 
-Keys compile to ORDER BY terms over the stored JSON (SQLite's ``->`` and json_type, PostgreSQL's jsonb): always
-current, exact for long texts (the attribute index clips them), on both databases. Every entity the query selects
-is read to sort it; the selection itself still runs on the indexes.
+``ngsi.order_sql`` compiles an ordering into ORDER BY terms over the stored JSON.
 """
 
 from __future__ import annotations
@@ -27,28 +25,22 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Float, String, case, cast, func, literal, literal_column, null
-from sqlalchemy.dialects.postgresql import JSONB
 
-from hub.collation import ROOT_COLLATION
 from hub.errors import BadRequestData, NgsiLdError, OperationNotSupported
 from ngsi.q import AttrPath, Exists, parse_q
-from ngsi.tables import entities
 
 MAX_KEYS = 10  # each key is a few JSON reads per selected entity
 MAX_PATH = 512  # characters of one key's path
-_MEMBERS = {  # entity member → its column (of the entities table, and of sort_columns)
+MEMBERS = {  # the entity members a key may name → their column of the entities table
     "id": "id",
     "type": "type",
     "scope": "scope",
     "createdAt": "created_at",
     "modifiedAt": "modified_at",
 }
-_TEXT_MEMBERS = frozenset({"id", "type", "scope"})
 # RFC 6067 collations are BCP 47 language tags (RFC 5646) with an optional "-u-" extension.
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 _ROOT_TAGS = frozenset({"und", "root"})
-_ABSENT_LAST = 9  # the rank of a missing value when ascending (descending: -1, also last)
 
 
 class Direction(StrEnum):
@@ -122,7 +114,7 @@ def parse_key(text: str, parameter: str = "orderBy") -> OrderKey:
         raise _bad(parameter, message) from None
     if not path_text:
         raise _bad(parameter, f"{text.strip()!r} names no entity member or attribute")
-    if path_text in _MEMBERS:
+    if path_text in MEMBERS:
         if direction.by_distance:
             raise _bad(parameter, f"{direction} orders by a GeoProperty's distance; {path_text!r} is no GeoProperty")
         return OrderKey(direction, member=path_text)
@@ -230,168 +222,3 @@ def id_descending(ordering: Ordering | None, parameter: str = "orderBy") -> bool
     if others:
         raise _bad(parameter, f"the temporal API orders entities by id only, not by {others[0]!r}")
     return ordering.keys[0].direction.descending
-
-
-# --- SQL -------------------------------------------------------------------------------------------------------
-
-
-def sort_columns(dialect: str) -> list[ColumnElement[Any]]:
-    """The columns of the entities table that :func:`order_terms` reads, ``doc`` being the stored JSON (as jsonb on
-    PostgreSQL: a subquery selecting them parses each entity once, not once per ORDER BY expression)."""
-    doc = cast(entities.c.data, JSONB) if dialect == "postgresql" else entities.c.data
-    members = [entities.c[name] for name in _MEMBERS.values()]
-    return [*members, doc.label("doc")]
-
-
-def order_terms(ordering: Ordering, dialect: str, columns: Any) -> list[ColumnElement[Any]]:
-    """The ORDER BY terms of ``ordering`` (before the id and tenant tie-breakers) over ``columns``: a selectable's
-    columns that include :func:`sort_columns`."""
-    sql = _Postgres(columns.doc) if dialect == "postgresql" else _Sqlite(columns.doc)
-    terms: list[ColumnElement[Any]] = []
-    for key in ordering.keys:
-        terms.extend(_key_terms(key, ordering, sql, columns))
-    return terms
-
-
-def _key_terms(key: OrderKey, ordering: Ordering, sql: _Dialect, columns: Any) -> list[ColumnElement[Any]]:
-    desc = key.direction.descending
-    if key.member is not None:
-        member: ColumnElement[Any] = columns[_MEMBERS[key.member]]
-        column = sql.collate(member, ordering.collation) if key.member in _TEXT_MEMBERS else member
-        absent = case((member.is_(None), 1), else_=0)  # no scope: last, in either direction
-        return [absent, column.desc() if desc else column]
-    assert key.path is not None
-    value = sql.value(key.path)
-    if key.direction.by_distance:
-        assert ordering.origin is not None
-        distance = sql.distance(value, *ordering.origin)
-        return [case((distance.is_(None), 1), else_=0), distance.desc() if desc else distance]
-    kind = sql.kind(value)
-    missing = -1 if desc else _ABSENT_LAST
-    rank = case(*((kind.in_(kinds), place) for place, kinds in enumerate(sql.RANKS)), else_=missing)
-    number, text = sql.number(value, kind), sql.collate(sql.text(value, kind), ordering.collation)
-    if desc:
-        return [rank.desc(), number.desc(), text.desc()]
-    return [rank, number, text]
-
-
-def _json_paths(path: AttrPath) -> list[list[str | int]]:
-    """Where a path's value may be in a stored entity, in the order tried: a Property's value or a Relationship's
-    object, of the attribute or of its first instance (multi-instance attributes are arrays of instances); for a
-    sub-attribute also the member itself (``observedAt``, ``unitCode`` are plain strings)."""
-    found: list[list[str | int]] = []
-    for head in ([path.name], [path.name, 0]):
-        found += [[*head, *path.sub, member, *path.keys] for member in ("value", "object")]
-        if path.sub:
-            found.append([*head, *path.sub, *path.keys])
-    return found
-
-
-class _Dialect:
-    RANKS: tuple[tuple[str, ...], ...] = ()
-
-    def __init__(self, doc: ColumnElement[Any]) -> None:
-        self.doc = doc  # the stored JSON
-
-    def value(self, path: AttrPath) -> ColumnElement[Any]:
-        raise NotImplementedError
-
-    def kind(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
-        raise NotImplementedError
-
-    def number(self, value: ColumnElement[Any], kind: ColumnElement[Any]) -> ColumnElement[Any]:
-        raise NotImplementedError
-
-    def text(self, value: ColumnElement[Any], kind: ColumnElement[Any]) -> ColumnElement[Any]:
-        raise NotImplementedError
-
-    def collate(self, text: ColumnElement[Any], collation: Collation) -> ColumnElement[Any]:
-        raise NotImplementedError
-
-    def distance(self, value: ColumnElement[Any], lon: float, lat: float) -> ColumnElement[Any]:
-        """Great-circle distance (haversine, metres up to a constant factor) from (lon, lat) to a Point value."""
-        raise NotImplementedError
-
-
-def _haversine(lon: ColumnElement[Any], lat: ColumnElement[Any], lon0: float, lat0: float) -> ColumnElement[Any]:
-    """The haversine of the angle between two positions: increases with the distance, so it orders like it."""
-    rad = math.pi / 180
-    dlat = (lat - lat0) * (rad / 2)
-    dlon = (lon - lon0) * (rad / 2)
-    return func.sin(dlat) * func.sin(dlat) + math.cos(lat0 * rad) * func.cos(lat * rad) * func.sin(dlon) * func.sin(
-        dlon
-    )
-
-
-class _Sqlite(_Dialect):
-    """SQLite: ``data -> '$.a.value'`` is the JSON text at a path (NULL when missing); json_type names its type."""
-
-    RANKS = (("integer", "real"), ("text",), ("false", "true"), ("object", "array"))
-
-    def value(self, path: AttrPath) -> ColumnElement[Any]:
-        found = [self.doc.op("->")(literal(_sqlite_path(p))) for p in _json_paths(path)]
-        return func.coalesce(*found)
-
-    def kind(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
-        return func.json_type(value)
-
-    def number(self, value: ColumnElement[Any], kind: ColumnElement[Any]) -> ColumnElement[Any]:
-        return case(
-            (kind.in_(("integer", "real")), func.json_extract(value, "$")),
-            (kind == "true", 1),
-            (kind == "false", 0),
-            else_=null(),
-        )
-
-    def text(self, value: ColumnElement[Any], kind: ColumnElement[Any]) -> ColumnElement[Any]:
-        return case(
-            (kind == "text", func.json_extract(value, "$")), (kind.in_(("object", "array")), value), else_=null()
-        )
-
-    def collate(self, text: ColumnElement[Any], collation: Collation) -> ColumnElement[Any]:
-        return text.collate(ROOT_COLLATION if collation is Collation.ROOT else "BINARY")
-
-    def distance(self, value: ColumnElement[Any], lon: float, lat: float) -> ColumnElement[Any]:
-        point = func.json_extract(value, "$.type") == "Point"
-        x, y = func.json_extract(value, "$.coordinates[0]"), func.json_extract(value, "$.coordinates[1]")
-        return case((point, _haversine(x, y, lon, lat)), else_=null())
-
-
-class _Postgres(_Dialect):
-    """PostgreSQL: ``doc`` is the stored JSON as jsonb; ``jsonb_extract_path`` (NULL when missing), ``jsonb_typeof``."""
-
-    RANKS = (("number",), ("string",), ("boolean",), ("object", "array"))
-
-    def value(self, path: AttrPath) -> ColumnElement[Any]:
-        steps = [[literal(str(step), String) for step in p] for p in _json_paths(path)]
-        found = [func.jsonb_extract_path(self.doc, *p) for p in steps]
-        return func.coalesce(*found)
-
-    def kind(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
-        return func.jsonb_typeof(value)
-
-    def number(self, value: ColumnElement[Any], kind: ColumnElement[Any]) -> ColumnElement[Any]:
-        scalar = value.op("#>>")(literal_column("'{}'"))
-        return case(
-            (kind == "number", cast(scalar, Float)),
-            (kind == "boolean", case((scalar == "true", 1.0), else_=0.0)),
-            else_=null(),
-        )
-
-    def text(self, value: ColumnElement[Any], kind: ColumnElement[Any]) -> ColumnElement[Any]:
-        scalar = value.op("#>>")(literal_column("'{}'"))
-        return case((kind == "string", scalar), (kind.in_(("object", "array")), cast(value, String)), else_=null())
-
-    def collate(self, text: ColumnElement[Any], collation: Collation) -> ColumnElement[Any]:
-        return text.collate("und-x-icu" if collation is Collation.ROOT else "C")
-
-    def distance(self, value: ColumnElement[Any], lon: float, lat: float) -> ColumnElement[Any]:
-        point = value.op("->>")(literal("type", String)) == "Point"
-        x = cast(value.op("#>>")(literal_column("'{coordinates,0}'")), Float)
-        y = cast(value.op("#>>")(literal_column("'{coordinates,1}'")), Float)
-        return case((point, _haversine(x, y, lon, lat)), else_=null())
-
-
-def _sqlite_path(steps: list[str | int]) -> str:
-    """A SQLite JSON path with every key quoted (names may hold ':', '#', '/' or '-')."""
-    return "$" + "".join(f"[{s}]" if isinstance(s, int) else f'."{s}"' for s in steps)

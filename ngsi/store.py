@@ -18,7 +18,8 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from hub.collector import collection_paused
 from ngsi import projection, temporal_hours
 from ngsi.attr_index import analyze_when_grown
-from ngsi.ordering import Ordering, order_terms, sort_columns
+from ngsi.order_sql import order_terms, sort_columns
+from ngsi.ordering import Ordering
 from ngsi.tables import entities, temporal_instances, type_column, type_sets
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit

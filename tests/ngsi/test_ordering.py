@@ -1,4 +1,5 @@
-"""orderBy / collation / orderFrom parsing and their SQL (ngsi/ordering.py); the API tests run them on a database."""
+"""orderBy / collation / orderFrom parsing (ngsi/ordering.py) and their SQL (ngsi/order_sql.py); the API tests run
+them on a database."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from hub.errors import BadRequestData, OperationNotSupported
+from ngsi.order_sql import order_terms, sort_columns
 from ngsi.ordering import (
     Collation,
     Direction,
     Ordering,
     OrderKey,
     id_descending,
-    order_terms,
     parse_collation,
     parse_order_by,
     parse_ordering,
-    sort_columns,
 )
 from ngsi.q import AttrPath
 
