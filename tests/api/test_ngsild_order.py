@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.conftest import BUILDING, KIOSK, SHOP
+
 pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]  # a broker behind an access proxy: writes need no key
 ENTITIES = "/ngsi-ld/v1/entities"
 QUERY = "/ngsi-ld/v1/entityOperations/query"
@@ -217,3 +219,20 @@ async def test_post_query_bad_ordering(api: httpx.AsyncClient, docks: None, orde
     assert response.status_code == 400, response.text
     assert response.json()["type"] == ETSI + "BadRequestData"
     assert needle in response.json()["detail"]
+
+
+async def test_ordering_across_tenants_and_type_sets(api: httpx.AsyncClient, seeded: None) -> None:
+    """The federated view (no tenant) and an entity of several types (Shop and Building) order like the rest."""
+    building = await api.get(ENTITIES, params={"type": "Building", "orderBy": "area;desc"})
+    assert [e["id"] for e in building.json()] == [BUILDING, SHOP]  # area 20, then 10
+    assert [e["id"] for e in (await api.get(ENTITIES, params={"type": "Building", "orderBy": "area"})).json()] == [
+        SHOP,
+        BUILDING,
+    ]
+    # scope: /Nordic/NO/oslo before /Nordic/SE/stockholm,…; the kiosk has none and comes last either way
+    by_scope = await api.get(ENTITIES, params={"type": "Shop,Building", "orderBy": "scope"})
+    assert [e["id"] for e in by_scope.json()] == [SHOP, BUILDING, KIOSK]
+    by_scope_desc = await api.get(ENTITIES, params={"type": "Shop,Building", "orderBy": "scope;desc"})
+    assert [e["id"] for e in by_scope_desc.json()] == [BUILDING, SHOP, KIOSK]
+    oslo = await api.get(ENTITIES, params={"type": "Shop", "orderBy": "area"}, headers={"NGSILD-Tenant": "oslo"})
+    assert [e["id"] for e in oslo.json()] == [SHOP]
