@@ -9,6 +9,7 @@ may rank them differently.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import Any
 
@@ -18,6 +19,7 @@ ROOT_COLLATION = "nordhub_und"
 _BASE = {"ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe"}
 
 
+@functools.lru_cache(maxsize=4096)  # a sort compares each value with many others: build its key once
 def _root_key(text: str) -> tuple[str, tuple[str, ...], tuple[bool, ...], str]:
     """A sort key after the Unicode root collation's levels: base letters (case-folded), then accents, then case
     (lower first), then the codepoints."""
