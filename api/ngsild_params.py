@@ -64,6 +64,15 @@ ENTITY_QUERY: tuple[Param, ...] = (
     Param("geometry", f"The query geometry: {', '.join(GEOMETRIES)}"),
     Param("coordinates", "The query geometry's coordinates as a JSON array, longitude first"),
     Param("geoproperty", "The GeoProperty the query applies to (location)"),
+    Param(
+        "orderBy",
+        "Order of the entities: comma list of id, type, scope, createdAt, modifiedAt or attribute paths (a, a.sub, "
+        "a[key]), each with ;asc (default), ;desc, or for a GeoProperty ;dist-asc / ;dist-desc (from orderFrom); "
+        "missing values last, id breaks ties",
+    ),
+    Param("collation", "How orderBy compares strings: none = codepoint order; und = the Unicode root collation"),
+    Param("orderFrom", "With orderBy …;dist-asc|dist-desc: the point distances are measured from, [lon,lat]"),
+    Param("orderGeometry", "The type of orderFrom's geometry: Point (the only one supported)"),
     Param("accept", "application/json (default) or application/ld+json", location="header"),
     Param("NGSILD-Tenant", "Tenant (a city id); none: every city", location="header"),
 )

@@ -93,6 +93,7 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
         offset=params["offset"],
         max_instances=state.settings.temporal_max_instances,
         deleted=params["timeproperty"] == "deletedAt",
+        descending=params.get("descending", False),
     )
 
 

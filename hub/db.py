@@ -35,6 +35,7 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlmodel import Session
 
 from hub.checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
+from hub.collation import register_sqlite_collation
 from hub.errors import ConfigError, DatabaseError
 from hub.regexp import register_sqlite_regexp
 from hub.settings import Settings
@@ -99,6 +100,7 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "connect", register_sqlite_regexp)  # RE2: user regexes cannot run away
+            event.listen(self.engine, "connect", register_sqlite_collation)  # orderBy with collation=und
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
                 self.checkpointer = Checkpointer(database)

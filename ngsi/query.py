@@ -2,7 +2,8 @@
 
 A query is entity selectors (type expression, ids, idPattern — several selectors mean any of them), ``attrs``
 (an entity must have at least one), ``q``, ``scopeQ`` and a geo-query. Each becomes an SQL condition on the
-entities table; ``ngsi.store.select_entities`` runs them with the page and count.
+entities table; ``ngsi.store.select_entities`` runs them with the page and count, in id order or in the order
+``orderBy`` asks for (``ngsi.ordering``, id breaking its ties).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ngsi import store
 from ngsi.attr_index import attr_index
 from ngsi.geo import GeoQuery
 from ngsi.geo_index import geo_condition
+from ngsi.ordering import Ordering
 from ngsi.q import safe_regex
 from ngsi.q_sql import compile_q_text
 from ngsi.selectors import parse_types, scope_condition
@@ -51,6 +53,7 @@ class EntityQuery:
     scope_q: str | None = None
     geo: GeoQuery | None = None
     local: bool = False  # local=true alone asks for every entity this hub holds (6.4.3.2; ETSI 019_25)
+    ordering: Ordering | None = None  # None: id order
 
     def __post_init__(self) -> None:
         selects = any(s.types or s.ids or s.id_pattern for s in self.selectors)
@@ -138,8 +141,8 @@ def conditions(
 def evaluate(
     conn: Connection, query: EntityQuery, page: Page, *, tenant: str | None, timestamps: bool = True
 ) -> Result:
-    """One page of the entities matching ``query`` (ordered by id), with the total when asked; the entities'
-    system timestamps only when ``timestamps`` (what ``sysAttrs`` shows).
+    """One page of the entities matching ``query`` (in its ordering, else by id), with the total when asked; the
+    entities' system timestamps only when ``timestamps`` (what ``sysAttrs`` shows).
 
     Type sets (entities with several types) are rare: the page is first read assuming no stored set holds the
     query's types, and its statement also reads the sets that do. Only when that differs (or the page is empty and
@@ -185,6 +188,7 @@ def _read_page(
         extra=where,
         timestamps=timestamps,
         check_types=check,
+        ordering=query.ordering,
     )
 
 

@@ -18,6 +18,8 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from hub.collector import collection_paused
 from ngsi import projection, temporal_hours
 from ngsi.attr_index import analyze_when_grown
+from ngsi.order_sql import order_terms, sort_columns
+from ngsi.ordering import Ordering
 from ngsi.tables import entities, temporal_instances, type_column, type_sets
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
@@ -473,14 +475,19 @@ def select_page(
     extra: Sequence[Any] = (),
     timestamps: bool = True,
     check_types: Sequence[str] = (),
+    ordering: Ordering | None = None,
 ) -> PageRows:
     """:func:`select_entities`, and with ``check_types`` the type sets holding those types, read by the page's own
-    statement (what a caller that built its type condition from type sets it already knew checks them with)."""
+    statement (what a caller that built its type condition from type sets it already knew checks them with).
+    ``ordering``: the order asked for (``orderBy``); the id (then tenant) order breaks its ties."""
     if types is None:
         return PageRows([], 0 if count else None)
     # One type or checked type is compared with "=": expanding an IN list's parameters costs time on every request.
     shape = (conn.dialect.name, tenant is not None, min(len(types), 2), bool(ids), timestamps, min(len(check_types), 2))
-    page, total_of = _shared_page_statements(*shape) if not extra else _page_statements(*shape, extra)
+    if extra or ordering is not None:
+        page, total_of = _page_statements(*shape, extra, ordering)
+    else:
+        page, total_of = _shared_page_statements(*shape)
     params = {
         "tenant": tenant,
         "types": types[0] if len(types) == 1 else list(types),
@@ -506,11 +513,18 @@ def _shared_page_statements(
     """:func:`_page_statements` without further conditions, built once per shape: for a page of a type (and
     perhaps a tenant), the most frequent request, building the statement and its cache key cost more Python time
     than the database took for the page (cProfile of GET /entities?type=T&limit=100, bench/ngsi_http.py)."""
-    return _page_statements(dialect, tenant, types, ids, timestamps, check, ())
+    return _page_statements(dialect, tenant, types, ids, timestamps, check, (), None)
 
 
 def _page_statements(
-    dialect: str, tenant: bool, types: int, ids: bool, timestamps: bool, check: int, extra: Sequence[Any]
+    dialect: str,
+    tenant: bool,
+    types: int,
+    ids: bool,
+    timestamps: bool,
+    check: int,
+    extra: Sequence[Any],
+    ordering: Ordering | None,
 ) -> tuple[Any, Any]:
     """The page and count statements of one query shape, every value a bound parameter (``types`` and ``check``:
     0, 1 or 2 for several values)."""
@@ -527,9 +541,28 @@ def _page_statements(
     columns: list[Any] = [entities.c.data, *((entities.c.created_at, entities.c.modified_at) if timestamps else ())]
     if check:
         columns.append(_sets_check(dialect, check))
+    total = select(func.count()).select_from(entities).where(where)
+    if ordering is not None:
+        return _ordered_page(dialect, where, timestamps, check, ordering), total
     order = (entities.c.id, entities.c.tenant)
     page = select(*columns).where(where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
-    return page, select(func.count()).select_from(entities).where(where)
+    return page, total
+
+
+def _ordered_page(dialect: str, where: Any, timestamps: bool, check: int, ordering: Ordering) -> Any:
+    """The page statement of an ordered query: the selected entities with the columns the ordering reads, sorted.
+
+    On PostgreSQL the selection is a subquery with an OFFSET, which the planner never flattens into the outer query:
+    the stored JSON is parsed into jsonb once per entity, where each ORDER BY expression would parse it again."""
+    inner = select(entities.c.data, entities.c.tenant, *sort_columns(dialect)).where(where)
+    if dialect == "postgresql":
+        inner = inner.offset(0)
+    rows = inner.subquery("selected")
+    columns: list[Any] = [rows.c.data, *((rows.c.created_at, rows.c.modified_at) if timestamps else ())]
+    if check:
+        columns.append(_sets_check(dialect, check))
+    order = (*order_terms(ordering, dialect, rows.c), rows.c.id, rows.c.tenant)
+    return select(*columns).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 def get_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> str | None:

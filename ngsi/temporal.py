@@ -50,6 +50,7 @@ class TemporalQuery:
     max_instances: int | None = None  # the hub's cap of instances per attribute (None: no cap)
     deleted: bool = False  # timeproperty=deletedAt: the deletions of attributes instead of their observed values
     where: tuple[Any, ...] = ()  # more SQL conditions on the entities table (a Query body's q, geoQ, idPattern…)
+    descending: bool = False  # entities by id descending (orderBy=id;desc), else ascending
 
     @property
     def instance_cap(self) -> int | None:
@@ -101,7 +102,8 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
         )
         source = union_all(live, deleted)
     page = source.subquery()
-    rows = conn.execute(select(page).order_by(page.c.id, page.c.tenant).limit(q.limit).offset(q.offset)).all()
+    order = (page.c.id.desc(), page.c.tenant.desc()) if q.descending else (page.c.id, page.c.tenant)
+    rows = conn.execute(select(page).order_by(*order).limit(q.limit).offset(q.offset)).all()
     total = conn.execute(select(func.count()).select_from(page)).scalar_one()
     return [(r.tenant, r.id, r.type, r.data) for r in rows], int(total)
 

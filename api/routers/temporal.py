@@ -51,6 +51,7 @@ from hub.errors import (
 from ngsi import store
 from ngsi import temporal as history
 from ngsi.geo import parse_geo_query
+from ngsi.ordering import id_descending, parse_ordering
 from ngsi.query import EntityQuery, Selector
 from schemas.findings import Severity
 from schemas.ngsild import check_geometry, is_absolute_uri
@@ -90,6 +91,9 @@ def query_temporal(
     limit: Limit = 20,
     offset: Offset = 0,
     count: Count = False,
+    orderBy: Annotated[
+        str | None, Query(description="id (default) or id;desc: entities are ordered by id only")
+    ] = None,
     accept: Accept = None,
     ngsild_tenant: Tenant = None,
 ) -> Response:
@@ -119,6 +123,7 @@ def query_temporal(
         "lastN": lastN,
         "limit": limit,
         "offset": offset,
+        "descending": id_descending(parse_ordering(orderBy)),
     }
     query = build_query(state, ngsild_tenant, params)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None

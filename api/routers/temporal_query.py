@@ -38,6 +38,7 @@ from api.temporal_read import (
     respond,
 )
 from hub.errors import BadRequestData
+from ngsi.ordering import id_descending
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 _TEMPORAL_Q = {
@@ -123,6 +124,7 @@ async def post_temporal_query(
         "lastN": lastN if lastN is not None else temporal_q.get("lastN"),
         "limit": limit,
         "offset": offset,
+        "descending": id_descending(selection.ordering, "ordering.orderBy"),
     }
     q = build_query(state, ngsild_tenant, params)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None

@@ -277,3 +277,20 @@ async def test_temporal_create_with_an_inline_context_stores_the_history_under_s
     history = await api.get(f"/ngsi-ld/v1/temporal/entities/{URN}30", params={"attrs": "availableBikeNumber"})
     assert [i["value"] for i in history.json()["availableBikeNumber"]] == [1, 4]
     assert history.json()["type"] == "BikeHireDockingStation"
+
+
+async def test_order_by_names_are_expanded_with_the_request_context(
+    api: httpx.AsyncClient, hub: HubState, docks: None
+) -> None:
+    """orderBy terms are translated like q paths: ``bikes`` is availableBikeNumber under the aliases context."""
+    hub.contexts.add(ALIASES_URL, ALIASES, ContextKind.CACHED)
+    params = {"type": "Dock", "orderBy": "bikes;desc"}
+    response = await api.get("/ngsi-ld/v1/entities", params=params, headers=_link(ALIASES_URL))
+    assert response.status_code == 200, response.text
+    assert [e["bikes"]["value"] for e in response.json()] == [9, 5, 2]
+    # without the context "bikes" is no stored attribute: every entity lacks it, so the id order remains
+    plain = await api.get("/ngsi-ld/v1/entities", params={"type": "BikeHireDockingStation", "orderBy": "bikes;desc"})
+    assert [e["id"] for e in plain.json()] == [f"{URN}1", f"{URN}2", f"{URN}3"]
+    body = {"type": "Query", "entities": [{"type": "Dock"}], "ordering": {"orderBy": ["bikes.observedAt", "bikes"]}}
+    posted = await api.post("/ngsi-ld/v1/entityOperations/query", json=body, headers=_link(ALIASES_URL))
+    assert [e["bikes"]["value"] for e in posted.json()] == [2, 5, 9]

@@ -147,11 +147,16 @@ async def test_openapi_describes_the_query_and_discovery_routes(api: httpx.Async
     names = {p["name"] for p in get["parameters"]}
     assert {"type", "scopeQ", "attrs", "pick", "omit", "lang", "datasetId", "local", "count"} <= names
     assert {"georel", "geometry", "coordinates", "geoproperty", "geometryProperty"} <= names
-    assert not {"csf", "orderBy", "collation"} & names  # refused with 422: not advertised
+    assert {"orderBy", "collation", "orderFrom", "orderGeometry"} <= names
+    described = {p["name"]: p["description"] for p in get["parameters"]}
+    assert "dist-asc" in described["orderBy"]
+    assert "und" in described["collation"]
+    assert "csf" not in names  # refused with 422: not advertised
     assert set(get["responses"]["200"]["content"]) == {"application/json", "application/ld+json"}
     post = paths["/ngsi-ld/v1/entityOperations/query"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["type"]["enum"] == ["Query"]
+    assert "orderBy" in schema["properties"]["ordering"]["description"]
     for path in ("/types", "/types/{type_name}", "/attributes", "/attributes/{attr}", "/info/sourceIdentity"):
         assert "get" in paths[f"/ngsi-ld/v1{path}"]
 

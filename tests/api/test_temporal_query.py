@@ -112,3 +112,25 @@ async def test_temporal_q_is_described_here_and_refused_there(api: httpx.AsyncCl
     assert here["properties"]["timeproperty"]["enum"] == ["observedAt", "deletedAt"]
     there = paths["/ngsi-ld/v1/entityOperations/query"]["post"]["requestBody"]["content"]["application/json"]
     assert "timerel" not in there["schema"]["properties"]["temporalQ"].get("properties", {})
+
+
+async def test_entities_order_by_id_only(api: httpx.AsyncClient, fleet: None) -> None:
+    """Clause 5.7.4.4: the ordering of a temporal query may only name the entity id (ascending or descending)."""
+    window = {"type": "Vehicle,Bike", "timerel": "after", "timeAt": "2020-01-01T00:00:00Z"}
+    get = "/ngsi-ld/v1/temporal/entities"
+    for order_by, expected in (("id", [BIKE, CAR, VAN]), ("id;asc", [BIKE, CAR, VAN]), ("id;desc", [VAN, CAR, BIKE])):
+        response = await api.get(get, params={**window, "orderBy": order_by})
+        assert response.status_code == 200, response.text
+        assert [e["id"] for e in response.json()] == expected
+    by_name = await api.get(get, params={**window, "orderBy": "speed"})
+    assert by_name.status_code == 400
+    assert by_name.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert by_name.json()["detail"] == "orderBy: the temporal API orders entities by id only, not by 'speed'"
+    assert (await api.get(get, params={**window, "orderBy": "id;up"})).status_code == 400
+    body: dict[str, Any] = {"type": "Query", "entities": [{"type": "Vehicle"}], "ordering": {"orderBy": ["id;desc"]}}
+    posted = await api.post(URL, json=body)
+    assert [e["id"] for e in posted.json()] == [VAN, CAR]
+    body["ordering"] = {"orderBy": ["id", "speed;desc"]}
+    refused = await api.post(URL, json=body)
+    assert refused.status_code == 400
+    assert "ordering.orderBy: the temporal API orders entities by id only, not by 'speed'" in refused.json()["detail"]
