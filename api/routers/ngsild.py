@@ -167,7 +167,7 @@ def _has_type(stored: str, wanted: str) -> bool:
 def _out(ld: LdRequest, stored: StoredEntity) -> StoredEntity:
     """A stored entity with its names in the request's terms: shaping (pick, omit, attrs) then uses the client's
     names as sent. The identity translation (no Link, or a core context) passes the stored JSON through."""
-    return stored if ld.translation.identity else replace(stored, data=ld.stored_out(stored.data))
+    return stored if ld.translation.identity else stored._replace(data=ld.stored_out(stored.data))
 
 
 def _answer(
