@@ -251,6 +251,17 @@ async def test_a_polygon_crossing_itself_is_queried_as_its_two_lobes(
     # The nearest edge is about 1.8 km from the point between the lobes (its own box is nearer).
     assert await areas(api, "near;maxDistance==1500", "Point", BETWEEN_LOBES) == []
     assert await areas(api, "near;maxDistance==2000", "Point", BETWEEN_LOBES) == every
+    history = {
+        "type": "Area",
+        "georel": "contains",
+        "geometry": "Point",
+        "coordinates": orjson.dumps(LEFT_LOBE).decode(),
+    }
+    response = await api.get("/ngsi-ld/v1/temporal/entities", params=history)
+    assert response.status_code == 200, response.text
+    assert [e["id"].removeprefix(AREA) for e in response.json()] == every
+    between = {**history, "georel": "intersects", "coordinates": orjson.dumps(BETWEEN_LOBES).decode()}
+    assert (await api.get("/ngsi-ld/v1/temporal/entities", params=between)).json() == []
 
 
 async def test_a_query_polygon_crossing_itself_is_its_two_lobes(
