@@ -218,17 +218,19 @@ def repair(geometry: BaseGeometry) -> BaseGeometry:
     default "linework" method would instead drop the area where two parts overlap. A polygon that collapses to a
     line keeps it (``keep_collapsed``), so it can still be intersected. The repaired shape lies within the
     coordinates' box, so the index box of the coordinates as sent stays a superset."""
-    if geometry.is_valid:
-        return geometry
-    return shapely.make_valid(geometry, method="structure", keep_collapsed=True)
+    return geometry if geometry.is_valid else _rebuild(geometry)
 
 
 def _repair_all(geometries: Any) -> Any:
     """:func:`repair` on an array of geometries (missing ones, from unreadable GeoJSON, stay None)."""
     invalid = ~shapely.is_valid(geometries) & ~shapely.is_missing(geometries)
     if invalid.any():
-        geometries[invalid] = shapely.make_valid(geometries[invalid], method="structure", keep_collapsed=True)
+        geometries[invalid] = _rebuild(geometries[invalid])
     return geometries
+
+
+def _rebuild(geometries: Any) -> Any:
+    return shapely.make_valid(geometries, method="structure", keep_collapsed=True)
 
 
 def geometry_of(value: Any) -> tuple[str, Any] | None:
