@@ -64,7 +64,8 @@ class GeoQuery:
         return self.georel is Georel.DISJOINT or self.min_distance is not None
 
     def shape(self) -> BaseGeometry:
-        return shape({"type": self.geometry, "coordinates": self.coordinates})
+        """The query geometry the relations are evaluated on (:func:`repair`-ed)."""
+        return repair(shape({"type": self.geometry, "coordinates": self.coordinates}))
 
 
 def parse_geo_query(
@@ -202,12 +203,34 @@ def _rings(polygon: list[Any], where: str) -> None:
 
 
 def _check_valid(query: GeoQuery) -> None:
-    if query.geometry in ("Polygon", "MultiPolygon"):
-        geometry = query.shape()
-        if not geometry.is_valid:
-            raise BadRequestData(
-                f"coordinates: the {query.geometry} is not valid ({shapely.is_valid_reason(geometry)})"
-            )
+    """A query polygon is taken as the area its rings describe (a bow tie is its two lobes); none at all is a 400."""
+    if query.geometry in ("Polygon", "MultiPolygon") and query.shape().area == 0:
+        raw = shape({"type": query.geometry, "coordinates": query.coordinates})
+        raise BadRequestData(f"coordinates: the {query.geometry} encloses no area ({shapely.is_valid_reason(raw)})")
+
+
+def repair(geometry: BaseGeometry) -> BaseGeometry:
+    """``geometry`` when it is a valid Simple Feature, else the valid shape its rings describe.
+
+    GEOS's "structure" method keeps the roles of the rings: a shell adds its area (a bow tie is its two lobes), a
+    hole removes area only from its own shell, and a "hole" wholly outside it is taken for what it almost always is,
+    a part filed as a hole (as shapefile conversions do); the parts of a MultiPolygon add up (their union). The
+    default "linework" method would instead drop the area where two parts overlap. A polygon that collapses to a
+    line keeps it (``keep_collapsed``), so it can still be intersected. The repaired shape lies within the
+    coordinates' box, so the index box of the coordinates as sent stays a superset."""
+    return geometry if geometry.is_valid else _rebuild(geometry)
+
+
+def _repair_all(geometries: Any) -> Any:
+    """:func:`repair` on an array of geometries (missing ones, from unreadable GeoJSON, stay None)."""
+    invalid = ~shapely.is_valid(geometries) & ~shapely.is_missing(geometries)
+    if invalid.any():
+        geometries[invalid] = _rebuild(geometries[invalid])
+    return geometries
+
+
+def _rebuild(geometries: Any) -> Any:
+    return shapely.make_valid(geometries, method="structure", keep_collapsed=True)
 
 
 def geometry_of(value: Any) -> tuple[str, Any] | None:
@@ -296,8 +319,8 @@ def refine(query: GeoQuery, lons: Sequence[float], lats: Sequence[float], shapes
     geometries: Any = shapely.points(lon_a, lat_a)
     others = ~is_point
     if others.any():
-        geometries[others] = shapely.from_geojson([s for s in shapes if s is not None], on_invalid="ignore")
-        geometries[others] = shapely.make_valid(geometries[others])
+        read = shapely.from_geojson([s for s in shapes if s is not None], on_invalid="ignore")
+        geometries[others] = _repair_all(read)
     result: Any = _PREDICATES[query.georel](geometries, query.shape())
     return [bool(v) for v in result]
 
@@ -307,7 +330,7 @@ def _near(query: GeoQuery, lons: Any, lats: Any, shapes: Sequence[str | None], i
     distances = haversine(lons, lats, lon0, lat0)
     for i in (int(k) for k in np.flatnonzero(~is_point)):
         geometry = shapely.from_geojson(shapes[i], on_invalid="ignore")
-        distances[i] = math.inf if geometry is None else _distance(query, shapely.make_valid(geometry))
+        distances[i] = math.inf if geometry is None else _distance(query, repair(geometry))
     if query.max_distance is not None:
         return [bool(v) for v in distances <= query.max_distance]
     return [bool(v) for v in distances >= (query.min_distance or 0.0)]

@@ -353,10 +353,11 @@ def check_geometry(geometry: Any, pointer: str, bbox: BBox | None) -> list[Findi
 
 
 def _check_simple(geometry: dict[str, Any], pointer: str) -> list[Finding]:
-    """Each polygon must be a valid Simple Feature (RFC 7946 3.1.6, OGC SFA): no self-intersecting ring, holes
-    inside. The spatial relations of geo-queries (within, contains…) are undefined on a bow tie: refused on the way
-    in. The parts of a MultiPolygon are checked one by one (parts that touch or overlap are common in published
-    data and harmless to the queries)."""
+    """A warning for each polygon that is not a valid Simple Feature (OGC SFA): a ring crossing itself, a hole
+    outside its shell. RFC 7946 does not make that an error and conformance data uses such shapes: the entity is
+    stored as sent and geo-queries evaluate the area its rings describe (``ngsi.geo.repair``). The parts of a
+    MultiPolygon are checked one by one (parts that touch or overlap are common in published data; a query takes
+    their union)."""
     coords = geometry["coordinates"]
     parts = (
         [(pointer, coords)] if geometry["type"] == "Polygon" else [(f"{pointer}/{i}", c) for i, c in enumerate(coords)]
@@ -365,8 +366,11 @@ def _check_simple(geometry: dict[str, Any], pointer: str) -> list[Finding]:
     for where, rings in parts:
         polygon = shapely.geometry.Polygon(rings[0], rings[1:])
         if not polygon.is_valid:
-            message = f"the Polygon is not valid ({shapely.is_valid_reason(polygon)})"
-            findings.append(Finding("geojson.invalid-polygon", Severity.ERROR, where, message))
+            message = (
+                f"the Polygon is not a valid Simple Feature ({shapely.is_valid_reason(polygon)}): stored as sent, "
+                "geo-queries use the area its rings describe"
+            )
+            findings.append(Finding("geojson.invalid-polygon", Severity.WARNING, where, message))
     return findings
 
 

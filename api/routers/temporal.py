@@ -252,7 +252,8 @@ def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[s
 
 
 def _check_geometries(name: str, items: list[Any]) -> None:
-    """Every GeoProperty instance is a valid GeoJSON geometry (a self-intersecting polygon is a 400 here too)."""
+    """Every GeoProperty instance of the history is well-formed GeoJSON, as an entity's current one must be (a
+    polygon that is merely not a valid Simple Feature passes, as it does there)."""
     for index, instance in enumerate(items):
         if instance.get("type") != "GeoProperty":
             continue

@@ -199,23 +199,129 @@ async def test_geojson_collection_keeps_only_picked_attributes(api: httpx.AsyncC
 
 
 BOW_TIE = [[[10.7, 59.9], [10.8, 60.0], [10.8, 59.9], [10.7, 60.0], [10.7, 59.9]]]  # its edges cross at the centre
+AREA = "urn:ngsi-ld:Area:test:"
+LEFT_LOBE, BETWEEN_LOBES = [10.72, 59.95], [10.75, 59.99]  # the second is inside the box, outside both triangles
 
 
-async def test_a_self_intersecting_polygon_is_refused_everywhere(api: httpx.AsyncClient) -> None:
-    bow_tie = {"type": "Polygon", "coordinates": BOW_TIE}
-    area = {"id": f"{URN}bow", "type": "Area", "location": {"type": "GeoProperty", "value": bow_tie}}
-    timed = {**area, "location": [{**area["location"], "observedAt": "2020-01-01T00:00:00Z"}]}
-    query = {"georel": "intersects", "geometry": "Polygon", "coordinates": orjson.dumps(BOW_TIE).decode()}
+@pytest.fixture
+async def bow_ties(api: httpx.AsyncClient) -> dict[str, Any]:
+    """The same bow tie written three ways: provision, batch upsert, temporal create."""
+    value = {"type": "Polygon", "coordinates": BOW_TIE}
+
+    def area(name: str) -> dict[str, Any]:
+        return {"id": f"{AREA}{name}", "type": "Area", "location": {"type": "GeoProperty", "value": value}}
+
+    timed = {**area("timed"), "location": [{**area("timed")["location"], "observedAt": "2020-01-01T00:00:00Z"}]}
     answers = [
-        await api.post("/ngsi-ld/v1/entities", json=area),
-        await api.post("/ngsi-ld/v1/entityOperations/upsert", json=[area]),
+        await api.post("/ngsi-ld/v1/entities", json=area("provided")),
+        await api.post("/ngsi-ld/v1/entityOperations/upsert", json=[area("batched")]),
         await api.post("/ngsi-ld/v1/temporal/entities", json=timed),
-        await api.get("/ngsi-ld/v1/entities", params={"type": "Area", **query}),
     ]
-    for response in answers[:1] + answers[2:]:
+    assert [a.status_code for a in answers] == [201, 201, 201], [a.text for a in answers]
+    return value
+
+
+async def areas(api: httpx.AsyncClient, georel: str, geometry: str, coordinates: Any) -> list[str]:
+    params = {"type": "Area", "georel": georel, "geometry": geometry, "coordinates": orjson.dumps(coordinates).decode()}
+    response = await api.get("/ngsi-ld/v1/entities", params=params)
+    assert response.status_code == 200, response.text
+    return [e["id"].removeprefix(AREA) for e in response.json()]
+
+
+async def test_a_polygon_crossing_itself_is_stored_as_sent(api: httpx.AsyncClient, bow_ties: dict[str, Any]) -> None:
+    for name in ("provided", "batched", "timed"):
+        response = await api.get(f"/ngsi-ld/v1/entities/{AREA}{name}")
+        assert response.status_code == 200, response.text
+        assert response.json()["location"]["value"] == bow_ties
+    feature = await api.get(f"/ngsi-ld/v1/entities/{AREA}provided", headers={"Accept": "application/geo+json"})
+    assert feature.json()["geometry"] == bow_ties
+
+
+async def test_a_polygon_crossing_itself_is_queried_as_its_two_lobes(
+    api: httpx.AsyncClient, bow_ties: dict[str, Any]
+) -> None:
+    every = ["batched", "provided", "timed"]
+    assert await areas(api, "contains", "Point", LEFT_LOBE) == every
+    assert await areas(api, "intersects", "Point", BETWEEN_LOBES) == []
+    assert await areas(api, "disjoint", "Point", BETWEEN_LOBES) == every
+    around = [[[10.6, 59.8], [10.9, 59.8], [10.9, 60.1], [10.6, 60.1], [10.6, 59.8]]]
+    assert await areas(api, "within", "Polygon", around) == every
+    left_half = [[[10.6, 59.8], [10.74, 59.8], [10.74, 60.1], [10.6, 60.1], [10.6, 59.8]]]
+    assert await areas(api, "overlaps", "Polygon", left_half) == every
+    # The nearest edge is about 1.8 km from the point between the lobes (its own box is nearer).
+    assert await areas(api, "near;maxDistance==1500", "Point", BETWEEN_LOBES) == []
+    assert await areas(api, "near;maxDistance==2000", "Point", BETWEEN_LOBES) == every
+    history = {
+        "type": "Area",
+        "georel": "contains",
+        "geometry": "Point",
+        "coordinates": orjson.dumps(LEFT_LOBE).decode(),
+    }
+    response = await api.get("/ngsi-ld/v1/temporal/entities", params=history)
+    assert response.status_code == 200, response.text
+    assert [e["id"].removeprefix(AREA) for e in response.json()] == every
+    between = {**history, "georel": "intersects", "coordinates": orjson.dumps(BETWEEN_LOBES).decode()}
+    assert (await api.get("/ngsi-ld/v1/temporal/entities", params=between)).json() == []
+
+
+async def test_a_query_polygon_crossing_itself_is_its_two_lobes(
+    api: httpx.AsyncClient, bow_ties: dict[str, Any]
+) -> None:
+    assert await areas(api, "equals", "Polygon", BOW_TIE) == ["batched", "provided", "timed"]
+    body = {"type": "Query", "entities": [{"type": "Area"}], "geoQ": {"georel": "within", "geometry": "Polygon"}}
+    body["geoQ"]["coordinates"] = [[[10.70, 59.94], [10.73, 59.96], [10.73, 59.94], [10.70, 59.96], [10.70, 59.94]]]
+    response = await api.post("/ngsi-ld/v1/entityOperations/query", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json() == []  # the bow tie is not within this smaller one
+    station = {"id": f"{AREA}spot", "type": "Area", "location": {"type": "GeoProperty", "value": {"type": "Point"}}}
+    station["location"]["value"]["coordinates"] = [10.705, 59.95]  # in the small bow tie's left lobe
+    assert (await api.post("/ngsi-ld/v1/entities", json=station)).status_code == 201
+    response = await api.post("/ngsi-ld/v1/entityOperations/query", json=body)
+    assert [e["id"].removeprefix(AREA) for e in response.json()] == ["spot"]
+
+
+@pytest.mark.parametrize(
+    ("ring", "needle"),
+    [
+        (
+            [[10.7, 59.9], [10.8, 59.9], [10.8, 60.0], [10.7, 60.0]],
+            "/location/value/coordinates/0: a linear ring must end",
+        ),
+        (
+            [[10.7, 59.9], [10.8, 59.9], [10.7, 59.9]],
+            "/location/value/coordinates/0: a linear ring needs at least four",
+        ),
+        (
+            [[10.7, 59.9], [10.8, 95.0], [10.8, 59.9], [10.7, 59.9]],
+            "/location/value/coordinates/0/1: [10.8, 95.0] is out",
+        ),
+    ],
+)
+async def test_a_malformed_polygon_is_still_refused_everywhere(
+    api: httpx.AsyncClient, ring: list[list[float]], needle: str
+) -> None:
+    area = {"id": f"{AREA}bad", "type": "Area", "location": {"type": "GeoProperty", "value": {"type": "Polygon"}}}
+    area["location"]["value"]["coordinates"] = [ring]
+    timed = {**area, "location": [{**area["location"], "observedAt": "2020-01-01T00:00:00Z"}]}
+    provided = await api.post("/ngsi-ld/v1/entities", json=area)
+    batched = await api.post("/ngsi-ld/v1/entityOperations/upsert", json=[area])
+    history = await api.post("/ngsi-ld/v1/temporal/entities", json=timed)
+    for response in (provided, history):
         assert response.status_code == 400, response.text
         assert response.json()["type"] == ETSI + "BadRequestData"
-        assert "Self-intersection" in response.json()["detail"]
-    assert answers[1].status_code == 207  # a batch reports the entity among its errors
-    assert "Self-intersection" in answers[1].text
-    assert (await api.get(f"/ngsi-ld/v1/entities/{URN}bow")).status_code == 404
+    assert needle in provided.json()["detail"]
+    assert needle.replace("/location/value", "/location/0/value") in history.json()["detail"]
+    assert batched.status_code == 207  # a batch reports the entity among its errors
+    assert needle in batched.text
+    assert (await api.get(f"/ngsi-ld/v1/entities/{AREA}bad")).status_code == 404
+
+
+async def test_a_query_polygon_that_encloses_no_area_is_400(api: httpx.AsyncClient) -> None:
+    flat = [[[10.7, 59.9], [10.8, 59.9], [10.9, 59.9], [10.7, 59.9]]]
+    response = await api.get(
+        "/ngsi-ld/v1/entities",
+        params={"type": "Area", "georel": "within", "geometry": "Polygon", "coordinates": orjson.dumps(flat).decode()},
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == ETSI + "BadRequestData"
+    assert "coordinates: the Polygon encloses no area" in response.json()["detail"]

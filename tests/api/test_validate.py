@@ -57,6 +57,20 @@ async def test_auto_detects_gbfs_and_dcat(api: httpx.AsyncClient, synced: Path, 
     assert report["profile"] == "dcat-ap-no-2.0:base"
 
 
+async def test_a_polygon_crossing_itself_is_a_warning(api: httpx.AsyncClient, synced: Path) -> None:
+    bow_tie = {
+        "type": "Polygon",
+        "coordinates": [[[10.7, 59.9], [10.8, 60.0], [10.8, 59.9], [10.7, 60.0], [10.7, 59.9]]],
+    }
+    entity = {"id": "urn:ngsi-ld:Area:a", "type": "Area", "location": {"type": "GeoProperty", "value": bow_tie}}
+    response = await api.post("/api/v1/validate", params={"kind": "ngsi-ld"}, content=json.dumps(entity).encode())
+    report = response.json()
+    assert (report["valid"], report["errors"], report["warnings"]) == (True, 0, 1)
+    [finding] = report["findings"]
+    assert (finding["rule"], finding["pointer"]) == ("geojson.invalid-polygon", "/location/value/coordinates")
+    assert "Self-intersection[10.75 59.95]" in finding["message"]
+
+
 async def test_not_json_is_a_parse_finding(api: httpx.AsyncClient, synced: Path, shared_data: Path) -> None:
     broken = shared_data / "smart-data-models/dataModel.PointOfInterest/PointOfInterest/example.jsonld"
     report = (await api.post("/api/v1/validate", params={"kind": "sdm"}, content=broken.read_bytes())).json()

@@ -25,6 +25,9 @@ from ngsi.geo import (
 )
 
 SQUARE = "[[[10,59],[11,59],[11,60],[10,60],[10,59]]]"
+BOW_TIE = [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]  # its edges cross at [1, 1]: a left and a right triangle
+LOBES = [[[[0, 0], [1, 1], [0, 2], [0, 0]]], [[[2, 0], [2, 2], [1, 1], [2, 0]]]]  # the same two triangles
+STORED_BOW_TIE = orjson.dumps({"type": "Polygon", "coordinates": BOW_TIE}).decode()
 
 
 def test_near_with_max_distance_parses_to_metres_and_default_geoproperty() -> None:
@@ -78,7 +81,8 @@ def test_a_geoq_body_may_give_the_coordinates_as_an_array() -> None:
         ("within", "Polygon", "[[[10,59],[11,59],[10,59]]]", "needs at least 4 positions, got 3"),
         ("within", "Polygon", "[[10,59],[11,59],[11,60],[10,59]]", "coordinates[0][0]: a position is an array"),
         ("within", "MultiPolygon", f"[{SQUARE}, [[[0,0],[1,0],[0,0]]]]", "coordinates[1][0]: a polygon ring"),
-        ("within", "Polygon", "[[[0,0],[2,2],[2,0],[0,2],[0,0]]]", "is not valid (Self-intersection"),
+        ("within", "Polygon", "[[[0,0],[1,0],[2,0],[0,0]]]", "the Polygon encloses no area (Self-intersection[1 0])"),
+        ("within", "MultiPolygon", "[[[[0,0],[1,1],[0,0],[0,0]]]]", "the MultiPolygon encloses no area (Too few"),
         ("within", "Polygon", "[]", "a Polygon needs a non-empty array"),
         ("within", "Point", "[1,2]", None),  # valid: a point can be a query geometry for any relation
     ],
@@ -176,6 +180,51 @@ def test_refine_applies_the_simple_features_predicates_entity_first() -> None:
     for rel, want in expected.items():
         query = GeoQuery(rel, square.geometry, square.coordinates)
         assert refine(query, lons, lats, shapes) == want, rel
+
+
+def test_a_query_polygon_crossing_itself_is_the_area_its_rings_describe() -> None:
+    query = parse_geo_query("within", "Polygon", orjson.dumps(BOW_TIE).decode())
+    assert query is not None
+    assert query.coordinates == BOW_TIE  # kept as sent
+    # In the left lobe, in the right lobe, at the crossing, between the lobes (inside the box, outside both lobes).
+    lons, lats = [0.5, 1.5, 1.0, 1.0], [1.0, 1.0, 1.0, 1.5]
+    assert refine(query, lons, lats, [None] * 4) == [True, True, False, False]
+    touching = GeoQuery(Georel.INTERSECTS, "Polygon", BOW_TIE)
+    assert refine(touching, lons, lats, [None] * 4) == [True, True, True, False]
+    assert refine(GeoQuery(Georel.EQUALS, "Polygon", BOW_TIE), [0.0], [0.0], [STORED_BOW_TIE]) == [True]
+
+
+def test_a_stored_polygon_crossing_itself_is_queried_as_the_area_its_rings_describe() -> None:
+    stored = [STORED_BOW_TIE]
+
+    def matches(rel: Georel, geometry: str, coordinates: object, **distance: float) -> bool:
+        [found] = refine(GeoQuery(rel, geometry, coordinates, **distance), [0.0], [0.0], stored)
+        return found
+
+    assert matches(Georel.CONTAINS, "Point", [0.5, 1.0])  # in the left lobe
+    assert not matches(Georel.CONTAINS, "Point", [1.0, 1.5])  # between the lobes, inside its box
+    assert not matches(Georel.INTERSECTS, "Polygon", [[[0.9, 1.4], [1.1, 1.4], [1.1, 1.6], [0.9, 1.6], [0.9, 1.4]]])
+    assert matches(Georel.WITHIN, "Polygon", [[[-1, -1], [3, -1], [3, 3], [-1, 3], [-1, -1]]])
+    assert matches(Georel.EQUALS, "MultiPolygon", LOBES)
+    assert matches(Georel.OVERLAPS, "Polygon", [[[1.5, -1], [3, -1], [3, 3], [1.5, 3], [1.5, -1]]])
+    assert matches(Georel.DISJOINT, "Point", [1.0, 1.9])
+    # From [1, 1.5] the nearest edge is 0.5 / sqrt(2) degrees away: about 39.3 km; inside a lobe the distance is 0.
+    assert matches(Georel.NEAR, "Point", [1.0, 1.5], max_distance=39_500)
+    assert not matches(Georel.NEAR, "Point", [1.0, 1.5], max_distance=39_000)
+    assert matches(Georel.NEAR, "Point", [0.5, 1.0], max_distance=1)
+
+
+def test_overlapping_parts_add_up_and_a_hole_outside_its_shell_is_a_part() -> None:
+    overlapping = {
+        "type": "MultiPolygon",
+        "coordinates": [orjson.loads(SQUARE), [[[10.5, 59.5], [11.5, 59.5], [11.5, 60.5], [10.5, 60.5], [10.5, 59.5]]]],
+    }
+    outside = [[[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]], [[5, 5], [6, 5], [6, 6], [5, 5]]]
+    stored = [orjson.dumps(overlapping).decode(), orjson.dumps({"type": "Polygon", "coordinates": outside}).decode()]
+    in_both_parts = GeoQuery(Georel.INTERSECTS, "Point", [10.75, 59.75])
+    assert refine(in_both_parts, [0.0, 0.0], [0.0, 0.0], stored) == [True, False]
+    in_the_outer_hole = GeoQuery(Georel.CONTAINS, "Point", [5.8, 5.5])
+    assert refine(in_the_outer_hole, [0.0, 0.0], [0.0, 0.0], stored) == [False, True]
 
 
 def test_refine_near_measures_points_geodesically_and_other_shapes_locally() -> None:

@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -234,6 +235,30 @@ def test_malformed_geometries_are_not_indexed_and_shapes_keep_their_geojson() ->
     assert rows == [
         ("urn:ngsi-ld:Spot:0003", "line", 0.0, -1.0, 2.0, 1.0, '{"type":"LineString","coordinates":[[0,1],[2,-1]]}')
     ]
+
+
+BOW_TIE = [
+    [[10.0, 59.0], [10.2, 59.2], [10.2, 59.0], [10.0, 59.2], [10.0, 59.0]]
+]  # two triangles meeting at [10.1, 59.1]
+
+
+def test_a_polygon_crossing_itself_is_indexed_by_its_box_and_matched_as_its_lobes(db: Database) -> None:
+    bow_tie = {"type": "GeoProperty", "value": {"type": "Polygon", "coordinates": BOW_TIE}}
+    upsert(db, "oslo", entity(1, area=bow_tie), entity(2, area=point(10.1, 59.18)), entity(3, area=point(10.03, 59.1)))
+    [row] = geo_rows(entity(1, area=bow_tie))
+    assert row[2:6] == (10.0, 59.0, 10.2, 59.2)
+    assert orjson.loads(row[6] or "null") == bow_tie["value"]  # the index keeps the coordinates as sent
+    ids = [f"urn:ngsi-ld:Spot:{n:04d}" for n in (1, 2, 3)]
+    # [10.1, 59.18] lies in the box but between the lobes; [10.03, 59.1] in the left lobe.
+    assert query(db, GeoQuery(Georel.INTERSECTS, "Point", [10.1, 59.18], "area")) == ([ids[1]], None)
+    assert query(db, GeoQuery(Georel.CONTAINS, "Point", [10.03, 59.1], "area")) == ([ids[0], ids[2]], None)
+    assert query(db, GeoQuery(Georel.DISJOINT, "Point", [10.1, 59.18], "area")) == ([ids[0], ids[2]], None)
+    assert query(db, GeoQuery(Georel.WITHIN, "Polygon", BOW_TIE, "area")) == ([ids[0], ids[2]], None)
+    assert query(db, GeoQuery(Georel.NEAR, "Point", [10.1, 59.18], "area", max_distance=100)) == ([ids[1]], None)
+    assert query(db, GeoQuery(Georel.NEAR, "Point", [10.1, 59.18], "area", min_distance=100)) == (
+        [ids[0], ids[2]],
+        None,
+    )
 
 
 def test_rebuild_gives_the_rows_the_writes_gave(db: Database, stored: dict[str, dict[str, Any]]) -> None:

@@ -174,14 +174,15 @@ HOLE_OUTSIDE = [[10.9, 59.9], [10.95, 59.9], [10.95, 59.95], [10.9, 59.9]]
             {"type": "MultiPolygon", "coordinates": [[SQUARE], [[SQUARE[0], SQUARE[1], SQUARE[0]]]]},
             [("geojson.ring-too-short", "error", "/g/coordinates/1/0")],
         ),
-        ({"type": "Polygon", "coordinates": [BOW_TIE]}, [("geojson.invalid-polygon", "error", "/g/coordinates")]),
+        # Not valid Simple Features, but well-formed GeoJSON: stored as sent, with a warning.
+        ({"type": "Polygon", "coordinates": [BOW_TIE]}, [("geojson.invalid-polygon", "warning", "/g/coordinates")]),
         (
             {"type": "MultiPolygon", "coordinates": [[SQUARE], [BOW_TIE]]},
-            [("geojson.invalid-polygon", "error", "/g/coordinates/1")],
+            [("geojson.invalid-polygon", "warning", "/g/coordinates/1")],
         ),
         (
             {"type": "Polygon", "coordinates": [SQUARE, HOLE_OUTSIDE]},
-            [("geojson.invalid-polygon", "error", "/g/coordinates")],
+            [("geojson.invalid-polygon", "warning", "/g/coordinates")],
         ),
         ({"type": "LineString", "coordinates": [SQUARE[0]]}, [("geojson.coordinates", "error", "/g/coordinates")]),
         ({"type": "Polygon", "coordinates": SQUARE}, [("geojson.coordinates", "error", "/g/coordinates")]),
@@ -201,6 +202,12 @@ HOLE_OUTSIDE = [[10.9, 59.9], [10.95, 59.9], [10.95, 59.95], [10.9, 59.9]]
 )
 def test_geometries(geometry: dict[str, Any], expected: list[Row]) -> None:
     assert rows(check_geometry(geometry, "/g", OSLO_BBOX)) == expected
+
+
+def test_a_polygon_crossing_itself_is_named_and_place_given() -> None:
+    [found] = check_geometry({"type": "Polygon", "coordinates": [BOW_TIE]}, "/location/value", OSLO_BBOX)
+    assert found.message.startswith("the Polygon is not a valid Simple Feature (Self-intersection[10.75 59.95])")
+    assert "stored as sent" in found.message
 
 
 def test_outside_positions_are_counted_in_one_finding() -> None:
