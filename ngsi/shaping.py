@@ -50,8 +50,9 @@ class Shape:
 
 def parse_projection(text: str | None, param: str) -> tuple[str, ...]:
     """The top-level names of a ``pick`` or ``omit`` value (clause 4.21): ``name`` or ``name{projection}``,
-    comma-separated. A nested projection (for linked entities) is checked but not kept: with ``join`` the top-level
-    names apply to every entity returned, the requested and the linked ones (ngsi.linked)."""
+    separated by ``,`` or ``|`` (both spell the or operator). A nested projection (for linked entities) is checked
+    but not kept: with ``join`` the top-level names apply to every entity returned, the requested and the linked
+    ones (ngsi.linked)."""
     if text is None or not text.strip():
         return ()
     names, end = _projection(text, 0, param)
@@ -75,7 +76,7 @@ def _projection(text: str, pos: int, param: str) -> tuple[list[str], int]:
             if not text.startswith("}", pos):
                 raise BadRequestData(f"{param}: '{{' at or before position {pos} of {text!r} is not closed")
             pos = _blanks(text, pos + 1)
-        if not text.startswith(",", pos):
+        if pos >= len(text) or text[pos] not in ",|":  # 4.21: a comma or a pipe is the or operator
             return names, pos
         pos += 1
 

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from api import ngsild_checks as checks
 from api.ld import LdContext, LdRequest, request_context
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
@@ -42,9 +43,10 @@ ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 _SELECTOR = {
     "type": "object",
+    "required": ["type"],
     "properties": {
         "type": {"type": "string"},
-        "id": {"type": "string", "format": "uri"},
+        "id": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "array", "items": {"type": "string"}}]},
         "idPattern": {"type": "string"},
     },
 }
@@ -59,7 +61,7 @@ _QUERY_SCHEMA = {
         "scopeQ": {"type": "string"},
         "lang": {"type": "string"},
         "geoQ": {"type": "object", "description": "georel, geometry, coordinates, geoproperty"},
-        "temporalQ": {"type": "object", "description": "Temporal API only: 422 OperationNotSupported here"},
+        "temporalQ": {"type": "object", "description": "Temporal API only: 400 BadRequestData here"},
     },
 }
 QUERY_BODY = {
@@ -118,8 +120,11 @@ def _split(value: str | None) -> tuple[str, ...]:
 
 
 def _attrs(value: str | None) -> tuple[str, ...]:
-    """The attribute names of ``attrs``; an entity member (id, type…) is no attribute name (ETSI 019_03_03)."""
+    """The attribute names of ``attrs``; an entity member (id, type…) is no attribute name (ETSI 019_03_03), and
+    ``attrs=`` given empty names none (a list of attribute names has at least one)."""
     names = _split(value)
+    if value is not None and not names:
+        raise BadRequestData("attrs is empty: name at least one attribute, or leave attrs out")
     members = [name for name in names if name in ENTITY_MEMBERS]
     if members:
         raise BadRequestData(f"attrs names attributes; {members[0]!r} is an entity member (use pick)")
@@ -264,9 +269,6 @@ async def query_entities(request: Request) -> Response:
     ld = await request_context(request, state)
     p = read(request, ENTITY_QUERY)
     geo = parse_geo_query(p["georel"], p["geometry"], p["coordinates"], p["geoproperty"])
-    unsupported = [name for name in NOT_YET if name in request.query_params]
-    if unsupported:
-        raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     selector = Selector(types=ld.type_expression(p["type"]), ids=_split(p["id"]), id_pattern=p["idPattern"])
     attrs = _attrs(p["attrs"])
     names = tuple(ld.names(list(attrs)))
@@ -275,6 +277,7 @@ async def query_entities(request: Request) -> Response:
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
     shape = _shape(p["format"], p["options"], attrs=attrs, **shaping)
     join = _join(p["join"], p["joinLevel"])
+    _check_query(request, p, geo)
     args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
@@ -296,6 +299,24 @@ async def query_entities(request: Request) -> Response:
     return Response(body, headers=headers)
 
 
+def _check_query(request: Request, p: dict[str, Any], geo: GeoQuery | None) -> None:
+    """The rules of 5.7.2.4 over several parameters (api.ngsild_checks), before anything is evaluated."""
+    given = request.query_params
+    checks.context_source_filter(given.get("csf"))
+    unsupported = [name for name in NOT_YET if name in given]
+    if unsupported:
+        raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
+    checks.wildcard_type(p["type"], local_false="local" in given and not p["local"])
+    checks.geometry_property("geometryProperty" in given, negotiate(p["accept"]))
+    q = parse_q(p["q"]) if p["q"] else None  # a malformed or oversized q is refused here, before any SQL
+    attrs = _split(p["attrs"])
+    checks.narrow_enough(types=p["type"], attrs=attrs, q=q, scope_q=p["scopeQ"], geo=geo is not None, local=p["local"])
+    join, level = p["join"] is not None, p["joinLevel"]
+    checks.linked_hops(q, join=join, join_level=level)
+    for name in ("pick", "omit"):
+        checks.projection_hops(p[name], name, join=join, join_level=level)
+
+
 def _page_links(request: Request, page: Page, returned: int, total: int | None) -> list[str]:
     if page.limit == 0:
         return []
@@ -311,6 +332,7 @@ def _page_links(request: Request, page: Page, returned: int, total: int | None) 
 
 @router.get("/entities/{entity_id:path}", summary="Retrieve one entity", responses=ENTITY_RESPONSES)
 def retrieve_entity(
+    request: Request,
     entity_id: str,
     state: Annotated[HubState, Depends(hub_state)],
     ld: LdContext,
@@ -333,6 +355,9 @@ def retrieve_entity(
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
     shape = _shape(format, options, attrs=_attrs(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
     media = negotiate(accept)
+    checks.geometry_property("geometryProperty" in request.query_params, media)
+    for name, text in (("pick", pick), ("omit", omit)):
+        checks.projection_hops(text, name, join=join is not None, join_level=joinLevel)
     tenant = _tenant(state, ngsild_tenant)
     with state.db.connect() as conn:
         stored = store.get_stored(conn, tenant=tenant, entity_id=entity_id)
@@ -368,16 +393,13 @@ def _left_of(entity_id: str, entity: dict[str, Any], shape: Shape) -> dict[str, 
     return entity
 
 
-def _query_body(body: Any, ld: LdRequest) -> EntityQuery:
+def _query_body(body: Any, ld: LdRequest, *, typed: bool = True) -> EntityQuery:
     """A Query body as an evaluation with its names as stored (translated with the request's @context)."""
-    if not isinstance(body, dict) or body.get("type") != "Query":
-        raise BadRequestData('the body must be a Query: a JSON object with "type": "Query"')
-    if body.get("temporalQ") is not None:
-        raise OperationNotSupported("temporalQ belongs to the temporal API: use POST /temporal/entityOperations/query")
+    checks.query_body(body)
     items = body.get("entities") or []
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise BadRequestData("entities must be an array of EntitySelector objects {type, id, idPattern}")
-    selectors = tuple(_selector(item, ld) for item in items)
+    selectors = tuple(_selector(item, ld, typed=typed) for item in items)
     attrs = body.get("attrs") or []
     if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
         raise BadRequestData("attrs must be an array of attribute names")
@@ -390,11 +412,13 @@ def _query_body(body: Any, ld: LdRequest) -> EntityQuery:
     return EntityQuery(selectors, tuple(ld.names(attrs)), ld.q(text["q"]), text["scopeQ"], parsed)
 
 
-def _selector(item: dict[str, Any], ld: LdRequest) -> Selector:
-    kind, entity_id, pattern = item.get("type"), item.get("id"), item.get("idPattern")
-    if any(v is not None and not isinstance(v, str) for v in (kind, entity_id, pattern)):
-        raise BadRequestData("an EntitySelector's type, id and idPattern are strings")
-    return Selector(types=ld.type_expression(kind), ids=(entity_id,) if entity_id else (), id_pattern=pattern)
+def _selector(item: dict[str, Any], ld: LdRequest, *, typed: bool) -> Selector:
+    """An EntitySelector: ``id`` one URI or several, and when given it takes precedence over ``idPattern``;
+    ``typed``: its type is mandatory (5.2.33; the temporal query does not ask it yet)."""
+    ids, pattern = checks.selector_ids(item, typed=typed), item.get("idPattern")
+    if pattern is not None and not isinstance(pattern, str):
+        raise BadRequestData("an EntitySelector's idPattern is a string")
+    return Selector(types=ld.type_expression(item.get("type")), ids=ids, id_pattern=None if ids else pattern)
 
 
 @router.post(
@@ -419,7 +443,7 @@ async def post_query(
 ) -> Response:
     """The Query body (``entities``, ``attrs``, ``q``, ``scopeQ``, ``lang``) evaluated like GET /entities.
 
-    ``geoQ`` answers 422 OperationNotSupported until geo-queries land; ``temporalQ`` belongs to the temporal API.
+    ``temporalQ`` belongs to the temporal API (400 here); the body's members are checked by api.ngsild_checks.
     """
     body = await json_body(request)
     query = _query_body(body, ld)
