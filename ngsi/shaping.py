@@ -16,10 +16,9 @@ import orjson
 
 from hub.errors import BadRequestData
 from ngsi.context import CORE_CONTEXT
-from ngsi.representation import ENTITY_MEMBERS, Format, render, render_entity
+from ngsi.representation import ENTITY_MEMBERS, NONE_DATASET, Format, render, render_entity
 from ngsi.store import StoredEntity
 
-NONE_DATASET = "@none"
 # A member name in pick/omit: anything but separators, braces, blanks and the q language's operators
 _MEMBER = re.compile(r"[^\s,;{}()\[\]<>=!&|'\"]+")
 _LANG = re.compile(r"^(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)(;q=(0(\.[0-9]{0,3})?|1(\.0{0,3})?))?$")
@@ -130,13 +129,32 @@ def _in_language(attr: Any, tags: Sequence[str]) -> Any:
     if not isinstance(attr, dict) or not isinstance(attr.get("languageMap"), dict):
         return attr
     languages: dict[str, Any] = attr["languageMap"]
-    chosen = next((t for t in tags if t in languages), None)
+    chosen = next((key for tag in tags if (key := _best_key(tag, languages)) is not None), None)
     if chosen is None:
         chosen = NONE_DATASET if NONE_DATASET in languages else next(iter(languages), None)
     if chosen is None:
         return attr
     rest = {k: v for k, v in attr.items() if k not in ("type", "languageMap")}
     return {"type": "Property", "value": languages[chosen], "lang": chosen, **rest}
+
+
+def _best_key(tag: str, languages: dict[str, Any]) -> str | None:
+    """The languageMap key a language range asks for (4.15 via RFC 4647/5646), case-insensitively: the tag itself,
+    else a longer tag it is a prefix of (``en`` → ``en-US``), else the tag truncated (``nl-BE`` → ``nl``)."""
+    if tag == "*":
+        return None
+    keys = {key.lower(): key for key in languages}
+    wanted = tag.lower()
+    if wanted in keys:
+        return keys[wanted]
+    longer = next((key for lower, key in keys.items() if lower.startswith(wanted + "-")), None)
+    if longer is not None:
+        return longer
+    while "-" in wanted:
+        wanted = wanted.rsplit("-", 1)[0]
+        if wanted in keys:
+            return keys[wanted]
+    return None
 
 
 def shape_entity(stored: StoredEntity, shape: Shape) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+"""Representations over HTTP: keyValues per attribute type, GeoJSON of multi-instance GeoProperties, lang."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.api.conftest import BUILDING, SHOP
+
+pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
+ENTITIES = "/ngsi-ld/v1/entities"
+STOCKHOLM = {"NGSILD-Tenant": "stockholm"}
+
+
+async def test_key_values_of_several_instances_and_of_a_language_map(api: httpx.AsyncClient, seeded: None) -> None:
+    """4.5.4: {"dataset": {datasetId | "@none": value}}, {"languageMap": {…}}; with lang the chosen string."""
+    building = (await api.get(f"{ENTITIES}/{BUILDING}", params={"options": "keyValues"}, headers=STOCKHOLM)).json()
+    assert building["temperature"] == {"dataset": {"urn:ngsi-ld:Dataset:a": 5, "@none": 6}}
+    shop = (await api.get(f"{ENTITIES}/{SHOP}", params={"format": "keyValues"})).json()
+    assert shop["name"] == {"languageMap": {"nb": "Butikk", "en": "Shop"}}
+    english = (await api.get(f"{ENTITIES}/{SHOP}", params={"format": "keyValues", "lang": "EN-gb"})).json()
+    assert english["name"] == "Shop"
+    listed = (await api.get(ENTITIES, params={"type": "Shop", "format": "keyValues", "lang": "nb-NO"})).json()
+    assert [e["name"] for e in listed] == ["Butikk", "Kiosk"]
+
+
+async def test_geojson_takes_the_default_instance(api: httpx.AsyncClient) -> None:
+    """4.5.16.1 / 4.5.17: the instance without datasetId is the geometry; keyValues properties keep the dataset map
+    (ETSI 4516_01, 4517_01)."""
+    gps, home = {"type": "Point", "coordinates": [9.0, 9.0]}, {"type": "Point", "coordinates": [3.0, 4.0]}
+    entity = {
+        "id": "urn:ngsi-ld:Vehicle:1",
+        "type": "Vehicle",
+        "location": [
+            {"type": "GeoProperty", "value": gps, "datasetId": "urn:ngsi-ld:Dataset:gps"},
+            {"type": "GeoProperty", "value": home},
+        ],
+        "speed": {"type": "Property", "value": 5},
+    }
+    assert (await api.post(ENTITIES, json=entity)).status_code == 201
+    geo = {"Accept": "application/geo+json"}
+    feature = (await api.get(f"{ENTITIES}/urn:ngsi-ld:Vehicle:1", params={"options": "keyValues"}, headers=geo)).json()
+    assert (feature["type"], feature["geometry"]) == ("Feature", home)
+    assert feature["properties"]["speed"] == 5
+    assert feature["properties"]["location"] == {"dataset": {"urn:ngsi-ld:Dataset:gps": gps, "@none": home}}
+    collection = (await api.get(ENTITIES, params={"type": "Vehicle"}, headers=geo)).json()
+    assert [f["geometry"] for f in collection["features"]] == [home]
