@@ -24,7 +24,7 @@ from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, InvalidRequest, NonexistentTenant, OperationNotSupported, ResourceNotFound
-from ngsi import linked, projection, store
+from ngsi import linked, projection, store, versions
 from ngsi.context import context_link
 from ngsi.geo import GeoQuery, parse_geo_q, parse_geo_query
 from ngsi.geojson import GEO_JSON, render_collection, render_feature
@@ -330,7 +330,13 @@ def _page_links(request: Request, page: Page, returned: int, total: int | None) 
     return links
 
 
-@router.get("/entities/{entity_id:path}", summary="Retrieve one entity", responses=ENTITY_RESPONSES)
+RETRIEVE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ENTITY_RESPONSES,
+    203: {"content": {JSON: {}, LD_JSON: {}}, "description": "The entity amended for the version in Prefer"},
+}
+
+
+@router.get("/entities/{entity_id:path}", summary="Retrieve one entity", responses=RETRIEVE_RESPONSES)
 def retrieve_entity(
     request: Request,
     entity_id: str,
@@ -348,14 +354,17 @@ def retrieve_entity(
     join: Annotated[str | None, Query(description="Linked entities: flat (an array) or inline")] = None,
     joinLevel: Annotated[int, Query(ge=1, le=linked.MAX_JOIN_LEVEL, description="Relationship hops joined")] = 1,
     accept: Accept = None,
+    prefer: Annotated[str | None, Header(description="ngsi-ld=<major.minor>: amend for that version")] = None,
     ngsild_tenant: Tenant = None,
 ) -> Response:
-    """One entity by id; 404 ResourceNotFound when it does not exist (in this tenant)."""
+    """One entity by id; 404 ResourceNotFound when it does not exist (in this tenant). With ``Prefer:
+    ngsi-ld=1.5`` attribute types of later versions are reformatted (4.3.6.8): 203 when that changed anything."""
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
     shape = _shape(format, options, attrs=_attrs(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
     media = negotiate(accept)
     checks.geometry_property("geometryProperty" in request.query_params, media)
+    version = versions.preferred_version(prefer)
     for name, text in (("pick", pick), ("omit", omit)):
         checks.projection_hops(text, name, join=join is not None, join_level=joinLevel)
     tenant = _tenant(state, ngsild_tenant)
@@ -364,6 +373,10 @@ def retrieve_entity(
     if stored is None or (type and not _has_type(stored.data, ld.translation.to_stored(type))):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
     stored, context = _out(ld, stored), ld.body_context()
+    amended = False
+    if version is not None:
+        entity, amended = versions.amend(orjson.loads(stored.data), version)
+        stored = replace(stored, data=orjson.dumps(entity).decode()) if amended else stored
     joining = _join(join, joinLevel)
     if joining is not None and media != GEO_JSON:
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
@@ -380,7 +393,10 @@ def retrieve_entity(
         body = render_feature(stored.data, shape.fmt, geometry_property=geometry_property, context=context)
     else:
         body = render_one(stored, shape, with_context=media == LD_JSON, context=context)
-    return Response(body, media_type=media, headers=_headers(media, tenant, ld.link()))
+    headers = _headers(media, tenant, ld.link())
+    if version is not None:
+        headers["Preference-Applied"] = f"ngsi-ld={version}"
+    return Response(body, status_code=203 if amended else 200, media_type=media, headers=headers)
 
 
 def _left_of(entity_id: str, entity: dict[str, Any], shape: Shape) -> dict[str, Any]:

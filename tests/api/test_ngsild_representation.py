@@ -45,3 +45,24 @@ async def test_geojson_takes_the_default_instance(api: httpx.AsyncClient) -> Non
     assert feature["properties"]["location"] == {"dataset": {"urn:ngsi-ld:Dataset:gps": gps, "@none": home}}
     collection = (await api.get(ENTITIES, params={"type": "Vehicle"}, headers=geo)).json()
     assert [f["geometry"] for f in collection["features"]] == [home]
+
+
+async def test_prefer_an_earlier_version(api: httpx.AsyncClient) -> None:
+    """4.3.6.8 over HTTP: Prefer: ngsi-ld=1.5 reformats a VocabProperty as a Property, answered 203 with
+    Preference-Applied; the native version is 200 and untouched (ETSI 436_08)."""
+    entity = {
+        "id": "urn:ngsi-ld:Building:v",
+        "type": "Building",
+        "category": {"type": "VocabProperty", "vocab": "shop"},
+    }
+    assert (await api.post(ENTITIES, json=entity)).status_code == 201
+    old = await api.get(f"{ENTITIES}/urn:ngsi-ld:Building:v", headers={"Prefer": "ngsi-ld=1.5"})
+    assert old.status_code == 203
+    assert old.headers["preference-applied"] == "ngsi-ld=1.5"
+    assert old.json()["category"] == {"type": "Property", "value": "shop"}
+    native = await api.get(f"{ENTITIES}/urn:ngsi-ld:Building:v", headers={"Prefer": "ngsi-ld=1.9"})
+    assert (native.status_code, native.headers["preference-applied"]) == (200, "ngsi-ld=1.9")
+    assert native.json()["category"] == entity["category"]
+    plain = await api.get(f"{ENTITIES}/urn:ngsi-ld:Building:v")
+    assert plain.status_code == 200
+    assert "preference-applied" not in plain.headers
