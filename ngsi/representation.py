@@ -13,7 +13,8 @@ VALUE_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList",
 # 4.5.4: in keyValues these stay wrapped in a one-member object ({"languageMap": {…}}), so that a client can tell
 # a language map, a JSON value or a vocabulary term from a Property whose value is an object or a string.
 WRAPPED_MEMBERS = frozenset({"languageMap", "vocab", "json"})
-ENTITY_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "@context"})
+ENTITY_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "expiresAt", "@context"})
+EXPIRES_AT = "expiresAt"  # 6.3.11: a system temporal attribute, shown (entity and attribute level) with sysAttrs only
 NONE_DATASET = "@none"
 
 

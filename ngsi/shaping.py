@@ -16,7 +16,7 @@ import orjson
 
 from hub.errors import BadRequestData
 from ngsi.context import CORE_CONTEXT
-from ngsi.representation import ENTITY_MEMBERS, NONE_DATASET, Format, render, render_entity
+from ngsi.representation import ENTITY_MEMBERS, EXPIRES_AT, NONE_DATASET, Format, render, render_entity
 from ngsi.store import StoredEntity
 
 # A member name in pick/omit: anything but separators, braces, blanks and the q language's operators
@@ -110,7 +110,22 @@ def _timestamp(moment: datetime | None) -> str:
 def _with_sys_attrs(entity: dict[str, Any], stored: StoredEntity) -> dict[str, Any]:
     head: dict[str, Any] = {k: entity[k] for k in ("id", "type", "scope") if k in entity}
     stamps = {"createdAt": _timestamp(stored.created_at), "modifiedAt": _timestamp(stored.modified_at)}
-    return {**head, **stamps, **{k: v for k, v in entity.items() if k not in head}}
+    if EXPIRES_AT in entity:
+        stamps[EXPIRES_AT] = entity[EXPIRES_AT]
+    return {**head, **stamps, **{k: v for k, v in entity.items() if k not in head and k != EXPIRES_AT}}
+
+
+def expires(data: str) -> bool:
+    """True when stored JSON holds an ``expiresAt`` (entity or attribute): it must be shaped before it is shown."""
+    return f'"{EXPIRES_AT}"' in data
+
+
+def _without_expiry(attr: Any) -> Any:
+    if isinstance(attr, list):
+        return [_without_expiry(a) for a in attr]
+    if isinstance(attr, dict) and EXPIRES_AT in attr:
+        return {k: v for k, v in attr.items() if k != EXPIRES_AT}
+    return attr
 
 
 def _instances(attr: Any, dataset_ids: Sequence[str]) -> Any:
@@ -162,6 +177,8 @@ def shape_entity(stored: StoredEntity, shape: Shape) -> dict[str, Any]:
     entity: dict[str, Any] = orjson.loads(stored.data)
     if shape.sys_attrs:
         entity = _with_sys_attrs(entity, stored)
+    elif expires(stored.data):  # 6.3.11: expiresAt is a system temporal attribute, shown with sysAttrs only
+        entity = {k: _without_expiry(v) for k, v in entity.items() if k != EXPIRES_AT}
     if shape.dataset_ids:
         filtered = {k: v if k in ENTITY_MEMBERS else _instances(v, shape.dataset_ids) for k, v in entity.items()}
         entity = {k: v for k, v in filtered.items() if v is not None}
@@ -178,7 +195,7 @@ def shape_entity(stored: StoredEntity, shape: Shape) -> dict[str, Any]:
 
 def render_one(stored: StoredEntity, shape: Shape, *, with_context: bool, context: Any = CORE_CONTEXT) -> bytes:
     """One entity in its response form; the stored JSON passes through untouched when nothing reshapes it."""
-    if not shape.reshapes:
+    if not shape.reshapes and not expires(stored.data):
         return render(stored.data, shape.fmt, with_context=with_context, context=context)
     return render_entity(shape_entity(stored, shape), shape.fmt, with_context=with_context, context=context)
 
@@ -187,7 +204,7 @@ def render_page(
     rows: Sequence[StoredEntity], shape: Shape, *, with_context: bool, context: Any = CORE_CONTEXT
 ) -> bytes:
     """A page of entities as a JSON array."""
-    if shape.fmt is Format.NORMALIZED and not (with_context or shape.reshapes):
+    if shape.fmt is Format.NORMALIZED and not (with_context or shape.reshapes or any(expires(r.data) for r in rows)):
         # The stored JSON is the answer: joined as it is, without a call per entity (a tenth of a page's time).
         return ("[" + ",".join([row.data for row in rows]) + "]").encode()
     parts = (render_one(row, shape, with_context=with_context, context=context) for row in rows)

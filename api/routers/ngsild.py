@@ -31,7 +31,7 @@ from ngsi.geojson import GEO_JSON, render_collection, render_feature
 from ngsi.q import parse_q
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
 from ngsi.representation import ENTITY_MEMBERS, Format, render_entity
-from ngsi.shaping import Shape, parse_lang, parse_projection, render_one, render_page, shape_entity
+from ngsi.shaping import Shape, expires, parse_lang, parse_projection, render_one, render_page, shape_entity
 from ngsi.store import StoredEntity
 from schemas.ngsild import is_absolute_uri
 
@@ -244,7 +244,7 @@ def _joined(
 
 def _shaped(stored: StoredEntity, shape: Shape) -> str:
     """Stored JSON with pick/omit/lang… applied (GeoJSON renders from JSON text)."""
-    return orjson.dumps(shape_entity(stored, shape)).decode() if shape.reshapes else stored.data
+    return orjson.dumps(shape_entity(stored, shape)).decode() if shape.reshapes or expires(stored.data) else stored.data
 
 
 def _geo(geo: GeoQuery | None, ld: LdRequest) -> GeoQuery | None:
@@ -382,7 +382,7 @@ def retrieve_entity(
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
         array = _joined(state, [entity], shape, ld, tenant, joining, media == LD_JSON)
         body = array if joining[0] is linked.Join.FLAT else array[1:-1]  # inline: the one entity, not an array
-    elif shape.reshapes:
+    elif shape.reshapes or expires(stored.data):
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
         if media == GEO_JSON:
             text = orjson.dumps(entity).decode()

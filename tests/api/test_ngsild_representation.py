@@ -66,3 +66,29 @@ async def test_prefer_an_earlier_version(api: httpx.AsyncClient) -> None:
     plain = await api.get(f"{ENTITIES}/urn:ngsi-ld:Building:v")
     assert plain.status_code == 200
     assert "preference-applied" not in plain.headers
+
+
+async def test_expires_at_is_a_system_attribute(api: httpx.AsyncClient) -> None:
+    """6.3.11: expiresAt (entity and attribute level) is stored as sent and returned only with options=sysAttrs;
+    it is no attribute for discovery (ETSI 6311_01_01/02)."""
+    expiry = "2100-01-01T00:00:00Z"
+    speed = {"type": "Property", "value": 7, "observedAt": "2026-08-13T00:00:00Z", "expiresAt": expiry}
+    entity = {"id": "urn:ngsi-ld:Vehicle:t", "type": "Vehicle", "expiresAt": expiry, "speed": speed}
+    assert (await api.post(ENTITIES, json=entity)).status_code == 201
+    one = f"{ENTITIES}/urn:ngsi-ld:Vehicle:t"
+    for params, headers in [({}, {}), ({"format": "keyValues"}, {}), ({}, {"Accept": "application/geo+json"})]:
+        plain = await api.get(one, params=params, headers=headers)
+        assert plain.status_code == 200
+        assert "expiresAt" not in plain.text, params
+        assert "speed" in plain.text
+    listed = await api.get(ENTITIES, params={"type": "Vehicle"})
+    assert "expiresAt" not in listed.text
+    shown = (await api.get(one, params={"options": "sysAttrs"})).json()
+    assert list(shown)[:5] == ["id", "type", "createdAt", "modifiedAt", "expiresAt"]
+    assert (shown["expiresAt"], shown["speed"]["expiresAt"]) == (expiry, expiry)
+    assert (await api.get("/ngsi-ld/v1/attributes")).json()["attributeList"] == ["speed"]
+    later = "2200-01-01T00:00:00Z"
+    merge = await api.patch(one, json={"expiresAt": later})
+    assert merge.status_code == 204
+    assert (await api.get(one, params={"options": "sysAttrs"})).json()["expiresAt"] == later
+    assert (await api.get("/ngsi-ld/v1/attributes")).json()["attributeList"] == ["speed"]
