@@ -131,6 +131,12 @@ def _attrs(value: str | None) -> tuple[str, ...]:
     return names
 
 
+def _as_returned(ld: LdRequest, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Attribute names as the answer spells them: a full IRI the request's context compacts (the core @vocab's
+    ``…/default-context/isParked``) is kept as ``isParked``, the name the entity comes back with."""
+    return tuple(ld.translation.to_client(ld.translation.to_stored(name)) for name in names)
+
+
 def _shape(
     fmt: str | None,
     options: str | None,
@@ -275,7 +281,7 @@ async def query_entities(request: Request) -> Response:
     query = EntityQuery((selector,), names, ld.q(p["q"]), p["scopeQ"], _geo(geo, ld), local=p["local"])
     page = Page(limit=p["limit"], offset=p["offset"], count=p["count"])
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
-    shape = _shape(p["format"], p["options"], attrs=attrs, **shaping)
+    shape = _shape(p["format"], p["options"], attrs=_as_returned(ld, attrs), **shaping)
     join = _join(p["join"], p["joinLevel"])
     _check_query(request, p, geo)
     args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
@@ -361,7 +367,8 @@ def retrieve_entity(
     ngsi-ld=1.5`` attribute types of later versions are reformatted (4.3.6.8): 203 when that changed anything."""
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
-    shape = _shape(format, options, attrs=_attrs(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
+    kept = _as_returned(ld, _attrs(attrs))
+    shape = _shape(format, options, attrs=kept, pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
     media = negotiate(accept)
     checks.geometry_property("geometryProperty" in request.query_params, media)
     version = versions.preferred_version(prefer)
@@ -464,6 +471,6 @@ async def post_query(
     body = await json_body(request)
     query = _query_body(body, ld)
     page = Page(limit=limit, offset=offset, count=count)
-    shape = _shape(format, options, attrs=tuple(body.get("attrs") or ()), lang=body.get("lang"))
+    shape = _shape(format, options, attrs=_as_returned(ld, tuple(body.get("attrs") or ())), lang=body.get("lang"))
     _result, content, headers = _answer(state, query, page, shape, accept, ngsild_tenant, ld)
     return Response(content, headers=headers)
