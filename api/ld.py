@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, LdContextNotAvailable, NordhubError
-from ngsi.context import CORE_CONTEXT, JSONLD_CONTEXT_REL, context_link
+from ngsi.context import CORE_CONTEXT, DEFAULT_VOCAB, JSONLD_CONTEXT_REL, context_link
 from ngsi.contexts import ContextKind, ContextMissing, parse_document
 from ngsi.q import parse_q, unparse
 from ngsi.terms import Translation
@@ -58,7 +58,7 @@ class LdRequest:
 
     def type_expression(self, text: str | None) -> str | None:
         """A type expression (``A,B``, ``(A;B)``, ``A|B``) with each type name as stored; ``*`` stays."""
-        if not text or self.translation.identity:
+        if not text or (self.translation.identity and DEFAULT_VOCAB not in text):
             return text
         return _TYPE_NAME.sub(lambda m: m[0] if m[0] == "*" else self.translation.to_stored(m[0]), text)
 

@@ -82,7 +82,7 @@ COLUMNS = ("tenant", "entity_id", "attr", "path", "dataset_id", "kind", "num", "
 # (entity_id, attr, path, dataset_id, kind, num, text, bool, ts): a row without its tenant.
 IndexRow: TypeAlias = tuple[str, str, str, str, str, float | None, str | None, bool | None, float | None]
 
-_ENTITY_MEMBERS = frozenset({"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"})
+_ENTITY_MEMBERS = frozenset({"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt", "expiresAt"})
 _NOT_SUB_ATTRIBUTES = frozenset({"type", "datasetId", "instanceId", "lang", *VALUE_MEMBERS})
 _REF_TYPES = frozenset({"Relationship", "ListRelationship"})
 

@@ -23,7 +23,7 @@ from ngsi.tables import entities
 NAME_MAX = 256
 ENTITY = ""  # no attribute has an empty name
 TYPE_MAX = 64
-_NOT_ATTRIBUTES = frozenset({"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"})
+_NOT_ATTRIBUTES = frozenset({"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt", "expiresAt"})
 
 attr_stats = Table(
     "ngsi_attr_stats",

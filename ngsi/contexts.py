@@ -30,14 +30,13 @@ import orjson
 from hub.db import Database
 from hub.errors import BadRequestData, LdContextNotAvailable, ResourceNotFound
 from ngsi import context_store
-from ngsi.context import CORE_CONTEXT
+from ngsi.context import CORE_CONTEXT, DEFAULT_VOCAB
 from ngsi.ldcontext import ActiveContext, process
 from ngsi.terms import CORE_NAMES, Identity, Translation
 from schemas.store import Artefact, SchemaStore, load_manifest
 
 MANIFEST_PATH = Path(__file__).with_name("contexts.toml")
 CORE_PREFIX = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context"
-DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 IDENTITY = Identity()
 
 

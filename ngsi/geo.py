@@ -130,8 +130,9 @@ def _georel(text: str) -> tuple[Georel, float | None, float | None]:
         distance = float(number)
     except ValueError:
         raise BadRequestData(f"georel {text!r}: distance {number!r} is not a number") from None
-    if not math.isfinite(distance) or distance < 0:
-        raise BadRequestData(f"georel {text!r}: the distance must be a non-negative number of metres")
+    if not math.isfinite(distance) or distance <= 0:
+        # 4.10: the distance is a PositiveNumber, "excluding the number 0" (and so a minus sign)
+        raise BadRequestData(f"georel {text!r}: the distance must be a positive number of metres (not 0)")
     return (rel, distance, None) if name.strip() == "maxDistance" else (rel, None, distance)
 
 

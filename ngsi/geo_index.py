@@ -60,7 +60,7 @@ CHUNK = 500  # entity ids per DELETE … IN (…) on SQLite
 COPY_THRESHOLD = 200  # PostgreSQL: below this many rows, executemany is as fast as COPY
 ANALYZE_THRESHOLD = 20_000  # PostgreSQL: refresh the planner's statistics after writing this many rows
 COLUMNS = ("tenant", "entity_id", "attr", "min_lon", "min_lat", "max_lon", "max_lat", "geometry")
-_ENTITY_MEMBERS = frozenset({"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"})
+_ENTITY_MEMBERS = frozenset({"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt", "expiresAt"})
 
 geo_index = Table(
     "ngsi_geo_index",

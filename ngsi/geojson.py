@@ -1,7 +1,8 @@
 """The GeoJSON representation of entities (GS CIM 009 clause 4.5.16), for ``Accept: application/geo+json``.
 
 An entity is a Feature: its id, ``geometry`` the value of the chosen GeoProperty (``geometryProperty``, default
-``location``; null when the entity has none), and ``properties`` the entity's type and attributes in the requested
+``location``; of several instances the default one, without datasetId; null when there is none or it is no
+GeoProperty), and ``properties`` the entity's type and attributes in the requested
 format. A query answers a FeatureCollection. The @context sits as a top-level member of the Feature or the
 FeatureCollection (GeoJSON allows foreign members); the router sends it in the Link header too, for GeoJSON
 clients that read no JSON-LD.
@@ -20,8 +21,8 @@ GEO_JSON = "application/geo+json"
 
 def _geometry(entity: dict[str, Any], geometry_property: str) -> Any:
     member = entity.get(geometry_property)
-    if isinstance(member, list):  # several instances (datasetId): the first one that is a GeoProperty
-        member = next((m for m in member if isinstance(m, dict) and m.get("type") == "GeoProperty"), None)
+    if isinstance(member, list):  # several instances (datasetId): the default one, without datasetId (4.5.16.1)
+        member = next((m for m in member if isinstance(m, dict) and "datasetId" not in m), None)
     if isinstance(member, dict) and member.get("type") == "GeoProperty" and isinstance(member.get("value"), dict):
         return member["value"]
     return None

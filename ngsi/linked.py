@@ -169,7 +169,15 @@ def formatted(entity: Entity, fmt: Format) -> Entity:
         if name in ENTITY_MEMBERS:
             continue
         if isinstance(attr, list) and any(_carries(a) for a in attr):
-            out[name] = [_linked_value(a, r, fmt) for a, r in zip(attr, out[name], strict=True)]
+            rendered = out[name]
+            if isinstance(rendered, dict) and isinstance(rendered.get("dataset"), dict):  # keyValues: by datasetId
+                values = rendered["dataset"]
+                for instance in attr:
+                    key = instance.get("datasetId", "@none") if isinstance(instance, dict) else "@none"
+                    if key in values:
+                        values[key] = _linked_value(instance, values[key], fmt)
+            else:
+                out[name] = [_linked_value(a, r, fmt) for a, r in zip(attr, rendered, strict=True)]
         elif _carries(attr):
             out[name] = _linked_value(attr, out[name], fmt)
     return out

@@ -13,7 +13,7 @@ from schemas.findings import Severity
 from schemas.ngsild import ATTRIBUTE_VALUE_MEMBER, check_entity
 
 NULL = "urn:ngsi-ld:null"
-ENTITY_MEMBERS = frozenset({"id", "type", "scope", "@context"})
+ENTITY_MEMBERS = frozenset({"id", "type", "scope", "expiresAt", "@context"})
 SYSTEM_MEMBERS = frozenset({"createdAt", "modifiedAt", "deletedAt"})  # the broker's to set: ignored on input
 GEOMETRIES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"})
 
@@ -53,8 +53,9 @@ def normalize_entity(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body.get("id"), str) or not body.get("type"):
         raise BadRequestData("an entity needs an id (absolute URI) and a type")
     entity: dict[str, Any] = {"id": body["id"], "type": body["type"]}
-    if "scope" in body:
-        entity["scope"] = body["scope"]
+    for member in ("scope", "expiresAt"):  # expiresAt: a system temporal member the client sets (6.3.11)
+        if member in body:
+            entity[member] = body[member]
     for name, value in body.items():
         if name not in ENTITY_MEMBERS and name not in SYSTEM_MEMBERS:
             entity[name] = normalize_attribute(value)
@@ -80,6 +81,12 @@ def merge(stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     merged = dict(stored)
     for name, value in patch.items():
         if name in ("id", "type", "@context") or name in SYSTEM_MEMBERS:
+            continue
+        if name == "expiresAt":  # an entity member, not an attribute (6.3.11); null removes it
+            if value == NULL:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
             continue
         raw = value.get("value", value.get("object")) if isinstance(value, dict) else value
         if raw == NULL:

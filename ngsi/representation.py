@@ -10,7 +10,12 @@ import orjson
 from ngsi.context import CORE_CONTEXT
 
 VALUE_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
-ENTITY_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "@context"})
+# 4.5.4: in keyValues these stay wrapped in a one-member object ({"languageMap": {…}}), so that a client can tell
+# a language map, a JSON value or a vocabulary term from a Property whose value is an object or a string.
+WRAPPED_MEMBERS = frozenset({"languageMap", "vocab", "json"})
+ENTITY_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "expiresAt", "@context"})
+EXPIRES_AT = "expiresAt"  # 6.3.11: a system temporal attribute, shown (entity and attribute level) with sysAttrs only
+NONE_DATASET = "@none"
 
 
 class Format(StrEnum):
@@ -20,13 +25,17 @@ class Format(StrEnum):
 
 
 def _key_value(attr: Any) -> Any:
-    if isinstance(attr, list):  # multi-attribute (several datasetIds): keep the values
-        return [_key_value(a) for a in attr]
+    """4.5.4: the value (object, valueList, objectList) of an attribute; a languageMap, json or vocab wrapped in a
+    one-member object; several instances as ``{"dataset": {<datasetId> | "@none": value}}``."""
+    if isinstance(attr, list):
+        if not all(isinstance(a, dict) for a in attr):
+            return attr
+        return {"dataset": {str(a.get("datasetId", NONE_DATASET)): _key_value(a) for a in attr}}
     if not isinstance(attr, dict):
         return attr
     for member in VALUE_MEMBERS:
         if member in attr:
-            return attr[member]
+            return {member: attr[member]} if member in WRAPPED_MEMBERS else attr[member]
     return attr
 
 

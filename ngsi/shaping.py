@@ -16,10 +16,9 @@ import orjson
 
 from hub.errors import BadRequestData
 from ngsi.context import CORE_CONTEXT
-from ngsi.representation import ENTITY_MEMBERS, Format, render, render_entity
+from ngsi.representation import ENTITY_MEMBERS, EXPIRES_AT, NONE_DATASET, Format, render, render_entity
 from ngsi.store import StoredEntity
 
-NONE_DATASET = "@none"
 # A member name in pick/omit: anything but separators, braces, blanks and the q language's operators
 _MEMBER = re.compile(r"[^\s,;{}()\[\]<>=!&|'\"]+")
 _LANG = re.compile(r"^(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)(;q=(0(\.[0-9]{0,3})?|1(\.0{0,3})?))?$")
@@ -76,8 +75,9 @@ class Shape:
 
 def parse_members(text: str | None, param: str) -> Projection | None:
     """A ``pick`` or ``omit`` value (clause 4.21), ``param`` naming which: ``name`` or ``name{projection}``,
-    comma-separated; None when empty. The braces hold the projection of the entities the Relationship ``name``
-    links to. In an omit, ``name{…}`` leaves ``name`` in: only the linked entities' members named inside go."""
+    separated by ``,`` or ``|`` (both spell the or operator); None when empty. The braces hold the projection of
+    the entities the Relationship ``name`` links to. In an omit, ``name{…}`` leaves ``name`` in: only the linked
+    entities' members named inside go."""
     if text is None or not text.strip():
         return None
     members, end = _projection(text, 0, param)
@@ -113,7 +113,7 @@ def _projection(text: str, pos: int, param: str) -> tuple[Members, int]:
                 raise BadRequestData(f"{param}: '{{' at or before position {pos} of {text!r} is not closed")
             pos = _blanks(text, pos + 1)
         members.append((match.group(), inner))
-        if not text.startswith(",", pos):
+        if pos >= len(text) or text[pos] not in ",|":  # 4.21: a comma or a pipe is the or operator
             return members, pos
         pos += 1
 
@@ -148,7 +148,22 @@ def _timestamp(moment: datetime | None) -> str:
 def _with_sys_attrs(entity: dict[str, Any], stored: StoredEntity) -> dict[str, Any]:
     head: dict[str, Any] = {k: entity[k] for k in ("id", "type", "scope") if k in entity}
     stamps = {"createdAt": _timestamp(stored.created_at), "modifiedAt": _timestamp(stored.modified_at)}
-    return {**head, **stamps, **{k: v for k, v in entity.items() if k not in head}}
+    if EXPIRES_AT in entity:
+        stamps[EXPIRES_AT] = entity[EXPIRES_AT]
+    return {**head, **stamps, **{k: v for k, v in entity.items() if k not in head and k != EXPIRES_AT}}
+
+
+def expires(data: str) -> bool:
+    """True when stored JSON holds an ``expiresAt`` (entity or attribute): it must be shaped before it is shown."""
+    return f'"{EXPIRES_AT}"' in data
+
+
+def _without_expiry(attr: Any) -> Any:
+    if isinstance(attr, list):
+        return [_without_expiry(a) for a in attr]
+    if isinstance(attr, dict) and EXPIRES_AT in attr:
+        return {k: v for k, v in attr.items() if k != EXPIRES_AT}
+    return attr
 
 
 def _instances(attr: Any, dataset_ids: Sequence[str]) -> Any:
@@ -167,7 +182,7 @@ def _in_language(attr: Any, tags: Sequence[str]) -> Any:
     if not isinstance(attr, dict) or not isinstance(attr.get("languageMap"), dict):
         return attr
     languages: dict[str, Any] = attr["languageMap"]
-    chosen = next((t for t in tags if t in languages), None)
+    chosen = next((key for tag in tags if (key := _best_key(tag, languages)) is not None), None)
     if chosen is None:
         chosen = NONE_DATASET if NONE_DATASET in languages else next(iter(languages), None)
     if chosen is None:
@@ -176,11 +191,32 @@ def _in_language(attr: Any, tags: Sequence[str]) -> Any:
     return {"type": "Property", "value": languages[chosen], "lang": chosen, **rest}
 
 
+def _best_key(tag: str, languages: dict[str, Any]) -> str | None:
+    """The languageMap key a language range asks for (4.15 via RFC 4647/5646), case-insensitively: the tag itself,
+    else a longer tag it is a prefix of (``en`` → ``en-US``), else the tag truncated (``nl-BE`` → ``nl``)."""
+    if tag == "*":
+        return None
+    keys = {key.lower(): key for key in languages}
+    wanted = tag.lower()
+    if wanted in keys:
+        return keys[wanted]
+    longer = next((key for lower, key in keys.items() if lower.startswith(wanted + "-")), None)
+    if longer is not None:
+        return longer
+    while "-" in wanted:
+        wanted = wanted.rsplit("-", 1)[0]
+        if wanted in keys:
+            return keys[wanted]
+    return None
+
+
 def shape_entity(stored: StoredEntity, shape: Shape) -> dict[str, Any]:
     """One stored entity with only what ``shape`` keeps."""
     entity: dict[str, Any] = orjson.loads(stored.data)
     if shape.sys_attrs:
         entity = _with_sys_attrs(entity, stored)
+    elif expires(stored.data):  # 6.3.11: expiresAt is a system temporal attribute, shown with sysAttrs only
+        entity = {k: _without_expiry(v) for k, v in entity.items() if k != EXPIRES_AT}
     if shape.dataset_ids:
         filtered = {k: v if k in ENTITY_MEMBERS else _instances(v, shape.dataset_ids) for k, v in entity.items()}
         entity = {k: v for k, v in filtered.items() if v is not None}
@@ -195,7 +231,7 @@ def shape_entity(stored: StoredEntity, shape: Shape) -> dict[str, Any]:
 
 def render_one(stored: StoredEntity, shape: Shape, *, with_context: bool, context: Any = CORE_CONTEXT) -> bytes:
     """One entity in its response form; the stored JSON passes through untouched when nothing reshapes it."""
-    if not shape.reshapes:
+    if not shape.reshapes and not expires(stored.data):
         return render(stored.data, shape.fmt, with_context=with_context, context=context)
     return render_entity(shape_entity(stored, shape), shape.fmt, with_context=with_context, context=context)
 
@@ -204,7 +240,7 @@ def render_page(
     rows: Sequence[StoredEntity], shape: Shape, *, with_context: bool, context: Any = CORE_CONTEXT
 ) -> bytes:
     """A page of entities as a JSON array."""
-    if shape.fmt is Format.NORMALIZED and not (with_context or shape.reshapes):
+    if shape.fmt is Format.NORMALIZED and not (with_context or shape.reshapes or any(expires(r.data) for r in rows)):
         # The stored JSON is the answer: joined as it is, without a call per entity (a tenth of a page's time).
         return ("[" + ",".join([row.data for row in rows]) + "]").encode()
     parts = (render_one(row, shape, with_context=with_context, context=context) for row in rows)

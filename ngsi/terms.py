@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ngsi.context import DEFAULT_VOCAB
 from ngsi.ldcontext import ActiveContext
 from ngsi.q import And, AttrPath, Compare, Exists, Match, Node, Or
 
@@ -119,6 +120,12 @@ class Identity(Translation):
         super().__init__(ActiveContext(), ActiveContext(), CORE_NAMES)
 
     def to_stored(self, name: str) -> str:
+        """The name itself; written out in the core context's @vocab (``https://uri.etsi.org/ngsi-ld/default-
+        context/isParked``) it is the short name the core context compacts it to (ETSI 019_02_04)."""
+        if name.startswith(DEFAULT_VOCAB):
+            suffix = name[len(DEFAULT_VOCAB) :]
+            if suffix and not any(c in suffix for c in ":/#"):
+                return suffix
         return name
 
     def to_client(self, name: str) -> str:

@@ -37,8 +37,8 @@ ATTRIBUTE_VALUE_MEMBER = {
     "ListProperty": "valueList",
     "ListRelationship": "objectList",
 }
-CORE_MEMBERS = {"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"}
-TEMPORAL_MEMBERS = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
+CORE_MEMBERS = {"id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt", "expiresAt"}
+TEMPORAL_MEMBERS = ("observedAt", "createdAt", "modifiedAt", "deletedAt", "expiresAt")
 # Members of an attribute that are not sub-attributes.
 ATTRIBUTE_META = frozenset(
     {

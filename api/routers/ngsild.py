@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from api import ngsild_checks as checks
 from api.ld import LdContext, LdRequest, request_context
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
 from api.ngsild_linked import body_projection, join_request, joined
@@ -23,7 +24,7 @@ from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, InvalidRequest, NonexistentTenant, OperationNotSupported, ResourceNotFound
-from ngsi import linked, projection, store
+from ngsi import linked, projection, store, versions
 from ngsi.context import context_link
 from ngsi.geo import GeoQuery, parse_geo_q, parse_geo_query
 from ngsi.geojson import GEO_JSON, render_collection, render_feature
@@ -31,7 +32,7 @@ from ngsi.ordering import Ordering, parse_ordering
 from ngsi.q import parse_q
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
 from ngsi.representation import ENTITY_MEMBERS, Format, render_entity
-from ngsi.shaping import Shape, parse_lang, parse_members, render_one, render_page, shape_entity
+from ngsi.shaping import Shape, expires, parse_lang, parse_members, render_one, render_page, shape_entity
 from ngsi.store import StoredEntity
 from schemas.ngsild import is_absolute_uri
 
@@ -43,9 +44,10 @@ ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 _SELECTOR = {
     "type": "object",
+    "required": ["type"],
     "properties": {
         "type": {"type": "string"},
-        "id": {"type": "string", "format": "uri"},
+        "id": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "array", "items": {"type": "string"}}]},
         "idPattern": {"type": "string"},
     },
 }
@@ -70,7 +72,7 @@ _QUERY_SCHEMA = {
             "description": "OrderingParams: orderBy (array of keys as in GET orderBy), collation (und), "
             "coordinates [lon,lat] and geometry (Point) for dist-asc/dist-desc",
         },
-        "temporalQ": {"type": "object", "description": "Temporal API only: 422 OperationNotSupported here"},
+        "temporalQ": {"type": "object", "description": "Temporal API only: 400 BadRequestData here"},
     },
 }
 QUERY_BODY = {
@@ -129,12 +131,21 @@ def _split(value: str | None) -> tuple[str, ...]:
 
 
 def _attrs(value: str | None) -> tuple[str, ...]:
-    """The attribute names of ``attrs``; an entity member (id, type…) is no attribute name (ETSI 019_03_03)."""
+    """The attribute names of ``attrs``; an entity member (id, type…) is no attribute name (ETSI 019_03_03), and
+    ``attrs=`` given empty names none (a list of attribute names has at least one)."""
     names = _split(value)
+    if value is not None and not names:
+        raise BadRequestData("attrs is empty: name at least one attribute, or leave attrs out")
     members = [name for name in names if name in ENTITY_MEMBERS]
     if members:
         raise BadRequestData(f"attrs names attributes; {members[0]!r} is an entity member (use pick)")
     return names
+
+
+def _as_returned(ld: LdRequest, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Attribute names as the answer spells them: a full IRI the request's context compacts (the core @vocab's
+    ``…/default-context/isParked``) is kept as ``isParked``, the name the entity comes back with."""
+    return tuple(ld.translation.to_client(ld.translation.to_stored(name)) for name in names)
 
 
 def _shape(
@@ -214,7 +225,7 @@ def _answer(
 
 def _shaped(stored: StoredEntity, shape: Shape) -> str:
     """Stored JSON with pick/omit/lang… applied (GeoJSON renders from JSON text)."""
-    return orjson.dumps(shape_entity(stored, shape)).decode() if shape.reshapes else stored.data
+    return orjson.dumps(shape_entity(stored, shape)).decode() if shape.reshapes or expires(stored.data) else stored.data
 
 
 def _ordering(ordering: Ordering | None, ld: LdRequest) -> Ordering | None:
@@ -247,9 +258,6 @@ async def query_entities(request: Request) -> Response:
     ld = await request_context(request, state)
     p = read(request, ENTITY_QUERY)
     geo = parse_geo_query(p["georel"], p["geometry"], p["coordinates"], p["geoproperty"])
-    unsupported = [name for name in NOT_YET if name in request.query_params]
-    if unsupported:
-        raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     selector = Selector(types=ld.type_expression(p["type"]), ids=_split(p["id"]), id_pattern=p["idPattern"])
     attrs = _attrs(p["attrs"])
     names = tuple(ld.names(list(attrs)))
@@ -259,8 +267,9 @@ async def query_entities(request: Request) -> Response:
     )
     page = Page(limit=p["limit"], offset=p["offset"], count=p["count"])
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
-    shape = _shape(p["format"], p["options"], attrs=attrs, **shaping)
+    shape = _shape(p["format"], p["options"], attrs=_as_returned(ld, attrs), **shaping)
     join = join_request(p["join"], p["joinLevel"], shape)
+    _check_query(request, p, geo)
     args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
@@ -283,6 +292,24 @@ async def query_entities(request: Request) -> Response:
     return Response(body, headers=headers)
 
 
+def _check_query(request: Request, p: dict[str, Any], geo: GeoQuery | None) -> None:
+    """The rules of 5.7.2.4 over several parameters (api.ngsild_checks), before anything is evaluated."""
+    given = request.query_params
+    checks.context_source_filter(given.get("csf"))
+    unsupported = [name for name in NOT_YET if name in given]
+    if unsupported:
+        raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
+    checks.wildcard_type(p["type"], local_false="local" in given and not p["local"])
+    checks.geometry_property("geometryProperty" in given, negotiate(p["accept"]))
+    q = parse_q(p["q"]) if p["q"] else None  # a malformed or oversized q is refused here, before any SQL
+    attrs = _split(p["attrs"])
+    checks.narrow_enough(types=p["type"], attrs=attrs, q=q, scope_q=p["scopeQ"], geo=geo is not None, local=p["local"])
+    join, level = p["join"] is not None, p["joinLevel"]
+    checks.linked_hops(q, join=join, join_level=level)
+    for name in ("pick", "omit"):
+        checks.projection_hops(p[name], name, join=join, join_level=level)
+
+
 def _page_links(request: Request, page: Page, returned: int, total: int | None) -> list[str]:
     if page.limit == 0:
         return []
@@ -296,8 +323,15 @@ def _page_links(request: Request, page: Page, returned: int, total: int | None) 
     return links
 
 
-@router.get("/entities/{entity_id:path}", summary="Retrieve one entity", responses=ENTITY_RESPONSES)
+RETRIEVE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ENTITY_RESPONSES,
+    203: {"content": {JSON: {}, LD_JSON: {}}, "description": "The entity amended for the version in Prefer"},
+}
+
+
+@router.get("/entities/{entity_id:path}", summary="Retrieve one entity", responses=RETRIEVE_RESPONSES)
 def retrieve_entity(
+    request: Request,
     entity_id: str,
     state: Annotated[HubState, Depends(hub_state)],
     ld: LdContext,
@@ -313,26 +347,37 @@ def retrieve_entity(
     join: Annotated[str | None, Query(description="Linked entities: flat (an array) or inline")] = None,
     joinLevel: Annotated[int, Query(ge=1, le=linked.MAX_JOIN_LEVEL, description="Relationship hops joined")] = 1,
     accept: Accept = None,
+    prefer: Annotated[str | None, Header(description="ngsi-ld=<major.minor>: amend for that version")] = None,
     ngsild_tenant: Tenant = None,
 ) -> Response:
-    """One entity by id; 404 ResourceNotFound when it does not exist (in this tenant)."""
+    """One entity by id; 404 ResourceNotFound when it does not exist (in this tenant). With ``Prefer:
+    ngsi-ld=1.5`` attribute types of later versions are reformatted (4.3.6.8): 203 when that changed anything."""
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
-    shape = _shape(format, options, attrs=_attrs(attrs), pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
+    kept = _as_returned(ld, _attrs(attrs))
+    shape = _shape(format, options, attrs=kept, pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
     media = negotiate(accept)
+    checks.geometry_property("geometryProperty" in request.query_params, media)
+    version = versions.preferred_version(prefer)
+    for name, text in (("pick", pick), ("omit", omit)):
+        checks.projection_hops(text, name, join=join is not None, join_level=joinLevel)
     tenant = _tenant(state, ngsild_tenant)
     with state.db.connect() as conn:
         stored = store.get_stored(conn, tenant=tenant, entity_id=entity_id)
     if stored is None or (type and not _has_type(stored.data, ld.translation.to_stored(type))):
         raise ResourceNotFound(f"entity {entity_id!r} not found")
     stored, context = _out(ld, stored), ld.body_context()
+    amended = False
+    if version is not None:
+        entity, amended = versions.amend(orjson.loads(stored.data), version)
+        stored = stored._replace(data=orjson.dumps(entity).decode()) if amended else stored
     joining = join_request(join, joinLevel, shape)
     if joining is not None and media != GEO_JSON:
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
         answer = joined(state, [entity], shape, ld, tenant, joining, media == LD_JSON)
         # inline: the one entity; flat: an array when linked entities follow it, else the entity (ETSI 018_14_02)
         body = orjson.dumps(answer if len(answer) > 1 else answer[0])
-    elif shape.reshapes:
+    elif shape.reshapes or expires(stored.data):
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
         if media == GEO_JSON:
             text = orjson.dumps(entity).decode()
@@ -343,7 +388,10 @@ def retrieve_entity(
         body = render_feature(stored.data, shape.fmt, geometry_property=geometry_property, context=context)
     else:
         body = render_one(stored, shape, with_context=media == LD_JSON, context=context)
-    return Response(body, media_type=media, headers=_headers(media, tenant, ld.link()))
+    headers = _headers(media, tenant, ld.link())
+    if version is not None:
+        headers["Preference-Applied"] = f"ngsi-ld={version}"
+    return Response(body, status_code=203 if amended else 200, media_type=media, headers=headers)
 
 
 def _left_of(entity_id: str, entity: dict[str, Any], shape: Shape) -> dict[str, Any]:
@@ -356,16 +404,13 @@ def _left_of(entity_id: str, entity: dict[str, Any], shape: Shape) -> dict[str, 
     return entity
 
 
-def _query_body(body: Any, ld: LdRequest) -> EntityQuery:
+def _query_body(body: Any, ld: LdRequest, *, typed: bool = True) -> EntityQuery:
     """A Query body as an evaluation with its names as stored (translated with the request's @context)."""
-    if not isinstance(body, dict) or body.get("type") != "Query":
-        raise BadRequestData('the body must be a Query: a JSON object with "type": "Query"')
-    if body.get("temporalQ") is not None:
-        raise OperationNotSupported("temporalQ belongs to the temporal API: use POST /temporal/entityOperations/query")
+    checks.query_body(body)
     items = body.get("entities") or []
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise BadRequestData("entities must be an array of EntitySelector objects {type, id, idPattern}")
-    selectors = tuple(_selector(item, ld) for item in items)
+    selectors = tuple(_selector(item, ld, typed=typed) for item in items)
     attrs = body.get("attrs") or []
     if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
         raise BadRequestData("attrs must be an array of attribute names")
@@ -395,11 +440,13 @@ def _body_ordering(member: Any) -> Ordering | None:
     return parse_ordering(order_by, member.get("collation"), coordinates, member.get("geometry"), names=names)
 
 
-def _selector(item: dict[str, Any], ld: LdRequest) -> Selector:
-    kind, entity_id, pattern = item.get("type"), item.get("id"), item.get("idPattern")
-    if any(v is not None and not isinstance(v, str) for v in (kind, entity_id, pattern)):
-        raise BadRequestData("an EntitySelector's type, id and idPattern are strings")
-    return Selector(types=ld.type_expression(kind), ids=(entity_id,) if entity_id else (), id_pattern=pattern)
+def _selector(item: dict[str, Any], ld: LdRequest, *, typed: bool) -> Selector:
+    """An EntitySelector: ``id`` one URI or several, and when given it takes precedence over ``idPattern``;
+    ``typed``: its type is mandatory (5.2.33; the temporal query does not ask it yet)."""
+    ids, pattern = checks.selector_ids(item, typed=typed), item.get("idPattern")
+    if pattern is not None and not isinstance(pattern, str):
+        raise BadRequestData("an EntitySelector's idPattern is a string")
+    return Selector(types=ld.type_expression(item.get("type")), ids=ids, id_pattern=None if ids else pattern)
 
 
 @router.post(
@@ -423,12 +470,14 @@ async def post_query(
     ngsild_tenant: Tenant = None,
 ) -> Response:
     """The Query body (``entities``, ``attrs``, ``pick``, ``omit``, ``q``, ``scopeQ``, ``geoQ``, ``lang``, ``join``,
-    ``joinLevel``, ``ordering``) evaluated like GET /entities; ``temporalQ`` belongs to the temporal API."""
+    ``joinLevel``, ``ordering``) evaluated like GET /entities; ``temporalQ`` belongs to the temporal API (400
+    here); the body's members are checked by api.ngsild_checks."""
     body = await json_body(request)
     query = _query_body(body, ld)
     page = Page(limit=limit, offset=offset, count=count)
     projection = {name: body_projection(body, name) for name in ("pick", "omit")}
-    shape = _shape(format, options, attrs=tuple(body.get("attrs") or ()), lang=body.get("lang"), **projection)
+    attrs = _as_returned(ld, tuple(body.get("attrs") or ()))
+    shape = _shape(format, options, attrs=attrs, lang=body.get("lang"), **projection)
     join = join_request(body.get("join"), body.get("joinLevel"), shape)
     args = (state, query, page, shape, accept, ngsild_tenant, ld)
     _result, content, headers = await run_in_threadpool(_answer, *args, join=join)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.ld import LdContext, LdRequest
@@ -16,13 +16,16 @@ from api.ngsild_http import JSON, LD_JSON, negotiate
 from api.routers.ngsild import Accept, Tenant, _headers, _tenant
 from api.state import HubState, hub_state
 from hub import __version__
-from hub.errors import ResourceNotFound
+from hub.errors import InvalidRequest, ResourceNotFound
 from ngsi import discovery, projection
 from ngsi.context import CORE_CONTEXT
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD discovery"])
 State = Annotated[HubState, Depends(hub_state)]
 Details = Annotated[bool, Query(description="true: one detailed object per item instead of a list of names")]
+Local = Annotated[bool, Query(description="Only this hub's own data (always so: no context sources yet)")]
+LISTS = ("details", "local")  # the query parameters GET /types and GET /attributes define (6.3.20)
+ONE = ("local",)  # those of GET /types/{type} and GET /attributes/{attr}
 RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, LD_JSON: {}}}}
 
 
@@ -34,6 +37,18 @@ def _respond(body: Any, accept: str | None, tenant: str | None, ld: LdRequest | 
     return Response(
         orjson.dumps(body), media_type=media, headers=_headers(media, tenant, None if ld is None else ld.link())
     )
+
+
+def _tenant_of(state: HubState, request: Request, allowed: tuple[str, ...], header: str | None) -> str:
+    """The tenant whose datastore answers: the ``NGSILD-Tenant`` given, else the default tenant (5.5.10, 5.7.11:
+    discovery folds the local datastore of the request's tenant; ETSI 022, 577_01_03) — not the federated view
+    that entity queries without the header give. A query parameter the operation does not define is a 400
+    InvalidRequest (6.3.20; ETSI 577_01_02, 5710_01_03)."""
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        defined = ", ".join(allowed) or "none"
+        raise InvalidRequest(f"query parameter {unknown[0]!r} is not defined here (defined: {defined})")
+    return _tenant(state, header) or ""
 
 
 def _iri(ld: LdRequest, stored: str) -> str:
@@ -60,11 +75,17 @@ def _attribute(
 
 @router.get("/types", summary="Available entity types", responses=RESPONSES)
 def list_types(
-    state: State, ld: LdContext, details: Details = False, accept: Accept = None, ngsild_tenant: Tenant = None
+    state: State,
+    ld: LdContext,
+    request: Request,
+    details: Details = False,
+    local: Local = False,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
     """EntityTypeList ``{id, type, typeList}``; with ``details=true`` an array of EntityType with attributeNames.
     Names are in the terms of the request's @context (Link header), as everywhere in the NGSI-LD API."""
-    tenant, name = _tenant(state, ngsild_tenant), ld.translation.to_client
+    tenant, name = _tenant_of(state, request, LISTS, ngsild_tenant), ld.translation.to_client
     projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         counts = discovery.type_counts(conn, tenant=tenant)
@@ -85,11 +106,17 @@ def list_types(
 
 @router.get("/types/{type_name:path}", summary="Details of one entity type", responses=RESPONSES)
 def get_type(
-    state: State, ld: LdContext, type_name: str, accept: Accept = None, ngsild_tenant: Tenant = None
+    state: State,
+    ld: LdContext,
+    request: Request,
+    type_name: str,
+    local: Local = False,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
     """EntityTypeInfo: entityCount and attributeDetails; 404 ResourceNotFound when no entity has this type.
     The type is a term of the request's @context or a full IRI."""
-    tenant, stored = _tenant(state, ngsild_tenant), ld.translation.to_stored(type_name)
+    tenant, stored = _tenant_of(state, request, ONE, ngsild_tenant), ld.translation.to_stored(type_name)
     projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         count = discovery.type_counts(conn, tenant=tenant).get(stored, 0)
@@ -108,10 +135,16 @@ def get_type(
 
 @router.get("/attributes", summary="Available attributes", responses=RESPONSES)
 def list_attributes(
-    state: State, ld: LdContext, details: Details = False, accept: Accept = None, ngsild_tenant: Tenant = None
+    state: State,
+    ld: LdContext,
+    request: Request,
+    details: Details = False,
+    local: Local = False,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
     """AttributeList ``{id, type, attributeList}``; with ``details=true`` an array of Attribute."""
-    tenant = _tenant(state, ngsild_tenant)
+    tenant = _tenant_of(state, request, LISTS, ngsild_tenant)
     projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         stats = discovery.attribute_stats(conn, tenant=tenant)
@@ -125,11 +158,17 @@ def list_attributes(
 
 @router.get("/attributes/{attr:path}", summary="Details of one attribute", responses=RESPONSES)
 def get_attribute(
-    state: State, ld: LdContext, attr: str, accept: Accept = None, ngsild_tenant: Tenant = None
+    state: State,
+    ld: LdContext,
+    request: Request,
+    attr: str,
+    local: Local = False,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
     """Attribute: attributeCount, attributeTypes, typeNames; 404 ResourceNotFound when no entity has it.
     The attribute is a term of the request's @context or a full IRI."""
-    tenant, stored = _tenant(state, ngsild_tenant), ld.translation.to_stored(attr)
+    tenant, stored = _tenant_of(state, request, ONE, ngsild_tenant), ld.translation.to_stored(attr)
     projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         stats = discovery.attribute_stats(conn, tenant=tenant, attr=stored).get(stored)

@@ -110,7 +110,7 @@ async def post_temporal_query(
     if not isinstance(body, dict):
         raise BadRequestData('the body must be a Query: a JSON object with "type": "Query"')
     temporal_q = _temporal_q(body)
-    selection = _query_body({k: v for k, v in body.items() if k != "temporalQ"}, ld)
+    selection = _query_body({k: v for k, v in body.items() if k != "temporalQ"}, ld, typed=False)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
     params = {

@@ -108,7 +108,11 @@ async def test_deleted_and_moved_entities_follow_the_index(api: httpx.AsyncClien
     ("params", "problem", "needle"),
     [
         ({"georel": "near;maxDistance==500"}, "BadRequestData", "geometry, coordinates missing"),
-        ({"georel": "near;maxDistance==-1", "geometry": "Point", "coordinates": "[10,59]"}, "BadRequestData", "non-"),
+        (
+            {"georel": "near;maxDistance==-1", "geometry": "Point", "coordinates": "[10,59]"},
+            "BadRequestData",
+            "positive",
+        ),
         ({"georel": "near", "geometry": "Point", "coordinates": "[10,59]"}, "BadRequestData", "maxDistance"),
         (
             {"georel": "near;maxDistance==5", "geometry": "LineString", "coordinates": "[[10,59],[11,59]]"},

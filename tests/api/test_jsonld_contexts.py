@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -294,3 +295,22 @@ async def test_order_by_names_are_expanded_with_the_request_context(
     body = {"type": "Query", "entities": [{"type": "Dock"}], "ordering": {"orderBy": ["bikes.observedAt", "bikes"]}}
     posted = await api.post("/ngsi-ld/v1/entityOperations/query", json=body, headers=_link(ALIASES_URL))
     assert [e["bikes"]["value"] for e in posted.json()] == [2, 5, 9]
+
+
+async def test_core_vocab_iris_are_the_short_names_without_a_context(api: httpx.AsyncClient) -> None:
+    """Without a Link (the core context), a name written out in the core @vocab, https://uri.etsi.org/ngsi-ld/
+    default-context/<name>, is <name>: in attrs, in a POST query body, in type and in discovery (ETSI 019_02_04)."""
+    vocab = "https://uri.etsi.org/ngsi-ld/default-context/"
+    car = {"id": "urn:ngsi-ld:Car:1", "type": "Car", "isParked": {"type": "Relationship", "object": "urn:ngsi-ld:P:1"}}
+    assert (
+        await api.post("/ngsi-ld/v1/entities", json={**car, "colour": {"type": "Property", "value": "red"}})
+    ).status_code == 201
+    body = {"type": "Query", "attrs": [vocab + "isParked"]}
+    posted = await api.post("/ngsi-ld/v1/entityOperations/query", json=body)
+    assert posted.json() == [car]
+    listed = await api.get("/ngsi-ld/v1/entities", params={"type": vocab + "Car", "attrs": vocab + "isParked"})
+    assert listed.json() == [car]
+    assert (await api.get(f"/ngsi-ld/v1/attributes/{quote(vocab + 'colour', safe='')}")).json()["attributeCount"] == 1
+    assert (await api.get(f"/ngsi-ld/v1/types/{quote(vocab + 'Car', safe='')}")).json()["entityCount"] == 1
+    other = await api.get("/ngsi-ld/v1/entities", params={"type": "https://example.org/Car"})
+    assert other.json() == []  # another IRI stays what it is

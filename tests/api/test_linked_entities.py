@@ -292,7 +292,7 @@ async def test_post_query_pick_and_omit(api: httpx.AsyncClient, described: None)
         ({"join": "inline", "joinLevel": True}, "joinLevel"),
         ({"join": "inline", "joinLevel": 9}, "joinLevel"),
         ({"join": "sideways"}, "join 'sideways'"),
-        ({"join": 1}, "join must be a string"),
+        ({"join": 1}, "join 1: use flat or inline"),
         ({"pick": 3}, "pick must be"),
         ({"omit": []}, "omit must be"),
         ({"pick": "id", "omit": "name"}, "pick and omit"),

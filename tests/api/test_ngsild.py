@@ -102,7 +102,9 @@ async def test_retrieve_one_and_key_values(api: httpx.AsyncClient, harvested: No
         ({"type": TYPE}, {"Accept": "text/html"}, 406, "NotAcceptable", "text/html"),
         ({"type": TYPE, "georel": "near;maxDistance==500"}, {}, 400, "BadRequestData", "geometry, coordinates missing"),
         ({"type": TYPE, "q": "availableBikeNumber>5;)"}, {}, 400, "BadRequestData", "position"),
-        ({"idPattern": "(a+)+$"}, {}, 400, "BadRequestData", "backtrack"),
+        ({"type": TYPE, "idPattern": "(a+)+$"}, {}, 400, "BadRequestData", "backtrack"),
+        ({"idPattern": ".*"}, {}, 400, "BadRequestData", "too wide"),
+        ({"id": "urn:a,urn:b"}, {}, 400, "BadRequestData", "too wide"),
     ],
 )
 async def test_bad_queries_get_etsi_problems(
@@ -147,7 +149,7 @@ async def test_q_filters_on_indexed_values(api: httpx.AsyncClient, harvested: No
 
 
 async def test_id_pattern(api: httpx.AsyncClient, harvested: None) -> None:
-    response = await api.get("/ngsi-ld/v1/entities", params={"idPattern": ".*:bergen:.*", "limit": 1000})
+    response = await api.get("/ngsi-ld/v1/entities", params={"type": "*", "idPattern": ".*:bergen:.*", "limit": 1000})
     assert len(response.json()) == 60
 
 

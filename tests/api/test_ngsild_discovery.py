@@ -23,18 +23,25 @@ ETSI = "https://uri.etsi.org/ngsi-ld/errors/"
 LD_JSON = "application/ld+json"
 
 
-async def test_type_list_across_tenants_and_per_tenant(api: httpx.AsyncClient, seeded: None) -> None:
+OSLO, STOCKHOLM = {"NGSILD-Tenant": "oslo"}, {"NGSILD-Tenant": "stockholm"}
+
+
+async def test_type_list_of_the_requests_tenant(api: httpx.AsyncClient, seeded: None) -> None:
+    """Discovery folds the datastore of the request's tenant (5.5.10, 5.7.11; ETSI 022_01, 577_01_03): without
+    NGSILD-Tenant the default tenant's, not the federated view that entity queries give."""
     response = await api.get(f"{BASE}/types")
     assert response.status_code == 200
     body = response.json()
     assert body["type"] == "EntityTypeList"
     assert body["id"].startswith("urn:ngsi-ld:EntityTypeList:")
-    assert body["typeList"] == ["Building", "Shop"]
-    oslo = (await api.get(f"{BASE}/types", headers={"NGSILD-Tenant": "oslo"})).json()
+    assert body["typeList"] == ["Shop"]  # the kiosk, the only entity of the default tenant
+    assert "ngsild-tenant" not in response.headers
+    oslo = (await api.get(f"{BASE}/types", headers=OSLO)).json()
     assert oslo["typeList"] == ["Building", "Shop"]
-    stockholm = await api.get(f"{BASE}/types", headers={"NGSILD-Tenant": "stockholm"})
+    stockholm = await api.get(f"{BASE}/types", headers=STOCKHOLM)
     assert stockholm.json()["typeList"] == ["Building"]
     assert stockholm.headers["ngsild-tenant"] == "stockholm"
+    assert (await api.get(f"{BASE}/types/Building")).status_code == 404  # only other tenants have Buildings
     unknown = await api.get(f"{BASE}/types", headers={"NGSILD-Tenant": "atlantis"})
     assert unknown.status_code == 404
     assert unknown.json()["type"] == ETSI + "NonexistentTenant"
@@ -42,41 +49,39 @@ async def test_type_list_across_tenants_and_per_tenant(api: httpx.AsyncClient, s
 
 async def test_type_details(api: httpx.AsyncClient, seeded: None) -> None:
     body = (await api.get(f"{BASE}/types", params={"details": "true"})).json()
-    assert body == [
+    assert body == [{"id": "Shop", "type": "EntityType", "typeName": "Shop", "attributeNames": ["name"]}]
+    stockholm = (await api.get(f"{BASE}/types", params={"details": "true"}, headers=STOCKHOLM)).json()
+    assert stockholm == [
         {
             "id": "Building",
             "type": "EntityType",
             "typeName": "Building",
-            "attributeNames": ["area", "location", "name", "owner", "temperature"],
-        },
-        {
-            "id": "Shop",
-            "type": "EntityType",
-            "typeName": "Shop",
-            "attributeNames": ["area", "location", "name", "owner"],
+            "attributeNames": ["area", "temperature"],
         },
     ]
 
 
 async def test_type_info(api: httpx.AsyncClient, seeded: None) -> None:
-    response = await api.get(f"{BASE}/types/Shop", headers={"Accept": "application/ld+json"})
+    response = await api.get(f"{BASE}/types/Shop", headers={"Accept": "application/ld+json", **OSLO})
     assert response.headers["content-type"] == "application/ld+json"
     body = response.json()
     assert body["@context"] == CORE_CONTEXT
     assert body["type"] == "EntityTypeInfo"
     assert body["typeName"] == "Shop"
-    assert body["entityCount"] == 2
+    assert body["entityCount"] == 1
     details = {a["attributeName"]: a for a in body["attributeDetails"]}
     assert set(details) == {"area", "location", "name", "owner"}
     assert details["name"] == {
         "id": "name",
         "type": "Attribute",
         "attributeName": "name",
-        "attributeTypes": ["LanguageProperty", "Property"],
+        "attributeTypes": ["LanguageProperty"],
     }
     assert details["owner"]["attributeTypes"] == ["Relationship"]
     assert details["location"]["attributeTypes"] == ["GeoProperty"]
-    assert (await api.get(f"{BASE}/types/Building")).json()["entityCount"] == 2
+    assert (await api.get(f"{BASE}/types/Building", headers=STOCKHOLM)).json()["entityCount"] == 1
+    kiosk = (await api.get(f"{BASE}/types/Shop")).json()
+    assert (kiosk["entityCount"], kiosk["attributeDetails"][0]["attributeTypes"]) == (1, ["Property"])
     missing = await api.get(f"{BASE}/types/Vehicle")
     assert missing.status_code == 404
     assert missing.json()["type"] == ETSI + "ResourceNotFound"
@@ -86,28 +91,53 @@ async def test_attributes(api: httpx.AsyncClient, seeded: None) -> None:
     listed = (await api.get(f"{BASE}/attributes")).json()
     assert listed["type"] == "AttributeList"
     assert listed["id"].startswith("urn:ngsi-ld:AttributeList:")
-    assert listed["attributeList"] == ["area", "location", "name", "owner", "temperature"]
-    details = (await api.get(f"{BASE}/attributes", params={"details": "true"})).json()
+    assert listed["attributeList"] == ["name"]
+    oslo = (await api.get(f"{BASE}/attributes", headers=OSLO)).json()
+    assert oslo["attributeList"] == ["area", "location", "name", "owner"]
+    details = (await api.get(f"{BASE}/attributes", params={"details": "true"}, headers=OSLO)).json()
     area = next(a for a in details if a["attributeName"] == "area")
     # the details=true list: names and types of entities only, as ETSI 026_01 expects; counts come with 027
     assert area == {"id": "area", "type": "Attribute", "attributeName": "area", "typeNames": ["Building", "Shop"]}
-    name = (await api.get(f"{BASE}/attributes/name")).json()
-    assert name["attributeCount"] == 2
+    name = (await api.get(f"{BASE}/attributes/name", headers=OSLO)).json()
+    assert name["attributeCount"] == 1
     assert name["typeNames"] == ["Building", "Shop"]
-    assert name["attributeTypes"] == ["LanguageProperty", "Property"]
-    one_tenant = (await api.get(f"{BASE}/attributes/name", headers={"NGSILD-Tenant": "oslo"})).json()
-    assert one_tenant["attributeCount"] == 1
-    assert one_tenant["attributeTypes"] == ["LanguageProperty"]
+    assert name["attributeTypes"] == ["LanguageProperty"]
+    default = (await api.get(f"{BASE}/attributes/name")).json()
+    assert (default["attributeCount"], default["typeNames"], default["attributeTypes"]) == (1, ["Shop"], ["Property"])
     missing = await api.get(f"{BASE}/attributes/colour")
     assert missing.status_code == 404
     assert missing.json()["type"] == ETSI + "ResourceNotFound"
 
 
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/types/Shop", {"details": "true"}),  # ETSI 577_01_02
+        ("/attributes", {"limit": "5"}),  # ETSI 5710_01_03
+        ("/attributes/name", {"details": "true"}),
+        ("/types", {"count": "true"}),
+        ("/types", {"detail": "true"}),
+    ],
+)
+async def test_undefined_query_parameters_are_invalid_requests(
+    api: httpx.AsyncClient, seeded: None, path: str, params: dict[str, str]
+) -> None:
+    """6.3.20: /types and /attributes define details and local, /types/{type} and /attributes/{attr} only local."""
+    response = await api.get(BASE + path, params=params)
+    assert response.status_code == 400
+    assert response.json()["type"] == ETSI + "InvalidRequest"
+    assert repr(next(iter(params))) in response.json()["detail"]
+    local = await api.get(BASE + path.split("?")[0], params={"local": "true"})
+    assert local.status_code == 200
+
+
 async def test_discovery_follows_deletes(api: httpx.AsyncClient, seeded: None) -> None:
-    deleted = await api.delete(f"{BASE}/entities/urn:ngsi-ld:Building:2", headers={"NGSILD-Tenant": "stockholm"})
+    assert (await api.get(f"{BASE}/types/Building", headers=STOCKHOLM)).json()["entityCount"] == 1
+    deleted = await api.delete(f"{BASE}/entities/urn:ngsi-ld:Building:2", headers=STOCKHOLM)
     assert deleted.status_code == 204
-    assert "temperature" not in (await api.get(f"{BASE}/attributes")).json()["attributeList"]
-    assert (await api.get(f"{BASE}/types/Building")).json()["entityCount"] == 1
+    assert (await api.get(f"{BASE}/attributes", headers=STOCKHOLM)).json()["attributeList"] == []
+    assert (await api.get(f"{BASE}/types/Building", headers=STOCKHOLM)).status_code == 404
+    assert (await api.get(f"{BASE}/types/Building", headers=OSLO)).json()["entityCount"] == 1
 
 
 async def test_harvested_types_attributes_and_scopes(harvester: Harvester, api: httpx.AsyncClient) -> None:
@@ -117,8 +147,9 @@ async def test_harvested_types_attributes_and_scopes(harvester: Harvester, api: 
     assert info["entityCount"] == 60
     names = {a["attributeName"] for a in info["attributeDetails"]}
     assert {"availableBikeNumber", "location", "status"} <= names
-    count = (await api.get(f"{BASE}/attributes/availableBikeNumber")).json()["attributeCount"]
-    assert count == 180
+    bergen = {"NGSILD-Tenant": "bergen"}
+    count = (await api.get(f"{BASE}/attributes/availableBikeNumber", headers=bergen)).json()["attributeCount"]
+    assert count == 60
     norway = await api.get(f"{BASE}/entities", params={"scopeQ": "/Nordic/NO/#", "limit": 0, "count": "true"})
     assert norway.headers["ngsild-results-count"] == "180"
     oslo = (await api.get(f"{BASE}/entities", params={"scopeQ": "/Nordic/+/oslo", "limit": 1})).json()

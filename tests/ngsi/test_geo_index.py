@@ -105,7 +105,11 @@ def brute_force(everything: dict[str, dict[str, Any]], geo: GeoQuery, tenant: st
 
 
 coordinate = st.one_of(st.floats(0, 1), st.integers(0, 10).map(lambda i: i / 10))
-boxes = st.tuples(coordinate, coordinate, coordinate, coordinate).filter(lambda b: b[0] != b[2] and b[1] != b[3])
+# A box with an area once placed at 10°E 59°N (59 + 1e-313 == 59): a query polygon enclosing no area is a 400 at
+# parse time (ngsi.geo._check_valid), which GeoQuery built directly here does not go through.
+boxes = st.tuples(coordinate, coordinate, coordinate, coordinate).filter(
+    lambda b: 10 + b[0] != 10 + b[2] and 59 + b[1] != 59 + b[3]
+)
 topological = st.sampled_from([r for r in Georel if r is not Georel.NEAR])
 
 

@@ -111,7 +111,7 @@ def test_inline_list_relationship_and_object_array_formats() -> None:
     assert got["near"][0]["entity"] == [STORE[C]]
     kv = linked.formatted(got, Format.KEY_VALUES)
     assert kv["route"] == [{"id": C, "type": "T", "n": 3}, {"id": B, "type": "T", "to": C, "back": A}]
-    assert kv["near"] == [[{"id": C, "type": "T", "n": 3}], 1]
+    assert kv["near"] == {"dataset": {"@none": [{"id": C, "type": "T", "n": 3}], "urn:d": 1}}
     concise = linked.formatted(got, Format.CONCISE)
     assert concise["route"]["objectList"] == [C, "urn:missing", B]
     assert concise["route"]["entityList"][0] == {"id": C, "type": "T", "n": 3}

@@ -143,3 +143,56 @@ def test_an_omit_with_braces_keeps_the_relationship() -> None:
     assert parse_projection("type,locatedAt{name}", "omit") == ("type",)
     assert omitted.apply({"id": "x", "type": "T", "locatedAt": {}}) == {"id": "x", "locatedAt": {}}
     assert omitted.linked[0][1].apply({"id": "y", "name": 1, "size": 2}) == {"id": "y", "size": 2}
+
+
+@pytest.mark.parametrize(
+    ("languages", "tags", "value", "lang"),
+    [
+        ({"fr": "Grand Place", "nl": "Grote Markt"}, ("nl", "fr"), "Grote Markt", "nl"),  # weights sorted already
+        ({"fr": "Grand Place", "nl": "Grote Markt"}, ("FR",), "Grand Place", "fr"),  # case-insensitive
+        ({"fr": "Grand Place", "nl": "Grote Markt"}, ("nl-BE",), "Grote Markt", "nl"),  # truncated
+        ({"de": "Marktplatz", "en-US": "Main Square"}, ("en",), "Main Square", "en-US"),  # a prefix of a longer tag
+        ({"de": "Marktplatz", "en-US": "Main Square"}, ("pt", "EN"), "Main Square", "en-US"),
+        ({"fr": "Grand Place", "nl": "Grote Markt"}, ("pt",), "Grand Place", "fr"),  # none: any one, named in lang
+    ],
+)
+def test_lang_matches_ranges_as_rfc_4647(
+    languages: dict[str, str], tags: tuple[str, ...], value: str, lang: str
+) -> None:
+    """4.15: language tags compare case-insensitively, a range finds longer tags and truncates onto shorter ones,
+    and without any match some language is returned with its tag (ETSI 415_01)."""
+    entity = {**ENTITY, "name": {"type": "LanguageProperty", "languageMap": languages}}
+    stored = StoredEntity(orjson.dumps(entity).decode(), STORED.created_at, STORED.modified_at)
+    assert shape_entity(stored, Shape(lang=tags))["name"] == {"type": "Property", "value": value, "lang": lang}
+
+
+def test_key_values_per_attribute_type() -> None:
+    """4.5.4: bare value, object, valueList, objectList; languageMap, json and vocab wrapped in a one-member object;
+    several instances as a dataset map keyed by datasetId, @none for the default instance (ETSI 454_01)."""
+    entity = {
+        "id": "urn:ngsi-ld:Vehicle:1",
+        "type": "Vehicle",
+        "speed": [{"type": "Property", "value": 55}, {"type": "Property", "value": 11, "datasetId": "urn:gps"}],
+        "brandName": {"type": "LanguageProperty", "languageMap": {"en": "hi"}},
+        "street": {"type": "JsonProperty", "json": {"a": 1}},
+        "category": {"type": "VocabProperty", "vocab": "non-commercial"},
+        "depths": {"type": "ListProperty", "valueList": [1.2, 3.4]},
+        "isParked": {"type": "Relationship", "object": "urn:ngsi-ld:OffStreetParking:1"},
+        "route": {"type": "ListRelationship", "objectList": ["urn:ngsi-ld:Road:1", "urn:ngsi-ld:Road:2"]},
+        "size": {"type": "Property", "value": {"width": 2}},
+    }
+    stored = StoredEntity(orjson.dumps(entity).decode(), STORED.created_at, STORED.modified_at)
+    assert orjson.loads(render_one(stored, Shape(Format.KEY_VALUES), with_context=False)) == {
+        "id": "urn:ngsi-ld:Vehicle:1",
+        "type": "Vehicle",
+        "speed": {"dataset": {"@none": 55, "urn:gps": 11}},
+        "brandName": {"languageMap": {"en": "hi"}},
+        "street": {"json": {"a": 1}},
+        "category": {"vocab": "non-commercial"},
+        "depths": [1.2, 3.4],
+        "isParked": "urn:ngsi-ld:OffStreetParking:1",
+        "route": ["urn:ngsi-ld:Road:1", "urn:ngsi-ld:Road:2"],
+        "size": {"width": 2},
+    }
+    in_english = orjson.loads(render_one(stored, Shape(Format.KEY_VALUES, lang=("en",)), with_context=False))
+    assert in_english["brandName"] == "hi"  # with lang a LanguageProperty is a Property: its value is the string

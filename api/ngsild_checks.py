@@ -1,0 +1,122 @@
+"""Rules of the NGSI-LD consumption operations that span several parameters (GS CIM 009 clauses 5.7.1.4, 5.7.2.4).
+
+Each parameter is parsed on its own elsewhere (``api.ngsild_params``, ``ngsi.q``, ``ngsi.geo``, ``ngsi.shaping``);
+what only the combination can tell — a query too wide to answer, a Linked Entity selection without ``join``, a
+GeoJSON parameter on a JSON answer — is decided here, before any SQL runs. Every refusal is 400 BadRequestData.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from hub.errors import BadRequestData
+from ngsi.geojson import GEO_JSON
+from ngsi.q import And, AttrPath, Node, Or, parse_q
+
+# System attributes (6.3.11): a query naming only these selects nothing narrower than "every entity".
+SYSTEM_NAMES = frozenset({"createdAt", "modifiedAt", "deletedAt", "expiresAt", "observedAt"})
+
+
+def _paths(node: Node) -> Iterator[AttrPath]:
+    if isinstance(node, And | Or):
+        for term in node.terms:
+            yield from _paths(term)
+    else:
+        yield node.path
+
+
+def _hops(path: AttrPath) -> int:
+    """Relationship hops of a q path: ``a{b{c}}`` is two."""
+    return 0 if path.linked is None else 1 + _hops(path.linked)
+
+
+def narrow_enough(
+    *, types: str | None, attrs: Sequence[str], q: Node | None, scope_q: str | None, geo: bool, local: bool
+) -> None:
+    """5.7.2.4: a query needs an entity type, an attribute (attrs or q naming a non-system one), a scopeQ, a
+    geo-query or ``local=true``; ids or an idPattern alone are too wide (ETSI 019_03_05, 5722_01_01/02)."""
+    named = [p.name for p in _paths(q)] if q is not None else []
+    attributes = [a for a in [*attrs, *named] if a not in SYSTEM_NAMES]
+    if not (types or attributes or scope_q or geo or local):
+        raise BadRequestData(
+            "the query is too wide: it needs at least one of type, attrs or q naming a non-system attribute, "
+            "scopeQ, a geo-query or local=true (id and idPattern only narrow these)"
+        )
+
+
+def linked_hops(q: Node | None, *, join: bool, join_level: int) -> None:
+    """5.7.2.4: a q term on Linked Entities (``a{b}``) needs ``join``, and no more hops than ``joinLevel``."""
+    hops = max((_hops(p) for p in _paths(q)), default=0) if q is not None else 0
+    _hops_allowed("q", hops, join=join, join_level=join_level)
+
+
+def projection_hops(text: str | None, param: str, *, join: bool, join_level: int) -> None:
+    """4.21 / 5.7.2.4: each ``{…}`` of a pick/omit selects in a Linked Entity one hop further; it needs ``join``
+    and no more hops than ``joinLevel`` (ETSI 019_33, 5711_01_03). The syntax itself is checked by the parser."""
+    depth = deepest = 0
+    for char in text or "":
+        depth += (char == "{") - (char == "}")
+        deepest = max(deepest, depth)
+    _hops_allowed(param, deepest, join=join, join_level=join_level)
+
+
+def _hops_allowed(param: str, hops: int, *, join: bool, join_level: int) -> None:
+    if hops and not join:
+        raise BadRequestData(f"{param} selects in Linked Entities ({{…}}): that needs join=inline or join=flat")
+    if hops > join_level:
+        raise BadRequestData(f"{param} goes {hops} Linked Entity hops deep, more than joinLevel={join_level}")
+
+
+def geometry_property(given: bool, media: str) -> None:
+    """5.7.1.4 / 5.7.2.4: ``geometryProperty`` belongs to GeoJSON answers (ETSI 019_27_01, 5711_01_02)."""
+    if given and media != GEO_JSON:
+        raise BadRequestData(f"geometryProperty is only for Accept: {GEO_JSON} (this answer is {media})")
+
+
+def wildcard_type(types: str | None, *, local_false: bool) -> None:
+    """6.4.3.2: ``type=*`` sets local to true implicitly; ``local=false`` with it is contradictory (ETSI 019_26_02)."""
+    if types is not None and types.strip() == "*" and local_false:
+        raise BadRequestData("type=* implies local=true: it cannot be combined with local=false")
+
+
+def context_source_filter(csf: str | None) -> None:
+    """``csf`` must at least parse (5.7.2.4: a syntactically invalid one is BadRequestData, ETSI 5722_01_05);
+    the hub holds no registrations to filter yet, so a valid one is still refused by the route."""
+    if csf is not None:
+        try:
+            parse_q(csf)
+        except BadRequestData as exc:
+            raise BadRequestData(f"csf: {exc.detail}") from None
+
+
+def query_body(body: Any) -> None:
+    """The members of a Query body (5.2.23) that the evaluation does not read itself: arrays given empty, pick with
+    omit, joinLevel, and temporalQ, which belongs to the temporal operation (ETSI 019_32)."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body must be a Query: a JSON object with "type": "Query"')
+    if "temporalQ" in body:
+        raise BadRequestData("temporalQ is only for POST /temporal/entityOperations/query (5.2.23)")
+    for name in ("entities", "attrs", "pick", "omit"):
+        if name in body and (not isinstance(body[name], list | str) or len(body[name]) == 0):
+            raise BadRequestData(f"{name} must be a non-empty array (5.2.23: an empty array is not allowed)")
+    if "pick" in body and "omit" in body:
+        raise BadRequestData("pick and omit cannot be used together")
+    level = body.get("joinLevel")
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int) or level < 1):
+        raise BadRequestData(f"joinLevel must be a positive integer, got {level!r}")
+    if body.get("join") not in (None, "flat", "inline"):
+        raise BadRequestData(f"join {body['join']!r}: use flat or inline")
+
+
+def selector_ids(item: dict[str, Any], *, typed: bool = True) -> tuple[str, ...]:
+    """An EntitySelector's ``id`` (5.2.33: a URI or an array of URIs) as a tuple; ``typed``: its ``type`` is
+    mandatory (ETSI 5233_01_03)."""
+    kind = item.get("type")
+    if (typed or kind is not None) and (not isinstance(kind, str) or not kind):
+        raise BadRequestData("an EntitySelector needs a type (5.2.33); id and idPattern only narrow it")
+    value = item.get("id")
+    ids = [value] if isinstance(value, str) else value if isinstance(value, list) else [] if value is None else None
+    if ids is None or not all(isinstance(i, str) for i in ids):
+        raise BadRequestData("an EntitySelector's id is a URI or an array of URIs")
+    return tuple(ids)

@@ -1,0 +1,91 @@
+"""Rules of Query Entities and Retrieve Entity over several parameters (api/ngsild_checks.py, 5.7.1.4 / 5.7.2.4)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.api.conftest import KIOSK, SHOP
+
+pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
+ENTITIES = "/ngsi-ld/v1/entities"
+ETSI = "https://uri.etsi.org/ngsi-ld/errors/"
+GEO = {"georel": "near;maxDistance==500", "geometry": "Point", "coordinates": "[10.75,59.91]"}
+
+
+@pytest.mark.parametrize(
+    ("params", "headers", "needle"),
+    [
+        ({"id": f"{SHOP},{KIOSK}"}, {}, "too wide"),  # ETSI 019_03_05
+        ({"idPattern": "urn:.*"}, {}, "too wide"),
+        ({"attrs": "createdAt"}, {}, "'createdAt' is an entity member"),  # ETSI 5722_01_01
+        ({"q": 'modifiedAt>"2020-01-01T00:00:00Z"'}, {}, "too wide"),  # ETSI 5722_01_02
+        ({"type": "Shop", "attrs": ""}, {}, "attrs is empty"),
+        ({"type": "Shop", "q": 'owner{name}=="x"'}, {}, "needs join"),  # ETSI 5722_01_03
+        ({"type": "Shop", "q": 'owner{works{name}}=="x"', "join": "inline"}, {}, "2 Linked Entity hops"),
+        ({"type": "Shop", "pick": "owner{name}"}, {}, "needs join"),  # ETSI 019_33_03
+        ({"type": "Shop", "omit": "owner{works{name}}", "join": "flat", "joinLevel": 1}, {}, "more than joinLevel"),
+        ({"type": "Shop", "pick": "name||area"}, {}, "member name expected"),  # ETSI 421_01_02
+        ({"type": "*", "local": "false"}, {}, "type=* implies local=true"),  # ETSI 019_26_02
+        ({"type": "Shop", "geometryProperty": "location"}, {"Accept": "application/json"}, "geometryProperty"),
+        ({"type": "Shop", "csf": "))bad(("}, {}, "csf:"),  # ETSI 5722_01_05
+        ({"type": "Shop", **GEO, "georel": "near;maxDistance==0"}, {}, "positive number"),  # ETSI 019_30_01
+    ],
+)
+async def test_query_rules_are_bad_request_data(
+    api: httpx.AsyncClient, params: dict[str, str], headers: dict[str, str], needle: str
+) -> None:
+    response = await api.get(ENTITIES, params=params, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ETSI + "BadRequestData"
+    assert needle in response.json()["detail"]
+
+
+async def test_what_is_narrow_enough_is_answered(api: httpx.AsyncClient, seeded: None) -> None:
+    """A type, a non-system attribute in attrs or q, scopeQ, a geo-query or local=true each make a query narrow
+    enough; ids and an idPattern then narrow it further."""
+    cases = [
+        ({"type": "Shop", "id": f"{SHOP},{KIOSK}"}, [SHOP, KIOSK]),
+        ({"type": "*", "idPattern": ".*:3$"}, [KIOSK]),
+        ({"attrs": "area", "id": SHOP}, [SHOP]),
+        ({"q": "area>5|modifiedAt>2000-01-01T00:00:00Z", "id": SHOP}, [SHOP]),
+        ({"scopeQ": "/Nordic/NO/oslo", "idPattern": ".*"}, [SHOP]),
+        ({"local": "true", "id": KIOSK}, [KIOSK]),
+        ({"type": "*", "local": "true", "id": KIOSK}, [KIOSK]),
+        ({**GEO, "idPattern": ".*"}, [SHOP]),
+    ]
+    for params, expected in cases:
+        response = await api.get(ENTITIES, params=params)
+        assert response.status_code == 200, (params, response.text)
+        assert [e["id"] for e in response.json()] == expected, params
+
+
+async def test_csf_that_parses_is_still_not_supported(api: httpx.AsyncClient) -> None:
+    response = await api.get(ENTITIES, params={"type": "Shop", "csf": 'endpoint=="x"'})
+    assert response.status_code == 422
+    assert response.json()["type"] == ETSI + "OperationNotSupported"
+
+
+async def test_pick_takes_a_pipe_as_or(api: httpx.AsyncClient, seeded: None) -> None:
+    """4.21: a comma or a pipe separates projection terms (ETSI 421_01_01)."""
+    comma = await api.get(f"{ENTITIES}/{SHOP}", params={"pick": "id,area"})
+    pipe = await api.get(f"{ENTITIES}/{SHOP}", params={"pick": "id|area"})
+    assert pipe.status_code == 200, pipe.text
+    assert pipe.json() == comma.json() == {"id": SHOP, "area": {"type": "Property", "value": 10, "unitCode": "MTK"}}
+
+
+async def test_geometry_property_belongs_to_geojson(api: httpx.AsyncClient, seeded: None) -> None:
+    """5.7.1.4 / 5.7.2.4: geometryProperty with another Accept is 400 (ETSI 019_27, 5711_01_02)."""
+    for accept in ("application/json", "application/ld+json"):
+        refused = await api.get(
+            f"{ENTITIES}/{SHOP}", params={"geometryProperty": "location"}, headers={"Accept": accept}
+        )
+        assert refused.status_code == 400, accept
+        assert refused.json()["type"] == ETSI + "BadRequestData"
+    geo = {"Accept": "application/geo+json"}
+    one = await api.get(f"{ENTITIES}/{SHOP}", params={"geometryProperty": "location"}, headers=geo)
+    assert one.status_code == 200
+    assert one.json()["geometry"] == {"type": "Point", "coordinates": [10.75, 59.91]}
+    many = await api.get(ENTITIES, params={"type": "Shop", "geometryProperty": "location"}, headers=geo)
+    assert many.status_code == 200
+    assert many.json()["type"] == "FeatureCollection"
