@@ -439,14 +439,9 @@ def path_text(path: AttrPath) -> str:
     return ".".join((path.name, *path.sub)) + keys
 
 
-def linked_depth(node: Node) -> int:
-    """How many Relationship hops the deepest term of ``node`` follows (0: none; ``a{b{c}}``: 2)."""
-    if isinstance(node, And | Or):
-        return max(linked_depth(term) for term in node.terms)
-    depth, path = 0, node.path
-    while path.linked is not None:
-        depth, path = depth + 1, path.linked
-    return depth
+def hops(path: AttrPath) -> int:
+    """How many Relationships ``path`` follows (``a.b``: 0; ``a{b{c}}``: 2)."""
+    return 0 if path.linked is None else 1 + hops(path.linked)
 
 
 def linked_paths(node: Node) -> list[AttrPath]:

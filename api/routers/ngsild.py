@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.ld import LdContext, LdRequest, request_context
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
-from api.ngsild_linked import body_projection, join_request, joined
+from api.ngsild_linked import body_projection, join_request, joined, linked_q
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
@@ -261,6 +261,7 @@ async def query_entities(request: Request) -> Response:
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
     shape = _shape(p["format"], p["options"], attrs=attrs, **shaping)
     join = join_request(p["join"], p["joinLevel"], shape)
+    linked_q(p["q"], join)
     args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
@@ -430,6 +431,7 @@ async def post_query(
     projection = {name: body_projection(body, name) for name in ("pick", "omit")}
     shape = _shape(format, options, attrs=tuple(body.get("attrs") or ()), lang=body.get("lang"), **projection)
     join = join_request(body.get("join"), body.get("joinLevel"), shape)
+    linked_q(body.get("q"), join)
     args = (state, query, page, shape, accept, ngsild_tenant, ld)
     _result, content, headers = await run_in_threadpool(_answer, *args, join=join)
     return Response(content, headers=headers)

@@ -23,7 +23,7 @@ from ngsi.q import (
     Range,
     Uri,
     ValueList,
-    linked_depth,
+    hops,
     linked_paths,
     parse_q,
     path_text,
@@ -207,10 +207,10 @@ def test_errors_name_the_position_and_show_the_character(text: str, detail: str)
         ("a{b};a{T:b{c{d}}}", 3, ["a{b}", "a{T:b{c{d}}}"]),
     ],
 )
-def test_linked_depth_counts_the_hops_of_the_deepest_term(text: str, depth: int, linked: list[str]) -> None:
-    node = parse_q(text)
-    assert linked_depth(node) == depth
-    assert [path_text(p) for p in linked_paths(node)] == linked
+def test_linked_paths_and_their_hops(text: str, depth: int, linked: list[str]) -> None:
+    paths = linked_paths(parse_q(text))
+    assert [path_text(p) for p in paths] == linked
+    assert max(map(hops, paths), default=0) == depth
 
 
 def test_an_excerpt_of_a_long_query_is_cut_on_both_sides() -> None:
