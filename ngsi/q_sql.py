@@ -14,7 +14,8 @@ entities table), and And/Or map onto AND/OR as they stand. What the terms mean:
 - multi-instance attributes (datasetId) match when any instance does;
 - ``a{b}`` follows the Relationship ``a`` (any of its objects, in any instance) and applies the rest of the term
   to the entity it points to, which this hub must hold: in the Relationship's tenant, or with ``targets`` (the
-  federated view) in any of those tenants; ``a{T,U:b}`` only to a target carrying type T or U. The target is found
+  federated view) in any of those tenants, the first in tenant order when several hold it (the one ``join`` shows);
+  ``a{T,U:b}`` only to a target carrying type T or U. The target is found
   on the entities table by its key and its attributes on the index, so each hop is a few index lookups per
   Relationship object;
 - strings order by the database's collation (binary on SQLite; on PostgreSQL, the database's).
@@ -80,9 +81,9 @@ def compile_q(node: Node, *, entities_table: Table, targets: tuple[str, ...] | N
     """The condition that selects the rows of ``entities_table`` (``ngsi.tables.entities``) matching ``node``.
 
     ``targets``: where a linked term (``a{b}``) looks for the entities a Relationship points to. None: in the
-    Relationship's own tenant (a request with a tenant); the tenants that hold entities: in any of them (the
-    federated view, as ``join`` finds linked entities). A list rather than no condition keeps the lookup on the
-    keys of the entities table, whose first column is the tenant."""
+    Relationship's own tenant (a request with a tenant); the tenants that hold entities: in any of them, the first
+    holding the id (the federated view, as ``join`` finds linked entities). A list rather than no condition keeps
+    the lookup on the keys of the entities table, whose first column is the tenant."""
     return _Compiler(entities_table, targets).node(node, entities_table.c.tenant, entities_table.c.id)
 
 
@@ -115,6 +116,11 @@ class _Compiler:
             target.c.id == rel.c.text,
             target.c.removed.is_(False),
         ]
+        if self.targets is not None:
+            # Several tenants may hold the id: the target is the one join shows, the first in tenant order.
+            earlier = self.entities.alias()
+            first = (earlier.c.tenant.in_(self.targets), earlier.c.tenant < target.c.tenant, earlier.c.id == rel.c.text)
+            where.append(~exists().where(*first, earlier.c.removed.is_(False)))
         if path.types:
             in_sets = select(type_sets.c.type_set).where(type_sets.c.member.in_(path.types))
             where.append(or_(target.c.type.in_(path.types), target.c.type.in_(in_sets)))

@@ -156,6 +156,14 @@ async def test_targets_in_the_tenant_asked_or_in_any_city(api: httpx.AsyncClient
     assert await _ids(api, q) == [B1]
     assert (await api.post(E, json={**building, "id": B2}, headers=away)).status_code == 201
     assert await _ids(api, q, headers=away) == [B2]
+    # A second copy of the city, in tenant oslo: federated, the target is the copy join shows (tenant bergen first)
+    other = {**city, "name": _prop("Björgvin")}
+    assert (await api.post(E, json=other, headers=home)).status_code == 201
+    assert await _ids(api, 'locatedAt{name}=="Björgvin"', headers=home) == [B1]
+    assert await _ids(api, 'locatedAt{name}=="Björgvin"') == []
+    assert await _ids(api, q) == [B1, B2]
+    joined = await api.get(E, params={"id": B1, "q": q, "join": "inline", "format": "keyValues"})
+    assert joined.json()[0]["locatedAt"]["name"] == "Bergen"
 
 
 ALIASES_URL = "https://contexts.example.org/linked-q.jsonld"
