@@ -8,6 +8,7 @@ The grammar, as parsed (the input arrives percent-decoded; there is no whitespac
     term    = path [op value] / path ("~=" / "!~=") regex   ; a bare path tests existence
     path    = name "{" [types ":"] path "}" / names ["[" names "]"]   ; a{b}: b of the entity a points to
     types   = "*" / type *("," type)                  ; a{T:b}: only a target of type T (or of any of several)
+    type    = name-without-colon / IRI-without-port
     names   = name *("." name)                        ; a.b: sub-attribute b; a[x.y]: inside a JSON value
     value   = scalar ".." scalar / scalar *("," scalar)
     scalar  = number / "quoted" / true / false / date-time / date / time / URI
@@ -130,8 +131,10 @@ class Or:
 Node: TypeAlias = Exists | Compare | Match | And | Or
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_:#/\-]*")
-# A type hint at the start of braces (an IRI's "https://" is not one).
-_HINT = re.compile(r"(\*|[A-Za-z_][A-Za-z0-9_\-]*(?:,[A-Za-z_][A-Za-z0-9_\-]*)*):(?!//)")
+# A type hint at the start of braces (an IRI's "https://" is not one); a type is a name or, as a stored type may be,
+# an IRI without a port.
+_TYPE = r"(?:[A-Za-z_][A-Za-z0-9_\-]*|[A-Za-z][A-Za-z0-9+.\-]*://[^\s,:;|(){}\[\]\"]+)"
+_HINT = re.compile(rf"(\*|{_TYPE}(?:,{_TYPE})*):(?!//)")
 _DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 )

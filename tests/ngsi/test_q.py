@@ -106,6 +106,7 @@ CONSTRUCTS: list[tuple[str, Node]] = [
     ("a{*:ns:b}", Exists(AttrPath("a", linked=attr("ns:b")))),  # a compact IRI inside braces follows a hint
     ("a{ns:b}", Exists(AttrPath("a", linked=attr("b"), types=("ns",)))),  # else X: is the hint
     ("a{https://x.org/b}", Exists(AttrPath("a", linked=attr("https://x", "org/b")))),  # an IRI is no hint
+    ("a{https://x.org/T,U:b}", Exists(AttrPath("a", linked=attr("b"), types=("https://x.org/T", "U")))),
     (
         'a{b}=="x";c{T:d}',
         And(
@@ -338,7 +339,7 @@ SCALARS = st.one_of(COMPARABLE, st.booleans(), URIS)
 REGEXES = st.sampled_from(["^a", "b$", "(cat|dog)+", "[a-z]{2,3}", "x|y", '"q"', "\\d+\\.\\d*", "(?i)é", ""])
 
 
-TYPES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_\-]{0,6}", fullmatch=True)
+TYPES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_\-]{0,6}|https?://[a-z.]{1,6}/[A-Za-z#]{1,4}", fullmatch=True)
 
 
 @st.composite
