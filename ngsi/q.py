@@ -19,8 +19,8 @@ clause 4.9 (``sensor{Device:humidity}``), so a compact IRI there (``a{schema:nam
 a hint (``a{*:schema:name}``, ``*`` meaning any type, which :func:`unparse` writes when it has to). A regular
 expression is either quoted (only ``\\"`` and ``\\\\`` are escapes there) or bare; a bare one runs to the next
 ``;``, ``|`` or ``)`` outside its own groups and brackets, so a top-level alternative needs quotes or a group.
-Regular expressions are kept to a subset that means the same in
-Python ``re`` (SQLite) and PostgreSQL, and shapes that backtrack catastrophically are refused (see :func:`safe_regex`).
+Regular expressions are kept to a subset that means the same in Python ``re`` (SQLite) and PostgreSQL, and shapes
+that backtrack catastrophically are refused (see :func:`safe_regex`).
 """
 
 from __future__ import annotations

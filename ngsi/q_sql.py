@@ -15,9 +15,8 @@ entities table), and And/Or map onto AND/OR as they stand. What the terms mean:
 - ``a{b}`` follows the Relationship ``a`` (any of its objects, in any instance) and applies the rest of the term
   to the entity it points to, which this hub must hold: in the Relationship's tenant, or with ``targets`` (the
   federated view) in any of those tenants, the first in tenant order when several hold it (the one ``join`` shows);
-  ``a{T,U:b}`` only to a target carrying type T or U. The target is found
-  on the entities table by its key and its attributes on the index, so each hop is a few index lookups per
-  Relationship object;
+  ``a{T,U:b}`` only to a target carrying type T or U. The target is found on the entities table by its key and
+  its attributes on the index, so each hop is a few index lookups per Relationship object;
 - strings order by the database's collation (binary on SQLite; on PostgreSQL, the database's).
 """
 
