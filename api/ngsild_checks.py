@@ -26,11 +26,6 @@ def _paths(node: Node) -> Iterator[AttrPath]:
         yield node.path
 
 
-def _hops(path: AttrPath) -> int:
-    """Relationship hops of a q path: ``a{b{c}}`` is two."""
-    return 0 if path.linked is None else 1 + _hops(path.linked)
-
-
 def narrow_enough(
     *, types: str | None, attrs: Sequence[str], q: Node | None, scope_q: str | None, geo: bool, local: bool
 ) -> None:
@@ -43,12 +38,6 @@ def narrow_enough(
             "the query is too wide: it needs at least one of type, attrs or q naming a non-system attribute, "
             "scopeQ, a geo-query or local=true (id and idPattern only narrow these)"
         )
-
-
-def linked_hops(q: Node | None, *, join: bool, join_level: int) -> None:
-    """5.7.2.4: a q term on Linked Entities (``a{b}``) needs ``join``, and no more hops than ``joinLevel``."""
-    hops = max((_hops(p) for p in _paths(q)), default=0) if q is not None else 0
-    _hops_allowed("q", hops, join=join, join_level=join_level)
 
 
 def projection_hops(text: str | None, param: str, *, join: bool, join_level: int) -> None:

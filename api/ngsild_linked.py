@@ -13,6 +13,7 @@ from api.ld import LdRequest
 from api.state import HubState
 from hub.errors import BadRequestData
 from ngsi import linked
+from ngsi.q import hops, linked_paths, parse_q, path_text
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Selector, evaluate
 from ngsi.shaping import Shape, shape_entity
 
@@ -36,6 +37,38 @@ def join_request(join: Any, level: Any, shape: Shape) -> tuple[linked.Join, int]
     except ValueError:
         raise BadRequestData(f"join {join!r}: use flat or inline") from None
     return kind, level or 1
+
+
+def linked_q(q: Any, join: tuple[linked.Join, int] | None) -> None:
+    """A q that filters on linked entities (``owner{name}=="x"``, clause 4.9) needs a join at least as deep as its
+    deepest path: 400 without one (5.7.2.4: "the use of Linked Entity retrieval is not specified"; ETSI 5722_01_03)
+    or with a smaller joinLevel (ETSI 5722_01_04). ``q`` as the client wrote it, so that the detail names its path."""
+    depth, path = _deepest(q)
+    if not depth:
+        return
+    if join is None:
+        raise BadRequestData(f"q: {path} filters on linked entities: it needs join=inline|flat (joinLevel >= {depth})")
+    if depth > join[1]:
+        raise BadRequestData(f"q: {path} follows {depth} Relationships, deeper than joinLevel={join[1]}")
+
+
+def no_linked_q(q: Any) -> None:
+    """The temporal API retrieves no linked entities, so a q on them is a 400 (5.7.4.4; ETSI 5741_01_03) rather than
+    a filter the answer could not show."""
+    depth, path = _deepest(q)
+    if depth:
+        raise BadRequestData(f"q: {path} filters on linked entities, which temporal queries do not retrieve")
+
+
+def _deepest(q: Any) -> tuple[int, str]:
+    """The Relationship hops of the deepest linked path of ``q`` and that path as q spells it; (0, '') for none."""
+    if not isinstance(q, str) or "{" not in q:
+        return 0, ""
+    paths = linked_paths(parse_q(q))
+    if not paths:
+        return 0, ""
+    deepest = max(paths, key=hops)
+    return hops(deepest), path_text(deepest)
 
 
 def joined(

@@ -66,6 +66,13 @@ def apply(conn: Connection, tenant: str, deltas: Counter[Key]) -> None:
     conn.exec_driver_sql(sql, rows)
 
 
+def tenants(conn: Connection) -> tuple[str, ...]:
+    """The tenants holding live entities, sorted: every live entity counts for its type's ENTITY row."""
+    where = (attr_stats.c.attr == ENTITY, attr_stats.c.entities > 0)
+    stmt = select(attr_stats.c.tenant).where(*where).distinct().order_by(attr_stats.c.tenant)
+    return tuple(conn.execute(stmt).scalars())
+
+
 def forget(conn: Connection, tenant: str, stored: list[tuple[str, str]]) -> None:
     """Entities leaving ``tenant`` (deleted or marked removed), given as (type value, stored JSON)."""
     deltas: Counter[Key] = Counter()

@@ -6,16 +6,21 @@ The grammar, as parsed (the input arrives percent-decoded; there is no whitespac
     and     = factor *(";" factor)
     factor  = "(" query ")" / term                    ; parentheses nest (the reference's own example does)
     term    = path [op value] / path ("~=" / "!~=") regex   ; a bare path tests existence
-    path    = name "{" path "}" / names ["[" names "]"]     ; a{b}: b of the entity a points to
+    path    = name "{" [types ":"] path "}" / names ["[" names "]"]   ; a{b}: b of the entity a points to
+    types   = "*" / type *("," type)                  ; a{T:b}: only a target of type T (or of any of several)
+    type    = name-without-colon / IRI-without-port
     names   = name *("." name)                        ; a.b: sub-attribute b; a[x.y]: inside a JSON value
     value   = scalar ".." scalar / scalar *("," scalar)
     scalar  = number / "quoted" / true / false / date-time / date / time / URI
 
 Choices beyond the reference: And/Or are flattened (``a;(b;c)`` is one And), so :func:`unparse` only needs
-parentheses around an Or inside an And. A regular expression is either quoted (only ``\\"`` and ``\\\\`` are escapes
-there) or bare; a bare one runs to the next ``;``, ``|`` or ``)`` outside its own groups and brackets, so a
-top-level alternative needs quotes or a group. Regular expressions are kept to a subset that means the same in
-Python ``re`` (SQLite) and PostgreSQL, and shapes that backtrack catastrophically are refused (see :func:`safe_regex`).
+parentheses around an Or inside an And. Inside braces, ``X:`` (not ``X://``) is the entity-type hint of
+clause 4.9 (``sensor{Device:humidity}``), so a compact IRI there (``a{schema:name}``) reads as one: write it after
+a hint (``a{*:schema:name}``, ``*`` meaning any type, which :func:`unparse` writes when it has to). A regular
+expression is either quoted (only ``\\"`` and ``\\\\`` are escapes there) or bare; a bare one runs to the next
+``;``, ``|`` or ``)`` outside its own groups and brackets, so a top-level alternative needs quotes or a group.
+Regular expressions are kept to a subset that means the same in Python ``re`` (SQLite) and PostgreSQL, and shapes
+that backtrack catastrophically are refused (see :func:`safe_regex`).
 """
 
 from __future__ import annotations
@@ -82,12 +87,14 @@ Value: TypeAlias = Scalar | Range | ValueList
 
 @dataclass(frozen=True, slots=True)
 class AttrPath:
-    """``name.sub1.sub2[key1.key2]``, or ``name{linked}`` (then ``sub`` and ``keys`` are empty)."""
+    """``name.sub1.sub2[key1.key2]``, or ``name{types:linked}`` (then ``sub`` and ``keys`` are empty): ``linked``
+    applies to the entities the Relationship ``name`` points to, when they carry one of ``types`` (if any)."""
 
     name: str
     sub: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     linked: AttrPath | None = None
+    types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,10 @@ class Or:
 Node: TypeAlias = Exists | Compare | Match | And | Or
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_:#/\-]*")
+# A type hint at the start of braces (an IRI's "https://" is not one); a type is a name or, as a stored type may be,
+# an IRI without a port.
+_TYPE = r"(?:[A-Za-z_][A-Za-z0-9_\-]*|[A-Za-z][A-Za-z0-9+.\-]*://[^\s,:;|(){}\[\]\"]+)"
+_HINT = re.compile(rf"(\*|{_TYPE}(?:,{_TYPE})*):(?!//)")
 _DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 )
@@ -282,9 +293,16 @@ class _Parser:
             if depth >= MAX_DEPTH:
                 raise TooComplexQuery(f"q: nested deeper than {MAX_DEPTH} levels (the limit)")
             self.pos += 1
+            hint = _HINT.match(self.text, self.pos)
+            types: tuple[str, ...] = ()
+            if hint is not None:
+                self.pos = hint.end()
+                if _NAME.match(self.text, self.pos) is None:
+                    raise self.unexpected(f"an attribute name after the type hint {hint[0]!r}")
+                types = () if hint[1] == "*" else tuple(hint[1].split(","))
             linked = self.path(depth + 1)
             self.expect("}")
-            return AttrPath(names[0], linked=linked)
+            return AttrPath(names[0], linked=linked, types=types)
         keys: tuple[str, ...] = ()
         if self.peek() == "[":
             self.pos += 1
@@ -415,11 +433,25 @@ def _value_text(value: Value) -> str:
 
 
 def path_text(path: AttrPath) -> str:
-    """A path as q spells it: ``a.b[x.y]`` or ``a{b}``."""
+    """A path as q spells it: ``a.b[x.y]``, ``a{b}`` or ``a{T,U:b}``."""
     if path.linked is not None:
-        return f"{path.name}{{{path_text(path.linked)}}}"
+        inner = path_text(path.linked)
+        hint = ",".join(path.types) if path.types else "*" if _HINT.match(inner) else ""
+        return f"{path.name}{{{hint + ':' if hint else ''}{inner}}}"
     keys = f"[{'.'.join(path.keys)}]" if path.keys else ""
     return ".".join((path.name, *path.sub)) + keys
+
+
+def hops(path: AttrPath) -> int:
+    """How many Relationships ``path`` follows (``a.b``: 0; ``a{b{c}}``: 2)."""
+    return 0 if path.linked is None else 1 + hops(path.linked)
+
+
+def linked_paths(node: Node) -> list[AttrPath]:
+    """The paths of ``node`` that follow a Relationship, in the order written."""
+    if isinstance(node, And | Or):
+        return [path for term in node.terms for path in linked_paths(term)]
+    return [node.path] if node.path.linked is not None else []
 
 
 def unparse(node: Node) -> str:

@@ -12,7 +12,11 @@ entities table), and And/Or map onto AND/OR as they stand. What the terms mean:
   with date/date-time values (a date is 00:00 UTC), a time with times; ``true``/``false`` with booleans;
 - a URI or a quoted string equals a Relationship target; ordering, ranges and regular expressions skip targets;
 - multi-instance attributes (datasetId) match when any instance does;
-- ``a{b}`` follows the Relationship ``a`` and applies the rest of the term to the entity it points to;
+- ``a{b}`` follows the Relationship ``a`` (any of its objects, in any instance) and applies the rest of the term
+  to the entity it points to, which this hub must hold: in the Relationship's tenant, or with ``targets`` (the
+  federated view) in any of those tenants, the first in tenant order when several hold it (the one ``join`` shows);
+  ``a{T,U:b}`` only to a target carrying type T or U. The target is found on the entities table by its key and
+  its attributes on the index, so each hop is a few index lookups per Relationship object;
 - strings order by the database's collation (binary on SQLite; on PostgreSQL, the database's).
 """
 
@@ -21,11 +25,11 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Table, and_, exists, false, or_
+from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -49,6 +53,7 @@ from ngsi.q import (
     path_text,
     safe_regex,
 )
+from ngsi.tables import type_sets
 
 Columns: TypeAlias = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
 RowTest: TypeAlias = Callable[[Columns], ColumnElement[bool]]
@@ -65,23 +70,61 @@ _TEXT_KINDS = (Kind.STRING.value, Kind.INSTANT.value, Kind.TIME.value)  # texts 
 
 
 @functools.lru_cache(maxsize=1024)  # the same q comes back with every page and every poll of a dashboard
-def compile_q_text(text: str, entities_table: Table) -> ColumnElement[bool]:
+def compile_q_text(text: str, entities_table: Table, targets: tuple[str, ...] | None = None) -> ColumnElement[bool]:
     """``compile_q(parse_q(text))``, kept for q texts seen before: parsing and building the condition cost more
     than running it on a page of entities (bench/ngsi_query.py). Errors are raised every time, never kept."""
-    return compile_q(parse_q(text), entities_table=entities_table)
+    return compile_q(parse_q(text), entities_table=entities_table, targets=targets)
 
 
-def compile_q(node: Node, *, entities_table: Table) -> ColumnElement[bool]:
-    """The condition that selects the rows of ``entities_table`` (``ngsi.tables.entities``) matching ``node``."""
-    return _node(node, entities_table.c.tenant, entities_table.c.id)
+def compile_q(node: Node, *, entities_table: Table, targets: tuple[str, ...] | None = None) -> ColumnElement[bool]:
+    """The condition that selects the rows of ``entities_table`` (``ngsi.tables.entities``) matching ``node``.
+
+    ``targets``: where a linked term (``a{b}``) looks for the entities a Relationship points to. None: in the
+    Relationship's own tenant (a request with a tenant); the tenants that hold entities: in any of them, the first
+    holding the id (the federated view, as ``join`` finds linked entities). A list rather than no condition keeps
+    the lookup on the keys of the entities table, whose first column is the tenant."""
+    return _Compiler(entities_table, targets).node(node, entities_table.c.tenant, entities_table.c.id)
 
 
-def _node(node: Node, tenant: ColumnElement[Any], entity: ColumnElement[Any]) -> ColumnElement[bool]:
-    if isinstance(node, And):
-        return and_(*(_node(term, tenant, entity) for term in node.terms))
-    if isinstance(node, Or):
-        return or_(*(_node(term, tenant, entity) for term in node.terms))
-    return _term(node, tenant, entity)
+@dataclass(frozen=True, slots=True)
+class _Compiler:
+    entities: Table
+    targets: tuple[str, ...] | None
+
+    def node(self, node: Node, tenant: ColumnElement[Any], entity: ColumnElement[Any]) -> ColumnElement[bool]:
+        if isinstance(node, And):
+            return and_(*(self.node(term, tenant, entity) for term in node.terms))
+        if isinstance(node, Or):
+            return or_(*(self.node(term, tenant, entity) for term in node.terms))
+        if node.path.linked is not None:
+            return self.linked(node, tenant, entity)
+        return _term(node, tenant, entity)
+
+    def linked(self, node: Term, tenant: ColumnElement[Any], entity: ColumnElement[Any]) -> ColumnElement[bool]:
+        """Some object of the Relationship is the id of a held entity (of the hinted types) where the rest holds."""
+        path = node.path
+        assert path.linked is not None
+        rel, target = attr_index.alias(), self.entities.alias()
+        where = [
+            rel.c.tenant == tenant,
+            rel.c.entity_id == entity,
+            rel.c.attr == path.name,
+            rel.c.path == "",
+            rel.c.kind == Kind.REF.value,
+            target.c.tenant == rel.c.tenant if self.targets is None else target.c.tenant.in_(self.targets),
+            target.c.id == rel.c.text,
+            target.c.removed.is_(False),
+        ]
+        if self.targets is not None:
+            # Several tenants may hold the id: the target is the one join shows, the first in tenant order.
+            earlier = self.entities.alias()
+            first = (earlier.c.tenant.in_(self.targets), earlier.c.tenant < target.c.tenant, earlier.c.id == rel.c.text)
+            where.append(~exists().where(*first, earlier.c.removed.is_(False)))
+        if path.types:
+            in_sets = select(type_sets.c.type_set).where(type_sets.c.member.in_(path.types))
+            where.append(or_(target.c.type.in_(path.types), target.c.type.in_(in_sets)))
+        inner = self.node(replace(node, path=path.linked), target.c.tenant, target.c.id)
+        return exists().where(*where, inner)
 
 
 def index_path(path: AttrPath) -> str:
@@ -97,17 +140,6 @@ def _term(
     node: Exists | Compare | Match, tenant: ColumnElement[Any], entity: ColumnElement[Any]
 ) -> ColumnElement[bool]:
     path = node.path
-    if path.linked is not None:
-        rel = attr_index.alias()
-        target = _term(replace(node, path=path.linked), rel.c.tenant, rel.c.text)
-        return exists().where(
-            rel.c.tenant == tenant,
-            rel.c.entity_id == entity,
-            rel.c.attr == path.name,
-            rel.c.path == "",
-            rel.c.kind == Kind.REF.value,
-            target,
-        )
     row = attr_index.alias()
     where = [row.c.tenant == tenant, row.c.entity_id == entity, row.c.attr == path.name, row.c.path == index_path(path)]
     if isinstance(node, Exists):

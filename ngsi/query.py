@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, true
 
 from hub.errors import BadRequestData
-from ngsi import store
+from ngsi import attr_stats, store
 from ngsi.attr_index import attr_index
 from ngsi.geo import GeoQuery
 from ngsi.geo_index import geo_condition
@@ -130,7 +130,9 @@ def conditions(
     if query.attrs:
         where.append(_has_any(query.attrs))
     if query.q:
-        where.append(compile_q_text(query.q, entities))
+        # Linked terms of the federated view look for their targets in every tenant (see compile_q).
+        targets = attr_stats.tenants(conn) if tenant is None and "{" in query.q else None
+        where.append(compile_q_text(query.q, entities, targets))
     if query.scope_q:
         where.append(scope_condition(query.scope_q))
     if query.geo is not None:

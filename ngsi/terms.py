@@ -108,7 +108,8 @@ class Translation:
 
     def _path(self, path: AttrPath) -> AttrPath:
         linked = self._path(path.linked) if path.linked is not None else None
-        return AttrPath(self.to_stored(path.name), tuple(self.names(path.sub)), path.keys, linked)
+        types = tuple(self.names(path.types))  # a type hint names types, translated as type= is
+        return AttrPath(self.to_stored(path.name), tuple(self.names(path.sub)), path.keys, linked, types)
 
 
 class Identity(Translation):

@@ -13,6 +13,7 @@ from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import JSON, LD_JSON, negotiate
+from api.ngsild_linked import no_linked_q
 from api.routers.ngsild import _geo, _tenant
 from api.state import HubState, hub_state
 from api.temporal_read import (
@@ -105,6 +106,7 @@ def query_temporal(
         raise BadRequestData("a temporal query needs type, id, idPattern, q, scopeQ or a geo-query")
     if any(not is_absolute_uri(i) for i in ids):
         raise BadRequestData("every id must be an absolute URI")
+    no_linked_q(q)
     selection = None
     if idPattern or q or scopeQ or geo:
         selector = Selector(id_pattern=idPattern)

@@ -22,7 +22,11 @@ GEO = {"georel": "near;maxDistance==500", "geometry": "Point", "coordinates": "[
         ({"q": 'modifiedAt>"2020-01-01T00:00:00Z"'}, {}, "too wide"),  # ETSI 5722_01_02
         ({"type": "Shop", "attrs": ""}, {}, "attrs is empty"),
         ({"type": "Shop", "q": 'owner{name}=="x"'}, {}, "needs join"),  # ETSI 5722_01_03
-        ({"type": "Shop", "q": 'owner{works{name}}=="x"', "join": "inline"}, {}, "2 Linked Entity hops"),
+        (
+            {"type": "Shop", "q": 'owner{works{name}}=="x"', "join": "inline"},
+            {},
+            "follows 2 Relationships, deeper than joinLevel=1",
+        ),
         ({"type": "Shop", "pick": "owner{name}"}, {}, "needs join"),  # ETSI 019_33_03
         ({"type": "Shop", "omit": "owner{works{name}}", "join": "flat", "joinLevel": 1}, {}, "more than joinLevel"),
         ({"type": "Shop", "pick": "name||area"}, {}, "member name expected"),  # ETSI 421_01_02

@@ -88,6 +88,20 @@ def test_q_paths_are_translated_not_json_keys(service: ContextService) -> None:
     )
 
 
+def test_linked_q_paths_translate_their_type_hints_and_stay_one_path(service: ContextService) -> None:
+    """A type hint is a type name; a stored name that reads as a hint inside braces gets the ``*:`` hint back."""
+    terms = service.translation(
+        {"bikes": TRANSPORT + "availableBikeNumber", "Dock": TRANSPORT + "BikeHireDockingStation", "x": "urn:x:y"}
+    )
+    translated = unparse(terms.q(parse_q("bikes{Dock,Town:bikes}>1;bikes{x}")))
+    stored = terms.to_stored("x")
+    assert ":" in stored  # an IRI the default context has no short name for
+    assert translated == (
+        f"availableBikeNumber{{BikeHireDockingStation,Town:availableBikeNumber}}>1;availableBikeNumber{{*:{stored}}}"
+    )
+    assert unparse(parse_q(translated)) == translated
+
+
 def test_the_request_context_names_shared_short_names_as_the_client_does(service: ContextService) -> None:
     parking = service.translation(PARKING_URL)
     assert parking.to_stored("totalSpotNumber") == "totalSpotNumber"

@@ -23,7 +23,10 @@ from ngsi.q import (
     Range,
     Uri,
     ValueList,
+    hops,
+    linked_paths,
     parse_q,
+    path_text,
     safe_regex,
     temporal,
     unparse,
@@ -96,6 +99,23 @@ CONSTRUCTS: list[tuple[str, Node]] = [
     ("a.b[x]", Exists(attr("a", "b", keys=("x",)))),
     ("v{speed}>5", Compare(AttrPath("v", linked=attr("speed")), Op.GT, 5)),
     ("v{o{p.observedAt}}", Exists(AttrPath("v", linked=AttrPath("o", linked=attr("p", "observedAt"))))),
+    # linked entities with a type hint (clause 4.9, example 14): one type, any of several, any (*)
+    ("sensor{Device:humidity}==40", Compare(AttrPath("sensor", linked=attr("humidity"), types=("Device",)), Op.EQ, 40)),
+    ("a{T,U_2:b.c[k]}", Exists(AttrPath("a", linked=attr("b", "c", keys=("k",)), types=("T", "U_2")))),
+    ("a{T:b{U:c}}", Exists(AttrPath("a", linked=AttrPath("b", linked=attr("c"), types=("U",)), types=("T",)))),
+    ("a{*:ns:b}", Exists(AttrPath("a", linked=attr("ns:b")))),  # a compact IRI inside braces follows a hint
+    ("a{ns:b}", Exists(AttrPath("a", linked=attr("b"), types=("ns",)))),  # else X: is the hint
+    ("a{https://x.org/b}", Exists(AttrPath("a", linked=attr("https://x", "org/b")))),  # an IRI is no hint
+    ("a{https://x.org/T,U:b}", Exists(AttrPath("a", linked=attr("b"), types=("https://x.org/T", "U")))),
+    (
+        'a{b}=="x";c{T:d}',
+        And(
+            (
+                Compare(AttrPath("a", linked=attr("b")), Op.EQ, "x"),
+                Exists(AttrPath("c", linked=attr("d"), types=("T",))),
+            )
+        ),
+    ),
     ("ns:my-attr_1", Exists(attr("ns:my-attr_1"))),
     # regular expressions: bare ones end at ; | ) outside their own groups; quoted ones may hold anything
     ("a~=(x|y);b", And((Match(attr("a"), "(x|y)"), Exists(attr("b"))))),
@@ -153,6 +173,19 @@ def test_every_construct_parses_and_round_trips(text: str, expected: Node) -> No
         ("a[", "q: unexpected end of query at position 2, expected a key name"),
         ("a[x", "q: unexpected end of query at position 3, expected ']'"),
         ("a{b", "q: unexpected end of query at position 3, expected '}'"),
+        ("a{}", "q: unexpected '}' at position 2, expected an attribute name: a{}"),
+        ("a{T:}", "q: unexpected '}' at position 4, expected an attribute name after the type hint 'T:': a{T:}"),
+        ("a{T:b", "q: unexpected end of query at position 5, expected '}': a{T:b"),
+        ("a{T,:b}", "q: unexpected ',' at position 3, expected '}': a{T,..."),
+        ("a{,T:b}", "q: unexpected ',' at position 2, expected an attribute name: a{,..."),
+        ("a{:b}", "q: unexpected ':' at position 2, expected an attribute name: a{:..."),
+        ("a{T:1b}", "q: unexpected '1' at position 4, expected an attribute name after the type hint 'T:'"),
+        ("a{*}", "q: unexpected '*' at position 2, expected an attribute name: a{*..."),
+        ("a{b}}", "q: unexpected '}' at position 4, expected an operator"),
+        ("a{b{c}", "q: unexpected end of query at position 6, expected '}'"),
+        ("a{b}.c", "q: unexpected '.' at position 4, expected an operator"),
+        ("a{b}[c]", "q: unexpected '[' at position 4, expected an operator"),
+        ('a{b=="x"}', "q: unexpected '=' at position 3, expected '}': a{b=..."),
         ("a.b{c}", "q: unexpected '{' at position 3, expected an operator"),
         ("1a", "q: unexpected '1' at position 0, expected an attribute name"),
         ("a~=", "q: unexpected end of query at position 3, expected a regular expression"),
@@ -164,6 +197,21 @@ def test_errors_name_the_position_and_show_the_character(text: str, detail: str)
     with pytest.raises(BadRequestData) as caught:
         parse_q(text)
     assert caught.value.detail.startswith(detail)
+
+
+@pytest.mark.parametrize(
+    ("text", "depth", "linked"),
+    [
+        ('name=="x"', 0, []),
+        ('owner{name}=="x"', 1, ["owner{name}"]),
+        ('a;(b|owner{works{Company:name}}=="x");c{d}', 2, ["owner{works{Company:name}}", "c{d}"]),
+        ("a{b};a{T:b{c{d}}}", 3, ["a{b}", "a{T:b{c{d}}}"]),
+    ],
+)
+def test_linked_paths_and_their_hops(text: str, depth: int, linked: list[str]) -> None:
+    paths = linked_paths(parse_q(text))
+    assert [path_text(p) for p in paths] == linked
+    assert max(map(hops, paths), default=0) == depth
 
 
 def test_an_excerpt_of_a_long_query_is_cut_on_both_sides() -> None:
@@ -291,11 +339,15 @@ SCALARS = st.one_of(COMPARABLE, st.booleans(), URIS)
 REGEXES = st.sampled_from(["^a", "b$", "(cat|dog)+", "[a-z]{2,3}", "x|y", '"q"', "\\d+\\.\\d*", "(?i)é", ""])
 
 
+TYPES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_\-]{0,6}|https?://[a-z.]{1,6}/[A-Za-z#]{1,4}", fullmatch=True)
+
+
 @st.composite
-def paths(draw: st.DrawFn, names: st.SearchStrategy[str], depth: int = 0) -> AttrPath:
+def paths(draw: st.DrawFn, names: st.SearchStrategy[str], types: st.SearchStrategy[str], depth: int = 0) -> AttrPath:
     name = draw(names)
     if depth < 2 and draw(st.integers(0, 5)) == 0:
-        return AttrPath(name, linked=draw(paths(names, depth + 1)))
+        hint = tuple(draw(st.lists(types, max_size=2)))
+        return AttrPath(name, linked=draw(paths(names, types, depth + 1)), types=hint)
     return AttrPath(name, tuple(draw(st.lists(names, max_size=2))), tuple(draw(st.lists(names, max_size=2))))
 
 
@@ -306,8 +358,8 @@ def ranges(draw: st.DrawFn) -> Range:
 
 
 @st.composite
-def terms(draw: st.DrawFn, names: st.SearchStrategy[str]) -> Node:
-    path = draw(paths(names))
+def terms(draw: st.DrawFn, names: st.SearchStrategy[str], types: st.SearchStrategy[str]) -> Node:
+    path = draw(paths(names, types))
     shape = draw(st.integers(0, 4))
     if shape == 0:
         return Exists(path)
@@ -324,10 +376,11 @@ def _join(parts: list[Node], cls: type[And] | type[Or]) -> Node:
     return flat[0] if len(flat) == 1 else cls(tuple(flat))
 
 
-def queries(names: st.SearchStrategy[str] = NAMES) -> st.SearchStrategy[Node]:
-    """Query ASTs from the grammar, attribute names drawn from ``names``, flattened as the parser flattens."""
+def queries(names: st.SearchStrategy[str] = NAMES, types: st.SearchStrategy[str] = TYPES) -> st.SearchStrategy[Node]:
+    """Query ASTs from the grammar, attribute names drawn from ``names`` and type hints from ``types``, flattened
+    as the parser flattens."""
     return st.recursive(
-        terms(names),
+        terms(names, types),
         lambda inner: st.one_of(
             st.lists(inner, min_size=2, max_size=3).map(lambda ps: _join(ps, And)),
             st.lists(inner, min_size=2, max_size=3).map(lambda ps: _join(ps, Or)),
@@ -346,7 +399,9 @@ def test_generated_queries_round_trip(node: Node) -> None:
     assert unparse(parsed) == text
 
 
-QUERY_ALPHABET = st.sampled_from([*'abxyz019.,;|()[]{}"\\=!<>~-+:TZ ', "==", "~=", "..", "2024-01-01", "12:00"])
+QUERY_ALPHABET = st.sampled_from(
+    [*'abxyz019.,;|()[]{}"\\=!<>~-+:TZ* ', "==", "~=", "..", "2024-01-01", "12:00", "{T:", "{*:", "//"]
+)
 
 
 @settings(max_examples=600)

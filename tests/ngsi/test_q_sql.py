@@ -13,14 +13,14 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, event, func, insert, select
+from sqlalchemy import Connection, event, func, insert, select, update
 
 from hub.db import Database
 from hub.errors import BadRequestData, OperationNotSupported
 from ngsi.attr_index import index_rows, write_index
 from ngsi.q import AttrPath, Match, Node, parse_q
 from ngsi.q_sql import compile_q, compile_q_text, register_sqlite_functions
-from ngsi.tables import entities
+from ngsi.tables import entities, type_sets
 from tests.ngsi.test_q import queries
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -105,10 +105,21 @@ def others() -> list[dict[str, Any]]:
         {"id": "urn:ngsi-ld:City:bergen", "type": "City", "population": prop(290000)},
     ]
     people = [
-        {"id": f"urn:ngsi-ld:Person:{i}", "type": "Person", "name": prop(n), "age": prop(30 + 10 * i)}
+        {
+            "id": f"urn:ngsi-ld:Person:{i}",
+            "type": "Person",
+            "name": prop(n),
+            "age": prop(30 + 10 * i),
+            "livesIn": rel(f"urn:ngsi-ld:City:{'bergen' if i == 2 else 'oslo'}"),
+        }
         for i, n in enumerate(["Ann", "Bo", "Cy"])
     ]
-    return cities + people
+    # ParkingSite:a and :3 only: the other sites the spots point to are not held
+    sites = [
+        {"id": "urn:ngsi-ld:ParkingSite:a", "type": "ParkingSite", "totalSpotNumber": prop(50)},
+        {"id": "urn:ngsi-ld:ParkingSite:3", "type": "ParkingSite", "totalSpotNumber": prop(200)},
+    ]
+    return cities + people + sites
 
 
 def corpus() -> list[dict[str, Any]]:
@@ -247,6 +258,22 @@ CASES: list[tuple[str, set[str]]] = [
     ("refCity{population}>500000", bikes(*range(10))),
     ('owner{name}=="Bo";speed>50', vehicles(7)),
     ("owner{age}", vehicles(*range(10))),
+    # linked entities: a type hint, several hops, several objects, targets this hub does not hold
+    ("refCity{City:population}>500000", bikes(*range(10))),
+    ("refCity{Person:population}>500000", set()),
+    ("refCity{Person,City:population}==290000", bikes(*range(10, 20))),
+    ("refCity{*:population}==290000", bikes(*range(10, 20))),
+    ("owner{livesIn{population}}>500000", vehicles(0, 1, 3, 4, 6, 7, 9)),
+    ("owner{Person:livesIn{City:population}}==290000", vehicles(2, 5, 8)),
+    ("owner{Person:livesIn{Person:population}}", set()),
+    ("refParkingSite{totalSpotNumber}>100", spots(3)),
+    ("refParkingSite{totalSpotNumber}==50", spots(*range(10))),
+    ("refParkingSite{totalSpotNumber}!=50", spots(3)),  # site :3 holds another value; :a and :7 do not count
+    ("refParkingSite{name}", set()),
+    ("refCity{refCity}", set()),  # a City has no refCity
+    ("name{population}", set()),  # a Property is no Relationship to follow
+    ('owner{name}=="Bo"|refCity{population}<300000', vehicles(1, 4, 7) | bikes(*range(10, 20))),
+    ("owner{name}~=^(Ann|Cy)$;owner{age}>=50", vehicles(2, 5, 8)),
     # regular expressions
     ("name~=^Station 1", bikes(1, *range(10, 20))),
     ('name~="(?i)^station 1[0-2]$"', bikes(10, 11, 12)),
@@ -318,7 +345,7 @@ CORPUS_NAMES = st.sampled_from(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(queries(CORPUS_NAMES))
+@given(queries(CORPUS_NAMES, st.sampled_from(["City", "Person", "ParkingSite", "Vehicle"])))
 def test_any_generated_query_compiles_and_runs(loaded: Database, node: Node) -> None:
     """Whatever the parser accepts runs on the database (the data are only read here)."""
     outcome = _run(loaded, node)
@@ -346,6 +373,82 @@ def test_terms_are_correlated_with_the_tenant(loaded: Database) -> None:
             compile_q(parse_q("availableBikeNumber==1"), entities_table=entities)
         )
         assert {tuple(row) for row in conn.execute(stmt)} == {(T1, *bikes(1))}
+
+
+def test_linked_targets_in_another_tenant_count_only_in_the_federated_view(loaded: Database) -> None:
+    """The bikes of T2 point to cities held in T1 only: found when the targets may be in any tenant."""
+    condition = compile_q(parse_q("refCity{population}>500000"), entities_table=entities, targets=(T1, T2))
+    stmt = select(entities.c.tenant, entities.c.id).where(condition)
+    with loaded.connect() as conn:
+        found = {tuple(row) for row in conn.execute(stmt)}
+    assert found == {(T1, b) for b in bikes(*range(10))} | {(T2, b) for b in bikes(0, 1, 2)}
+    assert ids(loaded, "refCity{population}>500000", tenant=T2) == set()  # same tenant: T2 holds no city
+    none = compile_q(parse_q("refCity{population}"), entities_table=entities, targets=())
+    with loaded.connect() as conn:
+        assert conn.execute(select(entities.c.id).where(none)).all() == []
+
+
+def test_an_id_held_in_several_tenants_is_followed_to_the_first_as_join_does(loaded: Database) -> None:
+    """Federated, the target is the copy ``join`` would show: the first tenant in order that holds the id."""
+    with loaded.begin() as conn:
+        store(conn, T2, [{"id": "urn:ngsi-ld:City:bergen", "type": "City", "population": prop(900000)}])
+    federated = compile_q(parse_q("refCity{population}>800000"), entities_table=entities, targets=(T1, T2))
+    with loaded.connect() as conn:
+        assert conn.execute(select(entities.c.id).where(federated)).all() == []  # T1's Bergen has 290,000
+    assert ids(loaded, "refCity{population}>800000", tenant=T2) == set()  # T2's bikes point to Oslo
+    with loaded.begin() as conn:
+        conn.execute(
+            update(entities)
+            .where(entities.c.tenant == T1, entities.c.id == "urn:ngsi-ld:City:bergen")
+            .values(removed=True)
+        )
+    with loaded.connect() as conn:  # a removed copy is skipped: T2's is now the first
+        assert set(conn.execute(select(entities.c.id).where(federated)).scalars()) == bikes(*range(10, 20))
+
+
+def test_a_removed_target_is_not_followed(loaded: Database) -> None:
+    with loaded.begin() as conn:
+        conn.execute(update(entities).where(entities.c.id == "urn:ngsi-ld:City:bergen").values(removed=True))
+    assert ids(loaded, "refCity{population}") == bikes(*range(10))
+
+
+def test_a_type_hint_matches_a_target_with_several_types(loaded: Database) -> None:
+    """An entity with several types stores its type set (``ngsi.tables.type_sets``); a hint names one member."""
+    with loaded.begin() as conn:
+        conn.execute(update(entities).where(entities.c.id == "urn:ngsi-ld:City:oslo").values(type="City,Kommune"))
+        conn.execute(insert(type_sets), [{"type_set": "City,Kommune", "member": m} for m in ("City", "Kommune")])
+    assert ids(loaded, "refCity{Kommune:population}") == bikes(*range(10))
+    assert ids(loaded, "refCity{City:population}") == bikes(*range(20))
+    assert ids(loaded, "refCity{Fylke,Kommune:population}") == bikes(*range(10))
+
+
+def test_a_linked_term_is_answered_from_indexes(loaded: Database) -> None:
+    """Each hop is a lookup on index keys: no table is scanned for the Relationship or its target, also in the
+    federated view (the target's tenant one of a list, so the entities' key still applies)."""
+    for targets in (None, (T1, T2)):
+        condition = compile_q(
+            parse_q("owner{Person:livesIn{population}}>500000"), entities_table=entities, targets=targets
+        )
+        stmt = select(entities.c.id).where(entities.c.tenant == T1, entities.c.type == "Vehicle", condition)
+        with loaded.begin() as conn:
+            sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+            if loaded.dialect == "sqlite":
+                plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            else:  # on a few rows the planner would rather scan: ask whether an index serves every lookup
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                plan = [row[0].strip() for row in conn.exec_driver_sql(f"EXPLAIN {sql}")]
+        if loaded.dialect == "sqlite":
+            assert [step for step in plan if step.startswith("SCAN")] == [], plan
+            lookups = "ix_ngsi_attr_index_tenant_entity_id (tenant=? AND entity_id=? AND attr=?)"
+            assert sum(lookups in step for step in plan) == 3, plan
+            # the targets by key, and federated whether a tenant before the target's holds the id too
+            assert sum("(tenant=? AND id=?)" in step for step in plan) == (2 if targets is None else 4), plan
+            continue
+        assert not any("Seq Scan" in step for step in plan), plan
+        scans = [i for i, step in enumerate(plan) if "Index Scan" in step or "Index Only Scan" in step]
+        assert all(plan[i + 1].startswith("Index Cond:") for i in scans), plan  # lookups, not walks of an index
+        if targets is not None:
+            assert sum("(tenant)::text = ANY ('{t1,t2}'" in step for step in plan) == 4, plan
 
 
 def test_rewriting_an_entity_replaces_its_rows(loaded: Database) -> None:
