@@ -39,16 +39,16 @@ def _respond(body: Any, accept: str | None, tenant: str | None, ld: LdRequest | 
     )
 
 
-def _tenant_of(state: HubState, request: Request, allowed: tuple[str, ...], header: str | None) -> str:
-    """The tenant whose datastore answers: the ``NGSILD-Tenant`` given, else the default tenant (5.5.10, 5.7.11:
-    discovery folds the local datastore of the request's tenant; ETSI 022, 577_01_03) — not the federated view
-    that entity queries without the header give. A query parameter the operation does not define is a 400
-    InvalidRequest (6.3.20; ETSI 577_01_02, 5710_01_03)."""
+def _tenant_of(state: HubState, request: Request, allowed: tuple[str, ...], header: str | None) -> str | None:
+    """The tenant whose entities answer: the ``NGSILD-Tenant`` given, else None — every city, the federated view
+    that entity queries without the header give too (the hub's rule for a request without a tenant; a hub whose
+    only entities are the default tenant's answers exactly those, as ETSI 022 to 026 expect). A query parameter the
+    operation does not define is a 400 InvalidRequest (6.3.20; ETSI 577_01_02, 5710_01_03)."""
     unknown = sorted(set(request.query_params) - set(allowed))
     if unknown:
         defined = ", ".join(allowed) or "none"
         raise InvalidRequest(f"query parameter {unknown[0]!r} is not defined here (defined: {defined})")
-    return _tenant(state, header) or ""
+    return _tenant(state, header)
 
 
 def _iri(ld: LdRequest, stored: str) -> str:
