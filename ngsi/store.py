@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from hub.collector import collection_paused
 from ngsi import projection, temporal_hours
 from ngsi.attr_index import analyze_when_grown
+from ngsi.observed import MEMORY, changed_instances
 from ngsi.order_sql import order_terms, sort_columns
 from ngsi.ordering import Ordering
 from ngsi.tables import entities, temporal_instances, type_column, type_sets
@@ -164,6 +165,7 @@ def _diff(
     """Compare each entity with its stored JSON; collect the rows of those that are new or changed."""
     changes = _Changes()
     postgresql = dialect == "postgresql"
+    written: list[Any] = []
     for write in group:
         entity = write.stored()
         entity_id = write.id
@@ -177,13 +179,14 @@ def _diff(
         kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
         row = (tenant, entity_id, kind, scope, data, write.source_id, False, stamp, stamp)
         (changes.same_keys if keys == (kind, scope, write.source_id) else changes.rows).append(row)
-        before: dict[str, Any] = orjson.loads(previous) if previous is not None else {}
-        instances = _changed_instances(tenant, entity, before)
+        instances, observed = changed_instances(tenant, entity, data, previous)
+        written.append(observed)
         first = last = None
         if instances and postgresql:
             first, last = _hours_of(instances)
         changes.queued.append((tenant, entity_id, first, last))
         changes.history.extend(instances)
+    MEMORY.remember(written)
     return changes
 
 
@@ -339,33 +342,9 @@ def _stage(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...
     return stage
 
 
-def _changed_instances(tenant: str, entity: dict[str, Any], before: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Instances for every attribute with ``observedAt`` whose value differs from the stored entity.
-
-    Written for speed (one call per harvested entity, bench/harvest_pipeline.py): exact type checks, no generator."""
-    found: list[tuple[Any, ...]] = []
-    entity_id = entity["id"]
-    for name, attr in entity.items():
-        if type(attr) is not dict or "observedAt" not in attr or "value" not in attr:
-            continue
-        value = attr["value"]
-        old = before.get(name)
-        if type(old) is dict and old.get("value") == value:
-            continue
-        kind = type(value)
-        numeric = float(value) if kind is int or kind is float else None
-        found.append((tenant, entity_id, name, _epoch(attr["observedAt"]), numeric, orjson.dumps(value).decode()))
-    return found
-
-
 def _hours_of(instances: list[tuple[Any, ...]]) -> tuple[int, int]:
     stamps = [row[3] for row in instances]
     return int(min(stamps) // 3600), int(max(stamps) // 3600)
-
-
-@functools.lru_cache(maxsize=4096)  # a batch's observations share a handful of instants
-def _epoch(instant: str) -> float:
-    return datetime.fromisoformat(instant).timestamp()
 
 
 def insert_history(conn: Connection, rows: list[tuple[Any, ...]], *, hours: bool = True) -> int:
