@@ -29,6 +29,7 @@ from typing import Any, TypeAlias
 from sqlalchemy import Boolean, Column, Connection, Float, Index, String, Table, and_, delete
 
 from hub.db import metadata
+from hub.driver import copy_rows
 from ngsi.live import live_pages
 from ngsi.q import temporal
 from ngsi.representation import VALUE_MEMBERS
@@ -265,10 +266,7 @@ def _delete(conn: Connection, tenant: str, entity_ids: Sequence[str]) -> None:
 
 
 def _copy(conn: Connection, data: list[tuple[Any, ...]]) -> None:
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY ngsi_attr_index ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-        for row in data:
-            copy.write_row(row)
+    copy_rows(conn, "ngsi_attr_index", ", ".join(COLUMNS), data)
 
 
 def analyze_when_grown(conn: Connection, table: str, added: int, *, threshold: int = ANALYZE_THRESHOLD) -> bool:

@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from hub.db import metadata
+from hub.driver import copy_rows
 from ngsi.geo import Box, GeoQuery, bounds, geometry_of, refine, search_box
 from ngsi.live import live_pages
 from ngsi.tables import entities
@@ -239,10 +240,7 @@ def _insert(conn: Connection, tenant: str, rows: Sequence[GeoRow]) -> int:
         return 0
     data = [(tenant, *rows[i]) for i in hilbert_order(rows)] if len(rows) > 1 else [(tenant, *rows[0])]
     if conn.dialect.name == "postgresql" and len(data) >= COPY_THRESHOLD:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY ngsi_geo_index ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in data:
-                copy.write_row(row)
+        copy_rows(conn, "ngsi_geo_index", ", ".join(COLUMNS), data)
         if len(data) >= ANALYZE_THRESHOLD:
             conn.exec_driver_sql("ANALYZE ngsi_geo_index")  # stale statistics make the planner skip the GiST index
     elif conn.dialect.name == "postgresql":

@@ -45,6 +45,7 @@ from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, T
 
 from hub.collector import collection_paused
 from hub.db import Database, metadata
+from hub.driver import copy_rows
 from ngsi import attr_stats, temporal_hours
 from ngsi.attr_index import IndexRow, index_rows, write_index
 from ngsi.geo_index import delete_geo, write_geo
@@ -102,10 +103,7 @@ def enqueue(conn: Connection, rows: Sequence[Queued]) -> None:
     if not rows:
         return
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY ngsi_index_queue ({QUEUE_COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(conn, "ngsi_index_queue", QUEUE_COLUMNS, rows)
     else:
         conn.exec_driver_sql(_sql(conn, _ENQUEUE), list(rows))
 

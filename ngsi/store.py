@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from hub.collector import collection_paused
+from hub.driver import copy_rows, driver_rows
 from ngsi import projection, temporal_hours
 from ngsi.attr_index import analyze_when_grown
 from ngsi.observed import MEMORY, changed_instances
@@ -95,12 +96,11 @@ def _existing(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tu
     """
     if not ids:
         return {}
+    # On the driver's own cursor: SQLAlchemy's row iteration cost a sixth of the lookup (SQLite, 20,000 rows).
     if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(_EXISTING_ANY, (tenant, list(ids))).all()
-    else:  # the driver's own cursor: SQLAlchemy's row iteration cost a sixth of the lookup (20,000 rows)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        rows = cursor.execute(_EXISTING_JSON, (tenant, orjson.dumps(list(ids)).decode())).fetchall()
-        cursor.close()
+        rows = driver_rows(conn, _EXISTING_ANY, (tenant, list(ids)))
+    else:
+        rows = driver_rows(conn, _EXISTING_JSON, (tenant, orjson.dumps(list(ids)).decode()))
     return {
         entity_id: (data, bool(removed), (kind, scope, source))
         for entity_id, data, removed, kind, scope, source in rows
@@ -335,10 +335,7 @@ def _stage(conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    copy_rows(conn, stage, columns, rows)
     return stage
 
 
@@ -496,17 +493,7 @@ def _fetch_driver(conn: Connection, statement: Any, params: dict[str, Any]) -> l
     For the most frequent request (a page of a type): SQLAlchemy's execution context around an already compiled
     statement cost about a fifth of the page's time on PostgreSQL (bench/ngsi_http.py, 100 entities a page)."""
     sql, names = _driver_sql_of(statement, conn.dialect)
-    values = params if names is None else tuple(params[n] for n in names)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        # The engine's cursor events still see the statement (logging, tracing, the tests' statement counts).
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, values, None, False)
-        cursor.execute(sql, values)
-        rows = list(cursor.fetchall())
-        conn.dispatch.after_cursor_execute(conn, cursor, sql, values, None, False)
-        return rows
-    finally:
-        cursor.close()
+    return driver_rows(conn, sql, params if names is None else tuple(params[n] for n in names))
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete
 
+from hub.driver import copy_rows
 from ngsi.tables import temporal_hours
 
 HOUR = 3600.0
@@ -85,10 +86,7 @@ def _upsert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
             "CREATE TEMP TABLE IF NOT EXISTS _stage_ngsi_temporal_hours "
             "(LIKE ngsi_temporal_hours INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY _stage_ngsi_temporal_hours ({COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(conn, "_stage_ngsi_temporal_hours", COLUMNS, rows)
         conn.exec_driver_sql(
             f"INSERT INTO ngsi_temporal_hours ({COLUMNS}) SELECT {COLUMNS} FROM _stage_ngsi_temporal_hours "
             f"ON CONFLICT {on_conflict}"
