@@ -152,10 +152,16 @@ def _answer(
     ld: LdRequest,
     geometry_property: str = "location",
     join: tuple[linked.Join, int] | None = None,
+    parsed_q: str | None = None,
 ) -> tuple[Result, bytes, dict[str, str]]:
+    """The page of entities ``query`` selects, rendered: (the result, the body, the headers).
+
+    ``parsed_q``: a q text the caller has already parsed in this request (GET /entities: ``_check_query``). The q
+    that will be evaluated is parsed here unless it is that very text, so a malformed or oversized q (including one
+    the request's @context made longer) is always refused before any SQL runs, and parsed once when unchanged."""
     media = negotiate(accept)
     key = _tenant(state, tenant)
-    if query.q:
+    if query.q and query.q != parsed_q:
         parse_q(query.q)  # a malformed or oversized q is refused before any SQL runs
 
     def work(conn: Connection) -> Result | None:
@@ -218,7 +224,7 @@ async def query_entities(request: Request) -> Response:
     join = join_request(p["join"], p["joinLevel"], shape)
     _check_query(request, p, geo)
     linked_q(p["q"], join)
-    args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
+    args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join, p["q"])
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
     # loop's plain executor, whose hop is a fraction of anyio's (with anyio's pool the worker's CPU per request rose
@@ -249,7 +255,8 @@ def _check_query(request: Request, p: dict[str, Any], geo: GeoQuery | None) -> N
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     checks.wildcard_type(p["type"], local_false="local" in given and not p["local"])
     checks.geometry_property("geometryProperty" in given, negotiate(p["accept"]))
-    q = parse_q(p["q"]) if p["q"] else None  # a malformed or oversized q is refused here, before any SQL
+    # A malformed or oversized q is refused here, before any SQL; _answer is told this text is parsed.
+    q = parse_q(p["q"]) if p["q"] else None
     attrs = _split(p["attrs"])
     checks.narrow_enough(types=p["type"], attrs=attrs, q=q, scope_q=p["scopeQ"], geo=geo is not None, local=p["local"])
     join, level = p["join"] is not None, p["joinLevel"]
