@@ -31,7 +31,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, LD_JSO
 
 
 @dataclass(frozen=True, slots=True)
-class Asked:
+class DiscoveryRequest:
     """What the four type and attribute routes read alike: the hub, the request's @context, the query string,
     ``local``, ``Accept`` and ``NGSILD-Tenant`` (one parameter list, so that they cannot drift apart)."""
 
@@ -57,20 +57,20 @@ class Asked:
         return _respond(body, self.accept, tenant, self.ld)
 
 
-def _asked(
+def _discovery_request(
     state: State,
     ld: LdContext,
     request: Request,
     local: Local = False,
     accept: Accept = None,
     ngsild_tenant: Tenant = None,
-) -> Asked:
+) -> DiscoveryRequest:
     """FastAPI dependency: the parameters every type and attribute route declares. ``local`` is declared (so that
     it is documented and accepted) but not read: this hub holds its own data only."""
-    return Asked(state, ld, request, accept, ngsild_tenant)
+    return DiscoveryRequest(state, ld, request, accept, ngsild_tenant)
 
 
-Discovery = Annotated[Asked, Depends(_asked)]
+Discovery = Annotated[DiscoveryRequest, Depends(_discovery_request)]
 
 
 def _respond(body: Any, accept: str | None, tenant: str | None, ld: LdRequest | None = None) -> Response:
