@@ -6,7 +6,6 @@ Both query forms build one ``ngsi.query.EntityQuery`` and one ``ngsi.shaping.Sha
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -21,14 +20,15 @@ from api.ld import LdContext, LdRequest, request_context
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
 from api.ngsild_linked import body_projection, join_request, joined, linked_q
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
+from api.ngsild_query_body import QUERY_BODY, geo_as_stored, ordering_as_stored, query_from_body
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, InvalidRequest, NonexistentTenant, OperationNotSupported, ResourceNotFound
 from ngsi import linked, projection, store, versions
 from ngsi.context import context_link
-from ngsi.geo import GeoQuery, parse_geo_q, parse_geo_query
+from ngsi.geo import GeoQuery, parse_geo_query
 from ngsi.geojson import GEO_JSON, render_collection, render_feature
-from ngsi.ordering import Ordering, parse_ordering
+from ngsi.ordering import parse_ordering
 from ngsi.q import parse_q
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
 from ngsi.representation import ENTITY_MEMBERS, Format, render_entity
@@ -41,45 +41,6 @@ router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
 NOT_YET = ("csf",)
 ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {JSON: {}, LD_JSON: {}}, "description": "Entities (application/json: @context in a Link header)"}
-}
-_SELECTOR = {
-    "type": "object",
-    "required": ["type"],
-    "properties": {
-        "type": {"type": "string"},
-        "id": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "array", "items": {"type": "string"}}]},
-        "idPattern": {"type": "string"},
-    },
-}
-_PROJECTION = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
-_QUERY_SCHEMA = {
-    "type": "object",
-    "required": ["type"],
-    "properties": {
-        "type": {"type": "string", "enum": ["Query"]},
-        "entities": {"type": "array", "items": _SELECTOR},
-        "attrs": {"type": "array", "items": {"type": "string"}},
-        "q": {"type": "string"},
-        "scopeQ": {"type": "string"},
-        "lang": {"type": "string"},
-        "pick": {**_PROJECTION, "description": "Entity members and attributes to keep (rel{…}: of linked entities)"},
-        "omit": {**_PROJECTION, "description": "Entity members and attributes to leave out"},
-        "join": {"type": "string", "enum": ["flat", "inline"], "description": "Linked entities"},
-        "joinLevel": {"type": "integer", "minimum": 1, "maximum": linked.MAX_JOIN_LEVEL},
-        "geoQ": {"type": "object", "description": "georel, geometry, coordinates, geoproperty"},
-        "ordering": {
-            "type": "object",
-            "description": "OrderingParams: orderBy (array of keys as in GET orderBy), collation (und), "
-            "coordinates [lon,lat] and geometry (Point) for dist-asc/dist-desc",
-        },
-        "temporalQ": {"type": "object", "description": "Temporal API only: 400 BadRequestData here"},
-    },
-}
-QUERY_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {JSON: {"schema": _QUERY_SCHEMA}, LD_JSON: {"schema": _QUERY_SCHEMA}},
-    }
 }
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", description="Tenant (a city id); none: every city")]
 Accept = Annotated[str | None, Header(description="application/json (default) or application/ld+json")]
@@ -191,10 +152,16 @@ def _answer(
     ld: LdRequest,
     geometry_property: str = "location",
     join: tuple[linked.Join, int] | None = None,
+    parsed_q: str | None = None,
 ) -> tuple[Result, bytes, dict[str, str]]:
+    """The page of entities ``query`` selects, rendered: (the result, the body, the headers).
+
+    ``parsed_q``: a q text the caller has already parsed in this request (GET /entities: ``_check_query``). The q
+    that will be evaluated is parsed here unless it is that very text, so a malformed or oversized q (including one
+    the request's @context made longer) is always refused before any SQL runs, and parsed once when unchanged."""
     media = negotiate(accept)
     key = _tenant(state, tenant)
-    if query.q:
+    if query.q and query.q != parsed_q:
         parse_q(query.q)  # a malformed or oversized q is refused before any SQL runs
 
     def work(conn: Connection) -> Result | None:
@@ -228,20 +195,6 @@ def _shaped(stored: StoredEntity, shape: Shape) -> str:
     return orjson.dumps(shape_entity(stored, shape)).decode() if shape.reshapes or expires(stored.data) else stored.data
 
 
-def _ordering(ordering: Ordering | None, ld: LdRequest) -> Ordering | None:
-    """The ordering with its attribute names as stored (expanded with the request's @context, as q's are)."""
-    if ordering is None or ld.translation.identity:
-        return ordering
-    return ordering.renamed(ld.translation.to_stored)
-
-
-def _geo(geo: GeoQuery | None, ld: LdRequest) -> GeoQuery | None:
-    """The geo-query with its GeoProperty named as stored."""
-    if geo is None or ld.translation.identity:
-        return geo
-    return replace(geo, geoproperty=ld.translation.to_stored(geo.geoproperty))
-
-
 @router.get(
     "/entities",
     summary="Query entities",
@@ -261,9 +214,9 @@ async def query_entities(request: Request) -> Response:
     selector = Selector(types=ld.type_expression(p["type"]), ids=_split(p["id"]), id_pattern=p["idPattern"])
     attrs = _attrs(p["attrs"])
     names = tuple(ld.names(list(attrs)))
-    ordering = _ordering(parse_ordering(p["orderBy"], p["collation"], p["orderFrom"], p["orderGeometry"]), ld)
+    ordering = ordering_as_stored(parse_ordering(p["orderBy"], p["collation"], p["orderFrom"], p["orderGeometry"]), ld)
     query = EntityQuery(
-        (selector,), names, ld.q(p["q"]), p["scopeQ"], _geo(geo, ld), local=p["local"], ordering=ordering
+        (selector,), names, ld.q(p["q"]), p["scopeQ"], geo_as_stored(geo, ld), local=p["local"], ordering=ordering
     )
     page = Page(limit=p["limit"], offset=p["offset"], count=p["count"])
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
@@ -271,7 +224,7 @@ async def query_entities(request: Request) -> Response:
     join = join_request(p["join"], p["joinLevel"], shape)
     _check_query(request, p, geo)
     linked_q(p["q"], join)
-    args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join)
+    args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join, p["q"])
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
     # loop's plain executor, whose hop is a fraction of anyio's (with anyio's pool the worker's CPU per request rose
@@ -302,7 +255,8 @@ def _check_query(request: Request, p: dict[str, Any], geo: GeoQuery | None) -> N
         raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
     checks.wildcard_type(p["type"], local_false="local" in given and not p["local"])
     checks.geometry_property("geometryProperty" in given, negotiate(p["accept"]))
-    q = parse_q(p["q"]) if p["q"] else None  # a malformed or oversized q is refused here, before any SQL
+    # A malformed or oversized q is refused here, before any SQL; _answer is told this text is parsed.
+    q = parse_q(p["q"]) if p["q"] else None
     attrs = _split(p["attrs"])
     checks.narrow_enough(types=p["type"], attrs=attrs, q=q, scope_q=p["scopeQ"], geo=geo is not None, local=p["local"])
     join, level = p["join"] is not None, p["joinLevel"]
@@ -404,51 +358,6 @@ def _left_of(entity_id: str, entity: dict[str, Any], shape: Shape) -> dict[str, 
     return entity
 
 
-def _query_body(body: Any, ld: LdRequest, *, typed: bool = True) -> EntityQuery:
-    """A Query body as an evaluation with its names as stored (translated with the request's @context)."""
-    checks.query_body(body)
-    items = body.get("entities") or []
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise BadRequestData("entities must be an array of EntitySelector objects {type, id, idPattern}")
-    selectors = tuple(_selector(item, ld, typed=typed) for item in items)
-    attrs = body.get("attrs") or []
-    if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
-        raise BadRequestData("attrs must be an array of attribute names")
-    text = {name: body.get(name) for name in ("q", "scopeQ", "lang")}
-    bad = [name for name, value in text.items() if value is not None and not isinstance(value, str)]
-    if bad:
-        raise BadRequestData(f"{bad[0]} must be a string")
-    geo = body.get("geoQ")
-    parsed = None if geo is None else _geo(parse_geo_q(geo), ld)
-    ordering = _ordering(_body_ordering(body.get("ordering")), ld)
-    return EntityQuery(selectors, tuple(ld.names(attrs)), ld.q(text["q"]), text["scopeQ"], parsed, ordering=ordering)
-
-
-def _body_ordering(member: Any) -> Ordering | None:
-    """A Query body's ``ordering`` (OrderingParams, clause 5.2.43): orderBy (string array), collation, and the
-    distance reference ``coordinates`` (a JSON array) with its ``geometry``."""
-    if member is None:
-        return None
-    if not isinstance(member, dict):
-        raise BadRequestData("ordering must be an OrderingParams object {orderBy, collation, coordinates, geometry}")
-    order_by, coordinates = member.get("orderBy"), member.get("coordinates")
-    if order_by is not None and not isinstance(order_by, list):
-        raise BadRequestData("ordering.orderBy must be an array of strings")
-    if coordinates is not None and not isinstance(coordinates, list):
-        raise BadRequestData("ordering.coordinates must be a JSON array [longitude, latitude]")
-    names = ("ordering.orderBy", "ordering.collation", "ordering.coordinates", "ordering.geometry")
-    return parse_ordering(order_by, member.get("collation"), coordinates, member.get("geometry"), names=names)
-
-
-def _selector(item: dict[str, Any], ld: LdRequest, *, typed: bool) -> Selector:
-    """An EntitySelector: ``id`` one URI or several, and when given it takes precedence over ``idPattern``;
-    ``typed``: its type is mandatory (5.2.33; the temporal query does not ask it yet)."""
-    ids, pattern = checks.selector_ids(item, typed=typed), item.get("idPattern")
-    if pattern is not None and not isinstance(pattern, str):
-        raise BadRequestData("an EntitySelector's idPattern is a string")
-    return Selector(types=ld.type_expression(item.get("type")), ids=ids, id_pattern=None if ids else pattern)
-
-
 @router.post(
     "/entityOperations/query",
     summary="Query entities with a Query body",
@@ -473,7 +382,7 @@ async def post_query(
     ``joinLevel``, ``ordering``) evaluated like GET /entities; ``temporalQ`` belongs to the temporal API (400
     here); the body's members are checked by api.ngsild_checks."""
     body = await json_body(request)
-    query = _query_body(body, ld)
+    query = query_from_body(body, ld)
     page = Page(limit=limit, offset=offset, count=count)
     projection = {name: body_projection(body, name) for name in ("pick", "omit")}
     attrs = _as_returned(ld, tuple(body.get("attrs") or ()))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -29,6 +30,49 @@ ONE = ("local",)  # those of GET /types/{type} and GET /attributes/{attr}
 RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, LD_JSON: {}}}}
 
 
+@dataclass(frozen=True, slots=True)
+class DiscoveryRequest:
+    """What the four type and attribute routes read alike: the hub, the request's @context, the query string,
+    ``local``, ``Accept`` and ``NGSILD-Tenant`` (one parameter list, so that they cannot drift apart)."""
+
+    state: HubState
+    ld: LdRequest
+    request: Request
+    accept: str | None
+    tenant_header: str | None
+
+    def tenant(self, allowed: tuple[str, ...]) -> str | None:
+        """The tenant whose entities answer: the ``NGSILD-Tenant`` given, else None — every city, the federated
+        view that entity queries without the header give too (the hub's rule for a request without a tenant; a
+        hub whose only entities are the default tenant's answers exactly those, as ETSI 022 to 026 expect). A
+        query parameter the operation does not define is a 400 InvalidRequest (6.3.20; ETSI 577_01_02,
+        5710_01_03)."""
+        unknown = sorted(set(self.request.query_params) - set(allowed))
+        if unknown:
+            defined = ", ".join(allowed) or "none"
+            raise InvalidRequest(f"query parameter {unknown[0]!r} is not defined here (defined: {defined})")
+        return _tenant(self.state, self.tenant_header)
+
+    def respond(self, body: Any, tenant: str | None) -> Response:
+        return _respond(body, self.accept, tenant, self.ld)
+
+
+def _discovery_request(
+    state: State,
+    ld: LdContext,
+    request: Request,
+    local: Local = False,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
+) -> DiscoveryRequest:
+    """FastAPI dependency: the parameters every type and attribute route declares. ``local`` is declared (so that
+    it is documented and accepted) but not read: this hub holds its own data only."""
+    return DiscoveryRequest(state, ld, request, accept, ngsild_tenant)
+
+
+Discovery = Annotated[DiscoveryRequest, Depends(_discovery_request)]
+
+
 def _respond(body: Any, accept: str | None, tenant: str | None, ld: LdRequest | None = None) -> Response:
     media = negotiate(accept)
     if media == LD_JSON:
@@ -37,18 +81,6 @@ def _respond(body: Any, accept: str | None, tenant: str | None, ld: LdRequest | 
     return Response(
         orjson.dumps(body), media_type=media, headers=_headers(media, tenant, None if ld is None else ld.link())
     )
-
-
-def _tenant_of(state: HubState, request: Request, allowed: tuple[str, ...], header: str | None) -> str | None:
-    """The tenant whose entities answer: the ``NGSILD-Tenant`` given, else None — every city, the federated view
-    that entity queries without the header give too (the hub's rule for a request without a tenant; a hub whose
-    only entities are the default tenant's answers exactly those, as ETSI 022 to 026 expect). A query parameter the
-    operation does not define is a 400 InvalidRequest (6.3.20; ETSI 577_01_02, 5710_01_03)."""
-    unknown = sorted(set(request.query_params) - set(allowed))
-    if unknown:
-        defined = ", ".join(allowed) or "none"
-        raise InvalidRequest(f"query parameter {unknown[0]!r} is not defined here (defined: {defined})")
-    return _tenant(state, header)
 
 
 def _iri(ld: LdRequest, stored: str) -> str:
@@ -74,25 +106,18 @@ def _attribute(
 
 
 @router.get("/types", summary="Available entity types", responses=RESPONSES)
-def list_types(
-    state: State,
-    ld: LdContext,
-    request: Request,
-    details: Details = False,
-    local: Local = False,
-    accept: Accept = None,
-    ngsild_tenant: Tenant = None,
-) -> Response:
+def list_types(asked: Discovery, details: Details = False) -> Response:
     """EntityTypeList ``{id, type, typeList}``; with ``details=true`` an array of EntityType with attributeNames.
     Names are in the terms of the request's @context (Link header), as everywhere in the NGSI-LD API."""
-    tenant, name = _tenant_of(state, request, LISTS, ngsild_tenant), ld.translation.to_client
+    state, ld = asked.state, asked.ld
+    tenant, name = asked.tenant(LISTS), ld.translation.to_client
     projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         counts = discovery.type_counts(conn, tenant=tenant)
         if not details:
             types = [name(t) for t in counts]
             body: Any = {"id": discovery.list_id("EntityTypeList"), "type": "EntityTypeList", "typeList": types}
-            return _respond(body, accept, tenant, ld)
+            return asked.respond(body, tenant)
         names: dict[str, set[str]] = {t: set() for t in counts}
         for stats in discovery.attribute_stats(conn, tenant=tenant).values():
             for type_name in stats.type_names:
@@ -101,22 +126,15 @@ def list_types(
         {"id": _iri(ld, t), "type": "EntityType", "typeName": name(t), "attributeNames": sorted(map(name, attrs))}
         for t, attrs in names.items()
     ]
-    return _respond(body, accept, tenant, ld)
+    return asked.respond(body, tenant)
 
 
 @router.get("/types/{type_name:path}", summary="Details of one entity type", responses=RESPONSES)
-def get_type(
-    state: State,
-    ld: LdContext,
-    request: Request,
-    type_name: str,
-    local: Local = False,
-    accept: Accept = None,
-    ngsild_tenant: Tenant = None,
-) -> Response:
+def get_type(asked: Discovery, type_name: str) -> Response:
     """EntityTypeInfo: entityCount and attributeDetails; 404 ResourceNotFound when no entity has this type.
     The type is a term of the request's @context or a full IRI."""
-    tenant, stored = _tenant_of(state, request, ONE, ngsild_tenant), ld.translation.to_stored(type_name)
+    state, ld = asked.state, asked.ld
+    tenant, stored = asked.tenant(ONE), ld.translation.to_stored(type_name)
     projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         count = discovery.type_counts(conn, tenant=tenant).get(stored, 0)
@@ -130,51 +148,37 @@ def get_type(
         "entityCount": count,
         "attributeDetails": [_attribute(s, ld, count=False, types=True, typed=False) for s in stats.values()],
     }
-    return _respond(body, accept, tenant, ld)
+    return asked.respond(body, tenant)
 
 
 @router.get("/attributes", summary="Available attributes", responses=RESPONSES)
-def list_attributes(
-    state: State,
-    ld: LdContext,
-    request: Request,
-    details: Details = False,
-    local: Local = False,
-    accept: Accept = None,
-    ngsild_tenant: Tenant = None,
-) -> Response:
+def list_attributes(asked: Discovery, details: Details = False) -> Response:
     """AttributeList ``{id, type, attributeList}``; with ``details=true`` an array of Attribute."""
-    tenant = _tenant_of(state, request, LISTS, ngsild_tenant)
+    state, ld = asked.state, asked.ld
+    tenant = asked.tenant(LISTS)
     projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         stats = discovery.attribute_stats(conn, tenant=tenant)
     if details:
         listed = [_attribute(s, ld, count=False, types=False, typed=True) for s in stats.values()]
-        return _respond(listed, accept, tenant, ld)
+        return asked.respond(listed, tenant)
     names = [ld.translation.to_client(a) for a in stats]
     body = {"id": discovery.list_id("AttributeList"), "type": "AttributeList", "attributeList": names}
-    return _respond(body, accept, tenant, ld)
+    return asked.respond(body, tenant)
 
 
 @router.get("/attributes/{attr:path}", summary="Details of one attribute", responses=RESPONSES)
-def get_attribute(
-    state: State,
-    ld: LdContext,
-    request: Request,
-    attr: str,
-    local: Local = False,
-    accept: Accept = None,
-    ngsild_tenant: Tenant = None,
-) -> Response:
+def get_attribute(asked: Discovery, attr: str) -> Response:
     """Attribute: attributeCount, attributeTypes, typeNames; 404 ResourceNotFound when no entity has it.
     The attribute is a term of the request's @context or a full IRI."""
-    tenant, stored = _tenant_of(state, request, ONE, ngsild_tenant), ld.translation.to_stored(attr)
+    state, ld = asked.state, asked.ld
+    tenant, stored = asked.tenant(ONE), ld.translation.to_stored(attr)
     projection.ensure_current(state.db)  # the statistics reflect every committed write
     with state.db.connect() as conn:
         stats = discovery.attribute_stats(conn, tenant=tenant, attr=stored).get(stored)
     if stats is None:
         raise ResourceNotFound(f"no entity has an attribute {attr!r}")
-    return _respond(_attribute(stats, ld, count=True, types=True, typed=True), accept, tenant, ld)
+    return asked.respond(_attribute(stats, ld, count=True, types=True, typed=True), tenant)
 
 
 @router.get("/info/sourceIdentity", summary="This hub's identity as a context source", responses=RESPONSES)

@@ -14,7 +14,8 @@ from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import JSON, LD_JSON, negotiate
 from api.ngsild_linked import no_linked_q
-from api.routers.ngsild import _geo, _tenant
+from api.ngsild_query_body import geo_as_stored
+from api.routers.ngsild import _tenant
 from api.state import HubState, hub_state
 from api.temporal_read import (
     PARTIAL,
@@ -110,7 +111,7 @@ def query_temporal(
     selection = None
     if idPattern or q or scopeQ or geo:
         selector = Selector(id_pattern=idPattern)
-        selection = EntityQuery((selector,), (), ld.q(q), scopeQ, _geo(geo, ld))
+        selection = EntityQuery((selector,), (), ld.q(q), scopeQ, geo_as_stored(geo, ld))
     shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)

@@ -18,7 +18,7 @@ from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import json_body, negotiate
 from api.ngsild_linked import no_linked_q
-from api.routers.ngsild import QUERY_BODY, _query_body
+from api.ngsild_query_body import QUERY_BODY, query_from_body
 from api.state import HubState, hub_state
 from api.temporal_read import (
     PARTIAL,
@@ -112,7 +112,7 @@ async def post_temporal_query(
         raise BadRequestData('the body must be a Query: a JSON object with "type": "Query"')
     temporal_q = _temporal_q(body)
     no_linked_q(body.get("q"))
-    selection = _query_body({k: v for k, v in body.items() if k != "temporalQ"}, ld, typed=False)
+    selection = query_from_body({k: v for k, v in body.items() if k != "temporalQ"}, ld, typed=False)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
     params = {

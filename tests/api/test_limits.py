@@ -12,8 +12,12 @@ from sqlalchemy import event
 
 from api.app import create_app
 from api.limits import json_depth
+from api.routers import ngsild
 from api.state import HubState
 from hub.settings import Settings
+from ngsi.context import context_link
+from ngsi.contexts import ContextKind
+from ngsi.q import Node, parse_q
 
 pytestmark = pytest.mark.anyio
 PROBLEM = "application/problem+json"
@@ -175,3 +179,38 @@ async def test_ids_types_and_tenants_longer_than_their_columns_are_400(api: http
     tenant = await api.post("/ngsi-ld/v1/entities", json=ENTITY, headers={"NGSILD-Tenant": "t" * 65})
     assert tenant.status_code == 400
     assert "NGSILD-Tenant" in tenant.json()["detail"]
+
+
+async def test_a_q_its_context_makes_too_long_is_refused_before_any_sql(settings: Settings, hub: HubState) -> None:
+    """The q evaluated is the one expanded with the request's @context: 100 one-letter terms (199 characters as
+    sent) become 100 IRIs of 80 characters, past the 4,000-character cap of what reaches the SQL compiler."""
+    url = "https://contexts.example.org/long.jsonld"
+    hub.contexts.add(url, {"@context": {"b": "https://example.org/" + "x" * 60}}, ContextKind.CACHED)
+    link = {"Link": context_link(url)}
+    async with await _client(settings, hub) as api:
+        assert (await api.get("/ngsi-ld/v1/entities", params={"q": "b"}, headers=link)).status_code == 200
+        statements: list[str] = []
+        event.listen(hub.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        q = ";".join(["b"] * 100)
+        get = await api.get("/ngsi-ld/v1/entities", params={"q": q}, headers=link)
+        post = await api.post("/ngsi-ld/v1/entityOperations/query", json={"type": "Query", "q": q}, headers=link)
+    for refused in (get, post):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["type"] == ETSI + "TooComplexQuery"
+        assert "longer than 4000 characters" in refused.json()["detail"]
+    assert statements == []
+
+
+async def test_get_entities_parses_q_once(settings: Settings, hub: HubState, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET /entities checks q before anything runs and evaluates the same text: one parse, not one per check."""
+    parsed: list[str] = []
+
+    def counting(text: str) -> Node:
+        parsed.append(text)
+        return parse_q(text)
+
+    monkeypatch.setattr(ngsild, "parse_q", counting)
+    async with await _client(settings, hub) as api:
+        response = await api.get("/ngsi-ld/v1/entities", params={"type": "T", "q": "a==1;b>2"})
+    assert response.status_code == 200, response.text
+    assert parsed == ["a==1;b>2"]
