@@ -81,7 +81,15 @@ class Translation:
         if name in self._reverse:
             return self._reverse[name]
         iri = self.default.expand(name)
-        return name if iri is None else self.request.compact(iri)
+        if iri is None:
+            return name
+        compacted = self.request.compact(iri)
+        if compacted == iri and name not in self.request.terms and not any(c in name for c in ":/#"):
+            # A short name the request's context leaves undefined: its writer's own name for the @vocab IRI, which
+            # to_stored turned into this stored name (vocab_wins), so it comes back as it went in (ETSI 018_11,
+            # 019_13: `locatedAt` sent under a context without it must not return as the Smart Data Models IRI).
+            return name
+        return compacted
 
     def names(self, names: Iterable[str]) -> list[str]:
         return [self.to_stored(n) for n in names]
