@@ -51,6 +51,8 @@ class TemporalQuery:
     deleted: bool = False  # timeproperty=deletedAt: the deletions of attributes instead of their observed values
     where: tuple[Any, ...] = ()  # more SQL conditions on the entities table (a Query body's q, geoQ, idPattern…)
     descending: bool = False  # entities by id descending (orderBy=id;desc), else ascending
+    # A query (not a retrieve) is about the entities with an instance of the asked attributes in the window only.
+    with_history: bool = False
 
     @property
     def instance_cap(self) -> int | None:
@@ -92,6 +94,12 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
     conditions: list[Any] = [entities.c.removed.is_(False)]
     conditions.extend(_key_conditions(entities.c, q))
     conditions.extend(q.where)
+    if q.with_history and not q.deleted:
+        t = temporal_instances.c
+        held = [t.tenant == entities.c.tenant, t.entity_id == entities.c.id, *_window(q, t.ts)]
+        if q.attrs:
+            held.append(t.attr.in_(q.attrs))
+        conditions.append(select(t.entity_id).where(*held).exists())
     live = select(entities.c.tenant, entities.c.id, entities.c.type, entities.c.data).where(and_(*conditions))
     source: Any = live
     if q.deleted and not q.where:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -128,8 +129,9 @@ def query_temporal(
         "offset": offset,
         "descending": id_descending(parse_ordering(orderBy)),
     }
-    query = build_query(state, ngsild_tenant, params)
+    query = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
     rendered = render_history(state, query, mode, methods, period, selection)
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
     return respond(rendered.entities, media, query.tenant, ld, extra, shape, content_range=rendered.content_range)

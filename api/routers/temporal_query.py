@@ -9,6 +9,7 @@ The body selects entities as ``POST /entityOperations/query`` does (``entities``
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -128,8 +129,9 @@ async def post_temporal_query(
         "offset": offset,
         "descending": id_descending(selection.ordering, "ordering.orderBy"),
     }
-    q = build_query(state, ngsild_tenant, params)
+    q = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
     rendered = render_history(state, q, mode, methods, period, selection)
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
     return respond(rendered.entities, media, q.tenant, ld, extra, content_range=rendered.content_range)

@@ -202,4 +202,4 @@ async def test_temporal_queries_refuse_linked_q(api: httpx.AsyncClient, town: No
     assert posted.json()["detail"].startswith("q: locatedAt{name} filters on linked entities")
     plain = await api.get(TEMPORAL, params={**window, "type": "Building", "q": "height>50"})
     assert plain.status_code == 200, plain.text
-    assert [e["id"] for e in plain.json()] == [B2]
+    assert plain.json() == []  # the town's buildings have no history: no instance in the window, not an answer

@@ -28,7 +28,8 @@ async def test_create_and_query_with_a_trailing_slash(api: httpx.AsyncClient) ->
 
 
 async def test_temporal_collection_with_a_trailing_slash(api: httpx.AsyncClient) -> None:
-    assert (await api.post("/ngsi-ld/v1/entities", json=building())).status_code == 201
+    observed = {"type": "Property", "value": 3, "observedAt": "2025-01-01T10:00:00Z"}
+    assert (await api.post("/ngsi-ld/v1/entities", json={**building(), "floors": observed})).status_code == 201
     history = await api.get("/ngsi-ld/v1/temporal/entities/", params={"type": "Building"})
     assert history.status_code == 200
     assert [e["id"] for e in history.json()] == [ID]

@@ -319,3 +319,35 @@ async def test_periods_start_at_the_first_instance_without_a_window_start(api: h
         "2020-08-01T13:00:00Z",
         "2020-08-01T14:00:00Z",
     ]
+
+
+async def test_a_query_answers_only_entities_with_an_instance_in_the_window(
+    api: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    """ETSI 021_13: entities whose history has nothing in the window (or of the asked attributes) are left out of
+    a query's answer and of its count; retrieving such an entity still answers it, without instances."""
+    later = {
+        "id": ENTITY + ":later",
+        "type": "BikeHireDockingStation",
+        "availableBikeNumber": [{"type": "Property", "value": 4, "observedAt": _at(600)}],
+    }
+    assert (await api.post("/ngsi-ld/v1/temporal/entities", json=later)).status_code == 201
+    query = "/ngsi-ld/v1/temporal/entities"
+    cases = [
+        ({"timerel": "after", "timeAt": _at(300)}, [later["id"]]),
+        ({"timerel": "before", "timeAt": _at(300)}, [ENTITY]),
+        ({"timerel": "after", "timeAt": _at(0)}, [ENTITY, later["id"]]),
+        ({"timerel": "after", "timeAt": _at(0), "attrs": "status"}, [ENTITY]),
+    ]
+    for window, expected in cases:
+        params = {"type": "BikeHireDockingStation", "count": "true", **window}
+        response = await api.get(query, params=params)
+        assert response.status_code == 200, response.text
+        assert [e["id"] for e in response.json()] == expected, window
+        assert response.headers["NGSILD-Results-Count"] == str(len(expected))
+    body = {"type": "Query", "entities": [{"type": "BikeHireDockingStation"}], "temporalQ": cases[0][0]}
+    posted = await api.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert [e["id"] for e in posted.json()] == [later["id"]]
+    retrieved = await api.get(f"{query}/{ENTITY}", params={"timerel": "after", "timeAt": _at(300)})
+    assert retrieved.status_code == 200
+    assert retrieved.json()["id"] == ENTITY
