@@ -93,3 +93,14 @@ async def test_geometry_property_belongs_to_geojson(api: httpx.AsyncClient, seed
     many = await api.get(ENTITIES, params={"type": "Shop", "geometryProperty": "location"}, headers=geo)
     assert many.status_code == 200
     assert many.json()["type"] == "FeatureCollection"
+
+
+async def test_temporal_queries_check_csf_as_entity_queries_do(api: httpx.AsyncClient) -> None:
+    """A malformed csf is 400 (ETSI 5741_01_05), a well-formed one 422: no context sources here."""
+    window = {"type": "Shop", "timerel": "after", "timeAt": "2020-01-01T00:00:00Z"}
+    bad = await api.get("/ngsi-ld/v1/temporal/entities", params={**window, "csf": "))bad(("})
+    assert bad.status_code == 400, bad.text
+    assert bad.json()["detail"].startswith("csf:")
+    good = await api.get("/ngsi-ld/v1/temporal/entities", params={**window, "csf": 'endpoint=="x"'})
+    assert good.status_code == 422
+    assert good.json()["type"] == ETSI + "OperationNotSupported"
