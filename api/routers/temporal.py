@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
-from api.ngsild_http import JSON, LD_JSON, negotiate
 from api.ngsild_checks import context_source_filter
+from api.ngsild_http import JSON, LD_JSON, negotiate
 from api.ngsild_linked import no_linked_q
 from api.ngsild_query_body import geo_as_stored
 from api.routers.ngsild import _tenant
