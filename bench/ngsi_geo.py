@@ -27,7 +27,7 @@ from sqlalchemy import Connection, text
 
 from hub.cities import City, load_cities
 from hub.db import Database
-from ngsi import store
+from ngsi import entity_pages
 from ngsi.geo import parse_geo_query, search_box
 from ngsi.geo_index import geo_condition, write_geo
 from ngsi.representation import Format, render_list
@@ -127,7 +127,7 @@ def near_query(conn: Connection, lon: float, lat: float) -> Callable[[], int]:
         geo = parse_geo_query("near;maxDistance==500", "Point", f"[{lon},{lat}]")
         assert geo is not None
         where = [geo_condition(conn, geo, tenant=None)]
-        rows, _ = store.query_entities(conn, tenant=None, types=[TYPE], limit=100, extra=where)
+        rows, _ = entity_pages.query_entities(conn, tenant=None, types=[TYPE], limit=100, extra=where)
         render_list(rows, Format.NORMALIZED, with_context=False)
         return len(rows)
 

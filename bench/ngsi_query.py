@@ -8,7 +8,7 @@ reload.
 
 Figures (p50/p95 in-process, after warm-up):
 
-- ``type=T&limit=100``: ``store.query_entities`` + ``render_list`` (the function path) and the whole ASGI path
+- ``type=T&limit=100``: ``entity_pages.query_entities`` + ``render_list`` (the function path) and the whole ASGI path
   through ``httpx.ASGITransport``, beside the plain SQL (``SELECT data … WHERE type ORDER BY id LIMIT 100``);
 - ``q=availableBikeNumber>5;status=="working"`` with type and limit, beside the same filter as a JSON scan
   (``json_extract`` on SQLite, ``jsonb`` operators on PostgreSQL);
@@ -40,7 +40,7 @@ from harvester.sources.gbfs_transform import GbfsSystem, station_records
 from hub.cities import load_cities
 from hub.db import Database
 from hub.settings import Settings
-from ngsi import projection, store
+from ngsi import entity_pages, projection, store
 from ngsi.q_sql import compile_q_text
 from ngsi.representation import Format, render_list
 from ngsi.tables import entities
@@ -145,7 +145,7 @@ def function_path(conn: Connection, q: str | None, tenant: str | None) -> Callab
 
     def call() -> bytes:
         extra = [compile_q_text(q, entities)] if q else []
-        rows, _ = store.query_entities(conn, tenant=tenant, types=[TYPE], limit=100, extra=extra)
+        rows, _ = entity_pages.query_entities(conn, tenant=tenant, types=[TYPE], limit=100, extra=extra)
         return render_list(rows, Format.NORMALIZED, with_context=False)
 
     return call

@@ -2,7 +2,7 @@
 
 A query is entity selectors (type expression, ids, idPattern — several selectors mean any of them), ``attrs``
 (an entity must have at least one), ``q``, ``scopeQ`` and a geo-query. Each becomes an SQL condition on the
-entities table; ``ngsi.store.select_entities`` runs them with the page and count, in id order or in the order
+entities table; ``ngsi.entity_pages.select_entities`` runs them with the page and count, in id order or in the order
 ``orderBy`` asks for (``ngsi.ordering``, id breaking its ties).
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, true
 
 from hub.errors import BadRequestData
-from ngsi import attr_stats, store
+from ngsi import attr_stats, entity_pages, store
 from ngsi.attr_index import attr_index
 from ngsi.geo import GeoQuery
 from ngsi.geo_index import geo_condition
@@ -171,7 +171,7 @@ def _read_page(
     type_sets: list[str],
     timestamps: bool,
     check: list[str],
-) -> store.PageRows:
+) -> entity_pages.PageRows:
     """One read of the page, its types matched with ``type_sets``, checking the sets holding ``check``."""
     alternatives = _types_only(query)
     types: list[str] | None = []
@@ -180,7 +180,7 @@ def _read_page(
         types = store.values_of_types(alternatives, type_sets) or None
     else:
         where = conditions(conn, query, tenant=tenant, type_sets=type_sets if check else None)
-    return store.select_page(
+    return entity_pages.select_page(
         conn,
         tenant=tenant,
         types=types,

@@ -18,7 +18,7 @@ from harvester.store import ItemStatus, RunStatus
 from hub.cities import Registry
 from hub.db import Database
 from hub.settings import Settings
-from ngsi import projection, store
+from ngsi import entity_pages, projection, store
 from ngsi.attr_index import attr_index
 from tests.conftest import DEMO_HOST
 
@@ -33,7 +33,7 @@ async def test_oslo_demo_harvest_stores_stations(harvester: Harvester, db: Datab
     assert report.counts["invalid"] == 0
     assert report.bytes > 10_000
     with db.connect() as conn:
-        rows, total = store.query_entities(
+        rows, total = entity_pages.query_entities(
             conn, tenant="oslo", types=["BikeHireDockingStation"], limit=1000, count=True
         )
         run = run_store.get_run(conn, report.run_id)
@@ -94,7 +94,7 @@ async def test_failed_fetch_keeps_the_last_good_data(
     good = await harvester.run(OSLO)
     assert good.status is RunStatus.SUCCEEDED
     with db.connect() as conn:
-        before, _ = store.query_entities(conn, tenant="oslo", types=["BikeHireDockingStation"], limit=1000)
+        before, _ = entity_pages.query_entities(conn, tenant="oslo", types=["BikeHireDockingStation"], limit=1000)
 
     def broken(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("station_status.json"):
@@ -129,7 +129,7 @@ async def test_failed_fetch_keeps_the_last_good_data(
     assert bad.error is not None
     assert "invalid JSON" in bad.error
     with db.connect() as conn:
-        after, _ = store.query_entities(conn, tenant="oslo", types=["BikeHireDockingStation"], limit=1000)
+        after, _ = entity_pages.query_entities(conn, tenant="oslo", types=["BikeHireDockingStation"], limit=1000)
         run = run_store.get_run(conn, bad.run_id)
     assert after == before
     assert run is not None
@@ -142,7 +142,7 @@ async def test_dry_run_commits_no_entities(harvester: Harvester, db: Database) -
     assert report.status is RunStatus.SUCCEEDED
     assert report.counts["created"] == 120
     with db.connect() as conn:
-        _, total = store.query_entities(conn, tenant="oslo", types=["BikeHireDockingStation"], count=True)
+        _, total = entity_pages.query_entities(conn, tenant="oslo", types=["BikeHireDockingStation"], count=True)
         run = run_store.get_run(conn, report.run_id)
     assert total == 0
     assert run is not None

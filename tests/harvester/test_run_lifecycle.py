@@ -13,7 +13,7 @@ from harvester.store import ItemStatus, RunMode, RunStatus
 from hub.cities import Registry
 from hub.db import Database
 from hub.settings import Settings
-from ngsi import store
+from ngsi import entity_pages, store
 from tests.fakes import SOURCE, FakeGbfs, Handler, make_harvester, registry_with_fake_source, station
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +31,7 @@ def fake_registry(registry: Registry) -> Registry:
 
 def stored(db: Database) -> list[str]:
     with db.connect() as conn:
-        rows, _ = store.query_entities(conn, tenant="oslo", types=["BikeHireDockingStation"], limit=1000)
+        rows, _ = entity_pages.query_entities(conn, tenant="oslo", types=["BikeHireDockingStation"], limit=1000)
     return rows
 
 

@@ -16,7 +16,7 @@ from shapely.geometry import shape
 from sqlalchemy import func, select, text
 
 from hub.db import Database
-from ngsi import projection, store
+from ngsi import entity_pages, projection, store
 from ngsi.geo import GeoQuery, Georel
 from ngsi.geo_index import RTREE, geo_condition, geo_index, geo_rows, hilbert_order, rebuild_geo
 
@@ -44,7 +44,7 @@ def query(db: Database, geo: GeoQuery, tenant: str | None = None, **kwargs: Any)
     with db.begin() as conn:
         projection.catch_up(conn)
         where = [geo_condition(conn, geo, tenant=tenant)]
-        rows, total = store.query_entities(conn, tenant=tenant, extra=where, **{"limit": 1000, **kwargs})
+        rows, total = entity_pages.query_entities(conn, tenant=tenant, extra=where, **{"limit": 1000, **kwargs})
     return [row.split('"id":"', 1)[1].split('"', 1)[0] for row in rows], total
 
 
