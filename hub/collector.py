@@ -27,4 +27,20 @@ def collection_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            _promote_unscanned()
             gc.enable()
+
+
+def _promote_unscanned() -> None:
+    """Move every tracked object to the oldest generation without walking them.
+
+    Objects allocated while collection was off all sit in the youngest generation, and its count is far past the
+    threshold: the first allocation after ``gc.enable()`` would walk every one still alive — the 20,000 stations of
+    a snapshot still held by the caller, 50 ms a snapshot, a twentieth of the harvest (bench/harvest_pipeline.py).
+    ``freeze`` splices every generation onto the permanent one and zeroes the youngest count, ``unfreeze`` splices
+    them onto the oldest generation: both are constant time. The survivors are then looked at by the next full
+    collection, as long-lived objects are, and garbage with a reference cycle among them is freed then instead of
+    now. (The hub never freezes objects for good, so unfreezing takes nobody's frozen objects.)
+    """
+    gc.freeze()
+    gc.unfreeze()

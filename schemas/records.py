@@ -100,7 +100,7 @@ class RecordValidator:
         validator = self.sdm.fast_validator(model)
         if validator is None:
             return None
-        values = {name: _value(attr) for name, attr in entity.items() if name != "@context"}
+        values = _values(entity)
         values["type"] = model
         if not validator.is_valid(values):
             return None
@@ -125,15 +125,22 @@ def _names_ok(entity: dict[str, Any]) -> bool:
     return True
 
 
-def _value(attr: Any) -> Any:
-    if type(attr) is not dict:
-        return attr
-    if "value" in attr:
-        return attr["value"]
-    if "object" in attr:
-        return attr["object"]
-    language_map = attr.get("languageMap")
-    return None if language_map is None else attr  # rare: the slow path flattens it properly
+def _values(entity: dict[str, Any]) -> dict[str, Any]:
+    """The entity's members with each attribute flattened to its value (object, language map), as the Smart Data
+    Model's schema describes them. One loop without a call per attribute: a comprehension calling a helper for
+    each of a station's dozen attributes took 2.2 µs, a quarter of the validation (bench/harvest_pipeline.py)."""
+    values: dict[str, Any] = {}
+    for name, attr in entity.items():
+        if type(attr) is not dict:
+            values[name] = attr
+        elif "value" in attr:
+            values[name] = attr["value"]
+        elif "object" in attr:
+            values[name] = attr["object"]
+        else:  # rare: a language map is kept whole for the slow path to flatten properly
+            values[name] = None if attr.get("languageMap") is None else attr
+    values.pop("@context", None)  # not a member the model describes
+    return values
 
 
 def _inside(entity: dict[str, Any], bbox: BBox | None) -> bool:

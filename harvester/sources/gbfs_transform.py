@@ -195,11 +195,15 @@ def _dynamic_attributes(
                 f"bikes {bikes} + free docks {docks} exceed capacity {capacity}",
             )
         )
-    installed, renting, returning = (
-        value if value is None or type(value) is bool else _flag(status, key, pointer, findings)  # booleans: as is
-        for key in ("is_installed", "is_renting", "is_returning")
-        for value in (status.get(key),)
-    )
+    # Booleans (the usual case) are taken as they are, without a call: a generator over the three flags was a
+    # tenth of the transform (bench/harvest_pipeline.py).
+    installed, renting, returning = status.get("is_installed"), status.get("is_renting"), status.get("is_returning")
+    if installed is not None and type(installed) is not bool:
+        installed = _flag(status, "is_installed", pointer, findings)
+    if renting is not None and type(renting) is not bool:
+        renting = _flag(status, "is_renting", pointer, findings)
+    if returning is not None and type(returning) is not bool:
+        returning = _flag(status, "is_returning", pointer, findings)
     attrs["status"] = _prop(station_status_value(installed, renting, returning, bikes, docks), observed)
     if observed:
         attrs["observationDateTime"] = _prop(observed)

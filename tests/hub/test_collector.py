@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 import pytest
 
@@ -41,3 +42,40 @@ def test_a_collector_turned_off_by_someone_else_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.peer: _Node | None = None
+
+
+def test_what_a_block_made_is_not_walked_when_collection_resumes() -> None:
+    walks: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            walks.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        with collection_paused():
+            kept = [[n] for n in range(50_000)]  # each list counts toward the youngest generation's threshold
+        after = [[n] for n in range(10)]
+    finally:
+        gc.callbacks.remove(count)
+    # Without the promotion the first allocations after the block would walk all of ``kept``.
+    assert walks == []
+    assert any(o is kept[0] for o in gc.get_objects(generation=2))  # a long-lived object now
+    assert len(after) == 10
+
+
+def test_a_cycle_made_in_a_block_is_still_collected() -> None:
+    with collection_paused():
+        first, second = _Node(), _Node()
+        first.peer, second.peer = second, first
+        gone = weakref.ref(first)
+    del first, second
+    assert gone() is not None  # a cycle: reference counting alone cannot free it
+    gc.collect()
+    assert gone() is None
