@@ -3,7 +3,7 @@
 A harvest rewrites the JSON of every entity whose values moved, every minute for a bike-share feed. None of the
 columns it changes is indexed, so PostgreSQL can write the new version as a heap-only tuple — on the same page, with
 no new entry in any of the table's four indexes — but only when the page has room for it. Full pages (the default
-fillfactor of 100) made every such update a cold one: 20,000 updated stations took 370–470 ms, against 160–180 ms
+fillfactor of 100) made every such update a cold one: 20,000 updated stations took 370-470 ms, against 160-180 ms
 with half of each page left free (psql \\timing on a copy of the bench's table, bench/harvest_pipeline.py). A table
 whose rows are all rewritten every run is twice its live size in steady state anyway (the previous versions until
 vacuum), so the room costs little disk it would not take. Pages written before this revision keep their layout
