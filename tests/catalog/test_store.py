@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Constraint, Index, Table, inspect, select
 
+import catalog.store
 import catalog.tables
 from catalog.model import Agent, Dataset, Distribution
 from catalog.store import (
@@ -276,6 +278,30 @@ def test_large_batches_cross_the_lookup_chunks(db: Database) -> None:
         assert count_active(conn, source_id=CITY_SOURCE) == 600
         rows = conn.execute(select(catalog.tables.datasets.c.removed)).scalars().all()
     assert sorted(rows).count(True) == 600
+
+
+def test_a_batch_written_in_slices_classifies_every_dataset_as_one_batch_would(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog.store, "WRITE_SLICE", 3)  # 10 datasets: four slices, the last one short
+    with db.begin() as conn:
+        first = upsert(conn, [make_dataset(n) for n in range(1, 11)])
+    assert len(first.created) == 10
+    changed = [make_dataset(n, title="Ny titel") if n in (2, 7) else make_dataset(n) for n in range(1, 12)]
+    with db.begin() as conn:
+        second = upsert(conn, changed, now=T1)
+    assert second.created == [f"{PORTAL}/dataset/ds-0011"]
+    assert sorted(second.updated) == [f"{PORTAL}/dataset/ds-0002", f"{PORTAL}/dataset/ds-0007"]
+    assert len(second.unchanged) == 8
+    with db.connect() as conn:
+        assert count_active(conn, source_id=CITY_SOURCE) == 11
+        seven = get_dataset(conn, f"{PORTAL}/dataset/ds-0007")
+        eight = get_dataset(conn, f"{PORTAL}/dataset/ds-0008")
+    assert seven is not None
+    assert seven["dataset"]["title"] == {"da": "Ny titel"}
+    assert eight is not None
+    assert eight["last_seen"] == T1
+    assert eight["changed_at"] == T0
 
 
 def test_listing_filters_by_city_and_pages_by_uri(db: Database) -> None:
