@@ -6,6 +6,7 @@ The grammar, as parsed (the input arrives percent-decoded; there is no whitespac
     and     = factor *(";" factor)
     factor  = "(" query ")" / term                    ; parentheses nest (the reference's own example does)
     term    = path [op value] / path ("~=" / "!~=") regex   ; a bare path tests existence
+            / "!" path                                ; and a negated one absence (no such attribute)
     path    = name "{" [types ":"] path "}" / names ["[" names "]"]   ; a{b}: b of the entity a points to
     types   = "*" / type *("," type)                  ; a{T:b}: only a target of type T (or of any of several)
     type    = name-without-colon / IRI-without-port
@@ -99,7 +100,10 @@ class AttrPath:
 
 @dataclass(frozen=True, slots=True)
 class Exists:
+    """A bare ``path``: the entity has it; ``!path`` (``negate``): it has not (not even as an empty instance)."""
+
     path: AttrPath
+    negate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +256,8 @@ class _Parser:
         return flat[0] if len(flat) == 1 else And(tuple(flat))
 
     def factor(self, depth: int) -> Node:
+        if self.peek(2) == "!(":
+            raise self.error("'!' negates one attribute's existence ('!speed'), not a group", self.pos)
         if self.peek() != "(":
             return self.term(depth)
         if depth >= MAX_DEPTH:
@@ -265,12 +271,18 @@ class _Parser:
         self.terms += 1
         if self.terms > self.max_terms:
             raise TooComplexQuery(f"q: more than {self.max_terms} terms (the limit)")
+        start = self.pos
+        negate = self.peek() == "!"
+        self.pos += negate
         path = self.path(depth)
         op = next((o for o in _OPERATORS if self.text.startswith(o, self.pos)), None)
         if op is None:
             if self.peek() not in ("", ";", "|", ")"):
                 raise self.unexpected("an operator (==, !=, >, >=, <, <=, ~=, !~=), ';', '|' or ')'")
-            return Exists(path)
+            return Exists(path, negate)
+        if negate:
+            message = f"'!' tests that an attribute is absent and takes no operator (found {op!r})"
+            raise self.error(f"{message}; use != or !~= to compare", start)
         self.pos += len(op)
         if op in ("~=", "!~="):
             return Match(path, self.regex(), negate=op == "!~=")
@@ -461,7 +473,7 @@ def unparse(node: Node) -> str:
     if isinstance(node, And):
         return ";".join(f"({unparse(t)})" if isinstance(t, Or) else unparse(t) for t in node.terms)
     if isinstance(node, Exists):
-        return path_text(node.path)
+        return ("!" if node.negate else "") + path_text(node.path)
     if isinstance(node, Match):
         quoted = node.pattern.replace("\\", "\\\\").replace('"', '\\"')
         return f'{path_text(node.path)}{"!~=" if node.negate else "~="}"{quoted}"'

@@ -108,7 +108,7 @@ class Translation:
         if isinstance(node, And | Or):
             return type(node)(tuple(self.q(t) for t in node.terms))
         if isinstance(node, Exists):
-            return Exists(self._path(node.path))
+            return Exists(self._path(node.path), node.negate)
         if isinstance(node, Compare):
             return Compare(self._path(node.path), node.op, node.value)
         assert isinstance(node, Match)

@@ -92,6 +92,9 @@ CONSTRUCTS: list[tuple[str, Node]] = [
     ("ref==urn:a:1,urn:a:2", cmp("ref", "==", ValueList((Uri("urn:a:1"), Uri("urn:a:2"))))),
     # paths
     ("speed", Exists(attr("speed"))),
+    ("!speed", Exists(attr("speed"), negate=True)),
+    ("!a.b[x]", Exists(attr("a", "b", keys=("x",)), negate=True)),
+    ("!c|d;!e", Or((Exists(attr("c"), True), And((Exists(attr("d")), Exists(attr("e"), True)))))),
     ("speed.observedAt>=2024-01-01", Compare(attr("speed", "observedAt"), Op.GE, date(2024, 1, 1))),
     ('speed.unitCode=="KMH"', Compare(attr("speed", "unitCode"), Op.EQ, "KMH")),
     ("a.b.c", Exists(attr("a", "b", "c"))),
@@ -191,6 +194,10 @@ def test_every_construct_parses_and_round_trips(text: str, expected: Node) -> No
         ("a~=", "q: unexpected end of query at position 3, expected a regular expression"),
         ("a~=;", "q: unexpected ';' at position 3, expected a regular expression"),
         ("", "q: empty query"),
+        ("!a>3", "q: '!' tests that an attribute is absent and takes no operator (found '>'); use != or !~= to"),
+        ("a;!(b|c)", "q: '!' negates one attribute's existence ('!speed'), not a group at position 2"),
+        ("!!a", "q: unexpected '!' at position 1, expected an attribute name"),
+        ("!", "q: unexpected end of query at position 1, expected an attribute name"),
     ],
 )
 def test_errors_name_the_position_and_show_the_character(text: str, detail: str) -> None:
@@ -362,7 +369,7 @@ def terms(draw: st.DrawFn, names: st.SearchStrategy[str], types: st.SearchStrate
     path = draw(paths(names, types))
     shape = draw(st.integers(0, 4))
     if shape == 0:
-        return Exists(path)
+        return Exists(path, draw(st.booleans()))
     if shape == 1:
         return Match(path, draw(REGEXES), draw(st.booleans()))
     if shape == 2:
