@@ -34,7 +34,8 @@ MAX_LIMIT = 1000
 
 
 def parse_duration(text: str) -> float:
-    """Seconds of an ISO 8601 duration in weeks, days, hours, minutes, seconds (years and months vary in length)."""
+    """Seconds of an ISO 8601 duration in weeks, days, hours, minutes, seconds (years and months vary in length);
+    zero is valid."""
     match = _DURATION.match(text)
     if not match or text in ("P", "PT"):
         raise BadRequestData(
@@ -43,10 +44,13 @@ def parse_duration(text: str) -> float:
         )
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
     seconds = parts.get("w", 0) * 604800 + parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600
-    seconds += parts.get("m", 0) * 60 + parts.get("s", 0)
-    if seconds <= 0:
-        raise BadRequestData(f"aggrPeriodDuration {text!r} must be longer than zero")
-    return seconds
+    return seconds + parts.get("m", 0) * 60 + parts.get("s", 0)
+
+
+def aggregation_period(text: str | None) -> float | None:
+    """The seconds of ``aggrPeriodDuration``; None, one period for the whole range, when it is absent or a zero
+    duration (``PT0S``, ``P0D``: clause 4.5.19 gives those that meaning)."""
+    return (parse_duration(text) or None) if text else None
 
 
 def instant(name: str, value: str | None) -> float | None:

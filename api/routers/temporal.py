@@ -34,10 +34,10 @@ from api.temporal_read import (
     Options,
     Pick,
     Tenant,
+    aggregation_period,
     build_query,
     instant,
     kinds,
-    parse_duration,
     project,
     render_history,
     representation,
@@ -136,7 +136,7 @@ def query_temporal(
         "descending": id_descending(parse_ordering(orderBy)),
     }
     query = replace(build_query(state, ngsild_tenant, params), with_history=True)
-    period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    period = aggregation_period(aggrPeriodDuration)
     # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
     rendered = render_history(state, query, mode, methods, period, selection)
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
@@ -182,7 +182,7 @@ def retrieve_temporal(
     }
     q = build_query(state, ngsild_tenant, params)
     _require_requested_attributes(state, q, entity_id)
-    period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    period = aggregation_period(aggrPeriodDuration)
     rendered = render_history(state, q, mode, methods, period)
     body = rendered.entities
     if not body:
