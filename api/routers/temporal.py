@@ -58,6 +58,7 @@ from ngsi import temporal as history
 from ngsi.geo import parse_geo_query
 from ngsi.ordering import id_descending, parse_ordering
 from ngsi.query import EntityQuery, Selector
+from ngsi.representation import ENTITY_MEMBERS
 from schemas.findings import Severity
 from schemas.ngsild import check_geometry, is_absolute_uri
 
@@ -122,10 +123,13 @@ def query_temporal(
     shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
+    # A pick of attributes selects as attrs does: only entities with history of one of them are answered (and
+    # counted), so that none comes back emptied to its id and type.
+    picked = [name for name in shape.pick if name not in ENTITY_MEMBERS]
     params = {
         "ids": ids,
         "types": ld.names(types),
-        "attrs": ld.names(split(attrs)),
+        "attrs": ld.names(split(attrs) or picked),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
