@@ -123,9 +123,10 @@ def query_temporal(
     shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
-    # A pick of attributes selects as attrs does: only entities with history of one of them are answered (and
-    # counted), so that none comes back emptied to its id and type.
-    picked = [name for name in shape.pick if name not in ENTITY_MEMBERS]
+    # A pick without id and type would leave an entity without history of the picked attributes empty ({}): it
+    # then selects as attrs does, so that such an entity is neither answered nor counted.
+    emptying = shape.pick and not {"id", "type"} & set(shape.pick)
+    picked = [name for name in shape.pick if name not in ENTITY_MEMBERS] if emptying else []
     params = {
         "ids": ids,
         "types": ld.names(types),

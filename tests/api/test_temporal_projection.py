@@ -56,8 +56,10 @@ async def test_query_attrs_keeps_those_attributes_and_ignores_unknown_ones(api: 
     [
         ({"pick": "id,speed"}, {CAR: ["id", "speed"], VAN: ["id", "speed"]}),
         ({"pick": "speed,type"}, {CAR: ["speed", "type"], VAN: ["speed", "type"]}),
-        ({"pick": "id,fuel"}, {CAR: ["fuel", "id"]}),  # pick of attributes selects like attrs
-        ({"pick": "id,fuel,nothing"}, {CAR: ["fuel", "id"]}),
+        ({"pick": "id,fuel"}, {CAR: ["fuel", "id"], VAN: ["id"]}),  # a pick is no attrs: VAN keeps its id
+        ({"pick": "id,fuel,nothing"}, {CAR: ["fuel", "id"], VAN: ["id"]}),
+        ({"pick": "fuel"}, {CAR: ["fuel"]}),  # VAN would be left empty: not answered, not counted
+        ({"pick": "fuel,speed"}, {CAR: ["fuel", "speed"], VAN: ["speed"]}),
         ({"pick": "id"}, {CAR: ["id"], VAN: ["id"]}),
         ({"pick": "id,type"}, {CAR: ["id", "type"], VAN: ["id", "type"]}),
         ({"omit": "fuel"}, {CAR: ["id", "speed", "type"], VAN: ["id", "speed", "type"]}),
@@ -75,6 +77,8 @@ async def test_query_pick_and_omit(
     assert response.headers["NGSILD-Results-Count"] == str(len(members))
     if "id" in members[CAR]:
         assert [e["id"] for e in answer] == list(members)
+    if "fuel" in members[CAR]:
+        assert [i["value"] for i in answer[0]["fuel"]] == [0.5, 0.4]
 
 
 async def test_omit_of_id_and_type_leaves_the_histories(api: httpx.AsyncClient, fleet: None) -> None:
