@@ -191,13 +191,24 @@ def _attribute(mode: str, attr_type: str, held: dict[str, Any], time_member: str
     instances: list[tuple[Any, float]] = held["instances"]
     member, pairs = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])
     if mode == "temporalValues":
-        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9).
-        wrap = attr_type not in ("Property", "GeoProperty", "Relationship")
+        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9); a
+        # list is its bare array, a ListRelationship's as the bare target URIs, as "objects" gives a Relationship's.
+        wrap = attr_type not in ("Property", "GeoProperty", "Relationship", *_LISTS)
         return {
             "type": attr_type,
-            pairs: [[{member: value} if wrap else value, history.iso(ts)] for value, ts in instances],
+            pairs: [[{member: value} if wrap else _bare(attr_type, value), history.iso(ts)] for value, ts in instances],
         }
     return [{"type": attr_type, member: value, time_member: history.iso(ts)} for value, ts in instances]
+
+
+_LISTS = ("ListProperty", "ListRelationship")
+
+
+def _bare(attr_type: str, value: Any) -> Any:
+    """An instance's value in temporalValues: an objectList's ``{"object": uri}`` items as their URIs."""
+    if attr_type != "ListRelationship" or not isinstance(value, list):
+        return value
+    return [item["object"] if isinstance(item, dict) and set(item) == {"object"} else item for item in value]
 
 
 def split(value: str | None) -> list[str]:
