@@ -146,9 +146,6 @@ class Identity(Translation):
     def entity_out(self, entity: dict[str, Any]) -> dict[str, Any]:
         return entity
 
-    def q(self, node: Node) -> Node:
-        return node
-
 
 def rename_entity(entity: dict[str, Any], rename: Callable[[str], str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
