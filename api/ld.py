@@ -63,8 +63,9 @@ class LdRequest:
         return _TYPE_NAME.sub(lambda m: m[0] if m[0] == "*" else self.translation.to_stored(m[0]), text)
 
     def q(self, text: str | None) -> str | None:
-        """A q expression with its attribute paths as stored (unchanged, not even re-parsed, for identity)."""
-        if not text or self.translation.identity:
+        """A q expression with its attribute paths as stored (unchanged, not even re-parsed, for identity unless it
+        writes a name out in the core context's @vocab, which is the short name, as in ``attrs``)."""
+        if not text or (self.translation.identity and DEFAULT_VOCAB not in text):
             return text
         return unparse(self.translation.q(parse_q(text)))
 

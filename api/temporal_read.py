@@ -34,7 +34,8 @@ MAX_LIMIT = 1000
 
 
 def parse_duration(text: str) -> float:
-    """Seconds of an ISO 8601 duration in weeks, days, hours, minutes, seconds (years and months vary in length)."""
+    """Seconds of an ISO 8601 duration in weeks, days, hours, minutes, seconds (years and months vary in length);
+    zero is valid."""
     match = _DURATION.match(text)
     if not match or text in ("P", "PT"):
         raise BadRequestData(
@@ -43,10 +44,13 @@ def parse_duration(text: str) -> float:
         )
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
     seconds = parts.get("w", 0) * 604800 + parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600
-    seconds += parts.get("m", 0) * 60 + parts.get("s", 0)
-    if seconds <= 0:
-        raise BadRequestData(f"aggrPeriodDuration {text!r} must be longer than zero")
-    return seconds
+    return seconds + parts.get("m", 0) * 60 + parts.get("s", 0)
+
+
+def aggregation_period(text: str | None) -> float | None:
+    """The seconds of ``aggrPeriodDuration``; None, one period for the whole range, when it is absent or a zero
+    duration (``PT0S``, ``P0D``: clause 4.5.19 gives those that meaning)."""
+    return (parse_duration(text) or None) if text else None
 
 
 def instant(name: str, value: str | None) -> float | None:
@@ -187,13 +191,24 @@ def _attribute(mode: str, attr_type: str, held: dict[str, Any], time_member: str
     instances: list[tuple[Any, float]] = held["instances"]
     member, pairs = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])
     if mode == "temporalValues":
-        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9).
-        wrap = attr_type not in ("Property", "GeoProperty", "Relationship")
+        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9); a
+        # list is its bare array, a ListRelationship's as the bare target URIs, as "objects" gives a Relationship's.
+        wrap = attr_type not in ("Property", "GeoProperty", "Relationship", *_LISTS)
         return {
             "type": attr_type,
-            pairs: [[{member: value} if wrap else value, history.iso(ts)] for value, ts in instances],
+            pairs: [[{member: value} if wrap else _bare(attr_type, value), history.iso(ts)] for value, ts in instances],
         }
     return [{"type": attr_type, member: value, time_member: history.iso(ts)} for value, ts in instances]
+
+
+_LISTS = ("ListProperty", "ListRelationship")
+
+
+def _bare(attr_type: str, value: Any) -> Any:
+    """An instance's value in temporalValues: an objectList's ``{"object": uri}`` items as their URIs."""
+    if attr_type != "ListRelationship" or not isinstance(value, list):
+        return value
+    return [item["object"] if isinstance(item, dict) and set(item) == {"object"} else item for item in value]
 
 
 def split(value: str | None) -> list[str]:

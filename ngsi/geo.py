@@ -7,9 +7,10 @@ looks in; :func:`refine` is the exact test run on the index's candidates.
 Semantics: coordinates are WGS84 longitude, latitude (GeoJSON order). The topological relations (``equals``,
 ``disjoint``, ``intersects``, ``within``, ``contains``, ``overlaps``) are the OGC Simple Features (DE-9IM) predicates
 on the planar lon/lat geometries, the entity's geometry first (``within``: the entity lies within the query
-geometry). ``near`` distances are geodesic metres on a sphere: haversine from the query point to a Point; to other
-geometries, the planar distance in a local equirectangular projection centred on the query point (metre-accurate
-at city scale). An entity matches when any instance of its GeoProperty does.
+geometry). ``near`` takes any query geometry and measures to its nearest part (0 inside a polygon or on a line):
+geodesic metres on a sphere, haversine from a query Point to a Point; otherwise the planar distance in a local
+equirectangular projection centred on the query point, or for another query geometry on its point nearest to the
+entity (metre-accurate at city scale). An entity matches when any instance of its GeoProperty does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 import shapely
+import shapely.ops
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -86,8 +88,6 @@ def parse_geo_query(
     if geometry not in GEOMETRIES:
         raise BadRequestData(f"geometry {geometry!r} is not one of {', '.join(GEOMETRIES)}")
     rel, max_distance, min_distance = _georel(georel)
-    if rel is Georel.NEAR and geometry != "Point":
-        raise BadRequestData(f"georel near needs geometry Point, got {geometry}")
     coords = _coordinates(coordinates)
     check_coordinates(geometry, coords)
     query = GeoQuery(rel, geometry, coords, _geoproperty(geoproperty), max_distance, min_distance)
@@ -264,20 +264,22 @@ def search_box(query: GeoQuery) -> Box:
     For ``near`` it is the box around the spherical cap of the distance: latitudes ± the angular radius, longitudes
     ± asin(sin δ / cos φ) — the widest point of the cap, which is not on the query's parallel. A cap that reaches a
     pole or the antimeridian takes every longitude."""
+    box = bounds(query.geometry, query.coordinates)
     if query.georel is not Georel.NEAR:
-        return bounds(query.geometry, query.coordinates)
-    lon, lat = float(query.coordinates[0]), float(query.coordinates[1])
+        return box
     distance = query.max_distance if query.max_distance is not None else query.min_distance
     delta = (distance or 0.0) / EARTH_RADIUS
     margin = 1e-9  # degrees: keeps points at exactly the distance inside despite rounding
     dlat = math.degrees(delta) + margin
-    low, high = lat - dlat, lat + dlat
+    low, high = box[1] - dlat, box[3] + dlat
     if delta >= math.pi / 2 or low <= -90 or high >= 90:
         return (-180.0, max(low, -90.0), 180.0, min(high, 90.0))
-    dlon = math.degrees(math.asin(min(1.0, math.sin(delta) / math.cos(math.radians(lat))))) + margin
-    if lon - dlon < -180 or lon + dlon > 180:
+    # The widest cap is around the query geometry's position nearest a pole.
+    widest = max(abs(box[1]), abs(box[3]))
+    dlon = math.degrees(math.asin(min(1.0, math.sin(delta) / math.cos(math.radians(widest))))) + margin
+    if box[0] - dlon < -180 or box[2] + dlon > 180:
         return (-180.0, low, 180.0, high)
-    return (lon - dlon, low, lon + dlon, high)
+    return (box[0] - dlon, low, box[2] + dlon, high)
 
 
 def haversine(lon1: Any, lat1: Any, lon2: float, lat2: float) -> Any:
@@ -288,15 +290,33 @@ def haversine(lon1: Any, lat1: Any, lon2: float, lat2: float) -> Any:
     return 2 * EARTH_RADIUS * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def _local(geometry: BaseGeometry, lon0: float, lat0: float) -> BaseGeometry:
+    """``geometry`` in metres, in the equirectangular projection centred on (lon0, lat0)."""
+    scale = math.pi / 180 * EARTH_RADIUS
+    kx = math.cos(math.radians(lat0)) * scale
+    return shapely.transform(geometry, lambda xy: (xy - [lon0, lat0]) * [kx, scale])
+
+
 def _distance(query: GeoQuery, geometry: BaseGeometry) -> float:
     """Metres from the query point to a non-point geometry (0 when it covers the point)."""
     lon0, lat0 = float(query.coordinates[0]), float(query.coordinates[1])
     if geometry.covers(shapely.Point(lon0, lat0)):
         return 0.0
+    return float(_local(geometry, lon0, lat0).distance(shapely.Point(0.0, 0.0)))
+
+
+def _distance_to(target: BaseGeometry, geometry: BaseGeometry) -> float:
+    """Metres from a query geometry to an entity's (0 when they meet): the pair of nearest points is found in a
+    projection centred on the target's centroid, and measured in one centred on the target's point of that pair,
+    so the scale of longitudes is the one where the two are closest."""
+    if geometry.intersects(target):
+        return 0.0
+    centre = target.centroid
+    near, _other = shapely.ops.nearest_points(_local(target, centre.x, centre.y), _local(geometry, centre.x, centre.y))
     scale = math.pi / 180 * EARTH_RADIUS
-    kx = math.cos(math.radians(lat0)) * scale
-    local = shapely.transform(geometry, lambda xy: (xy - [lon0, lat0]) * [kx, scale])
-    return float(local.distance(shapely.Point(0.0, 0.0)))
+    lat0 = centre.y + near.y / scale
+    lon0 = centre.x + near.x / (math.cos(math.radians(centre.y)) * scale)
+    return float(_local(target, lon0, lat0).distance(_local(geometry, lon0, lat0)))
 
 
 _PREDICATES = {
@@ -327,11 +347,18 @@ def refine(query: GeoQuery, lons: Sequence[float], lats: Sequence[float], shapes
 
 
 def _near(query: GeoQuery, lons: Any, lats: Any, shapes: Sequence[str | None], is_point: Any) -> list[bool]:
-    lon0, lat0 = float(query.coordinates[0]), float(query.coordinates[1])
-    distances = haversine(lons, lats, lon0, lat0)
-    for i in (int(k) for k in np.flatnonzero(~is_point)):
-        geometry = shapely.from_geojson(shapes[i], on_invalid="ignore")
-        distances[i] = math.inf if geometry is None else _distance(query, repair(geometry))
+    if query.geometry == "Point":
+        lon0, lat0 = float(query.coordinates[0]), float(query.coordinates[1])
+        distances = haversine(lons, lats, lon0, lat0)
+        for i in (int(k) for k in np.flatnonzero(~is_point)):
+            geometry = shapely.from_geojson(shapes[i], on_invalid="ignore")
+            distances[i] = math.inf if geometry is None else _distance(query, repair(geometry))
+    else:
+        target = query.shape()
+        distances = np.full(len(shapes), math.inf)
+        for i, text in enumerate(shapes):
+            read = shapely.Point(lons[i], lats[i]) if text is None else shapely.from_geojson(text, on_invalid="ignore")
+            distances[i] = math.inf if read is None else _distance_to(target, repair(read))
     if query.max_distance is not None:
         return [bool(v) for v in distances <= query.max_distance]
     return [bool(v) for v in distances >= (query.min_distance or 0.0)]

@@ -33,8 +33,9 @@ def feature(stored: str, fmt: Format, *, geometry_property: str) -> dict[str, An
     entity: dict[str, Any] = orjson.loads(stored)
     shaped: dict[str, Any] = orjson.loads(render(stored, fmt, with_context=False))
     shaped.pop("id", None)
+    identity = {"id": entity["id"]} if "id" in entity else {}  # an omit of id leaves the Feature without one
     return {
-        "id": entity["id"],
+        **identity,
         "type": "Feature",
         "geometry": _geometry(entity, geometry_property),
         "properties": shaped,

@@ -124,7 +124,7 @@ def parse_key(text: str, parameter: str = "orderBy") -> OrderKey:
         node = parse_q(path_text)  # an attribute path alone is a q existence term: the same path grammar
     except NgsiLdError:  # q's own messages (and limits) would name q: ours names the parameter
         node = None
-    if not isinstance(node, Exists):
+    if not isinstance(node, Exists) or node.negate:
         raise _bad(parameter, f"{path_text!r} is not an attribute path (a, a.sub, a[key], a.sub[key])")
     path = node.path
     if path.linked is not None:

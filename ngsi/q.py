@@ -6,10 +6,12 @@ The grammar, as parsed (the input arrives percent-decoded; there is no whitespac
     and     = factor *(";" factor)
     factor  = "(" query ")" / term                    ; parentheses nest (the reference's own example does)
     term    = path [op value] / path ("~=" / "!~=") regex   ; a bare path tests existence
+            / "!" path                                ; and a negated one absence (no such attribute)
     path    = name "{" [types ":"] path "}" / names ["[" names "]"]   ; a{b}: b of the entity a points to
     types   = "*" / type *("," type)                  ; a{T:b}: only a target of type T (or of any of several)
     type    = name-without-colon / IRI-without-port
-    names   = name *("." name)                        ; a.b: sub-attribute b; a[x.y]: inside a JSON value
+    names   = attr *("." name)                        ; a.b: sub-attribute b; a[x.y]: inside a JSON value
+    attr    = name / IRI / "quoted"                   ; an IRI keeps its dots up to its last "/" or "#"
     value   = scalar ".." scalar / scalar *("," scalar)
     scalar  = number / "quoted" / true / false / date-time / date / time / URI
 
@@ -99,7 +101,10 @@ class AttrPath:
 
 @dataclass(frozen=True, slots=True)
 class Exists:
+    """A bare ``path``: the entity has it; ``!path`` (``negate``): it has not (not even as an empty instance)."""
+
     path: AttrPath
+    negate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,8 @@ class Or:
 Node: TypeAlias = Exists | Compare | Match | And | Or
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_:#/\-]*")
+# An attribute named by a full IRI: its scheme, "://", and everything up to a delimiter of the q language.
+_IRI_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s;|()\[\]{}\"<>=!~,]+")
 # A type hint at the start of braces (an IRI's "https://" is not one); a type is a name or, as a stored type may be,
 # an IRI without a port.
 _TYPE = r"(?:[A-Za-z_][A-Za-z0-9_\-]*|[A-Za-z][A-Za-z0-9+.\-]*://[^\s,:;|(){}\[\]\"]+)"
@@ -252,6 +259,8 @@ class _Parser:
         return flat[0] if len(flat) == 1 else And(tuple(flat))
 
     def factor(self, depth: int) -> Node:
+        if self.peek(2) == "!(":
+            raise self.error("'!' negates one attribute's existence ('!speed'), not a group", self.pos)
         if self.peek() != "(":
             return self.term(depth)
         if depth >= MAX_DEPTH:
@@ -265,12 +274,18 @@ class _Parser:
         self.terms += 1
         if self.terms > self.max_terms:
             raise TooComplexQuery(f"q: more than {self.max_terms} terms (the limit)")
+        start = self.pos
+        negate = self.peek() == "!"
+        self.pos += negate
         path = self.path(depth)
         op = next((o for o in _OPERATORS if self.text.startswith(o, self.pos)), None)
         if op is None:
             if self.peek() not in ("", ";", "|", ")"):
                 raise self.unexpected("an operator (==, !=, >, >=, <, <=, ~=, !~=), ';', '|' or ')'")
-            return Exists(path)
+            return Exists(path, negate)
+        if negate:
+            message = f"'!' tests that an attribute is absent and takes no operator (found {op!r})"
+            raise self.error(f"{message}; use != or !~= to compare", start)
         self.pos += len(op)
         if op in ("~=", "!~="):
             return Match(path, self.regex(), negate=op == "!~=")
@@ -287,8 +302,30 @@ class _Parser:
             self.pos = match.end()
         return tuple(found)
 
+    def attribute(self) -> tuple[str, ...]:
+        """The attribute name and its sub-attributes: a quoted name is one name whatever it holds; an IRI's dots
+        up to its last ``/`` or ``#`` are its own (``https://example.org/ns/speed``), those after it separate
+        sub-attributes (``https://example.org/ns/speed.observedAt``)."""
+        if self.peek() == '"':
+            name = self.quoted(json_escapes=True)
+            if not name:
+                raise self.error("an attribute name in quotes is not empty", self.pos - 2)
+        else:
+            iri = _IRI_NAME.match(self.text, self.pos)
+            if iri is None:
+                return self.names("an attribute name")
+            text = iri.group()
+            last = max(text.rfind("/"), text.rfind("#"))
+            dot = text.find(".", last)
+            name = text if dot < 0 else text[:dot]
+            self.pos += len(name)
+        if self.peek() != ".":
+            return (name,)
+        self.pos += 1
+        return (name, *self.names("a sub-attribute name"))
+
     def path(self, depth: int) -> AttrPath:
-        names = self.names("an attribute name")
+        names = self.attribute()
         if len(names) == 1 and self.peek() == "{":
             if depth >= MAX_DEPTH:
                 raise TooComplexQuery(f"q: nested deeper than {MAX_DEPTH} levels (the limit)")
@@ -297,7 +334,7 @@ class _Parser:
             types: tuple[str, ...] = ()
             if hint is not None:
                 self.pos = hint.end()
-                if _NAME.match(self.text, self.pos) is None:
+                if _NAME.match(self.text, self.pos) is None and self.peek() != '"':
                     raise self.unexpected(f"an attribute name after the type hint {hint[0]!r}")
                 types = () if hint[1] == "*" else tuple(hint[1].split(","))
             linked = self.path(depth + 1)
@@ -437,9 +474,21 @@ def path_text(path: AttrPath) -> str:
     if path.linked is not None:
         inner = path_text(path.linked)
         hint = ",".join(path.types) if path.types else "*" if _HINT.match(inner) else ""
-        return f"{path.name}{{{hint + ':' if hint else ''}{inner}}}"
+        return f"{_name_text(path.name)}{{{hint + ':' if hint else ''}{inner}}}"
     keys = f"[{'.'.join(path.keys)}]" if path.keys else ""
-    return ".".join((path.name, *path.sub)) + keys
+    return ".".join((_name_text(path.name), *path.sub)) + keys
+
+
+def _name_text(name: str) -> str:
+    """An attribute name as q reads it back as one name: bare, or quoted when its dots would split it."""
+    if "." not in name and _NAME.fullmatch(name):
+        return name
+    parser = _Parser(name, 1)
+    try:
+        whole = parser.attribute() == (name,) and parser.pos == len(name)
+    except BadRequestData:
+        whole = False
+    return name if whole else json.dumps(name, ensure_ascii=False)
 
 
 def hops(path: AttrPath) -> int:
@@ -461,7 +510,7 @@ def unparse(node: Node) -> str:
     if isinstance(node, And):
         return ";".join(f"({unparse(t)})" if isinstance(t, Or) else unparse(t) for t in node.terms)
     if isinstance(node, Exists):
-        return path_text(node.path)
+        return ("!" if node.negate else "") + path_text(node.path)
     if isinstance(node, Match):
         quoted = node.pattern.replace("\\", "\\\\").replace('"', '\\"')
         return f'{path_text(node.path)}{"!~=" if node.negate else "~="}"{quoted}"'

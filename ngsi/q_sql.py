@@ -3,7 +3,8 @@
 Every term becomes an EXISTS over the index rows of the entity it is correlated with (tenant and id of the
 entities table), and And/Or map onto AND/OR as they stand. What the terms mean:
 
-- a bare path: a row at that path exists (the attribute, sub-attribute or key is present);
+- a bare path: a row at that path exists (the attribute, sub-attribute or key is present); ``!path``: none does
+  (NOT EXISTS: the entity lacks the attribute, or the sub-attribute or key of a dotted path);
 - ``==``: some value equals (an array matches when it contains the value); a value list: equals any of them;
   a range: some value lies within it, bounds included;
 - ``!=`` (and ``!~=``): some instance has the path and none of its values equals (matches); an entity without the
@@ -96,6 +97,11 @@ class _Compiler:
             return and_(*(self.node(term, tenant, entity) for term in node.terms))
         if isinstance(node, Or):
             return or_(*(self.node(term, tenant, entity) for term in node.terms))
+        if isinstance(node, Exists) and node.negate:
+            # Absence is the negation of the whole existence term (NOT EXISTS), so an entity without the attribute
+            # at all, or without the sub-attribute or key on a dotted path, matches; on a linked path: no target
+            # of the Relationship has it.
+            return ~self.node(replace(node, negate=False), tenant, entity)
         if node.path.linked is not None:
             return self.linked(node, tenant, entity)
         return _term(node, tenant, entity)

@@ -8,8 +8,8 @@ entities table; ``ngsi.entity_pages.select_entities`` runs them with the page an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, true
 
@@ -21,6 +21,7 @@ from ngsi.geo_index import geo_condition
 from ngsi.ordering import Ordering
 from ngsi.q import safe_regex
 from ngsi.q_sql import compile_q_text
+from ngsi.representation import ENTITY_MEMBERS
 from ngsi.selectors import parse_types, scope_condition
 from ngsi.tables import entities
 from schemas.ngsild import is_absolute_uri
@@ -44,6 +45,17 @@ class Selector:
 
 
 @dataclass(frozen=True, slots=True)
+class Leftover:
+    """What a pick or an omit without id and type (clause 4.21) must leave of an entity for it to be answered: an
+    attribute among ``names`` (a pick) or not among them (an omit), or its scope when ``scope``. An entity left
+    empty is no part of the answer, nor of its count."""
+
+    names: tuple[str, ...]
+    omit: bool = False
+    scope: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class EntityQuery:
     """What selects entities; ``geo`` holds the geo-query members (georel, geometry, coordinates, geoproperty)."""
 
@@ -54,6 +66,7 @@ class EntityQuery:
     geo: GeoQuery | None = None
     local: bool = False  # local=true alone asks for every entity this hub holds (6.4.3.2; ETSI 019_25)
     ordering: Ordering | None = None  # None: id order
+    leftover: Leftover | None = None  # what a pick/omit must leave of an entity for it to be answered
 
     def __post_init__(self) -> None:
         selects = any(s.types or s.ids or s.id_pattern for s in self.selectors)
@@ -65,7 +78,7 @@ class EntityQuery:
     @property
     def uses_indexes(self) -> bool:
         """True when the query reads the attribute or spatial index (``projection.ensure_current`` first)."""
-        return bool(self.attrs or self.q or self.geo is not None)
+        return bool(self.attrs or self.q or self.geo is not None or self.leftover is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +131,35 @@ def _has_any(attrs: Sequence[str]) -> ColumnElement[bool]:
     )
 
 
+def projected(
+    query: EntityQuery, pick: Sequence[str], omit: Sequence[str], *, sys_attrs: bool, stored: Callable[[str], str]
+) -> EntityQuery:
+    """``query`` without the entities a pick or omit (clause 4.21) would leave empty (``{}``), so that pages and
+    counts hold only what is returned. A pick or omit that keeps id or type (or, with ``sysAttrs``, the system
+    timestamps) empties nothing; a pick alone selects nothing more (attrs is pick plus existence, not pick).
+    ``stored`` turns a request's attribute name into the stored one."""
+    members = pick or omit
+    always = {"id", "type"} | ({"createdAt", "modifiedAt"} if sys_attrs else set())
+    kept = always & set(pick) if pick else always - set(omit)
+    if not members or kept:
+        return query
+    names = tuple(stored(name) for name in members if name not in ENTITY_MEMBERS)
+    scope = "scope" in pick if pick else "scope" not in omit
+    return replace(query, leftover=Leftover(names, omit=not pick, scope=scope))
+
+
+def _has_left(leftover: Leftover) -> ColumnElement[bool]:
+    """The entity keeps something after the pick or omit ``leftover`` describes."""
+    row = attr_index.alias()
+    where = [row.c.tenant == entities.c.tenant, row.c.entity_id == entities.c.id, row.c.path == ""]
+    if leftover.omit:
+        where += [row.c.attr.not_in(leftover.names)] if leftover.names else []
+    else:
+        where.append(row.c.attr.in_(leftover.names) if leftover.names else false())
+    attribute = exists().where(*where)
+    return or_(attribute, entities.c.scope.is_not(None)) if leftover.scope else attribute
+
+
 def conditions(
     conn: Connection, query: EntityQuery, *, tenant: str | None, type_sets: Sequence[str] | None = None
 ) -> list[ColumnElement[bool]]:
@@ -129,6 +171,8 @@ def conditions(
         where.append(or_(*chosen))
     if query.attrs:
         where.append(_has_any(query.attrs))
+    if query.leftover is not None:
+        where.append(_has_left(query.leftover))
     if query.q:
         # Linked terms of the federated view look for their targets in every tenant (see compile_q).
         targets = attr_stats.tenants(conn) if tenant is None and "{" in query.q else None
@@ -196,7 +240,9 @@ def _read_page(
 
 def _types_only(query: EntityQuery) -> list[frozenset[str]] | None:
     """The type alternatives of a query that selects by a type expression and nothing else; otherwise None."""
-    if len(query.selectors) != 1 or query.attrs or query.q or query.scope_q or query.geo is not None:
+    if len(query.selectors) != 1 or query.attrs or query.leftover is not None or query.q or query.scope_q:
+        return None
+    if query.geo is not None:
         return None
     selector = query.selectors[0]
     if selector.ids or selector.id_pattern or not selector.types:

@@ -108,7 +108,7 @@ class Translation:
         if isinstance(node, And | Or):
             return type(node)(tuple(self.q(t) for t in node.terms))
         if isinstance(node, Exists):
-            return Exists(self._path(node.path))
+            return Exists(self._path(node.path), node.negate)
         if isinstance(node, Compare):
             return Compare(self._path(node.path), node.op, node.value)
         assert isinstance(node, Match)
@@ -145,9 +145,6 @@ class Identity(Translation):
 
     def entity_out(self, entity: dict[str, Any]) -> dict[str, Any]:
         return entity
-
-    def q(self, node: Node) -> Node:
-        return node
 
 
 def rename_entity(entity: dict[str, Any], rename: Callable[[str], str]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ngsi.geo import GeoQuery, parse_geo_query
 from ngsi.geojson import GEO_JSON, render_collection, render_feature
 from ngsi.ordering import parse_ordering
 from ngsi.q import parse_q
-from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate
+from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate, projected
 from ngsi.representation import ENTITY_MEMBERS, Format, render_entity
 from ngsi.shaping import Shape, expires, parse_lang, parse_members, render_one, render_page, shape_entity
 from ngsi.store import StoredEntity
@@ -221,6 +221,7 @@ async def query_entities(request: Request) -> Response:
     page = Page(limit=p["limit"], offset=p["offset"], count=p["count"])
     shaping = {"pick": p["pick"], "omit": p["omit"], "lang": p["lang"], "dataset_id": p["datasetId"]}
     shape = _shape(p["format"], p["options"], attrs=_as_returned(ld, attrs), **shaping)
+    query = projected(query, shape.pick, shape.omit, sys_attrs=shape.sys_attrs, stored=ld.translation.to_stored)
     join = join_request(p["join"], p["joinLevel"], shape)
     _check_query(request, p, geo)
     linked_q(p["q"], join)
@@ -387,6 +388,7 @@ async def post_query(
     projection = {name: body_projection(body, name) for name in ("pick", "omit")}
     attrs = _as_returned(ld, tuple(body.get("attrs") or ()))
     shape = _shape(format, options, attrs=attrs, lang=body.get("lang"), **projection)
+    query = projected(query, shape.pick, shape.omit, sys_attrs=shape.sys_attrs, stored=ld.translation.to_stored)
     join = join_request(body.get("join"), body.get("joinLevel"), shape)
     linked_q(body.get("q"), join)
     args = (state, query, page, shape, accept, ngsild_tenant, ld)

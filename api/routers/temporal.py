@@ -34,10 +34,10 @@ from api.temporal_read import (
     Options,
     Pick,
     Tenant,
+    aggregation_period,
     build_query,
     instant,
     kinds,
-    parse_duration,
     project,
     render_history,
     representation,
@@ -58,6 +58,7 @@ from ngsi import temporal as history
 from ngsi.geo import parse_geo_query
 from ngsi.ordering import id_descending, parse_ordering
 from ngsi.query import EntityQuery, Selector
+from ngsi.representation import ENTITY_MEMBERS
 from schemas.findings import Severity
 from schemas.ngsild import check_geometry, is_absolute_uri
 
@@ -122,10 +123,14 @@ def query_temporal(
     shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
+    # A pick without id and type would leave an entity without history of the picked attributes empty ({}): it
+    # then selects as attrs does, so that such an entity is neither answered nor counted.
+    emptying = shape.pick and not {"id", "type"} & set(shape.pick)
+    picked = [name for name in shape.pick if name not in ENTITY_MEMBERS] if emptying else []
     params = {
         "ids": ids,
         "types": ld.names(types),
-        "attrs": ld.names(split(attrs)),
+        "attrs": ld.names(split(attrs) or picked),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
@@ -136,7 +141,7 @@ def query_temporal(
         "descending": id_descending(parse_ordering(orderBy)),
     }
     query = replace(build_query(state, ngsild_tenant, params), with_history=True)
-    period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    period = aggregation_period(aggrPeriodDuration)
     # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
     rendered = render_history(state, query, mode, methods, period, selection)
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
@@ -182,7 +187,7 @@ def retrieve_temporal(
     }
     q = build_query(state, ngsild_tenant, params)
     _require_requested_attributes(state, q, entity_id)
-    period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    period = aggregation_period(aggrPeriodDuration)
     rendered = render_history(state, q, mode, methods, period)
     body = rendered.entities
     if not body:

@@ -4,6 +4,8 @@
 The body selects entities as ``POST /entityOperations/query`` does (``entities``, ``attrs``, ``q``, ``scopeQ``,
 ``geoQ``, evaluated on the entities' current state); its ``temporalQ`` (``timerel``, ``timeAt``, ``endTimeAt``,
 ``timeproperty``, and ``lastN``, also accepted in the query string) picks the instances of their history.
+Aggregation (``aggrMethods``, ``aggrPeriodDuration``) may come in the query string, as on GET, or in the body, at
+its top level or in an ``aggrParams`` object; a body that asks for it implies ``format=aggregatedValues``.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ from api.temporal_read import (
     Offset,
     Options,
     Tenant,
+    aggregation_period,
     build_query,
-    parse_duration,
     render_history,
     representation,
     respond,
 )
 from hub.errors import BadRequestData
+from ngsi import temporal as history
 from ngsi.ordering import id_descending
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
@@ -55,12 +58,65 @@ _TEMPORAL_Q = {
 }
 
 
+_AGGR_METHODS = {
+    "description": "Aggregation methods (an array, or one comma-separated string): " + ", ".join(history.AGGREGATES),
+    "oneOf": [{"type": "array", "items": {"type": "string", "enum": list(history.AGGREGATES)}}, {"type": "string"}],
+}
+_AGGR_PERIOD = {"type": "string", "description": "ISO 8601 duration, e.g. PT1H; PT0S or absent: the whole range"}
+_AGGR_MEMBERS = ("aggrMethods", "aggrPeriodDuration")
+
+
 def _temporal_body() -> dict[str, Any]:
     """The Query body of POST /entityOperations/query with temporalQ described (there it is refused)."""
     body: dict[str, Any] = copy.deepcopy(QUERY_BODY)
+    aggregation = {"aggrMethods": _AGGR_METHODS, "aggrPeriodDuration": _AGGR_PERIOD}
     for content in body["requestBody"]["content"].values():
-        content["schema"]["properties"]["temporalQ"] = _TEMPORAL_Q
+        properties = content["schema"]["properties"]
+        properties["temporalQ"] = _TEMPORAL_Q
+        properties.update(copy.deepcopy(aggregation))
+        properties["aggrParams"] = {"type": "object", "properties": copy.deepcopy(aggregation)}
     return body
+
+
+def _methods_text(where: str, value: Any) -> str:
+    """aggrMethods of the body as the query string spells it (``avg,max``)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list) and value and all(isinstance(m, str) and m for m in value):
+        return ",".join(value)
+    raise BadRequestData(f"{where} must be a non-empty array of method names or a comma-separated string")
+
+
+def _body_aggregation(body: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The aggregation members of the body, top level or in aggrParams: name → (where it was, its text)."""
+    nested = body.get("aggrParams")
+    if nested is not None and not isinstance(nested, dict):
+        raise BadRequestData("aggrParams must be an object {aggrMethods, aggrPeriodDuration}")
+    found: dict[str, tuple[str, str]] = {}
+    for prefix, source in (("", body), ("aggrParams.", nested or {})):
+        for name in _AGGR_MEMBERS:
+            value = source.get(name)
+            if value is None:
+                continue
+            where = prefix + name
+            if name in found:
+                raise BadRequestData(f"{name} is given twice in the body ({found[name][0]} and {where})")
+            if name == "aggrPeriodDuration" and not isinstance(value, str):
+                raise BadRequestData(f"{where} must be a string, an ISO 8601 duration such as PT1H")
+            found[name] = (where, _methods_text(where, value) if name == "aggrMethods" else value)
+    return found
+
+
+def _aggregation(body: dict[str, Any], methods: str | None, period: str | None) -> tuple[str | None, str | None, bool]:
+    """aggrMethods and aggrPeriodDuration from the query string and the body (the same value twice is fine,
+    two different ones a 400 naming both), and whether the body asked for an aggregation."""
+    given = {"aggrMethods": methods, "aggrPeriodDuration": period}
+    found = _body_aggregation(body)
+    for name, (where, value) in found.items():
+        if given[name] is not None and given[name] != value:
+            raise BadRequestData(f"{name} {given[name]!r} in the query string and {where} {value!r} in the body differ")
+        given[name] = value
+    return given["aggrMethods"], given["aggrPeriodDuration"], bool(found)
 
 
 State = Annotated[HubState, Depends(hub_state)]
@@ -115,6 +171,9 @@ async def post_temporal_query(
     no_linked_q(body.get("q"))
     selection = query_from_body({k: v for k, v in body.items() if k != "temporalQ"}, ld, typed=False)
     media = negotiate(accept)
+    aggrMethods, aggrPeriodDuration, in_body = _aggregation(body, aggrMethods, aggrPeriodDuration)
+    if in_body and format is None and options is None:
+        format = "aggregatedValues"  # the body asks for aggregates: GET's options=aggregatedValues
     mode, methods = representation(format, options, aggrMethods)
     params = {
         "ids": [],
@@ -130,7 +189,7 @@ async def post_temporal_query(
         "descending": id_descending(selection.ordering, "ordering.orderBy"),
     }
     q = replace(build_query(state, ngsild_tenant, params), with_history=True)
-    period = parse_duration(aggrPeriodDuration) if aggrPeriodDuration else None
+    period = aggregation_period(aggrPeriodDuration)
     # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
     rendered = render_history(state, q, mode, methods, period, selection)
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}

@@ -115,9 +115,9 @@ async def test_deleted_and_moved_entities_follow_the_index(api: httpx.AsyncClien
         ),
         ({"georel": "near", "geometry": "Point", "coordinates": "[10,59]"}, "BadRequestData", "maxDistance"),
         (
-            {"georel": "near;maxDistance==5", "geometry": "LineString", "coordinates": "[[10,59],[11,59]]"},
+            {"georel": "near;maxDistance==5", "geometry": "LineString", "coordinates": "[[10,59]]"},
             "BadRequestData",
-            "Point",
+            "at least 2 positions",
         ),
         ({"georel": "crosses", "geometry": "Point", "coordinates": "[10,59]"}, "BadRequestData", "unknown relation"),
         ({"georel": "within", "geometry": "Point", "coordinates": "[10,95]"}, "BadRequestData", "latitude 95"),

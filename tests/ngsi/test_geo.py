@@ -73,7 +73,7 @@ def test_a_geoq_body_may_give_the_coordinates_as_an_array() -> None:
         ("near;maxDistance==nan", "Point", "[1,2]", "positive number of metres (not 0)"),
         ("near;radius==5", "Point", "[1,2]", "near needs"),
         ("within;maxDistance==5", "Polygon", SQUARE, "only near takes a modifier"),
-        ("near;maxDistance==5", "Polygon", SQUARE, "near needs geometry Point, got Polygon"),
+        ("near;maxDistance==5", "Polygon", "[[[0,0],[1,0],[2,0],[0,0]]]", "the Polygon encloses no area"),
         ("within", "Circle", "[1,2]", "geometry 'Circle' is not one of"),
         ("intersects", "Point", "[181,2]", "longitude 181 is out of range"),
         ("intersects", "Point", "[1,-90.5]", "latitude -90.5 is out of range"),

@@ -92,6 +92,9 @@ CONSTRUCTS: list[tuple[str, Node]] = [
     ("ref==urn:a:1,urn:a:2", cmp("ref", "==", ValueList((Uri("urn:a:1"), Uri("urn:a:2"))))),
     # paths
     ("speed", Exists(attr("speed"))),
+    ("!speed", Exists(attr("speed"), negate=True)),
+    ("!a.b[x]", Exists(attr("a", "b", keys=("x",)), negate=True)),
+    ("!c|d;!e", Or((Exists(attr("c"), True), And((Exists(attr("d")), Exists(attr("e"), True)))))),
     ("speed.observedAt>=2024-01-01", Compare(attr("speed", "observedAt"), Op.GE, date(2024, 1, 1))),
     ('speed.unitCode=="KMH"', Compare(attr("speed", "unitCode"), Op.EQ, "KMH")),
     ("a.b.c", Exists(attr("a", "b", "c"))),
@@ -105,7 +108,24 @@ CONSTRUCTS: list[tuple[str, Node]] = [
     ("a{T:b{U:c}}", Exists(AttrPath("a", linked=AttrPath("b", linked=attr("c"), types=("U",)), types=("T",)))),
     ("a{*:ns:b}", Exists(AttrPath("a", linked=attr("ns:b")))),  # a compact IRI inside braces follows a hint
     ("a{ns:b}", Exists(AttrPath("a", linked=attr("b"), types=("ns",)))),  # else X: is the hint
-    ("a{https://x.org/b}", Exists(AttrPath("a", linked=attr("https://x", "org/b")))),  # an IRI is no hint
+    ("a{https://x.org/b}", Exists(AttrPath("a", linked=attr("https://x.org/b")))),  # an IRI is no hint, one name
+    # a full IRI keeps the dots of its host and path; dots after its last / or # are sub-attributes; quotes keep all
+    ("https://example.org/ns/speed>3", Compare(attr("https://example.org/ns/speed"), Op.GT, 3)),
+    ("https://example.org/ns/speed.observedAt", Exists(attr("https://example.org/ns/speed", "observedAt"))),
+    ("urn:x:y#z.unitCode", Exists(attr("urn:x:y#z", "unitCode"))),
+    (
+        "https://smartdatamodels.org/dataModel.Transportation/availableBikeNumber>=5",
+        Compare(attr("https://smartdatamodels.org/dataModel.Transportation/availableBikeNumber"), Op.GE, 5),
+    ),
+    (
+        '"https://example.org/ns/v1.2".unitCode=="KMH"',
+        Compare(attr("https://example.org/ns/v1.2", "unitCode"), Op.EQ, "KMH"),
+    ),
+    ('!"a.b"[k]', Exists(attr("a.b", keys=("k",)), negate=True)),
+    (
+        '"https://x.org/rel"{"https://x.org/n.v"}',
+        Exists(AttrPath("https://x.org/rel", linked=attr("https://x.org/n.v"))),
+    ),
     ("a{https://x.org/T,U:b}", Exists(AttrPath("a", linked=attr("b"), types=("https://x.org/T", "U")))),
     (
         'a{b}=="x";c{T:d}',
@@ -191,6 +211,12 @@ def test_every_construct_parses_and_round_trips(text: str, expected: Node) -> No
         ("a~=", "q: unexpected end of query at position 3, expected a regular expression"),
         ("a~=;", "q: unexpected ';' at position 3, expected a regular expression"),
         ("", "q: empty query"),
+        ('""==1', "q: an attribute name in quotes is not empty at position 0"),
+        ('"a.b', "q: unterminated string at position 0"),
+        ("!a>3", "q: '!' tests that an attribute is absent and takes no operator (found '>'); use != or !~= to"),
+        ("a;!(b|c)", "q: '!' negates one attribute's existence ('!speed'), not a group at position 2"),
+        ("!!a", "q: unexpected '!' at position 1, expected an attribute name"),
+        ("!", "q: unexpected end of query at position 1, expected an attribute name"),
     ],
 )
 def test_errors_name_the_position_and_show_the_character(text: str, detail: str) -> None:
@@ -342,9 +368,12 @@ REGEXES = st.sampled_from(["^a", "b$", "(cat|dog)+", "[a-z]{2,3}", "x|y", '"q"',
 TYPES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_\-]{0,6}|https?://[a-z.]{1,6}/[A-Za-z#]{1,4}", fullmatch=True)
 
 
+IRI_NAMES = st.from_regex(r"https://[a-z]{1,5}\.[a-z]{2,3}/[a-z.]{0,6}[a-z]", fullmatch=True)
+
+
 @st.composite
 def paths(draw: st.DrawFn, names: st.SearchStrategy[str], types: st.SearchStrategy[str], depth: int = 0) -> AttrPath:
-    name = draw(names)
+    name = draw(IRI_NAMES) if draw(st.integers(0, 9)) == 0 else draw(names)  # a full IRI keeps its dots
     if depth < 2 and draw(st.integers(0, 5)) == 0:
         hint = tuple(draw(st.lists(types, max_size=2)))
         return AttrPath(name, linked=draw(paths(names, types, depth + 1)), types=hint)
@@ -362,7 +391,7 @@ def terms(draw: st.DrawFn, names: st.SearchStrategy[str], types: st.SearchStrate
     path = draw(paths(names, types))
     shape = draw(st.integers(0, 4))
     if shape == 0:
-        return Exists(path)
+        return Exists(path, draw(st.booleans()))
     if shape == 1:
         return Match(path, draw(REGEXES), draw(st.booleans()))
     if shape == 2:

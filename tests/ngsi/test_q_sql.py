@@ -227,6 +227,15 @@ CASES: list[tuple[str, set[str]]] = [
     ("address[postalCode]", bikes(*range(20))),
     ("address[nothing]", set()),
     ("description;enabled", sensors(0)),
+    # absence: NOT EXISTS, on dotted paths and keys too, and on a linked path (no target has it)
+    ("availableBikeNumber;!services", bikes(*range(20)) - bikes(0, 4, 8, 12, 16)),
+    ("services;!services", set()),
+    ("temperature;!temperature.reliability", sensors(0, 1, 2)),  # any instance having it counts as present
+    ("speed;!speed.nothing", vehicles(*range(10))),
+    ("availableBikeNumber;!address[nothing]", bikes(*range(20))),
+    ("enabled;(!description|enabled==false)", sensors(1, 2, 3, 4)),
+    ("refParkingSite;!refParkingSite{totalSpotNumber}", set()),  # site :a is held by every spot
+    ("owner;!owner{livesIn{City:population}}", set()),
     # sub-attributes
     ("availableBikeNumber.observedAt>=2024-05-01T15:00:00Z", bikes(15, 16, 17, 18, 19)),
     ("availableBikeNumber.observedAt>=2024-05-01T17:00:00+02:00", bikes(15, 16, 17, 18, 19)),
