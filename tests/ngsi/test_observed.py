@@ -18,6 +18,7 @@ from ngsi.tables import temporal_instances
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 ID = "urn:ngsi-ld:Thing:k"
+CREATED = NOW.timestamp()  # when the instances are recorded
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +54,7 @@ def _version(rng: random.Random, step: int) -> dict[str, Any]:
 
 def _instances(entity: dict[str, Any], previous: str | None) -> list[tuple[Any, ...]]:
     data = orjson.dumps(entity).decode()
-    found, remembered = observed.changed_instances("oslo", entity, data, previous)
+    found, remembered = observed.changed_instances("oslo", entity, data, previous, CREATED)
     observed.MEMORY.remember([remembered])
     return found
 
@@ -69,7 +70,7 @@ def test_remembered_values_give_the_instances_parsing_gives(seed: int) -> None:
         with_memory = _instances(entity, previous)
         remembered = dict(observed.MEMORY._values)
         observed.MEMORY.clear()
-        parsed = observed.changed_instances("oslo", entity, orjson.dumps(entity).decode(), previous)[0]
+        parsed = observed.changed_instances("oslo", entity, orjson.dumps(entity).decode(), previous, CREATED)[0]
         observed.MEMORY._values.update(remembered)
         assert with_memory == parsed, f"seed {seed} step {step}"
         previous = orjson.dumps(entity).decode()
