@@ -26,6 +26,7 @@ from ngsi.query import EntityQuery
 from ngsi.query import conditions as query_conditions
 from ngsi.shaping import Shape, parse_projection
 from ngsi.temporal_aggregate import aggregate
+from ngsi.temporal_deletions import attribute_type
 from ngsi.temporal_pages import paginate
 from schemas.ngsild import is_absolute_uri
 
@@ -143,8 +144,13 @@ def representation(fmt: str | None, options: str | None, methods: str | None) ->
 
 
 def kinds(stored: str) -> dict[str, str]:
+    """attribute → type of a stored entity's attributes (one of several instances: its first one's)."""
     entity = orjson.loads(stored)
-    return {k: v.get("type", "Property") for k, v in entity.items() if isinstance(v, dict)}
+    return {
+        k: attribute_type(v)
+        for k, v in entity.items()
+        if isinstance(v, dict) or (isinstance(v, list) and v and isinstance(v[0], dict))
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +269,14 @@ Offset = Annotated[int, Query(ge=0, le=MAX_INTEGER)]
 Count = Annotated[bool, Query()]
 Accept = Annotated[str | None, Header()]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
+TimeProperty = Annotated[
+    str | None,
+    Query(description="The time timerel applies to: observedAt (default), createdAt, modifiedAt or deletedAt"),
+]
+DatasetId = Annotated[
+    str | None,
+    Query(description="Only the instances of these datasetIds (comma-separated URIs; @none: the default instance)"),
+]
 Pick = Annotated[str | None, Query(description="Entity members and attributes to keep (not with attrs or omit)")]
 Omit = Annotated[str | None, Query(description="Entity members and attributes to leave out (not with attrs or pick)")]
 
