@@ -64,9 +64,10 @@ def changed_instances(
     """Instances for every attribute with ``observedAt`` whose value differs from the stored entity ``previous``
     (its JSON, None when new), and what :meth:`ObservedMemory.remember` keeps of ``data``, the JSON written.
 
-    An instance is (tenant, entity id, attribute, ts, numeric value or None, JSON value, datasetId or None,
-    ``created`` - when the hub records it). An attribute with several instances (an array, one per datasetId) or
-    with a datasetId is compared per datasetId with the stored instance of the same datasetId.
+    An instance is (tenant, entity id, attribute, ts, numeric value or None, JSON value, ``created`` - when the
+    hub records it), and its datasetId after that when it has one (``ngsi.store.insert_history``). An attribute
+    with several instances (an array, one per datasetId) or with a datasetId is compared per datasetId with the
+    stored instance of the same datasetId.
 
     Written for speed (one call per harvested entity, bench/harvest_pipeline.py): exact type checks, no generator;
     ``previous`` is parsed only when the memory does not hold its values."""
@@ -98,7 +99,7 @@ def changed_instances(
         kind = type(value)
         numeric = float(value) if kind is int or kind is float else None
         found.append(
-            (tenant, entity_id, name, _epoch(attr["observedAt"]), numeric, orjson.dumps(value).decode(), None, created)
+            (tenant, entity_id, name, _epoch(attr["observedAt"]), numeric, orjson.dumps(value).decode(), created)
         )
     return found, ((tenant, entity_id), (hash(data), observed))
 
@@ -126,7 +127,8 @@ def _dataset_instances(
         kind = type(value)
         numeric = float(value) if kind is int or kind is float else None
         ts = _epoch(item["observedAt"])
-        found.append((tenant, entity_id, name, ts, numeric, orjson.dumps(value).decode(), dataset, created))
+        row = (tenant, entity_id, name, ts, numeric, orjson.dumps(value).decode(), created)
+        found.append(row if dataset is None else (*row, dataset))
     return found
 
 

@@ -246,12 +246,11 @@ def add_instances(
             ts,
             float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None,
             orjson.dumps(v).decode(),
-            dataset_id,
             recorded,
         )
         for attr, ts, v in rows
     ]
-    return store.insert_history(conn, values)
+    return store.insert_history(conn, values if dataset_id is None else [(*row, dataset_id) for row in values])
 
 
 def delete_attribute_history(

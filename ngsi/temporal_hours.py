@@ -27,8 +27,8 @@ COLUMNS = "tenant, entity_id, attr, hour, n, n_num, total, low, high, squares, t
 _KEY = "(tenant, entity_id, attr, hour)"
 
 # One instance as ``ngsi.store`` writes it: (tenant, entity id, attribute, ts, numeric value or None, JSON value,
-# datasetId or None, created_at). An hour counts every dataset of the attribute together.
-Instance = tuple[str, str, str, float, float | None, str, str | None, float]
+# created_at, then its datasetId if it has one). An hour counts every dataset of the attribute together.
+Instance = tuple[Any, ...]
 HourKey = tuple[str, str, str, int]
 
 

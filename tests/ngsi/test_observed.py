@@ -143,13 +143,13 @@ GPS, WHEEL = "urn:ngsi-ld:Dataset:gps", "urn:ngsi-ld:Dataset:wheel"
 
 def test_each_dataset_is_compared_with_its_own_stored_instance() -> None:
     first = _speeds((1, None), (2, GPS))
-    assert [(i[2], i[4], i[6], i[7]) for i in _instances(first, None)] == [
-        ("speed", 1.0, None, CREATED),
-        ("speed", 2.0, GPS, CREATED),
+    assert [(i[2], i[4], i[6], i[7:]) for i in _instances(first, None)] == [
+        ("speed", 1.0, CREATED, ()),  # the default instance: no datasetId member
+        ("speed", 2.0, CREATED, (GPS,)),
     ]
     later = _speeds((1, None), (3, GPS), (4, WHEEL), at="2026-12-01T10:01:00Z")
     found = _instances(later, orjson.dumps(first).decode())
-    assert [(i[4], i[6]) for i in found] == [(3.0, GPS), (4.0, WHEEL)]  # the default instance did not move
+    assert [(i[4], i[7]) for i in found] == [(3.0, GPS), (4.0, WHEEL)]  # the default instance did not move
     alone = _speeds((4, WHEEL), at="2026-12-01T10:02:00Z")  # one instance with a datasetId, not an array
     assert _instances(alone, orjson.dumps(later).decode()) == []
 
