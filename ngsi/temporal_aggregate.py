@@ -121,7 +121,8 @@ def _in_hours(q: TemporalQuery) -> TemporalQuery:
 def _has_datasets(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> bool:
     """Whether any asked attribute of ``keys`` has instances with a datasetId (a partial index lists them)."""
     t = temporal_instances.c
-    conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_({t for t, _ in keys})]
+    tenants = {tenant for tenant, _ in keys}
+    conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants)]
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     held = select(t.entity_id).where(*conditions, t.dataset_id.isnot(None)).limit(1)
