@@ -27,6 +27,7 @@ from api.routers import (
     runs,
     search,
     temporal,
+    temporal_attrs,
     temporal_query,
     validate,
 )
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(ngsild_discovery.router)
     app.include_router(ngsild_provision.router)
     app.include_router(ngsild_contexts.router)
+    app.include_router(temporal_attrs.router)  # before temporal: /entities/{id:path} would take …/attrs
     app.include_router(temporal.router)
     app.include_router(temporal_query.router)
     app.include_router(runs.router)

@@ -19,13 +19,16 @@ from api.limits import MAX_INTEGER
 from api.ngsild_http import JSON, LD_JSON
 from api.routers.ngsild import _tenant
 from api.state import HubState
-from hub.errors import BadRequestData, InvalidRequest, OperationNotSupported
+from hub.errors import BadRequestData, InvalidRequest
 from ngsi import projection
 from ngsi import temporal as history
 from ngsi.query import EntityQuery
 from ngsi.query import conditions as query_conditions
 from ngsi.shaping import Shape, parse_projection
+from ngsi.temporal_aggregate import aggregate
+from ngsi.temporal_deletions import attribute_type
 from ngsi.temporal_pages import paginate
+from schemas.ngsild import is_absolute_uri
 
 _DURATION = re.compile(
     r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
@@ -78,8 +81,10 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
             raise BadRequestData("timerel=between needs endTimeAt")
     else:
         rel = None
-    if params["timeproperty"] not in (None, "observedAt", "deletedAt"):
-        raise OperationNotSupported("this hub's history keeps timeproperty=observedAt and deletedAt only")
+    timeproperty = params["timeproperty"] or history.TimeProperty.OBSERVED_AT.value
+    known = ", ".join(history.TimeProperty)
+    if timeproperty not in known.split(", "):
+        raise BadRequestData(f"timeproperty {timeproperty!r} is not one of {known}")
     if not 1 <= params["limit"] <= MAX_LIMIT:
         raise BadRequestData(f"limit must be 1..{MAX_LIMIT}")
     if params["lastN"] is not None and params["lastN"] < 1:
@@ -96,9 +101,26 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
         limit=params["limit"],
         offset=params["offset"],
         max_instances=state.settings.temporal_max_instances,
-        deleted=params["timeproperty"] == "deletedAt",
+        timeproperty=history.TimeProperty(timeproperty),
+        dataset_ids=dataset_ids(params.get("datasetId")),
         descending=params.get("descending", False),
     )
+
+
+NONE = "@none"  # the default instance in a datasetId list (4.5.5)
+
+
+def dataset_ids(text: str | None) -> frozenset[str | None] | None:
+    """The ``datasetId`` parameter: a comma list of URIs, ``@none`` for the default instance; absent: every one."""
+    if text is None:
+        return None
+    named = split(text)
+    if not named:
+        raise BadRequestData("datasetId is empty: give datasetIds (URIs) or @none, comma-separated")
+    bad = [d for d in named if d != NONE and not is_absolute_uri(d)]
+    if bad:
+        raise BadRequestData(f"datasetId {bad[0]!r} is neither an absolute URI nor @none")
+    return frozenset(None if d == NONE else d for d in named)
 
 
 TEMPORAL_FORMATS = ("normalized", "temporalValues", "aggregatedValues")
@@ -126,8 +148,13 @@ def representation(fmt: str | None, options: str | None, methods: str | None) ->
 
 
 def kinds(stored: str) -> dict[str, str]:
+    """attribute → type of a stored entity's attributes (one of several instances: its first one's)."""
     entity = orjson.loads(stored)
-    return {k: v.get("type", "Property") for k, v in entity.items() if isinstance(v, dict)}
+    return {
+        k: attribute_type(v)
+        for k, v in entity.items()
+        if isinstance(v, dict) or (isinstance(v, list) and v and isinstance(v[0], dict))
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,46 +186,80 @@ def render_history(
             q = replace(q, where=tuple(query_conditions(conn, selection, tenant=q.tenant)))
         found, total = history.matching_entities(conn, q)
         keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]
+        series: dict[tuple[str, str], dict[history.AttrKey, Any]]
         if mode == "aggregatedValues":
-            aggregated = history.aggregate(conn, q, keys, period=period, methods=methods)
-            series: dict[tuple[str, str], dict[str, Any]] = {
-                key: {attr: {"values": values} for attr, values in attrs.items()} for key, attrs in aggregated.items()
-            }
+            series = aggregate(conn, q, keys, period=period, methods=methods)
         else:
             found_instances, deleted_kinds = history.instances(conn, q, keys)
             page = paginate(found_instances, q)
             content_range = page.content_range
-            series = {
-                key: {attr: {"instances": values} for attr, values in attrs.items()}
-                for key, attrs in page.series.items()
-            }
-    time_member = "deletedAt" if q.deleted else "observedAt"
+            series = dict(page.series)
     out = []
     for tenant, entity_id, kind, stored in found:
         current = kinds(stored)
         entity: dict[str, Any] = {"id": entity_id, "type": kind}
-        for attr, held in series.get((tenant, entity_id), {}).items():
+        for attr, groups in _by_attribute(series.get((tenant, entity_id), {})).items():
             attr_type = deleted_kinds.get((tenant, entity_id, attr)) or current.get(attr, "Property")
-            entity[attr] = _attribute(mode, attr_type, held, time_member)
+            entity[attr] = _attribute(mode, attr_type, groups, q.timeproperty.value)
         out.append(entity)
     return Rendered(out, total, content_range)
 
 
-def _attribute(mode: str, attr_type: str, held: dict[str, Any], time_member: str = "observedAt") -> Any:
-    """One attribute's history in the requested temporal representation."""
+def _by_attribute(held: dict[history.AttrKey, Any]) -> dict[str, list[tuple[str | None, Any]]]:
+    """attribute → [(datasetId, its instances or aggregates)], the default instance first, then by datasetId."""
+    grouped: dict[str, list[tuple[str | None, Any]]] = {}
+    for (attr, dataset), values in sorted(held.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+        grouped.setdefault(attr, []).append((dataset, values))
+    return grouped
+
+
+def _attribute(mode: str, attr_type: str, groups: list[tuple[str | None, Any]], timeproperty: str) -> Any:
+    """One attribute's history in the requested temporal representation (4.5.8, 4.5.9, 4.5.19).
+
+    Normalized: one array of instances, each with its datasetId. temporalValues and aggregatedValues: one object
+    per datasetId, carrying it (none for the default instance); an array of them when there are several."""
+    if mode == "normalized":
+        return [
+            instance for dataset, found in groups for instance in _instances(attr_type, dataset, found, timeproperty)
+        ]
+    objects = []
+    for dataset, held in groups:
+        shaped = _values(mode, attr_type, held)
+        if dataset is not None:
+            shaped["datasetId"] = dataset
+        objects.append(shaped)
+    return objects[0] if len(objects) == 1 else objects
+
+
+def _values(mode: str, attr_type: str, held: Any) -> dict[str, Any]:
     if mode == "aggregatedValues":
-        return {"type": attr_type, **held["values"]}
-    instances: list[tuple[Any, float]] = held["instances"]
+        return {"type": attr_type, **held}
     member, pairs = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])
-    if mode == "temporalValues":
-        # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9); a
-        # list is its bare array, a ListRelationship's as the bare target URIs, as "objects" gives a Relationship's.
-        wrap = attr_type not in ("Property", "GeoProperty", "Relationship", *_LISTS)
-        return {
-            "type": attr_type,
-            pairs: [[{member: value} if wrap else _bare(attr_type, value), history.iso(ts)] for value, ts in instances],
-        }
-    return [{"type": attr_type, member: value, time_member: history.iso(ts)} for value, ts in instances]
+    # Values of the newer attribute types travel wrapped in their member: [{"json": {…}}, time] (4.5.9); a list is
+    # its bare array, a ListRelationship's as the bare target URIs, as "objects" gives a Relationship's.
+    wrap = attr_type not in ("Property", "GeoProperty", "Relationship", *_LISTS)
+    return {
+        "type": attr_type,
+        pairs: [[{member: i[0]} if wrap else _bare(attr_type, i[0]), history.iso(i[1])] for i in held],
+    }
+
+
+def _instances(
+    attr_type: str, dataset: str | None, found: list[history.Instance], timeproperty: str
+) -> list[dict[str, Any]]:
+    """Normalized instances: their observedAt, and the time the query was about when that is another one."""
+    member = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])[0]
+    head: dict[str, Any] = {"type": attr_type}
+    if dataset is not None:
+        head["datasetId"] = dataset
+    if timeproperty == history.TimeProperty.DELETED_AT:
+        return [{**head, member: value, "deletedAt": history.iso(at)} for value, at, _observed in found]
+    if timeproperty == history.TimeProperty.OBSERVED_AT:
+        return [{**head, member: value, "observedAt": history.iso(at)} for value, at, _observed in found]
+    return [
+        {**head, member: value, "observedAt": history.iso(observed), timeproperty: history.iso(at)}
+        for value, at, observed in found
+    ]
 
 
 _LISTS = ("ListProperty", "ListRelationship")
@@ -226,6 +287,14 @@ Offset = Annotated[int, Query(ge=0, le=MAX_INTEGER)]
 Count = Annotated[bool, Query()]
 Accept = Annotated[str | None, Header()]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
+TimeProperty = Annotated[
+    str | None,
+    Query(description="The time timerel applies to: observedAt (default), createdAt, modifiedAt or deletedAt"),
+]
+DatasetId = Annotated[
+    str | None,
+    Query(description="Only the instances of these datasetIds (comma-separated URIs; @none: the default instance)"),
+]
 Pick = Annotated[str | None, Query(description="Entity members and attributes to keep (not with attrs or omit)")]
 Omit = Annotated[str | None, Query(description="Entity members and attributes to leave out (not with attrs or pick)")]
 

@@ -37,6 +37,7 @@ from hub.db import Database
 from hub.settings import Settings
 from ngsi import projection, store
 from ngsi import temporal as history
+from ngsi.temporal_aggregate import aggregate
 
 STATIONS = 260
 DAYS = 7
@@ -110,7 +111,7 @@ def function_path(conn: Connection) -> Any:
     def call() -> object:
         found, _total = history.matching_entities(conn, q)
         keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]
-        return history.aggregate(conn, q, keys, period=3600.0, methods=["avg"])
+        return aggregate(conn, q, keys, period=3600.0, methods=["avg"])
 
     return call
 

@@ -59,10 +59,15 @@ MEMORY = ObservedMemory()
 
 
 def changed_instances(
-    tenant: str, entity: dict[str, Any], data: str, previous: str | None
+    tenant: str, entity: dict[str, Any], data: str, previous: str | None, created: float
 ) -> tuple[list[tuple[Any, ...]], tuple[tuple[str, str], tuple[int, dict[str, Any]]]]:
     """Instances for every attribute with ``observedAt`` whose value differs from the stored entity ``previous``
     (its JSON, None when new), and what :meth:`ObservedMemory.remember` keeps of ``data``, the JSON written.
+
+    An instance is (tenant, entity id, attribute, ts, numeric value or None, JSON value, ``created`` - when the
+    hub records it), and its datasetId after that when it has one (``ngsi.store.insert_history``). An attribute
+    with several instances (an array, one per datasetId) or with a datasetId is compared per datasetId with the
+    stored instance of the same datasetId.
 
     Written for speed (one call per harvested entity, bench/harvest_pipeline.py): exact type checks, no generator;
     ``previous`` is parsed only when the memory does not hold its values."""
@@ -72,7 +77,13 @@ def changed_instances(
     before: dict[str, Any] | None = {} if previous is None else None
     observed: dict[str, Any] = {}
     for name, attr in entity.items():
-        if type(attr) is not dict or "observedAt" not in attr or "value" not in attr:
+        if type(attr) is not dict or "datasetId" in attr:
+            if type(attr) is list or type(attr) is dict:  # multi-instance: the slow path, never remembered
+                if before is None:
+                    before = orjson.loads(previous)  # type: ignore[arg-type]  # None only when new, see above
+                found.extend(_dataset_instances(tenant, entity_id, name, attr, before.get(name), created))
+            continue
+        if "observedAt" not in attr or "value" not in attr:
             continue
         value = attr["value"]
         observed[name] = value
@@ -87,8 +98,38 @@ def changed_instances(
                 continue
         kind = type(value)
         numeric = float(value) if kind is int or kind is float else None
-        found.append((tenant, entity_id, name, _epoch(attr["observedAt"]), numeric, orjson.dumps(value).decode()))
+        found.append(
+            (tenant, entity_id, name, _epoch(attr["observedAt"]), numeric, orjson.dumps(value).decode(), created)
+        )
     return found, ((tenant, entity_id), (hash(data), observed))
+
+
+def _by_dataset(attr: Any) -> dict[str | None, dict[str, Any]]:
+    """datasetId (None: the default instance) → instance of a stored or written attribute (one or an array)."""
+    items = attr if type(attr) is list else [attr]
+    return {item.get("datasetId"): item for item in items if type(item) is dict}
+
+
+def _dataset_instances(
+    tenant: str, entity_id: str, name: str, attr: Any, old: Any, created: float
+) -> list[tuple[Any, ...]]:
+    """The instances of a multi-instance attribute whose observed value differs from the stored instance of the
+    same datasetId."""
+    stored = _by_dataset(old) if old is not None else {}
+    found = []
+    for dataset, item in _by_dataset(attr).items():
+        if "observedAt" not in item or "value" not in item:
+            continue
+        value = item["value"]
+        previous = stored.get(dataset)
+        if previous is not None and previous.get("value") == value:
+            continue
+        kind = type(value)
+        numeric = float(value) if kind is int or kind is float else None
+        ts = _epoch(item["observedAt"])
+        row = (tenant, entity_id, name, ts, numeric, orjson.dumps(value).decode(), created)
+        found.append(row if dataset is None else (*row, dataset))
+    return found
 
 
 @functools.lru_cache(maxsize=4096)  # a batch's observations share a handful of instants

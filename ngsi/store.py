@@ -121,7 +121,7 @@ def upsert_entities(conn: Connection, writes: Sequence[EntityWrite], *, now: dat
     stamp = _db_time(conn, now)
     with collection_paused():  # a batch allocates several containers per entity: see hub/collector.py
         for tenant, group in by_tenant.items():
-            _upsert_tenant(conn, tenant, group, stamp, result)
+            _upsert_tenant(conn, tenant, group, (stamp, now.timestamp()), result)
     return result
 
 
@@ -136,11 +136,15 @@ class _Changes:
     queued: list[projection.Queued] = field(default_factory=list)  # see ngsi/projection.py
 
 
-def _upsert_tenant(conn: Connection, tenant: str, group: list[EntityWrite], stamp: Any, result: UpsertResult) -> None:
-    """One tenant's share of a batch: entity rows, the history, and the queue that brings the indexes in step."""
+def _upsert_tenant(
+    conn: Connection, tenant: str, group: list[EntityWrite], stamps: tuple[Any, float], result: UpsertResult
+) -> None:
+    """One tenant's share of a batch: entity rows, the history, and the queue that brings the indexes in step.
+
+    ``stamps``: the write's time as the entity rows store it, and in epoch seconds for the instances' created_at."""
     created = len(result.created)
     old = _existing(conn, tenant, [w.id for w in group])
-    changes = _diff(tenant, group, old, stamp, result, conn.dialect.name)
+    changes = _diff(tenant, group, old, stamps, result, conn.dialect.name)
     _register_type_sets(conn, {r[2] for r in changes.rows if "," in r[2]})
     _write(conn, changes.rows, _UPSERT)
     _write_same_keys(conn, changes.same_keys)
@@ -155,12 +159,13 @@ def _diff(
     tenant: str,
     group: list[EntityWrite],
     old: dict[str, tuple[str, bool, tuple[Any, ...]]],
-    stamp: Any,
+    stamps: tuple[Any, float],
     result: UpsertResult,
     dialect: str,
 ) -> _Changes:
     """Compare each entity with its stored JSON; collect the rows of those that are new or changed."""
     changes = _Changes()
+    stamp, recorded = stamps
     postgresql = dialect == "postgresql"
     written: list[Any] = []
     for write in group:
@@ -176,7 +181,7 @@ def _diff(
         kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
         row = (tenant, entity_id, kind, scope, data, write.source_id, False, stamp, stamp)
         (changes.same_keys if keys == (kind, scope, write.source_id) else changes.rows).append(row)
-        instances, observed = changed_instances(tenant, entity, data, previous)
+        instances, observed = changed_instances(tenant, entity, data, previous, recorded)
         written.append(observed)
         first = last = None
         if instances and postgresql:
@@ -243,8 +248,13 @@ _UPSERT_DATA = (
     "removed = false, modified_at = excluded.modified_at"
 )
 _HISTORY = (
-    "INSERT INTO ngsi_temporal_instances (tenant, entity_id, attr, ts, value_num, value) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT DO NOTHING"  # the same value observed at the same instant twice is one instance
+    "INSERT INTO ngsi_temporal_instances (tenant, entity_id, attr, ts, value_num, value, created_at, dataset_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"  # one instance per instant (and datasetId): migration 0017
+)
+# Default instances (no datasetId) leave dataset_id out: binding a NULL per row cost SQLite a sixth of the insert.
+_HISTORY_DEFAULT = (
+    "INSERT INTO ngsi_temporal_instances (tenant, entity_id, attr, ts, value_num, value, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 
@@ -279,7 +289,7 @@ def _db_time(conn: Connection, moment: datetime) -> Any:
 
 
 ENTITY_COLUMNS = "tenant, id, type, scope, data, source_id, removed, created_at, modified_at"
-HISTORY_COLUMNS = "tenant, entity_id, attr, ts, value_num, value"
+HISTORY_COLUMNS = "tenant, entity_id, attr, ts, value_num, value, created_at, dataset_id"
 COPY_THRESHOLD = 200  # below this many rows, executemany is as fast as staging through COPY
 
 
@@ -320,13 +330,22 @@ def _hours_of(instances: list[tuple[Any, ...]]) -> tuple[int, int]:
 
 
 def insert_history(conn: Connection, rows: list[tuple[Any, ...]], *, hours: bool = True) -> int:
-    """Store (tenant, entity id, attribute, ts, numeric value, JSON value) instances; the same instant twice is one.
+    """Store (tenant, entity id, attribute, ts, numeric value, JSON value, created_at[, datasetId]) instances: a
+    default instance has no eighth member (see ``_HISTORY_DEFAULT``). The same instant twice (of one datasetId) is one.
 
     The hourly aggregates (ngsi/temporal_hours.py) move in the same transaction on PostgreSQL unless ``hours`` is
     false (the entity writes' queue rows carry their hours instead); on SQLite they are replayed from the instances
     (ngsi/projection.py)."""
     if not rows:
         return 0
+    if conn.dialect.name == "sqlite":  # the hours catch up from the instances (ngsi/projection.py)
+        plain = [row for row in rows if len(row) == 7]
+        if plain:
+            conn.exec_driver_sql(_HISTORY_DEFAULT, plain)
+        if len(plain) < len(rows):
+            conn.exec_driver_sql(_HISTORY, [row for row in rows if len(row) == 8])
+        return len(rows)
+    rows = [row if len(row) == 8 else (*row, None) for row in rows]
     if conn.dialect.name == "postgresql" and not hours:
         if len(rows) >= COPY_THRESHOLD:
             _copy_upsert(conn, "ngsi_temporal_instances", HISTORY_COLUMNS, rows, "DO NOTHING")
@@ -340,8 +359,6 @@ def insert_history(conn: Connection, rows: list[tuple[Any, ...]], *, hours: bool
         )
         conn.exec_driver_sql(temporal_hours.with_hours(insert))
         conn.exec_driver_sql("TRUNCATE _stage_ngsi_temporal_instances")
-    elif conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_HISTORY, rows)  # the hours catch up from the instances (ngsi/projection.py)
     else:
         stored = conn.exec_driver_sql(_driver_sql(conn, _HISTORY), rows).rowcount
         temporal_hours.add(conn, rows, stored)

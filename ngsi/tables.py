@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, func, literal_column
 
 from hub.db import UTCDateTime, metadata
 
@@ -30,7 +30,9 @@ entities = Table(
 )
 
 # Attribute history: one row per change of an observed value. ``ts`` is seconds since the epoch (UTC) so that
-# bucketing for aggregation is plain arithmetic on both databases.
+# bucketing for aggregation is plain arithmetic on both databases. ``dataset_id`` is the instance's datasetId (NULL:
+# the default instance), ``created_at`` when the hub recorded it (epoch seconds; timeproperty=createdAt/modifiedAt:
+# an instance is never modified in place). Migration 0017.
 temporal_instances = Table(
     "ngsi_temporal_instances",
     metadata,
@@ -41,7 +43,32 @@ temporal_instances = Table(
     Column("ts", Float, nullable=False),
     Column("value_num", Float, nullable=True),
     Column("value", Text, nullable=False),
-    Index("ix_ngsi_temporal_instances_entity", "tenant", "entity_id", "attr", "ts", unique=True),
+    Column("dataset_id", String(512), nullable=True),
+    Column("created_at", Float, nullable=True),
+)
+# One instance per instant, attribute and datasetId: the default instance (NULL) is one key through the coalesce,
+# since unique indexes take NULLs as distinct. SQLite's reflection cannot read an index on an expression, so the
+# migrations test checks this one by name (tests/hub/test_db.py).
+INSTANCE_KEY = "ix_ngsi_temporal_instances_entity"
+Index(
+    INSTANCE_KEY,
+    temporal_instances.c.tenant,
+    temporal_instances.c.entity_id,
+    temporal_instances.c.attr,
+    temporal_instances.c.ts,
+    func.coalesce(temporal_instances.c.dataset_id, literal_column("''")),
+    unique=True,
+)
+# The attributes that have instances with a datasetId (few: harvests write none), so that a query can tell cheaply
+# whether the hourly aggregates, which mix an attribute's datasets, may answer it (ngsi.temporal_aggregate).
+_WITH_DATASET = temporal_instances.c.dataset_id.isnot(None)
+Index(
+    "ix_ngsi_temporal_instances_dataset",
+    temporal_instances.c.tenant,
+    temporal_instances.c.entity_id,
+    temporal_instances.c.attr,
+    sqlite_where=_WITH_DATASET,
+    postgresql_where=_WITH_DATASET,
 )
 
 # Deletions of attributes through the API (ngsi.temporal_deletions): an instance with ``deletedAt`` = ``ts``, NGSI-LD's

@@ -1,28 +1,24 @@
-"""The temporal side of the entity store: attribute instances in time, queried and aggregated in SQL.
+"""The temporal side of the entity store: attribute instances in time, selected in SQL.
 
-Only this module, ``ngsi.temporal_deletions`` (the instances of deletions) and ``ngsi.store`` issue SQL on
-``ngsi_temporal_instances``. Aggregation happens in the database
-(one ``GROUP BY`` over entity, attribute and time bucket), so an hourly average over a week of minute data is one
-query, not a walk over every instance in Python.
+Only this module, ``ngsi.temporal_aggregate`` (aggregation in the database: one ``GROUP BY`` over entity, attribute,
+datasetId and time bucket), ``ngsi.temporal_deletions`` (the instances of deletions) and ``ngsi.store`` issue SQL on
+``ngsi_temporal_instances``. An attribute may hold several instances at one instant, one per datasetId (migration
+0017); ``None`` stands for the default instance (no datasetId) throughout.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Integer, String, and_, cast, delete, func, literal, select, union_all
+from sqlalchemy import Connection, String, and_, delete, false, func, literal, or_, select, union_all
 
-from hub.collector import collection_paused
 from ngsi import projection, store, temporal_hours
 from ngsi.tables import entities, temporal_deleted_entities, temporal_deletions, temporal_instances
-from ngsi.tables import temporal_hours as hours_table
 
 AGGREGATES = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
 
@@ -33,9 +29,18 @@ class TimeRel(StrEnum):
     BETWEEN = "between"
 
 
+class TimeProperty(StrEnum):
+    """Which time of an instance ``timerel`` / ``timeAt`` / ``endTimeAt``, ordering and aggregation periods use."""
+
+    OBSERVED_AT = "observedAt"
+    CREATED_AT = "createdAt"  # when the hub recorded the instance
+    MODIFIED_AT = "modifiedAt"  # the same: an instance is never modified in place here
+    DELETED_AT = "deletedAt"  # the deletions of attributes instead of their observed values
+
+
 @dataclass(frozen=True, slots=True)
 class TemporalQuery:
-    """Which instances: entities (by id, or all of some types), attributes, a time window, lastN."""
+    """Which instances: entities (by id, or all of some types), attributes, datasetIds, a time window, lastN."""
 
     tenant: str | None
     entity_ids: Sequence[str] = ()
@@ -48,7 +53,9 @@ class TemporalQuery:
     limit: int = 100  # entities per page
     offset: int = 0
     max_instances: int | None = None  # the hub's cap of instances per attribute (None: no cap)
-    deleted: bool = False  # timeproperty=deletedAt: the deletions of attributes instead of their observed values
+    timeproperty: TimeProperty = TimeProperty.OBSERVED_AT
+    # The datasetIds asked for (None in it: the default instance); None: every instance.
+    dataset_ids: frozenset[str | None] | None = None
     where: tuple[Any, ...] = ()  # more SQL conditions on the entities table (a Query body's q, geoQ, idPattern…)
     descending: bool = False  # entities by id descending (orderBy=id;desc), else ascending
     # A query (not a retrieve) is about the entities with an instance of the asked attributes in the window only.
@@ -60,8 +67,21 @@ class TemporalQuery:
         caps = [cap for cap in (self.last_n, self.max_instances) if cap is not None]
         return min(caps) if caps else None
 
+    @property
+    def deleted(self) -> bool:
+        """timeproperty=deletedAt: the deletions of attributes instead of their observed values."""
+        return self.timeproperty is TimeProperty.DELETED_AT
 
-Series = dict[tuple[str, str], dict[str, list[tuple[Any, float]]]]
+    @property
+    def recorded(self) -> bool:
+        """timeproperty=createdAt or modifiedAt: the window applies to when the hub recorded each instance."""
+        return self.timeproperty in (TimeProperty.CREATED_AT, TimeProperty.MODIFIED_AT)
+
+
+AttrKey = tuple[str, str | None]  # an attribute and a datasetId (None: the default instance)
+# (value, time the query is about, observedAt) of one instance; the two times differ with createdAt/modifiedAt.
+Instance = tuple[Any, float, float]
+Series = dict[tuple[str, str], dict[AttrKey, list[Instance]]]
 
 
 def iso(ts: float) -> str:
@@ -75,8 +95,16 @@ def iso(ts: float) -> str:
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def _window(q: TemporalQuery, ts: Any = None) -> list[Any]:
-    ts = temporal_instances.c.ts if ts is None else ts
+def time_of(q: TemporalQuery, t: Any = None) -> Any:
+    """The column holding the time ``q`` is about: the observed ``ts``, or when the hub recorded the instance."""
+    t = temporal_instances.c if t is None else t
+    # created_at is set on every write since migration 0017, which set it on every older row: coalesce only guards
+    return func.coalesce(t.created_at, t.ts) if q.recorded else t.ts
+
+
+def window(q: TemporalQuery, ts: Any = None) -> list[Any]:
+    """Conditions of the query's time window on ``ts`` (default: the time ``q`` is about)."""
+    ts = time_of(q) if ts is None else ts
     if q.timerel is TimeRel.BEFORE and q.time_at is not None:
         return [ts < q.time_at]
     if q.timerel is TimeRel.AFTER and q.time_at is not None:
@@ -84,6 +112,18 @@ def _window(q: TemporalQuery, ts: Any = None) -> list[Any]:
     if q.timerel is TimeRel.BETWEEN and q.time_at is not None and q.end_time_at is not None:
         return [ts >= q.time_at, ts < q.end_time_at]
     return []
+
+
+def datasets(q: TemporalQuery, t: Any = None) -> list[Any]:
+    """Conditions keeping the instances of the datasetIds asked for (none without a ``datasetId`` parameter)."""
+    if q.dataset_ids is None:
+        return []
+    t = temporal_instances.c if t is None else t
+    named = sorted(d for d in q.dataset_ids if d is not None)
+    alternatives = [t.dataset_id.in_(named)] if named else []
+    if None in q.dataset_ids:
+        alternatives.append(t.dataset_id.is_(None))
+    return [or_(*alternatives)]
 
 
 def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[str, str, str, str]], int]:
@@ -96,7 +136,7 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
     conditions.extend(q.where)
     if q.with_history and not q.deleted:
         t = temporal_instances.c
-        held = [t.tenant == entities.c.tenant, t.entity_id == entities.c.id, *_window(q, t.ts)]
+        held = [t.tenant == entities.c.tenant, t.entity_id == entities.c.id, *window(q), *datasets(q)]
         if q.attrs:
             held.append(t.attr.in_(q.attrs))
         conditions.append(select(t.entity_id).where(*held).exists())
@@ -127,10 +167,17 @@ def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
     return conditions
 
 
-def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = None) -> list[Any]:
+def instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = None) -> list[Any]:
+    """Conditions selecting the instances of ``keys`` (tenant, entity id) that ``q`` asks for."""
     t = temporal_instances.c if t is None else t
     tenants = {tenant for tenant, _ in keys}
-    conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants), *_window(q, t.ts)]
+    conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants)]
+    if t is temporal_instances.c:
+        conditions.extend([*window(q), *datasets(q)])
+    else:  # the deletions: no datasetId (an attribute deleted through the entity API), observed-time columns only
+        conditions.extend(window(q, t.ts))
+        if q.dataset_ids is not None and None not in q.dataset_ids:
+            conditions.append(false())
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     return conditions
@@ -139,259 +186,58 @@ def _instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any =
 def instances(
     conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]]
 ) -> tuple[Series, dict[tuple[str, str, str], str]]:
-    """(tenant, entity id) → attribute → [(value, ts)], oldest first, and the type of each deleted attribute.
+    """(tenant, entity id) → (attribute, datasetId) → [(value, time, observedAt)], oldest first, and the type of
+    each deleted attribute.
 
-    With a cap (``lastN``, the hub's maximum) each attribute holds at most cap + 1 instances, the newest ones with
-    lastN and the oldest ones without: the one beyond the cap tells ``paginate`` that the attribute was cut."""
+    With a cap (``lastN``, the hub's maximum) each attribute instance (datasetId) holds at most cap + 1 instances,
+    the newest ones with lastN and the oldest ones without: the one beyond the cap tells ``paginate`` that the
+    attribute was cut."""
     if not keys:
         return {}, {}
-    t = temporal_deletions.c if q.deleted else temporal_instances.c
-    kind = t.kind if q.deleted else literal(None, String).label("kind")
-    stmt = select(t.tenant, t.entity_id, t.attr, t.ts, t.value, kind).where(and_(*_instance_filter(q, keys, t)))
+    kind: Any
+    dataset: Any
+    if q.deleted:
+        t = temporal_deletions.c
+        kind, dataset, at = t.kind, literal(None, String), t.ts
+    else:
+        t = temporal_instances.c
+        kind, dataset, at = literal(None, String), t.dataset_id, time_of(q)
+    columns = (t.tenant, t.entity_id, t.attr, t.value, kind.label("kind"), dataset.label("dataset_id"), at.label("at"))
+    stmt = select(*columns, t.ts).where(and_(*instance_filter(q, keys, t)))
     cap = q.instance_cap
     if cap is not None:
-        order = t.ts.desc() if q.last_n else t.ts.asc()
         ranked = stmt.add_columns(
-            func.row_number().over(partition_by=(t.tenant, t.entity_id, t.attr), order_by=order).label("n")
+            func.row_number()
+            .over(partition_by=(t.tenant, t.entity_id, t.attr, dataset), order_by=at.desc() if q.last_n else at)
+            .label("n")
         ).subquery()
         r = ranked.c
-        stmt = select(r.tenant, r.entity_id, r.attr, r.ts, r.value, r.kind).where(r.n <= cap + 1)
+        stmt = select(r.tenant, r.entity_id, r.attr, r.value, r.kind, r.dataset_id, r.at, r.ts).where(r.n <= cap + 1)
     out: Series = {}
     kinds: dict[tuple[str, str, str], str] = {}
     wanted = set(keys)
-    for row in conn.execute(stmt.order_by("ts")):
+    for row in conn.execute(stmt.order_by("at", "ts")):
         if (row.tenant, row.entity_id) in wanted:
-            out.setdefault((row.tenant, row.entity_id), {}).setdefault(row.attr, []).append(
-                (orjson.loads(row.value), row.ts)
+            out.setdefault((row.tenant, row.entity_id), {}).setdefault((row.attr, row.dataset_id), []).append(
+                (orjson.loads(row.value), row.at, row.ts)
             )
             if row.kind:
                 kinds[(row.tenant, row.entity_id, row.attr)] = row.kind
     return out, kinds
 
 
-def _bucket(conn: Connection, ts: Any, origin: float, period: float | None) -> Any:
-    if period is None:
-        return cast(0, Integer)
-    offset = (ts - origin) / period
-    # SQLite truncates toward zero on CAST (every ts >= origin here); PostgreSQL would round, so it floors.
-    return func.floor(offset) if conn.dialect.name == "postgresql" else cast(offset, Integer)
-
-
-def _instance_columns() -> dict[str, Any]:
-    t = temporal_instances.c
-    return {
-        "n": func.count(),
-        "n_num": func.count(t.value_num),
-        "distinct": func.count(func.distinct(t.value)),
-        "total": func.sum(t.value_num),
-        "low": func.min(t.value_num),
-        "high": func.max(t.value_num),
-        "squares": func.sum(t.value_num * t.value_num),
-        "first": func.min(t.ts),
-        "last": func.max(t.ts),
-    }
-
-
-def _hour_columns(*, grouped: bool) -> dict[str, Any]:
-    h = hours_table.c
-    if not grouped:
-        return {"n": h.n, "n_num": h.n_num, "total": h.total, "low": h.low, "high": h.high, "squares": h.squares}
-    return {
-        "n": func.sum(h.n),
-        "n_num": func.sum(h.n_num),
-        "total": func.sum(h.total),
-        "low": func.min(h.low),
-        "high": func.max(h.high),
-        "squares": func.sum(h.squares),
-        "first": func.min(h.ts_first),
-        "last": func.max(h.ts_last),
-    }
-
-
-# The aggregate columns each method reads: only those are computed (a distinct count, for one, sorts every group).
-_NEEDS = {
-    "totalCount": ("n",),
-    "distinctCount": ("distinct",),
-    "sum": ("total",),
-    "avg": ("total", "n_num"),
-    "min": ("low",),
-    "max": ("high",),
-    "sumsq": ("squares",),
-    "stddev": ("squares", "total", "n_num"),
-}
-
-
-def by_hours(q: TemporalQuery, period: float | None, methods: Sequence[str], origin: float | None = None) -> bool:
-    """Whether the hourly partial aggregates answer the query: buckets and window made of whole UTC hours."""
-    if period is None or period % temporal_hours.HOUR or "distinctCount" in methods:
-        return False
-    bounds = [q.time_at if q.time_at is not None else 0.0, _lower_bound(q) if origin is None else origin]
-    if q.timerel is TimeRel.BETWEEN:
-        bounds.append(q.end_time_at if q.end_time_at is not None else 0.0)
-    return all(bound % temporal_hours.HOUR == 0 for bound in bounds)
-
-
-def _lower_bound(q: TemporalQuery) -> float:
-    return q.time_at if q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN) and q.time_at is not None else 0.0
-
-
-def _origin(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]], period: float | None) -> float:
-    """Where the first aggregation period starts: the window's start, else the oldest instance aggregated.
-
-    Without a start (no timerel, or before) the periods run from the first instance of the selected entities and
-    attributes (ETSI 020_11: PT1H over instances from 12:03 gives 12:03-13:03, 13:03-14:03…), one origin for the
-    whole answer so that the periods of several entities line up."""
-    if period is None or q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN):
-        return _lower_bound(q)
-    t = temporal_instances.c
-    first = conn.execute(select(func.min(t.ts)).where(and_(*_instance_filter(q, keys))))
-    oldest = first.scalar_one_or_none()
-    return float(oldest) if oldest is not None else 0.0
-
-
-def _in_hours(q: TemporalQuery) -> TemporalQuery:
-    hour = temporal_hours.HOUR
-    return replace(
-        q,
-        time_at=None if q.time_at is None else q.time_at / hour,
-        end_time_at=None if q.end_time_at is None else q.end_time_at / hour,
-    )
-
-
-def aggregate(
+def add_instances(
     conn: Connection,
-    q: TemporalQuery,
-    keys: Sequence[tuple[str, str]],
+    tenant: str,
+    entity_id: str,
+    rows: Sequence[tuple[str, float, Any]],
     *,
-    period: float | None,
-    methods: Sequence[str],
-) -> dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]]:
-    """(tenant, id) → attribute → method → [[value, bucket start, bucket end]], computed in one GROUP BY.
-
-    Buckets of whole hours read the hourly partial aggregates (``ngsi.temporal_hours``), others the instances."""
-    unknown = [method for method in methods if method not in _NEEDS]
-    if unknown:
-        raise ValueError(f"unknown aggregation method(s) {unknown}")
-    if not keys:
-        return {}
-    origin = _origin(conn, q, keys, period)
-    out: dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]] = {}
-    # A week of hourly buckets for a page of stations is tens of thousands of rows and three times as many small
-    # lists, none in a cycle: with the cyclic collector on, its collections walking them were more than half of the
-    # CPU time of the query (bench/ngsi_temporal.py). Reference counting frees them all the same.
-    with collection_paused():
-        result = conn.execute(_aggregate_select(conn, q, keys, period=period, methods=methods, origin=origin))
-        rows = result.all()  # fetched whole: iterating the result fetches row by row, which cost more than the loop
-        positions = {name: index for index, name in enumerate(result.keys())}
-        _fill(out, rows, positions, q, set(keys), period, methods, origin)
-    return out
-
-
-def _fill(
-    out: dict[tuple[str, str], dict[str, dict[str, list[list[Any]]]]],
-    rows: Sequence[Any],
-    pos: dict[str, int],
-    q: TemporalQuery,
-    wanted: set[tuple[str, str]],
-    period: float | None,
-    methods: Sequence[str],
-    origin: float,
-) -> None:
-    """Append each result row's values to its series in ``out``: [[value, bucket start, bucket end], …]."""
-    spans: dict[Any, tuple[str, str]] = {}
-    current: tuple[str, str, str] | None = None
-    series: list[list[list[Any]]] = []
-    values_of = [_value_of(method, pos) for method in methods]
-    for row in rows:
-        key = (row[0], row[1], row[2])  # tenant, entity id, attribute; then the bucket
-        if key != current:  # rows come ordered by entity and attribute: look the lists up once per series
-            current = key
-            target = out.setdefault(key[:2], {}).setdefault(key[2], {}) if key[:2] in wanted else None
-            series = [target.setdefault(method, []) for method in methods] if target is not None else []
-        if not series:
-            continue
-        span = spans.get(row[3]) if period is not None else None
-        if span is None:
-            start, end = _span(row, origin, period, q)
-            span = spans[row[3]] = (_iso(start), _iso(end))
-        for value_of, values in zip(values_of, series, strict=True):
-            values.append([value_of(row), *span])
-
-
-def _aggregate_select(
-    conn: Connection,
-    q: TemporalQuery,
-    keys: Sequence[tuple[str, str]],
-    *,
-    period: float | None,
-    methods: Sequence[str],
-    origin: float,
-) -> Any:
-    wanted_columns = {name for method in methods for name in _NEEDS[method]}
-    if period is None:
-        wanted_columns |= {"first", "last"}  # the one bucket spans the data when no window bounds it
-    hourly = by_hours(q, period, methods, origin)
-    if hourly:
-        source: Any = hours_table.c
-        ts = hours_table.c.hour * temporal_hours.HOUR
-        # The window's bounds are hour boundaries: compared on the hour column, they use its index.
-        window = _window(_in_hours(q), hours_table.c.hour)
-        # Buckets of one hour are the stored rows themselves, already in key order: no grouping, no sort.
-        single = period == temporal_hours.HOUR
-        available = _hour_columns(grouped=not single)
-    else:
-        source, available, ts = temporal_instances.c, _instance_columns(), temporal_instances.c.ts
-        window, single = _window(q), False
-    bucket = _bucket(conn, ts, origin, period).label("bucket")
-    columns = [column.label(name) for name, column in available.items() if name in wanted_columns]
-    conditions = [source.entity_id.in_([entity_id for _, entity_id in keys]), source.tenant.in_({t for t, _ in keys})]
-    if q.attrs:
-        conditions.append(source.attr.in_(q.attrs))
-    stmt = select(source.tenant, source.entity_id, source.attr, bucket, *columns).where(and_(*conditions, *window))
-    if single:
-        return stmt.order_by(source.tenant, source.entity_id, source.attr, source.hour)
-    group = (source.tenant, source.entity_id, source.attr, bucket)
-    return stmt.group_by(*group).order_by(*group)
-
-
-@functools.lru_cache(maxsize=16384)  # bucket bounds repeat for every entity and attribute of a query
-def _iso(ts: float) -> str:
-    return iso(ts)
-
-
-def _span(row: Any, origin: float, period: float | None, q: TemporalQuery) -> tuple[float, float]:
-    if period is not None:
-        start = origin + int(row.bucket) * period
-        return start, start + period
-    start = q.time_at if q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN) and q.time_at is not None else row.first
-    end = q.end_time_at if q.timerel is TimeRel.BETWEEN and q.end_time_at is not None else row.last
-    return float(start), float(end)
-
-
-def _stddev(total: float | None, n: int | None, squares: float | None) -> float | None:
-    if not n or total is None or squares is None:
-        return None
-    mean = total / n
-    return math.sqrt(max(squares / n - mean * mean, 0.0))
-
-
-def _value_of(method: str, pos: dict[str, int]) -> Callable[[Sequence[Any]], Any]:
-    """The published value of ``method`` from a result row, read by position (named access cost more, per row,
-    than the rest of the loop over a week of hourly buckets)."""
-    if method == "avg":
-        total, n = pos["total"], pos["n_num"]
-        return lambda row: row[total] / row[n] if row[n] else None
-    if method == "stddev":
-        total, n, squares = pos["total"], pos["n_num"], pos["squares"]
-        return lambda row: _stddev(row[total], row[n], row[squares])
-    column = pos[_NEEDS[method][0]]
-    if method in ("totalCount", "distinctCount"):
-        return lambda row: int(row[column])
-    return lambda row: row[column]
-
-
-def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[tuple[str, float, Any]]) -> int:
-    """Store (attribute, ts, value) instances of one entity; the same instant twice is one instance."""
+    dataset_id: str | None = None,
+    created: float | None = None,
+) -> int:
+    """Store (attribute, ts, value) instances of one entity, of one datasetId (None: the default instance),
+    recorded at ``created`` (epoch seconds; default: now); the same instant twice is one instance."""
+    recorded = datetime.now(UTC).timestamp() if created is None else created
     values = [
         (
             tenant,
@@ -400,10 +246,34 @@ def add_instances(conn: Connection, tenant: str, entity_id: str, rows: Sequence[
             ts,
             float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None,
             orjson.dumps(v).decode(),
+            recorded,
         )
         for attr, ts, v in rows
     ]
-    return store.insert_history(conn, values)
+    return store.insert_history(conn, values if dataset_id is None else [(*row, dataset_id) for row in values])
+
+
+def delete_attribute_history(
+    conn: Connection, tenant: str, entity_id: str, attr: str, *, dataset_id: str | None, everything: bool
+) -> int:
+    """Forget the instances of one attribute: of every datasetId (``everything``), else of ``dataset_id`` (None:
+    the default instance, which takes the attribute's deletions with it). Returns how many went."""
+    if everything:
+        return delete_history(conn, tenant, entity_id, attr)
+    if conn.dialect.name == "sqlite":
+        projection.catch_up_hours(conn)  # every instance counted before the attribute's hours are recounted
+    t = temporal_instances.c
+    which = t.dataset_id.is_(None) if dataset_id is None else t.dataset_id == dataset_id
+    where = and_(t.tenant == tenant, t.entity_id == entity_id, t.attr == attr, which)
+    deleted = int(conn.execute(delete(temporal_instances).where(where)).rowcount or 0)
+    if dataset_id is None:
+        d = temporal_deletions.c
+        gone = delete(temporal_deletions).where(d.tenant == tenant, d.entity_id == entity_id, d.attr == attr)
+        deleted += int(conn.execute(gone).rowcount or 0)
+    temporal_hours.recount(conn, tenant, entity_id, attr)  # the hours mix the attribute's datasets
+    if conn.dialect.name == "sqlite":
+        projection.set_hours_upto(conn, projection.catch_up_hours(conn))  # see delete_history
+    return deleted
 
 
 def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: str | None = None) -> int:

@@ -26,8 +26,9 @@ COPY_THRESHOLD = 200  # PostgreSQL: below this many rows, executemany is as fast
 COLUMNS = "tenant, entity_id, attr, hour, n, n_num, total, low, high, squares, ts_first, ts_last"
 _KEY = "(tenant, entity_id, attr, hour)"
 
-# One instance as ``ngsi.store`` writes it: (tenant, entity id, attribute, ts, numeric value or None, JSON value).
-Instance = tuple[str, str, str, float, float | None, str]
+# One instance as ``ngsi.store`` writes it: (tenant, entity id, attribute, ts, numeric value or None, JSON value,
+# created_at, then its datasetId if it has one). An hour counts every dataset of the attribute together.
+Instance = tuple[Any, ...]
 HourKey = tuple[str, str, str, int]
 
 
@@ -38,7 +39,7 @@ def hour_of(ts: float) -> int:
 def _fold(instances: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The hourly partial aggregates of ``instances``, one row per (tenant, entity, attribute, hour)."""
     hours: dict[HourKey, list[Any]] = {}
-    for tenant, entity_id, attr, ts, num, _value in instances:
+    for tenant, entity_id, attr, ts, num, *_rest in instances:
         key = (tenant, entity_id, attr, hour_of(ts))
         acc = hours.get(key)
         if acc is None:
@@ -177,7 +178,7 @@ def add(conn: Connection, instances: Sequence[tuple[Any, ...]], stored: int) -> 
     if stored == len(instances):
         _upsert(conn, _fold(instances))
     else:
-        recompute(conn, ((t, e, a, hour_of(ts)) for t, e, a, ts, _n, _v in instances))
+        recompute(conn, ((t, e, a, hour_of(ts)) for t, e, a, ts, *_rest in instances))
 
 
 def forget(conn: Connection, tenant: str | None, entity_id: str, attr: str | None = None) -> None:
@@ -189,6 +190,19 @@ def forget(conn: Connection, tenant: str | None, entity_id: str, attr: str | Non
     if attr is not None:
         conditions.append(h.attr == attr)
     conn.execute(delete(temporal_hours).where(and_(*conditions)))
+
+
+def recount(conn: Connection, tenant: str, entity_id: str, attr: str) -> None:
+    """Rebuild every hour of one attribute from its instances (after some of its datasets' instances went)."""
+    forget(conn, tenant, entity_id, attr)
+    m, hour = _mark(conn), _floor_hour(conn.dialect.name)
+    conn.exec_driver_sql(
+        f"INSERT INTO ngsi_temporal_hours ({COLUMNS}) "
+        f"SELECT tenant, entity_id, attr, {hour}, count(*), count(value_num), sum(value_num), min(value_num), "
+        "max(value_num), sum(value_num * value_num), min(ts), max(ts) FROM ngsi_temporal_instances "
+        f"WHERE tenant = {m} AND entity_id = {m} AND attr = {m} GROUP BY tenant, entity_id, attr, {hour}",
+        (tenant, entity_id, attr),
+    )
 
 
 def rebuild(conn: Connection) -> None:

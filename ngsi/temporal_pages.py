@@ -21,6 +21,9 @@ class Page:
 def paginate(series: Series, q: TemporalQuery) -> Page:
     """Cut the instances to the cap and send one time range complete for every attribute (clause 6.3.10).
 
+    An attribute here is one attribute instance: an attribute with several datasetIds has a series per datasetId,
+    each capped on its own (as lastN applies per datasetId).
+
     lastN below the hub's cap only keeps each attribute's newest N: that is all that was asked, nothing is left
     out (200). When the hub's cap (NORDHUB_TEMPORAL_MAX_INSTANCES) cuts, each attribute over it keeps its cap
     instances (the oldest; the newest with lastN). The range then ends where the first such attribute stops, and
@@ -50,7 +53,7 @@ def paginate(series: Series, q: TemporalQuery) -> Page:
         }
         for key, attrs in series.items()
     }
-    sent = [ts for attrs in kept.values() for found in attrs.values() for _value, ts in found]
+    sent = [instance[1] for attrs in kept.values() for found in attrs.values() for instance in found]
     if newest_first:
         window_end = q.end_time_at if q.timerel is TimeRel.BETWEEN else None
         window_end = q.time_at if q.timerel is TimeRel.BEFORE else window_end

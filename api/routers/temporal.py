@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
@@ -14,18 +13,18 @@ from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_checks import context_source_filter
-from api.ngsild_http import JSON, LD_JSON, negotiate
+from api.ngsild_http import negotiate
 from api.ngsild_linked import no_linked_q
 from api.ngsild_query_body import geo_as_stored
 from api.routers.ngsild import _tenant
 from api.state import HubState, hub_state
 from api.temporal_read import (
     PARTIAL,
-    VALUE_MEMBERS,
     Accept,
     AggrMethods,
     AggrPeriod,
     Count,
+    DatasetId,
     Format,
     LastN,
     Limit,
@@ -34,9 +33,9 @@ from api.temporal_read import (
     Options,
     Pick,
     Tenant,
+    TimeProperty,
     aggregation_period,
     build_query,
-    instant,
     kinds,
     project,
     render_history,
@@ -45,13 +44,12 @@ from api.temporal_read import (
     respond,
     split,
 )
+from api.temporal_write import json_object, split_instances, temporal_entity
 from hub.auth import Principal
 from hub.errors import (
     BadRequestData,
-    InvalidRequest,
     OperationNotSupported,
     ResourceNotFound,
-    UnsupportedMediaType,
 )
 from ngsi import store
 from ngsi import temporal as history
@@ -59,8 +57,7 @@ from ngsi.geo import parse_geo_query
 from ngsi.ordering import id_descending, parse_ordering
 from ngsi.query import EntityQuery, Selector
 from ngsi.representation import ENTITY_MEMBERS
-from schemas.findings import Severity
-from schemas.ngsild import check_geometry, is_absolute_uri
+from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 State = Annotated[HubState, Depends(hub_state)]
@@ -88,7 +85,8 @@ def query_temporal(
     timerel: Annotated[str | None, Query(description="before, after or between")] = None,
     timeAt: Annotated[str | None, Query(description="RFC 3339 instant")] = None,
     endTimeAt: Annotated[str | None, Query(description="RFC 3339 instant (between)")] = None,
-    timeproperty: Annotated[str | None, Query(description="observedAt (default) or deletedAt")] = None,
+    timeproperty: TimeProperty = None,
+    datasetId: DatasetId = None,
     lastN: LastN = None,
     format: Format = None,
     options: Options = None,
@@ -135,6 +133,7 @@ def query_temporal(
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
         "timeproperty": timeproperty,
+        "datasetId": datasetId,
         "lastN": lastN,
         "limit": limit,
         "offset": offset,
@@ -159,7 +158,8 @@ def retrieve_temporal(
     timerel: Annotated[str | None, Query()] = None,
     timeAt: Annotated[str | None, Query()] = None,
     endTimeAt: Annotated[str | None, Query()] = None,
-    timeproperty: Annotated[str | None, Query(description="observedAt (default) or deletedAt")] = None,
+    timeproperty: TimeProperty = None,
+    datasetId: DatasetId = None,
     lastN: Annotated[int | None, Query(le=MAX_INTEGER)] = None,
     format: Annotated[str | None, Query()] = None,
     options: Annotated[str | None, Query()] = None,
@@ -181,6 +181,7 @@ def retrieve_temporal(
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
         "timeproperty": timeproperty,
+        "datasetId": datasetId,
         "lastN": lastN,
         "limit": 1,
         "offset": 0,
@@ -211,74 +212,6 @@ def _require_requested_attributes(state: HubState, q: history.TemporalQuery, ent
         raise ResourceNotFound(f"entity {entity_id!r} has none of the attributes {', '.join(q.attrs)}")
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in (JSON, LD_JSON):
-        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send {JSON} or {LD_JSON}")
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise BadRequestData("a temporal entity is a JSON object")
-    if not is_absolute_uri(body.get("id")) or not isinstance(body.get("type"), str):
-        raise BadRequestData("a temporal entity needs an absolute URI id and a type")
-    return body
-
-
-_MEMBER_NAMES = tuple(dict.fromkeys(member for member, _key in VALUE_MEMBERS.values()))
-
-
-def _value_member(instance: Any) -> str | None:
-    """The member that carries this instance's value (the one its type names, else the first one present)."""
-    if not isinstance(instance, dict):
-        return None
-    named = VALUE_MEMBERS.get(instance.get("type", ""), ("", ""))[0]
-    if named in instance:
-        return named
-    return next((member for member in _MEMBER_NAMES if member in instance), None)
-
-
-def _split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, float, Any]]]:
-    """The entity's current state (newest instance of each attribute) and every timed instance.
-
-    ``scope`` is an Entity member, not an attribute: it is kept as the entity's scope and has no history here.
-    """
-    current: dict[str, Any] = {"id": body["id"], "type": body["type"]}
-    rows: list[tuple[str, float, Any]] = []
-    for name, value in body.items():
-        if name in ("id", "type", "@context"):
-            continue
-        if name == "scope":
-            current[name] = value
-            continue
-        items = value if isinstance(value, list) else [value]
-        members = [_value_member(i) for i in items]
-        if not items or None in members:
-            raise BadRequestData(
-                f"attribute {name!r}: each instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)"
-            )
-        _check_geometries(name, items)
-        timed = [(instant(f"{name}.observedAt", i.get("observedAt")), i) for i in items]
-        for (ts, instance), member in zip(timed, members, strict=True):
-            if ts is not None and member is not None:
-                rows.append((name, ts, instance[member]))
-        current[name] = max(timed, key=lambda pair: pair[0] or 0.0)[1]
-    return current, rows
-
-
-def _check_geometries(name: str, items: list[Any]) -> None:
-    """Every GeoProperty instance of the history is well-formed GeoJSON, as an entity's current one must be (a
-    polygon that is merely not a valid Simple Feature passes, as it does there)."""
-    for index, instance in enumerate(items):
-        if instance.get("type") != "GeoProperty":
-            continue
-        findings = check_geometry(instance.get("value"), f"/{name}/{index}/value", None)
-        errors = [f for f in findings if f.severity is Severity.ERROR]
-        if errors:
-            raise BadRequestData(f"{errors[0].pointer}: {errors[0].message}")
-
-
 @router.post(
     "/entities",
     status_code=201,
@@ -294,15 +227,17 @@ async def create_temporal(
     ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
 ) -> Response:
     """201 when the entity is new, 204 when instances were added to an existing one."""
-    body = ld.entity_in(await _json_body(request))
-    current, rows = _split_instances(body)
+    body = temporal_entity(ld.entity_in(await json_object(request, "a temporal entity")))
+    attrs, rows = split_instances(body)
+    current = {"id": body["id"], "type": body["type"], **attrs}
     check_id_space(writer, body["id"], state.registry)
     tenant = ngsild_tenant or ""
     now = datetime.now(UTC)
     with state.db.begin() as conn:
         existed = store.get_entity(conn, tenant=tenant, entity_id=body["id"]) is not None
         store.upsert_entities(conn, [store.EntityWrite(tenant, current)], now=now)
-        history.add_instances(conn, tenant, body["id"], rows)
+        for dataset, found in rows.items():
+            history.add_instances(conn, tenant, body["id"], found, dataset_id=dataset, created=now.timestamp())
     headers = {"Location": f"/ngsi-ld/v1/temporal/entities/{body['id']}"}
     if tenant:
         headers["NGSILD-Tenant"] = tenant

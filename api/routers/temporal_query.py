@@ -52,7 +52,7 @@ _TEMPORAL_Q = {
         "timerel": {"type": "string", "enum": ["before", "after", "between"]},
         "timeAt": {"type": "string", "format": "date-time"},
         "endTimeAt": {"type": "string", "format": "date-time"},
-        "timeproperty": {"type": "string", "enum": ["observedAt", "deletedAt"]},
+        "timeproperty": {"type": "string", "enum": ["observedAt", "createdAt", "modifiedAt", "deletedAt"]},
         "lastN": {"type": "integer", "minimum": 1},
     },
 }

@@ -91,9 +91,12 @@ async def test_observed_history_and_aggregates_leave_deletions_out(api: httpx.As
     assert sum(v[0] for v in (await api.get(URL, params=minutes)).json()["fuelLevel"]["totalCount"]) == 2
 
 
-async def test_other_time_properties_are_not_kept(api: httpx.AsyncClient, car: None) -> None:
-    response = await api.get(URL, params={"timeproperty": "modifiedAt"})
-    assert response.status_code == 422
+async def test_unknown_time_properties_are_refused(api: httpx.AsyncClient, car: None) -> None:
+    # modifiedAt (and createdAt) are kept since migration 0017: tests/api/test_temporal_datasets.py
+    response = await api.get(URL, params={"timeproperty": "validFrom"})
+    assert response.status_code == 400
+    assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert "validFrom" in response.json()["detail"]
 
 
 async def test_a_deleted_scope_is_an_empty_list(api: httpx.AsyncClient) -> None:

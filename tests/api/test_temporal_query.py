@@ -109,7 +109,7 @@ async def test_the_operation_is_described(api: httpx.AsyncClient) -> None:
 async def test_temporal_q_is_described_here_and_refused_there(api: httpx.AsyncClient) -> None:
     paths = (await api.get("/openapi.json")).json()["paths"]
     here = paths[URL]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["temporalQ"]
-    assert here["properties"]["timeproperty"]["enum"] == ["observedAt", "deletedAt"]
+    assert here["properties"]["timeproperty"]["enum"] == ["observedAt", "createdAt", "modifiedAt", "deletedAt"]
     there = paths["/ngsi-ld/v1/entityOperations/query"]["post"]["requestBody"]["content"]["application/json"]
     assert "timerel" not in there["schema"]["properties"]["temporalQ"].get("properties", {})
 

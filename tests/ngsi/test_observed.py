@@ -18,6 +18,7 @@ from ngsi.tables import temporal_instances
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 ID = "urn:ngsi-ld:Thing:k"
+CREATED = NOW.timestamp()  # when the instances are recorded
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +54,7 @@ def _version(rng: random.Random, step: int) -> dict[str, Any]:
 
 def _instances(entity: dict[str, Any], previous: str | None) -> list[tuple[Any, ...]]:
     data = orjson.dumps(entity).decode()
-    found, remembered = observed.changed_instances("oslo", entity, data, previous)
+    found, remembered = observed.changed_instances("oslo", entity, data, previous, CREATED)
     observed.MEMORY.remember([remembered])
     return found
 
@@ -69,7 +70,7 @@ def test_remembered_values_give_the_instances_parsing_gives(seed: int) -> None:
         with_memory = _instances(entity, previous)
         remembered = dict(observed.MEMORY._values)
         observed.MEMORY.clear()
-        parsed = observed.changed_instances("oslo", entity, orjson.dumps(entity).decode(), previous)[0]
+        parsed = observed.changed_instances("oslo", entity, orjson.dumps(entity).decode(), previous, CREATED)[0]
         observed.MEMORY._values.update(remembered)
         assert with_memory == parsed, f"seed {seed} step {step}"
         previous = orjson.dumps(entity).decode()
@@ -125,3 +126,43 @@ def test_a_harvest_after_a_direct_update_records_what_moved_from_the_stored_valu
         )
     _write(db, _station(3, status="full", at="2026-12-01T10:05:00Z"))
     assert _history(db) == [("bikes", "1"), ("status", '"working"'), ("status", '"full"')]
+
+
+def _speeds(*instances: tuple[Any, str | None], at: str = "2026-12-01T10:00:00Z") -> dict[str, Any]:
+    items = []
+    for value, dataset in instances:
+        item = {"type": "Property", "value": value, "observedAt": at}
+        if dataset is not None:
+            item["datasetId"] = dataset
+        items.append(item)
+    return {"id": ID, "type": "Thing", "speed": items if len(items) > 1 else items[0]}
+
+
+GPS, WHEEL = "urn:ngsi-ld:Dataset:gps", "urn:ngsi-ld:Dataset:wheel"
+
+
+def test_each_dataset_is_compared_with_its_own_stored_instance() -> None:
+    first = _speeds((1, None), (2, GPS))
+    assert [(i[2], i[4], i[6], i[7:]) for i in _instances(first, None)] == [
+        ("speed", 1.0, CREATED, ()),  # the default instance: no datasetId member
+        ("speed", 2.0, CREATED, (GPS,)),
+    ]
+    later = _speeds((1, None), (3, GPS), (4, WHEEL), at="2026-12-01T10:01:00Z")
+    found = _instances(later, orjson.dumps(first).decode())
+    assert [(i[4], i[7]) for i in found] == [(3.0, GPS), (4.0, WHEEL)]  # the default instance did not move
+    alone = _speeds((4, WHEEL), at="2026-12-01T10:02:00Z")  # one instance with a datasetId, not an array
+    assert _instances(alone, orjson.dumps(later).decode()) == []
+
+
+def test_written_instances_carry_their_dataset_and_when_they_were_recorded(db: Database) -> None:
+    _write(db, _speeds((1, None), (2, GPS)))
+    _write(db, _station(5))  # a plain attribute: the default instance
+    t = temporal_instances.c
+    with db.connect() as conn:
+        rows = conn.execute(select(t.attr, t.value, t.dataset_id, t.created_at).order_by(t.attr, t.value)).all()
+    assert [tuple(r) for r in rows] == [
+        ("bikes", "5", None, NOW.timestamp()),
+        ("speed", "1", None, NOW.timestamp()),
+        ("speed", "2", GPS, NOW.timestamp()),
+        ("status", '"working"', None, NOW.timestamp()),
+    ]

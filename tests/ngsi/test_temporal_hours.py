@@ -12,11 +12,13 @@ from sqlalchemy import Connection, text
 
 from hub.db import Database
 from ngsi import projection, temporal
-from ngsi.temporal import TemporalQuery, TimeRel, add_instances, aggregate, by_hours, delete_history
+from ngsi.temporal import TemporalQuery, TimeRel, add_instances, delete_history
+from ngsi.temporal_aggregate import aggregate, by_hours
 
 TENANT = "oslo"
 E1, E2 = "urn:ngsi-ld:T:oslo:1", "urn:ngsi-ld:T:oslo:2"
 T0 = 1_741_000_000.0 // 3600 * 3600  # an hour boundary
+BIKES = ("bikes", None)  # the attribute, default instance (no datasetId)
 METHODS = ["totalCount", "sum", "avg", "min", "max", "stddev", "sumsq"]
 
 
@@ -96,9 +98,9 @@ def test_hourly_aggregates_answer_what_the_instances_answer(db: Database, period
     for entity, rows in ((E1, rows1), (E2, rows2)):
         want = _expected(rows, start, end, period)
         for method in METHODS:
-            values = [v[0] for v in got[(TENANT, entity)]["bikes"][method]]
+            values = [v[0] for v in got[(TENANT, entity)][BIKES][method]]
             assert _close(values, want[method]), (entity, method, values, want[method])
-    bounds = got[(TENANT, E1)]["bikes"]["avg"][0][1:]
+    bounds = got[(TENANT, E1)][BIKES]["avg"][0][1:]
     assert bounds == [temporal.iso(start), temporal.iso(start + period)]
 
 
@@ -116,8 +118,8 @@ def test_instances_stored_twice_are_counted_once(db: Database, again: int) -> No
         projection.catch_up(conn)
         got = aggregate(conn, q, [(TENANT, E1)], period=3600.0, methods=["totalCount", "max"])
     want = _expected([*rows, ("bikes", T0 + 7300.0, 99)], T0, T0 + 3 * 3600, 3600.0)
-    assert [v[0] for v in got[(TENANT, E1)]["bikes"]["totalCount"]] == want["totalCount"]
-    assert [v[0] for v in got[(TENANT, E1)]["bikes"]["max"]] == want["max"]
+    assert [v[0] for v in got[(TENANT, E1)][BIKES]["totalCount"]] == want["totalCount"]
+    assert [v[0] for v in got[(TENANT, E1)][BIKES]["max"]] == want["max"]
 
 
 def test_deleted_history_leaves_no_hours(db: Database) -> None:

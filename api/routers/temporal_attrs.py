@@ -1,0 +1,115 @@
+"""The attributes of a temporal entity (GS CIM 009 clauses 5.6.12 and 5.6.13):
+``POST /ngsi-ld/v1/temporal/entities/{id}/attrs`` adds instances, ``DELETE …/attrs/{attrId}`` forgets those of one
+datasetId (the default instance without one) or, with ``deleteAll=true``, every one.
+
+Included before ``api.routers.temporal``: its ``/entities/{entity_id:path}`` would take ``…/attrs/…`` for an id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+
+from api.auth import check_id_space, ngsi_writer
+from api.ld import LdContext
+from api.state import HubState, hub_state
+from api.temporal_read import NONE
+from api.temporal_write import json_object, merge_current, split_instances
+from hub.auth import Principal
+from hub.errors import BadRequestData, ResourceNotFound
+from ngsi import store
+from ngsi import temporal as history
+from schemas.ngsild import is_absolute_uri
+
+router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
+State = Annotated[HubState, Depends(hub_state)]
+Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the body is read
+Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
+_DONE: dict[int | str, dict[str, Any]] = {204: {"description": "Done"}}
+
+
+def _entity_id(entity_id: str) -> str:
+    if not is_absolute_uri(entity_id):
+        raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
+    return entity_id
+
+
+@router.post(
+    "/entities/{entity_id:path}/attrs",
+    status_code=204,
+    summary="Add attribute instances to the history of an entity",
+    response_class=Response,
+    responses=_DONE,
+)
+async def add_temporal_attrs(
+    request: Request,
+    state: State,
+    writer: Writer,
+    ld: LdContext,
+    entity_id: str,
+    ngsild_tenant: Tenant = None,
+) -> Response:
+    """The body is a fragment of a temporal entity: attributes, each one instance or an array of instances (each
+    with its observedAt and datasetId). They join the history; the entity's current state takes, per datasetId,
+    the added instance when it is not older than the stored one."""
+    check_id_space(writer, _entity_id(entity_id), state.registry)
+    attrs, rows = split_instances(ld.entity_in(await json_object(request, "a temporal entity fragment")))
+    if not attrs:
+        raise BadRequestData("the fragment holds no attribute: nothing to add")
+    tenant = ngsild_tenant or ""
+    now = datetime.now(UTC)
+    with state.db.begin() as conn:
+        stored = store.get_entity(conn, tenant=tenant, entity_id=entity_id)
+        if stored is None:
+            raise ResourceNotFound(f"entity {entity_id!r} not found")
+        entity: dict[str, Any] = orjson.loads(stored)
+        for name, current in attrs.items():
+            entity[name] = current if name == "scope" else merge_current(entity.get(name), current)
+        store.upsert_entities(conn, [store.EntityWrite(tenant, entity)], now=now)
+        for dataset, found in rows.items():
+            history.add_instances(conn, tenant, entity_id, found, dataset_id=dataset, created=now.timestamp())
+    return Response(status_code=204, headers={"NGSILD-Tenant": tenant} if tenant else {})
+
+
+@router.delete(
+    "/entities/{entity_id:path}/attrs/{attr}",
+    status_code=204,
+    summary="Delete the instances of an attribute from the history of an entity",
+    response_class=Response,
+    responses=_DONE,
+)
+def delete_temporal_attr(
+    state: State,
+    writer: Writer,
+    ld: LdContext,
+    entity_id: str,
+    attr: str,
+    datasetId: Annotated[
+        str | None, Query(description="The datasetId whose instances go (a URI, or @none: the default instance)")
+    ] = None,
+    deleteAll: Annotated[
+        str | None, Query(description="true: the instances of every datasetId go (datasetId is then ignored)")
+    ] = None,
+    ngsild_tenant: Tenant = None,
+) -> Response:
+    """Only the history changes: the entity's current state is changed by ``DELETE /entities/{id}/attrs/{attr}``.
+    404 when no instance matched (an unknown entity, attribute or datasetId)."""
+    check_id_space(writer, _entity_id(entity_id), state.registry)
+    if deleteAll not in (None, "true", "false"):
+        raise BadRequestData(f"deleteAll {deleteAll!r}: use true or false")
+    if datasetId is not None and datasetId != NONE and not is_absolute_uri(datasetId):
+        raise BadRequestData(f"datasetId {datasetId!r} is neither an absolute URI nor {NONE}")
+    dataset = None if datasetId in (None, NONE) else datasetId
+    name, tenant = ld.translation.to_stored(attr), ngsild_tenant or ""
+    with state.db.begin() as conn:
+        deleted = history.delete_attribute_history(
+            conn, tenant, entity_id, name, dataset_id=dataset, everything=deleteAll == "true"
+        )
+    if not deleted:
+        which = "every datasetId" if deleteAll == "true" else f"datasetId {dataset}" if dataset else "no datasetId"
+        raise ResourceNotFound(f"entity {entity_id!r} has no history of attribute {attr!r} with {which}")
+    return Response(status_code=204, headers={"NGSILD-Tenant": tenant} if tenant else {})

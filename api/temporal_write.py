@@ -1,0 +1,135 @@
+"""The write side of the NGSI-LD temporal API, shared by ``POST /temporal/entities`` and
+``POST /temporal/entities/{id}/attrs``: a temporal body split into the entity's current state (the newest instance
+of each attribute and datasetId) and the instances of its history, grouped per datasetId.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from api.ngsild_http import JSON, LD_JSON
+from api.temporal_read import VALUE_MEMBERS, instant
+from hub.errors import BadRequestData, InvalidRequest, UnsupportedMediaType
+from schemas.findings import Severity
+from schemas.ngsild import check_geometry, is_absolute_uri
+
+# datasetId (None: the default instance) → [(attribute, ts, value)] of the instances to record.
+Rows = dict[str | None, list[tuple[str, float, Any]]]
+_MEMBER_NAMES = tuple(dict.fromkeys(member for member, _key in VALUE_MEMBERS.values()))
+
+
+async def json_object(request: Request, what: str) -> dict[str, Any]:
+    """The request's JSON object body (415 for another media type, 400 for bad JSON or anything but an object)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in (JSON, LD_JSON):
+        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send {JSON} or {LD_JSON}")
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise BadRequestData(f"{what} is a JSON object")
+    return body
+
+
+def temporal_entity(body: dict[str, Any]) -> dict[str, Any]:
+    """A temporal entity body: it needs an absolute URI id and a type."""
+    if not is_absolute_uri(body.get("id")) or not isinstance(body.get("type"), str):
+        raise BadRequestData("a temporal entity needs an absolute URI id and a type")
+    return body
+
+
+def _value_member(instance: Any) -> str | None:
+    """The member that carries this instance's value (the one its type names, else the first one present)."""
+    if not isinstance(instance, dict):
+        return None
+    named = VALUE_MEMBERS.get(instance.get("type", ""), ("", ""))[0]
+    if named in instance:
+        return named
+    return next((member for member in _MEMBER_NAMES if member in instance), None)
+
+
+def split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], Rows]:
+    """The attributes' current state (the newest instance of each datasetId) and every timed instance.
+
+    ``id``, ``type`` and ``@context`` are not attributes and are left out; ``scope`` is an Entity member, not an
+    attribute: it is kept as the entity's scope and has no history here. An attribute of several datasetIds is
+    an array of their newest instances in its current state, the default instance first."""
+    current: dict[str, Any] = {}
+    rows: Rows = {}
+    for name, value in body.items():
+        if name in ("id", "type", "@context"):
+            continue
+        if name == "scope":
+            current[name] = value
+            continue
+        items = value if isinstance(value, list) else [value]
+        members = [_value_member(i) for i in items]
+        if not items or None in members:
+            raise BadRequestData(
+                f"attribute {name!r}: each instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)"
+            )
+        _check_geometries(name, items)
+        newest: dict[str | None, tuple[float | None, dict[str, Any]]] = {}
+        for instance, member in zip(items, members, strict=True):
+            dataset = _dataset_of(name, instance)
+            ts = instant(f"{name}.observedAt", instance.get("observedAt"))
+            if ts is not None and member is not None:
+                rows.setdefault(dataset, []).append((name, ts, instance[member]))
+            held = newest.get(dataset)
+            if held is None or (ts or 0.0) > (held[0] or 0.0):  # the first of the newest, as max() picks
+                newest[dataset] = (ts, instance)
+        current[name] = combine([instance for _ts, instance in newest.values()])
+    return current, rows
+
+
+def _dataset_of(name: str, instance: dict[str, Any]) -> str | None:
+    dataset = instance.get("datasetId")
+    if dataset is not None and not is_absolute_uri(dataset):
+        raise BadRequestData(f"attribute {name!r}: datasetId {dataset!r} is not an absolute URI")
+    return dataset if isinstance(dataset, str) else None
+
+
+def combine(instances: list[dict[str, Any]]) -> Any:
+    """An attribute's instances as an entity holds them: one object, or an array with the default one first."""
+    ordered = sorted(instances, key=lambda instance: instance.get("datasetId") is not None)
+    return ordered[0] if len(ordered) == 1 else ordered
+
+
+def merge_current(stored: Any, newer: Any) -> Any:
+    """The current state of an attribute once instances were added: per datasetId, the newer of the stored
+    instance and the added one (by observedAt; an added instance without one replaces the stored one)."""
+    if stored is None:
+        return newer
+    kept: dict[str | None, dict[str, Any]] = {}
+    for instance in stored if isinstance(stored, list) else [stored]:
+        if isinstance(instance, dict):
+            kept[instance.get("datasetId")] = instance
+    for instance in newer if isinstance(newer, list) else [newer]:
+        old = kept.get(instance.get("datasetId"))
+        if old is None or _newer(instance, old):
+            kept[instance.get("datasetId")] = instance
+    return combine(list(kept.values()))
+
+
+def _newer(added: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether an added instance replaces the stored one of its datasetId: not observed before it."""
+    at, before = added.get("observedAt"), stored.get("observedAt")
+    if not isinstance(at, str) or not isinstance(before, str):
+        return True
+    return (instant("observedAt", at) or 0.0) >= (instant("observedAt", before) or 0.0)
+
+
+def _check_geometries(name: str, items: list[Any]) -> None:
+    """Every GeoProperty instance of the history is well-formed GeoJSON, as an entity's current one must be (a
+    polygon that is merely not a valid Simple Feature passes, as it does there)."""
+    for index, instance in enumerate(items):
+        if instance.get("type") != "GeoProperty":
+            continue
+        findings = check_geometry(instance.get("value"), f"/{name}/{index}/value", None)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if errors:
+            raise BadRequestData(f"{errors[0].pointer}: {errors[0].message}")
