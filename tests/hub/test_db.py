@@ -69,9 +69,8 @@ def _described(_obj: object, name: str | None, type_: str, _reflected: bool, _co
 
 
 # SQLite's reflection cannot read an index on an expression: the unique key of the history (migration 0017) is
-# skipped there, with these warnings, and checked by test_the_history_key_is_one_instance_per_instant_and_dataset.
-@pytest.mark.filterwarnings(f"ignore:Skipped unsupported reflection of expression-based index {INSTANCE_KEY}")
-@pytest.mark.filterwarnings(f"ignore:autogenerate skipping metadata-specified expression-based index '{INSTANCE_KEY}'")
+# skipped there (the warnings are ignored in pyproject.toml) and checked by
+# test_the_history_key_is_one_instance_per_instant_and_dataset.
 def test_migrations_match_the_table_definitions(db: Database) -> None:
     with db.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"include_object": _described}), metadata)
