@@ -41,11 +41,11 @@ def negotiate(accept: str | None, offered: tuple[str, ...] = OFFERED) -> str:
     return best[2]
 
 
-async def json_body(request: Request) -> Any:
-    """The parsed JSON body of a write; 415 for another Content-Type, 400 for an empty or malformed body."""
+async def json_body(request: Request, types: tuple[str, ...] = BODY_TYPES) -> Any:
+    """The parsed JSON body of a write; 415 for a Content-Type not in ``types``, 400 for an empty or malformed body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in BODY_TYPES:
-        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send one of {', '.join(BODY_TYPES)}")
+    if content_type not in types:
+        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send one of {', '.join(types)}")
     raw = await request.body()
     if not raw:
         raise InvalidRequest("the request has no body")

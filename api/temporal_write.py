@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import Request
 
-from api.ngsild_http import JSON, LD_JSON
+from api.ngsild_http import JSON, LD_JSON, json_body
 from api.temporal_read import VALUE_MEMBERS, instant
-from hub.errors import BadRequestData, InvalidRequest, UnsupportedMediaType
+from hub.errors import BadRequestData
 from schemas.findings import Severity
 from schemas.ngsild import check_geometry, is_absolute_uri
 
@@ -23,13 +22,7 @@ _MEMBER_NAMES = tuple(dict.fromkeys(member for member, _key in VALUE_MEMBERS.val
 
 async def json_object(request: Request, what: str) -> dict[str, Any]:
     """The request's JSON object body (415 for another media type, 400 for bad JSON or anything but an object)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in (JSON, LD_JSON):
-        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send {JSON} or {LD_JSON}")
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
+    body = await json_body(request, (JSON, LD_JSON))
     if not isinstance(body, dict):
         raise BadRequestData(f"{what} is a JSON object")
     return body
