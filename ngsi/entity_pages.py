@@ -128,7 +128,7 @@ def select_page(
     else:
         found = _fetch_driver(conn, page, params)
     if timestamps:
-        rows = [StoredEntity(row[0], row[1], row[2]) for row in found]
+        rows = [StoredEntity(row[0], row[1], row[2], row[3]) for row in found]
     else:
         rows = [StoredEntity(row[0]) for row in found]
     held = _held_sets(found[0][-1]) if check_types and found else None
@@ -185,7 +185,8 @@ def _page_statements(
     where = and_(*conditions)
     # Only sysAttrs shows the timestamps; reading them turned two strings per row into aware datetimes
     # (UTCDateTime on SQLite), a third of a 100-entity page's time (bench/ngsi_http.py, cProfile).
-    columns: list[Any] = [entities.c.data, *((entities.c.created_at, entities.c.modified_at) if timestamps else ())]
+    stamps = (entities.c.created_at, entities.c.modified_at, entities.c.attr_stamps)
+    columns: list[Any] = [entities.c.data, *(stamps if timestamps else ())]
     if check:
         columns.append(_sets_check(dialect, check))
     total = select(func.count()).select_from(entities).where(where)
@@ -205,7 +206,8 @@ def _ordered_page(dialect: str, where: Any, timestamps: bool, check: int, orderi
     if dialect == "postgresql":
         inner = inner.offset(0)
     rows = inner.subquery("selected")
-    columns: list[Any] = [rows.c.data, *((rows.c.created_at, rows.c.modified_at) if timestamps else ())]
+    stamps = (rows.c.created_at, rows.c.modified_at, rows.c.attr_stamps)
+    columns: list[Any] = [rows.c.data, *(stamps if timestamps else ())]
     if check:
         columns.append(_sets_check(dialect, check))
     order = (*order_terms(ordering, dialect, rows.c), rows.c.id, rows.c.tenant)

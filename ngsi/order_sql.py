@@ -22,10 +22,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from hub.collation import ROOT_COLLATION
 from ngsi.ordering import MEMBERS, Collation, Ordering, OrderKey
 from ngsi.q import AttrPath
+from ngsi.stamps import ATTRIBUTE_STAMPS
 from ngsi.tables import entities
 
 _TEXT_MEMBERS = frozenset({"id", "type", "scope"})
 _ABSENT_LAST = 9  # the rank of a missing value when ascending (descending: -1, also last)
+# a.createdAt / a.modifiedAt: the attribute's own system timestamps (ngsi/stamps.py), else the entity's
+_STAMP_PATHS = frozenset((name,) for name in ATTRIBUTE_STAMPS)
+_STAMP_COLUMNS = ("created_at", "modified_at")
 
 
 def sort_columns(dialect: str) -> list[ColumnElement[Any]]:
@@ -33,7 +37,7 @@ def sort_columns(dialect: str) -> list[ColumnElement[Any]]:
     PostgreSQL: a subquery selecting them parses each entity once, not once per ORDER BY expression)."""
     doc = cast(entities.c.data, JSONB) if dialect == "postgresql" else entities.c.data
     members = [entities.c[name] for name in MEMBERS.values()]
-    return [*members, doc.label("doc")]
+    return [*members, entities.c.attr_stamps, doc.label("doc")]
 
 
 def order_terms(ordering: Ordering, dialect: str, columns: Any) -> list[ColumnElement[Any]]:
@@ -54,6 +58,12 @@ def _key_terms(key: OrderKey, ordering: Ordering, sql: _Dialect, columns: Any) -
         absent = case((member.is_(None), 1), else_=0)  # no scope: last, in either direction
         return [absent, column.desc() if desc else column]
     assert key.path is not None
+    if key.path.sub in _STAMP_PATHS and not key.path.keys and not key.direction.by_distance:
+        index = ATTRIBUTE_STAMPS.index(key.path.sub[0])
+        own = sql.stamp(columns.attr_stamps, key.path.name, index)
+        stamp = func.coalesce(own, sql.epoch_ms(columns[_STAMP_COLUMNS[index]]))
+        held = case((sql.value(AttrPath(key.path.name)).is_(None), 1), else_=0)  # no such attribute: last
+        return [held, stamp.desc() if desc else stamp]
     value = sql.value(key.path)
     if key.direction.by_distance:
         assert ordering.origin is not None
@@ -101,6 +111,14 @@ class _Dialect:
     def collate(self, text: ColumnElement[Any], collation: Collation) -> ColumnElement[Any]:
         raise NotImplementedError
 
+    def stamp(self, stamps: ColumnElement[Any], name: str, index: int) -> ColumnElement[Any]:
+        """Epoch milliseconds at ``[name][index]`` of an ``attr_stamps`` text (NULL when it has none)."""
+        raise NotImplementedError
+
+    def epoch_ms(self, moment: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A timestamp column in epoch milliseconds."""
+        raise NotImplementedError
+
     def distance(self, value: ColumnElement[Any], lon: float, lat: float) -> ColumnElement[Any]:
         """Great-circle distance (haversine, metres up to a constant factor) from (lon, lat) to a Point value."""
         raise NotImplementedError
@@ -144,6 +162,12 @@ class _Sqlite(_Dialect):
     def collate(self, text: ColumnElement[Any], collation: Collation) -> ColumnElement[Any]:
         return text.collate(ROOT_COLLATION if collation is Collation.ROOT else "BINARY")
 
+    def stamp(self, stamps: ColumnElement[Any], name: str, index: int) -> ColumnElement[Any]:
+        return func.json_extract(stamps, literal(_sqlite_path([name, index])))
+
+    def epoch_ms(self, moment: ColumnElement[Any]) -> ColumnElement[Any]:
+        return (func.julianday(moment) - 2440587.5) * 86400000.0  # the text SQLAlchemy stores, as UTC
+
     def distance(self, value: ColumnElement[Any], lon: float, lat: float) -> ColumnElement[Any]:
         point = func.json_extract(value, "$.type") == "Point"
         x, y = func.json_extract(value, "$.coordinates[0]"), func.json_extract(value, "$.coordinates[1]")
@@ -177,6 +201,13 @@ class _Postgres(_Dialect):
 
     def collate(self, text: ColumnElement[Any], collation: Collation) -> ColumnElement[Any]:
         return text.collate("und-x-icu" if collation is Collation.ROOT else "C")
+
+    def stamp(self, stamps: ColumnElement[Any], name: str, index: int) -> ColumnElement[Any]:
+        at = cast(stamps, JSONB).op("->")(literal(name, String)).op("->>")(literal(index))
+        return cast(at, Float)
+
+    def epoch_ms(self, moment: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.extract("epoch", moment) * 1000.0
 
     def distance(self, value: ColumnElement[Any], lon: float, lat: float) -> ColumnElement[Any]:
         point = value.op("->>")(literal("type", String)) == "Point"

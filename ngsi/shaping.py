@@ -17,6 +17,7 @@ import orjson
 from hub.errors import BadRequestData
 from ngsi.context import CORE_CONTEXT
 from ngsi.representation import ENTITY_MEMBERS, EXPIRES_AT, NONE_DATASET, Format, render, render_entity
+from ngsi.stamps import with_attribute_stamps
 from ngsi.store import StoredEntity
 
 # A member name in pick/omit: anything but separators, braces, blanks and the q language's operators
@@ -147,10 +148,12 @@ def _timestamp(moment: datetime | None) -> str:
 
 def _with_sys_attrs(entity: dict[str, Any], stored: StoredEntity) -> dict[str, Any]:
     head: dict[str, Any] = {k: entity[k] for k in ("id", "type", "scope") if k in entity}
-    stamps = {"createdAt": _timestamp(stored.created_at), "modifiedAt": _timestamp(stored.modified_at)}
+    created, modified = _timestamp(stored.created_at), _timestamp(stored.modified_at)
+    stamps = {"createdAt": created, "modifiedAt": modified}
     if EXPIRES_AT in entity:
         stamps[EXPIRES_AT] = entity[EXPIRES_AT]
-    return {**head, **stamps, **{k: v for k, v in entity.items() if k not in head and k != EXPIRES_AT}}
+    rest = {k: v for k, v in entity.items() if k not in head and k != EXPIRES_AT}
+    return {**head, **stamps, **with_attribute_stamps(rest, stored.attr_stamps, created, modified)}
 
 
 def expires(data: str) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from hub.collector import collection_paused
 from hub.driver import copy_rows, driver_rows
 from ngsi import projection, temporal_hours
+from ngsi import stamps as attribute_stamps
 from ngsi.attr_index import analyze_when_grown
 from ngsi.observed import MEMORY, changed_instances
 from ngsi.tables import entities, temporal_instances, type_column, type_sets
@@ -32,6 +33,8 @@ class EntityWrite:
     entity: dict[str, Any]
     scope: str | None = None
     source_id: str | None = None
+    # Keep each attribute's createdAt/modifiedAt (ngsi/stamps.py): API writes; a harvest's are the entity's own.
+    track: bool = False
 
     @property
     def id(self) -> str:
@@ -61,6 +64,7 @@ class StoredEntity(NamedTuple):
     data: str
     created_at: datetime | None = None
     modified_at: datetime | None = None
+    attr_stamps: str | None = None  # the attributes' own timestamps, when any (ngsi/stamps.py)
 
 
 def scope_column(scope: Any) -> str | None:
@@ -134,6 +138,8 @@ class _Changes:
     same_keys: list[tuple[Any, ...]] = field(default_factory=list)
     history: list[tuple[Any, ...]] = field(default_factory=list)
     queued: list[projection.Queued] = field(default_factory=list)  # see ngsi/projection.py
+    # Tracked writes (EntityWrite.track): (id, the entity written, the stored entity's JSON or None, revived).
+    tracked: list[tuple[str, dict[str, Any], str | None, bool]] = field(default_factory=list)
 
 
 def _upsert_tenant(
@@ -146,8 +152,11 @@ def _upsert_tenant(
     old = _existing(conn, tenant, [w.id for w in group])
     changes = _diff(tenant, group, old, stamps, result, conn.dialect.name)
     _register_type_sets(conn, {r[2] for r in changes.rows if "," in r[2]})
+    own = _attribute_stamps(conn, tenant, changes.tracked, stamps[1]) if changes.tracked else []
     _write(conn, changes.rows, _UPSERT)
     _write_same_keys(conn, changes.same_keys)
+    if own:
+        conn.exec_driver_sql(_driver_sql(conn, _STAMPS), own)
     # Stale statistics would make the planner scan the table for every id lookup of the next run.
     analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
     projection.enqueue(conn, changes.queued)
@@ -181,6 +190,8 @@ def _diff(
         kind, scope = type_column(entity["type"]), scope_column(entity.get("scope"))
         row = (tenant, entity_id, kind, scope, data, write.source_id, False, stamp, stamp)
         (changes.same_keys if keys == (kind, scope, write.source_id) else changes.rows).append(row)
+        if write.track:
+            changes.tracked.append((entity_id, entity, previous, removed))
         instances, observed = changed_instances(tenant, entity, data, previous, recorded)
         written.append(observed)
         first = last = None
@@ -190,6 +201,33 @@ def _diff(
         changes.history.extend(instances)
     MEMORY.remember(written)
     return changes
+
+
+def _attribute_stamps(
+    conn: Connection, tenant: str, tracked: list[tuple[str, dict[str, Any], str | None, bool]], now: float
+) -> list[tuple[str, str, str]]:
+    """(attr_stamps, tenant, id) of the tracked writes whose attributes get stamps of their own, read before the
+    entity rows are written (API writes: one or a few entities a statement)."""
+    found: list[tuple[str, str, str]] = []
+    at = attribute_stamps.epoch_ms_of(now)
+    for entity_id, entity, previous, revived in tracked:
+        prior, created, modified = None, None, None
+        if previous is not None and not revived:
+            row = conn.exec_driver_sql(_driver_sql(conn, _PRIOR_STAMPS), (tenant, entity_id)).first()
+            if row is not None:
+                prior, created, modified = row[1], _as_datetime(row[2]), _as_datetime(row[3])
+        before = None if previous is None else {} if revived else orjson.loads(previous)
+        own = attribute_stamps.written(before, entity, prior, created, modified, at)
+        if own is not None:
+            found.append((own, tenant, entity_id))
+    return found
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A timestamp column read through the driver: a datetime (PostgreSQL) or SQLAlchemy's text (SQLite, UTC)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def _register_type_sets(conn: Connection, sets: set[str]) -> None:
@@ -238,14 +276,14 @@ _UPSERT = (
     "INSERT INTO ngsi_entities (tenant, id, type, scope, data, source_id, removed, created_at, modified_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET type = excluded.type, "
     "scope = excluded.scope, data = excluded.data, source_id = excluded.source_id, removed = false, "
-    "modified_at = excluded.modified_at"
+    "modified_at = excluded.modified_at, attr_stamps = NULL"
 )
 # The same for entities whose indexed columns stay: SQLite rewrites the index entries of every column an UPDATE
 # sets, changed or not, and a harvest's update changes the JSON only (measured 8.9 → 5.6 µs per entity).
 _UPSERT_DATA = (
     "INSERT INTO ngsi_entities (tenant, id, type, scope, data, source_id, removed, created_at, modified_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET data = excluded.data, "
-    "removed = false, modified_at = excluded.modified_at"
+    "removed = false, modified_at = excluded.modified_at, attr_stamps = NULL"
 )
 _HISTORY = (
     "INSERT INTO ngsi_temporal_instances (tenant, entity_id, attr, ts, value_num, value, created_at, dataset_id) "
@@ -260,7 +298,13 @@ _HISTORY_DEFAULT = (
 
 # SQLite: the rows of entities this transaction has just read (``_existing``) are updated by key; the upsert's
 # failed insert attempt cost as much again (measured 9.6 → 5.3 µs per entity, bench/harvest_pipeline.py).
-_UPDATE_DATA = "UPDATE ngsi_entities SET data = ?, removed = false, modified_at = ? WHERE tenant = ? AND id = ?"
+_UPDATE_DATA = (
+    "UPDATE ngsi_entities SET data = ?, removed = false, modified_at = ?, attr_stamps = NULL "
+    "WHERE tenant = ? AND id = ?"
+)
+# A write's attribute stamps (ngsi/stamps.py), after the entity rows: those set them NULL, as a harvest's stay.
+_STAMPS = "UPDATE ngsi_entities SET attr_stamps = ? WHERE tenant = ? AND id = ?"
+_PRIOR_STAMPS = "SELECT id, attr_stamps, created_at, modified_at FROM ngsi_entities WHERE tenant = ? AND id = ?"
 
 
 def _write_same_keys(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -373,12 +417,12 @@ def get_entity(conn: Connection, *, tenant: str | None, entity_id: str) -> str |
 
 def get_stored(conn: Connection, *, tenant: str | None, entity_id: str) -> StoredEntity | None:
     """One entity with its system timestamps (the first tenant holding it in the federated view), or None."""
-    columns = (entities.c.data, entities.c.created_at, entities.c.modified_at)
+    columns = (entities.c.data, entities.c.created_at, entities.c.modified_at, entities.c.attr_stamps)
     stmt = select(*columns).where(and_(entities.c.id == entity_id, entities.c.removed.is_(False)))
     if tenant is not None:
         stmt = stmt.where(entities.c.tenant == tenant)
     row = conn.execute(stmt.order_by(entities.c.tenant).limit(1)).first()
-    return None if row is None else StoredEntity(str(row.data), row.created_at, row.modified_at)
+    return None if row is None else StoredEntity(str(row.data), row.created_at, row.modified_at, row.attr_stamps)
 
 
 def tenant_exists(conn: Connection, tenant: str) -> bool:

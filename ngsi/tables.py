@@ -22,6 +22,9 @@ entities = Table(
     Column("removed", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("modified_at", UTCDateTime, nullable=False),
+    # {attribute: [createdAt, modifiedAt]} in epoch milliseconds, for entities written through the API; NULL: each
+    # attribute carries the entity's own timestamps (harvested entities). See ngsi/stamps.py, migration 0018.
+    Column("attr_stamps", Text, nullable=True),
     # Pages of a type in id order (the API's order) straight from an index, without sorting the whole type: across
     # tenants (the federated view) and within one.
     Index("ix_ngsi_entities_type_id", "type", "id", "tenant"),

@@ -94,7 +94,8 @@ def _load(conn: Connection, tenant: str, entity_id: str) -> dict[str, Any]:
 
 
 def _save(conn: Connection, tenant: str, entity: dict[str, Any]) -> None:
-    store.upsert_entities(conn, [store.EntityWrite(tenant, provision.checked(entity))], now=datetime.now(UTC))
+    write = store.EntityWrite(tenant, provision.checked(entity), track=True)
+    store.upsert_entities(conn, [write], now=datetime.now(UTC))
 
 
 def _headers(tenant: str) -> dict[str, str]:

@@ -235,7 +235,7 @@ async def create_temporal(
     now = datetime.now(UTC)
     with state.db.begin() as conn:
         existed = store.get_entity(conn, tenant=tenant, entity_id=body["id"]) is not None
-        store.upsert_entities(conn, [store.EntityWrite(tenant, current)], now=now)
+        store.upsert_entities(conn, [store.EntityWrite(tenant, current, track=True)], now=now)
         for dataset, found in rows.items():
             history.add_instances(conn, tenant, body["id"], found, dataset_id=dataset, created=now.timestamp())
     headers = {"Location": f"/ngsi-ld/v1/temporal/entities/{body['id']}"}

@@ -69,7 +69,7 @@ async def add_temporal_attrs(
         entity: dict[str, Any] = orjson.loads(stored)
         for name, current in attrs.items():
             entity[name] = current if name == "scope" else merge_current(entity.get(name), current)
-        store.upsert_entities(conn, [store.EntityWrite(tenant, entity)], now=now)
+        store.upsert_entities(conn, [store.EntityWrite(tenant, entity, track=True)], now=now)
         for dataset, found in rows.items():
             history.add_instances(conn, tenant, entity_id, found, dataset_id=dataset, created=now.timestamp())
     return Response(status_code=204, headers={"NGSILD-Tenant": tenant} if tenant else {})
