@@ -67,7 +67,8 @@ ENTITY_QUERY: tuple[Param, ...] = (
     Param(
         "orderBy",
         "Order of the entities: comma list of id, type, scope, createdAt, modifiedAt or attribute paths (a, a.sub, "
-        "a[key]), each with ;asc (default), ;desc, or for a GeoProperty ;dist-asc / ;dist-desc (from orderFrom); "
+        "a[key], a.createdAt / a.modifiedAt: the attribute's system timestamps), each with ;asc (default), ;desc, "
+        "or for a GeoProperty ;dist-asc / ;dist-desc (from orderFrom); "
         "missing values last, id breaks ties",
     ),
     Param("collation", "How orderBy compares strings: none = codepoint order; und = the Unicode root collation"),
