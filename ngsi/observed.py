@@ -21,6 +21,9 @@ import orjson
 # Entities remembered per process (~150 bytes each for a GBFS station: ~30 MB at the cap). Past the cap the
 # oldest half is forgotten; an entity forgotten is parsed once on its next write, as after a restart.
 MEMORY_CAP = 200_000
+# What carries the value of an attribute that is not a Property (a Property's is "value"): its history records it
+# as the temporal API's POST does, and reads render it by the attribute's type (api/temporal_read.py).
+OTHER_VALUE_MEMBERS = ("object", "objectList", "valueList", "languageMap", "json", "vocab")
 
 
 class ObservedMemory:
@@ -61,8 +64,9 @@ MEMORY = ObservedMemory()
 def changed_instances(
     tenant: str, entity: dict[str, Any], data: str, previous: str | None, created: float
 ) -> tuple[list[tuple[Any, ...]], tuple[tuple[str, str], tuple[int, dict[str, Any]]]]:
-    """Instances for every attribute with ``observedAt`` whose value differs from the stored entity ``previous``
-    (its JSON, None when new), and what :meth:`ObservedMemory.remember` keeps of ``data``, the JSON written.
+    """Instances for every attribute with ``observedAt`` whose value (a Relationship's object…) differs from the
+    stored entity ``previous`` (its JSON, None when new), and what :meth:`ObservedMemory.remember` keeps of
+    ``data``, the JSON written.
 
     An instance is (tenant, entity id, attribute, ts, numeric value or None, JSON value, ``created`` - when the
     hub records it), and its datasetId after that when it has one (``ngsi.store.insert_history``). An attribute
@@ -83,9 +87,15 @@ def changed_instances(
                     before = orjson.loads(previous)  # type: ignore[arg-type]  # None only when new, see above
                 found.extend(_dataset_instances(tenant, entity_id, name, attr, before.get(name), created))
             continue
-        if "observedAt" not in attr or "value" not in attr:
+        if "observedAt" not in attr:
             continue
-        value = attr["value"]
+        if "value" in attr:
+            member = "value"
+        else:  # a Relationship, ListProperty, LanguageProperty…: the member that carries its value
+            member = next((m for m in OTHER_VALUE_MEMBERS if m in attr), "")
+            if not member:
+                continue
+        value = attr[member]
         observed[name] = value
         if known is not None and name in known:
             if known[name] == value:
@@ -94,7 +104,7 @@ def changed_instances(
             if before is None:
                 before = orjson.loads(previous)  # type: ignore[arg-type]  # None only when new, see above
             old = before.get(name)
-            if type(old) is dict and old.get("value") == value:
+            if type(old) is dict and old.get(member) == value:
                 continue
         kind = type(value)
         numeric = float(value) if kind is int or kind is float else None
@@ -118,11 +128,12 @@ def _dataset_instances(
     stored = _by_dataset(old) if old is not None else {}
     found = []
     for dataset, item in _by_dataset(attr).items():
-        if "observedAt" not in item or "value" not in item:
+        member = "value" if "value" in item else next((m for m in OTHER_VALUE_MEMBERS if m in item), "")
+        if "observedAt" not in item or not member:
             continue
-        value = item["value"]
+        value = item[member]
         previous = stored.get(dataset)
-        if previous is not None and previous.get("value") == value:
+        if previous is not None and previous.get(member) == value:
             continue
         kind = type(value)
         numeric = float(value) if kind is int or kind is float else None

@@ -82,3 +82,21 @@ async def test_the_normalized_history_keeps_the_members_as_sent(api: httpx.Async
     entity = response.json()
     assert entity["readings"] == [_list([1, 2, 3], T1), _list([[4], {"a": 5}], T2), _list([], T3)]
     assert entity["stops"][0] == _stops(["urn:ngsi-ld:Stop:a", "urn:ngsi-ld:Stop:b"], T1)
+
+
+async def test_entity_writes_record_the_history_of_lists_and_relationships(api: httpx.AsyncClient) -> None:
+    """A ListProperty or Relationship with observedAt written through /entities gets a history, as a Property does."""
+    entity = {
+        "id": BUS,
+        "type": "Bus",
+        "readings": _list([1], T1),
+        "parkedAt": {"type": "Relationship", "object": "urn:ngsi-ld:Depot:a", "observedAt": T1},
+    }
+    assert (await api.post("/ngsi-ld/v1/entities", json=entity)).status_code == 201
+    moved = {"readings": _list([1, 2], T2), "parkedAt": {**entity["parkedAt"], "observedAt": T2}}  # same object
+    assert (await api.patch(f"/ngsi-ld/v1/entities/{BUS}/attrs", json=moved)).status_code == 204
+    response = await api.get(f"{T}/{BUS}", params={"format": "temporalValues"})
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found["readings"] == {"type": "ListProperty", "valueLists": [[[1], T1], [[1, 2], T2]]}
+    assert found["parkedAt"] == {"type": "Relationship", "objects": [["urn:ngsi-ld:Depot:a", T1]]}

@@ -166,3 +166,31 @@ def test_written_instances_carry_their_dataset_and_when_they_were_recorded(db: D
         ("speed", "2", GPS, NOW.timestamp()),
         ("status", '"working"', None, NOW.timestamp()),
     ]
+
+
+def test_attributes_other_than_properties_record_the_member_that_carries_their_value() -> None:
+    """A Relationship's object, a ListProperty's valueList, a LanguageProperty's map: each change is an instance."""
+    at = "2026-12-01T10:00:00Z"
+
+    def thing(parked: str, route: list[int], label: str, at: str = at) -> dict[str, Any]:
+        return {
+            "id": ID,
+            "type": "Thing",
+            "parkedAt": {"type": "Relationship", "object": parked, "observedAt": at},
+            "route": {"type": "ListProperty", "valueList": route, "observedAt": at},
+            "label": {"type": "LanguageProperty", "languageMap": {"en": label}, "observedAt": at},
+            "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Person:a"},  # not observed: no history
+        }
+
+    first = thing("urn:ngsi-ld:Dock:1", [1, 2], "a")
+    assert [(i[2], i[5]) for i in _instances(first, None)] == [
+        ("parkedAt", '"urn:ngsi-ld:Dock:1"'),
+        ("route", "[1,2]"),
+        ("label", '{"en":"a"}'),
+    ]
+    later = thing("urn:ngsi-ld:Dock:2", [1, 2], "a", at="2026-12-01T10:01:00Z")
+    assert [(i[2], i[5]) for i in _instances(later, orjson.dumps(first).decode())] == [
+        ("parkedAt", '"urn:ngsi-ld:Dock:2"')
+    ]
+    observed.MEMORY.clear()  # the same answer when the stored JSON is parsed
+    assert [i[2] for i in _instances(later, orjson.dumps(first).decode())] == ["parkedAt"]
