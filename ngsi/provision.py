@@ -89,28 +89,72 @@ def merge(stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
                 merged[name] = value
             continue
         raw = value.get("value", value.get("object")) if isinstance(value, dict) else value
-        if raw == NULL:
-            merged.pop(name, None)
+        if raw == NULL:  # deletes the instance of that datasetId (none: the default one)
+            kept = [i for i in _items(merged.get(name)) if _dataset(i) != _dataset(value)]
+            if kept:
+                merged[name] = _combined(kept)
+            else:
+                merged.pop(name, None)
+        elif name in merged:
+            merged[name], _done = _placed(merged[name], normalize_attribute(value), replace=True, add=True)
         else:
             merged[name] = normalize_attribute(value)
     return merged
 
 
+def _items(attr: Any) -> list[Any]:
+    """The instances of an attribute as stored or sent: one object, or an array of them (none for None)."""
+    if attr is None:
+        return []
+    return attr if isinstance(attr, list) else [attr]
+
+
+def _dataset(instance: Any) -> Any:
+    return instance.get("datasetId") if isinstance(instance, dict) else None
+
+
+def _combined(instances: list[Any]) -> Any:
+    """Instances as an entity holds them: one object, or an array with the default instance first."""
+    ordered = sorted(instances, key=lambda instance: _dataset(instance) is not None)
+    return ordered[0] if len(ordered) == 1 else ordered
+
+
+def _placed(stored: Any, added: Any, *, replace: bool, add: bool) -> tuple[Any, bool]:
+    """``stored`` (an attribute) with the instances of ``added`` put in by datasetId (5.6.2, 5.6.3): an instance
+    of a datasetId the attribute holds replaces that one when ``replace``, one of another datasetId joins it when
+    ``add``. True when every instance was put in."""
+    instances, done = list(_items(stored)), True
+    for new in _items(added):
+        at = next((n for n, old in enumerate(instances) if _dataset(old) == _dataset(new)), None)
+        if at is None and add:
+            instances.append(new)
+        elif at is not None and replace:
+            instances[at] = new
+        else:
+            done = False
+    return _combined(instances), done
+
+
 def append(stored: dict[str, Any], attrs: dict[str, Any], *, overwrite: bool) -> tuple[dict[str, Any], list[str]]:
-    """Add attributes; with ``overwrite=False`` existing ones are kept and reported as not updated."""
+    """Add attributes, instance by datasetId: an instance replaces the attribute's instance of the same datasetId
+    (none: the default one), or joins the attribute; with ``overwrite=False`` existing instances are kept, and an
+    attribute with one of them is reported as not updated."""
     merged, skipped = dict(stored), []
     for name, value in attrs.items():
         if name in ENTITY_MEMBERS or name in SYSTEM_MEMBERS:
             continue
-        if name in merged and not overwrite:
-            skipped.append(name)
+        if name not in merged:
+            merged[name] = normalize_attribute(value)
             continue
-        merged[name] = normalize_attribute(value)
+        merged[name], done = _placed(merged[name], normalize_attribute(value), replace=overwrite, add=True)
+        if not done:
+            skipped.append(name)
     return merged, skipped
 
 
 def update(stored: dict[str, Any], attrs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Replace existing attributes only; names the entity lacks are reported as not updated."""
+    """Replace existing attribute instances only (by datasetId; none: the default instance); an attribute the
+    entity lacks, or an instance of a datasetId it does not hold, is reported as not updated."""
     merged, missing = dict(stored), []
     for name, value in attrs.items():
         if name in ENTITY_MEMBERS or name in SYSTEM_MEMBERS:
@@ -118,5 +162,7 @@ def update(stored: dict[str, Any], attrs: dict[str, Any]) -> tuple[dict[str, Any
         if name not in merged:
             missing.append(name)
             continue
-        merged[name] = normalize_attribute(value)
+        merged[name], done = _placed(merged[name], normalize_attribute(value), replace=True, add=False)
+        if not done:
+            missing.append(name)
     return merged, missing
