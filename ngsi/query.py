@@ -150,13 +150,13 @@ def projected(
 
 def _has_left(leftover: Leftover) -> ColumnElement[bool]:
     """The entity keeps something after the pick or omit ``leftover`` describes."""
-    row = attr_index.alias()
-    where = [row.c.tenant == entities.c.tenant, row.c.entity_id == entities.c.id, row.c.path == ""]
+    attribute: ColumnElement[bool]
     if leftover.omit:
-        where += [row.c.attr.not_in(leftover.names)] if leftover.names else []
+        row = attr_index.alias()
+        where = [row.c.tenant == entities.c.tenant, row.c.entity_id == entities.c.id, row.c.path == ""]
+        attribute = exists().where(*where, *([row.c.attr.not_in(leftover.names)] if leftover.names else []))
     else:
-        where.append(row.c.attr.in_(leftover.names) if leftover.names else false())
-    attribute = exists().where(*where)
+        attribute = _has_any(leftover.names) if leftover.names else false()
     return or_(attribute, entities.c.scope.is_not(None)) if leftover.scope else attribute
 
 
