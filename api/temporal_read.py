@@ -24,6 +24,7 @@ from ngsi import projection
 from ngsi import temporal as history
 from ngsi.query import EntityQuery
 from ngsi.query import conditions as query_conditions
+from ngsi.representation import ENTITY_MEMBERS
 from ngsi.shaping import Shape, parse_projection
 from ngsi.temporal_aggregate import aggregate
 from ngsi.temporal_deletions import attribute_type
@@ -302,6 +303,16 @@ Omit = Annotated[str | None, Query(description="Entity members and attributes to
 def requested_shape(attrs: str | None, pick: str | None, omit: str | None) -> Shape:
     """pick/omit (clause 4.21) as on /entities: names in the request's terms; with each other or attrs a 400."""
     return Shape(attrs=tuple(split(attrs)), pick=parse_projection(pick, "pick"), omit=parse_projection(omit, "omit"))
+
+
+def picked_attributes(shape: Shape) -> list[str]:
+    """The attributes a query selects its entities on when only a pick names them (in the request's terms).
+
+    A pick without id and type would leave an entity without history of the picked attributes empty ({}): it
+    then selects as attrs does, so that such an entity is neither answered nor counted."""
+    if not shape.pick or {"id", "type"} & set(shape.pick):
+        return []
+    return [name for name in shape.pick if name not in ENTITY_MEMBERS]
 
 
 def project(entity: dict[str, Any], shape: Shape) -> dict[str, Any]:

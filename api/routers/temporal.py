@@ -37,6 +37,7 @@ from api.temporal_read import (
     aggregation_period,
     build_query,
     kinds,
+    picked_attributes,
     project,
     render_history,
     representation,
@@ -56,7 +57,6 @@ from ngsi import temporal as history
 from ngsi.geo import parse_geo_query
 from ngsi.ordering import id_descending, parse_ordering
 from ngsi.query import EntityQuery, Selector
-from ngsi.representation import ENTITY_MEMBERS
 from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
@@ -121,14 +121,10 @@ def query_temporal(
     shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
-    # A pick without id and type would leave an entity without history of the picked attributes empty ({}): it
-    # then selects as attrs does, so that such an entity is neither answered nor counted.
-    emptying = shape.pick and not {"id", "type"} & set(shape.pick)
-    picked = [name for name in shape.pick if name not in ENTITY_MEMBERS] if emptying else []
     params = {
         "ids": ids,
         "types": ld.names(types),
-        "attrs": ld.names(split(attrs) or picked),
+        "attrs": ld.names(split(attrs) or picked_attributes(shape)),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
