@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from api.ld import LdRequest
 from api.limits import MAX_INTEGER
+from api.ngsild_checks import NONE
 from api.ngsild_http import JSON, LD_JSON
 from api.routers.ngsild import _tenant
 from api.state import HubState
@@ -106,9 +107,6 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
         dataset_ids=dataset_ids(params.get("datasetId")),
         descending=params.get("descending", False),
     )
-
-
-NONE = "@none"  # the default instance in a datasetId list (4.5.5)
 
 
 def dataset_ids(text: str | None) -> frozenset[str | None] | None:

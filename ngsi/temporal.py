@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, String, and_, delete, false, func, literal, or_, select, union_all
+from sqlalchemy import Connection, String, and_, delete, func, literal, or_, select, union_all
 
 from ngsi import projection, store, temporal_hours
 from ngsi.tables import entities, temporal_deleted_entities, temporal_deletions, temporal_instances
@@ -174,10 +174,8 @@ def instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = 
     conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants)]
     if t is temporal_instances.c:
         conditions.extend([*window(q), *datasets(q)])
-    else:  # the deletions: no datasetId (an attribute deleted through the entity API), observed-time columns only
-        conditions.extend(window(q, t.ts))
-        if q.dataset_ids is not None and None not in q.dataset_ids:
-            conditions.append(false())
+    else:  # the deletions (of attributes through the entity API): observed-time columns only
+        conditions.extend([*window(q, t.ts), *datasets(q, t)])
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     return conditions
@@ -198,7 +196,7 @@ def instances(
     dataset: Any
     if q.deleted:
         t = temporal_deletions.c
-        kind, dataset, at = t.kind, literal(None, String), t.ts
+        kind, dataset, at = t.kind, t.dataset_id, t.ts
     else:
         t = temporal_instances.c
         kind, dataset, at = literal(None, String), t.dataset_id, time_of(q)
@@ -256,8 +254,9 @@ def add_instances(
 def delete_attribute_history(
     conn: Connection, tenant: str, entity_id: str, attr: str, *, dataset_id: str | None, everything: bool
 ) -> int:
-    """Forget the instances of one attribute: of every datasetId (``everything``), else of ``dataset_id`` (None:
-    the default instance, which takes the attribute's deletions with it). Returns how many went."""
+    """Forget the instances of one attribute, with the deletions recorded of them: of every datasetId
+    (``everything``), else of ``dataset_id`` (None: the default instance, whose deletions are those without a
+    datasetId, the attribute's whole deletions too). Returns how many went."""
     if everything:
         return delete_history(conn, tenant, entity_id, attr)
     if conn.dialect.name == "sqlite":
@@ -266,10 +265,10 @@ def delete_attribute_history(
     which = t.dataset_id.is_(None) if dataset_id is None else t.dataset_id == dataset_id
     where = and_(t.tenant == tenant, t.entity_id == entity_id, t.attr == attr, which)
     deleted = int(conn.execute(delete(temporal_instances).where(where)).rowcount or 0)
-    if dataset_id is None:
-        d = temporal_deletions.c
-        gone = delete(temporal_deletions).where(d.tenant == tenant, d.entity_id == entity_id, d.attr == attr)
-        deleted += int(conn.execute(gone).rowcount or 0)
+    d = temporal_deletions.c  # the deletions of that instance go with it
+    deletion = d.dataset_id.is_(None) if dataset_id is None else d.dataset_id == dataset_id
+    gone = delete(temporal_deletions).where(d.tenant == tenant, d.entity_id == entity_id, d.attr == attr, deletion)
+    deleted += int(conn.execute(gone).rowcount or 0)
     temporal_hours.recount(conn, tenant, entity_id, attr)  # the hours mix the attribute's datasets
     if conn.dialect.name == "sqlite":
         projection.set_hours_upto(conn, projection.catch_up_hours(conn))  # see delete_history

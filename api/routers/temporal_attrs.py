@@ -16,8 +16,8 @@ from fastapi.responses import Response
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
+from api.ngsild_checks import deleted_instances
 from api.state import HubState, hub_state
-from api.temporal_read import NONE
 from api.temporal_write import json_object, merge_current, split_instances
 from hub.auth import Principal
 from hub.errors import BadRequestData, ResourceNotFound
@@ -99,17 +99,13 @@ def delete_temporal_attr(
     """Only the history changes: the entity's current state is changed by ``DELETE /entities/{id}/attrs/{attr}``.
     404 when no instance matched (an unknown entity, attribute or datasetId)."""
     check_id_space(writer, _entity_id(entity_id), state.registry)
-    if deleteAll not in (None, "true", "false"):
-        raise BadRequestData(f"deleteAll {deleteAll!r}: use true or false")
-    if datasetId is not None and datasetId != NONE and not is_absolute_uri(datasetId):
-        raise BadRequestData(f"datasetId {datasetId!r} is neither an absolute URI nor {NONE}")
-    dataset = None if datasetId in (None, NONE) else datasetId
+    dataset, everything = deleted_instances(datasetId, deleteAll, exclusive=False)
     name, tenant = ld.translation.to_stored(attr), ngsild_tenant or ""
     with state.db.begin() as conn:
         deleted = history.delete_attribute_history(
-            conn, tenant, entity_id, name, dataset_id=dataset, everything=deleteAll == "true"
+            conn, tenant, entity_id, name, dataset_id=dataset, everything=everything
         )
     if not deleted:
-        which = "every datasetId" if deleteAll == "true" else f"datasetId {dataset}" if dataset else "no datasetId"
+        which = "every datasetId" if everything else f"datasetId {dataset}" if dataset else "no datasetId"
         raise ResourceNotFound(f"entity {entity_id!r} has no history of attribute {attr!r} with {which}")
     return Response(status_code=204, headers={"NGSILD-Tenant": tenant} if tenant else {})
