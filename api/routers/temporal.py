@@ -44,6 +44,7 @@ from api.temporal_read import (
     requested_shape,
     respond,
     split,
+    wants_sys_attrs,
 )
 from api.temporal_write import json_object, split_instances, temporal_entity
 from hub.auth import Principal
@@ -138,7 +139,7 @@ def query_temporal(
     query = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = aggregation_period(aggrPeriodDuration)
     # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
-    rendered = render_history(state, query, mode, methods, period, selection)
+    rendered = render_history(state, query, mode, methods, period, selection, sys_attrs=wants_sys_attrs(options))
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
     return respond(rendered.entities, media, query.tenant, ld, extra, shape, content_range=rendered.content_range)
 
@@ -185,7 +186,7 @@ def retrieve_temporal(
     q = build_query(state, ngsild_tenant, params)
     _require_requested_attributes(state, q, entity_id)
     period = aggregation_period(aggrPeriodDuration)
-    rendered = render_history(state, q, mode, methods, period)
+    rendered = render_history(state, q, mode, methods, period, sys_attrs=wants_sys_attrs(options))
     body = rendered.entities
     if not body:
         raise ResourceNotFound(f"entity {entity_id!r} not found")

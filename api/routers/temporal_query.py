@@ -44,6 +44,7 @@ from api.temporal_read import (
     representation,
     requested_shape,
     respond,
+    wants_sys_attrs,
 )
 from hub.errors import BadRequestData
 from ngsi import temporal as history
@@ -213,6 +214,6 @@ async def post_temporal_query(
     q = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = aggregation_period(aggrPeriodDuration)
     # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
-    rendered = render_history(state, q, mode, methods, period, selection)
+    rendered = render_history(state, q, mode, methods, period, selection, sys_attrs=wants_sys_attrs(options))
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
     return respond(rendered.entities, media, q.tenant, ld, extra, shape, content_range=rendered.content_range)
