@@ -148,7 +148,7 @@ def run(url: str, label: str) -> None:
         f"({INSTANCES:,} instances, {loaded}), avg per hour:"
     )
     with db.connect() as conn:
-        buckets = sum(len(v[ATTR]["avg"]) for v in function_path(conn)().values())
+        buckets = sum(len(v[(ATTR, None)]["avg"]) for v in function_path(conn)().values())  # (attr, datasetId)
         fn = timed(function_path(conn), runs=RUNS)
         floor = timed(raw_group_by(conn), runs=3, warmup=1)  # seconds each: a few runs
     whole = asyncio.run(asgi_path(bench_settings(url)))
