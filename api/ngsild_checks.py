@@ -13,6 +13,7 @@ from typing import Any
 from hub.errors import BadRequestData
 from ngsi.geojson import GEO_JSON
 from ngsi.q import And, AttrPath, Node, Or, parse_q
+from schemas.ngsild import is_absolute_uri
 
 # System attributes (6.3.11): a query naming only these selects nothing narrower than "every entity".
 SYSTEM_NAMES = frozenset({"createdAt", "modifiedAt", "deletedAt", "expiresAt", "observedAt"})
@@ -109,3 +110,19 @@ def selector_ids(item: dict[str, Any], *, typed: bool = True) -> tuple[str, ...]
     if ids is None or not all(isinstance(i, str) for i in ids):
         raise BadRequestData("an EntitySelector's id is a URI or an array of URIs")
     return tuple(ids)
+
+
+NONE = "@none"  # the default instance where a datasetId is expected (4.5.5)
+
+
+def deleted_instances(dataset_id: str | None, delete_all: str | None, *, exclusive: bool) -> tuple[str | None, bool]:
+    """The ``datasetId`` and ``deleteAll`` of a DELETE of an attribute (clauses 6.16.3.2, 6.22.3.2): the datasetId
+    whose instance goes (None: the default instance; ``@none`` names it too) and whether every instance goes.
+    ``exclusive``: both given together are a 400 (else deleteAll wins)."""
+    if delete_all not in (None, "true", "false"):
+        raise BadRequestData(f"deleteAll {delete_all!r}: use true or false")
+    if dataset_id is not None and dataset_id != NONE and not is_absolute_uri(dataset_id):
+        raise BadRequestData(f"datasetId {dataset_id!r} is neither an absolute URI nor {NONE}")
+    if exclusive and dataset_id is not None and delete_all == "true":
+        raise BadRequestData("datasetId and deleteAll=true cannot be used together: deleteAll deletes every datasetId")
+    return (None if dataset_id in (None, NONE) else dataset_id), delete_all == "true"

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from api.ld import LdRequest
 from api.limits import MAX_INTEGER
+from api.ngsild_checks import NONE
 from api.ngsild_http import JSON, LD_JSON
 from api.routers.ngsild import _tenant
 from api.state import HubState
@@ -24,9 +25,11 @@ from ngsi import projection
 from ngsi import temporal as history
 from ngsi.query import EntityQuery
 from ngsi.query import conditions as query_conditions
+from ngsi.representation import ENTITY_MEMBERS
 from ngsi.shaping import Shape, parse_projection
 from ngsi.temporal_aggregate import aggregate
 from ngsi.temporal_deletions import attribute_type
+from ngsi.temporal_edits import instance_id
 from ngsi.temporal_pages import paginate
 from schemas.ngsild import is_absolute_uri
 
@@ -107,9 +110,6 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
     )
 
 
-NONE = "@none"  # the default instance in a datasetId list (4.5.5)
-
-
 def dataset_ids(text: str | None) -> frozenset[str | None] | None:
     """The ``datasetId`` parameter: a comma list of URIs, ``@none`` for the default instance; absent: every one."""
     if text is None:
@@ -147,6 +147,11 @@ def representation(fmt: str | None, options: str | None, methods: str | None) ->
     return "normalized", []
 
 
+def wants_sys_attrs(options: str | None) -> bool:
+    """``options=sysAttrs`` (with others or not)."""
+    return "sysAttrs" in {o.strip() for o in (options or "").split(",")}
+
+
 def kinds(stored: str) -> dict[str, str]:
     """attribute → type of a stored entity's attributes (one of several instances: its first one's)."""
     entity = orjson.loads(stored)
@@ -173,9 +178,11 @@ def render_history(
     methods: list[str],
     period: float | None,
     selection: EntityQuery | None = None,
+    *,
+    sys_attrs: bool = False,
 ) -> Rendered:
     """A page of entities with their history; ``selection`` (a Query body) picks them as POST /entityOperations/query
-    does, on their current state."""
+    does, on their current state; ``sys_attrs``: normalized instances carry their createdAt and modifiedAt."""
     if mode == "aggregatedValues" or (selection is not None and selection.uses_indexes):
         # the hourly aggregates hold every committed instance, the attribute and spatial indexes every write
         projection.ensure_current(state.db)
@@ -200,7 +207,7 @@ def render_history(
         entity: dict[str, Any] = {"id": entity_id, "type": kind}
         for attr, groups in _by_attribute(series.get((tenant, entity_id), {})).items():
             attr_type = deleted_kinds.get((tenant, entity_id, attr)) or current.get(attr, "Property")
-            entity[attr] = _attribute(mode, attr_type, groups, q.timeproperty.value)
+            entity[attr] = _attribute(mode, attr_type, groups, q.timeproperty.value, sys_attrs)
         out.append(entity)
     return Rendered(out, total, content_range)
 
@@ -213,14 +220,18 @@ def _by_attribute(held: dict[history.AttrKey, Any]) -> dict[str, list[tuple[str 
     return grouped
 
 
-def _attribute(mode: str, attr_type: str, groups: list[tuple[str | None, Any]], timeproperty: str) -> Any:
+def _attribute(
+    mode: str, attr_type: str, groups: list[tuple[str | None, Any]], timeproperty: str, sys_attrs: bool
+) -> Any:
     """One attribute's history in the requested temporal representation (4.5.8, 4.5.9, 4.5.19).
 
     Normalized: one array of instances, each with its datasetId. temporalValues and aggregatedValues: one object
     per datasetId, carrying it (none for the default instance); an array of them when there are several."""
     if mode == "normalized":
         return [
-            instance for dataset, found in groups for instance in _instances(attr_type, dataset, found, timeproperty)
+            instance
+            for dataset, found in groups
+            for instance in _instances(attr_type, dataset, found, timeproperty, sys_attrs)
         ]
     objects = []
     for dataset, held in groups:
@@ -245,21 +256,31 @@ def _values(mode: str, attr_type: str, held: Any) -> dict[str, Any]:
 
 
 def _instances(
-    attr_type: str, dataset: str | None, found: list[history.Instance], timeproperty: str
+    attr_type: str, dataset: str | None, found: list[history.Instance], timeproperty: str, sys_attrs: bool
 ) -> list[dict[str, Any]]:
-    """Normalized instances: their observedAt, and the time the query was about when that is another one."""
+    """Normalized instances: their observedAt (deletedAt for a deletion), the time the query was about when that is
+    another one, their instanceId (a deletion has none), and with sysAttrs their createdAt and modifiedAt."""
     member = VALUE_MEMBERS.get(attr_type, VALUE_MEMBERS["Property"])[0]
     head: dict[str, Any] = {"type": attr_type}
     if dataset is not None:
         head["datasetId"] = dataset
-    if timeproperty == history.TimeProperty.DELETED_AT:
-        return [{**head, member: value, "deletedAt": history.iso(at)} for value, at, _observed in found]
-    if timeproperty == history.TimeProperty.OBSERVED_AT:
-        return [{**head, member: value, "observedAt": history.iso(at)} for value, at, _observed in found]
-    return [
-        {**head, member: value, "observedAt": history.iso(observed), timeproperty: history.iso(at)}
-        for value, at, observed in found
-    ]
+    out = []
+    for value, at, observed, pk, created, modified in found:
+        instance = {**head, member: value}
+        if timeproperty == history.TimeProperty.DELETED_AT:
+            instance["deletedAt"] = history.iso(at)
+        else:
+            instance["observedAt"] = history.iso(observed)
+            if timeproperty != history.TimeProperty.OBSERVED_AT:
+                instance[timeproperty] = history.iso(at)
+        if pk is not None:
+            instance["instanceId"] = instance_id(pk)
+        if sys_attrs and pk is not None:
+            recorded = observed if created is None else created  # rows older than migration 0017: when observed
+            instance["createdAt"] = history.iso(recorded)
+            instance["modifiedAt"] = history.iso(recorded if modified is None else modified)
+        out.append(instance)
+    return out
 
 
 _LISTS = ("ListProperty", "ListRelationship")
@@ -302,6 +323,16 @@ Omit = Annotated[str | None, Query(description="Entity members and attributes to
 def requested_shape(attrs: str | None, pick: str | None, omit: str | None) -> Shape:
     """pick/omit (clause 4.21) as on /entities: names in the request's terms; with each other or attrs a 400."""
     return Shape(attrs=tuple(split(attrs)), pick=parse_projection(pick, "pick"), omit=parse_projection(omit, "omit"))
+
+
+def picked_attributes(shape: Shape) -> list[str]:
+    """The attributes a query selects its entities on when only a pick names them (in the request's terms).
+
+    A pick without id and type would leave an entity without history of the picked attributes empty ({}): it
+    then selects as attrs does, so that such an entity is neither answered nor counted."""
+    if not shape.pick or {"id", "type"} & set(shape.pick):
+        return []
+    return [name for name in shape.pick if name not in ENTITY_MEMBERS]
 
 
 def project(entity: dict[str, Any], shape: Shape) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def temporal_entity(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _value_member(instance: Any) -> str | None:
+def value_member(instance: Any) -> str | None:
     """The member that carries this instance's value (the one its type names, else the first one present)."""
     if not isinstance(instance, dict):
         return None
@@ -60,12 +60,12 @@ def split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], Rows]:
             current[name] = value
             continue
         items = value if isinstance(value, list) else [value]
-        members = [_value_member(i) for i in items]
+        members = [value_member(i) for i in items]
         if not items or None in members:
             raise BadRequestData(
                 f"attribute {name!r}: each instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)"
             )
-        _check_geometries(name, items)
+        check_geometries(name, items)
         newest: dict[str | None, tuple[float | None, dict[str, Any]]] = {}
         for instance, member in zip(items, members, strict=True):
             dataset = _dataset_of(name, instance)
@@ -116,7 +116,7 @@ def _newer(added: dict[str, Any], stored: dict[str, Any]) -> bool:
     return (instant("observedAt", at) or 0.0) >= (instant("observedAt", before) or 0.0)
 
 
-def _check_geometries(name: str, items: list[Any]) -> None:
+def check_geometries(name: str, items: list[Any]) -> None:
     """Every GeoProperty instance of the history is well-formed GeoJSON, as an entity's current one must be (a
     polygon that is merely not a valid Simple Feature passes, as it does there)."""
     for index, instance in enumerate(items):
@@ -126,3 +126,28 @@ def _check_geometries(name: str, items: list[Any]) -> None:
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if errors:
             raise BadRequestData(f"{errors[0].pointer}: {errors[0].message}")
+
+
+def instance_fragment(body: dict[str, Any], names: tuple[str, str]) -> tuple[Any, float | None, str | None]:
+    """The body of ``PATCH …/attrs/{attrId}/{instanceId}`` (clause 5.6.14): an instance fragment, or the attribute
+    ``names`` (as sent, as stored) holding it (one instance, or an array of one). Returns its value, its observedAt
+    (None: unchanged) and its datasetId (None: not given)."""
+    held = next((body[name] for name in names if name in body), None)
+    if isinstance(held, list):
+        if len(held) != 1:
+            raise BadRequestData(f"attribute {names[0]!r}: the body modifies one instance, not {len(held)}")
+        held = held[0]
+    instance = {k: v for k, v in body.items() if k != "@context"} if held is None else held
+    member = value_member(instance)
+    if member is None:
+        raise BadRequestData(f"the instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)")
+    kind = instance.get("type")
+    if kind is not None and kind not in VALUE_MEMBERS:
+        raise BadRequestData(f"type {kind!r} is not an attribute type: use {', '.join(VALUE_MEMBERS)}")
+    check_geometries(names[0], [instance])
+    observed, dataset = instance.get("observedAt"), instance.get("datasetId")
+    if observed is not None and not isinstance(observed, str):
+        raise BadRequestData("observedAt must be an RFC 3339 date-time string")
+    if dataset is not None and not isinstance(dataset, str):
+        raise BadRequestData("datasetId must be a URI")
+    return instance[member], instant("observedAt", observed), dataset

@@ -166,3 +166,19 @@ def update(stored: dict[str, Any], attrs: dict[str, Any]) -> tuple[dict[str, Any
         if not done:
             missing.append(name)
     return merged, missing
+
+
+def without_instances(attribute: Any, dataset_id: str | None, *, everything: bool) -> tuple[Any, int]:
+    """What is left of an attribute once its instance of ``dataset_id`` (None: the default instance, the one
+    without a datasetId) or, with ``everything``, all of them are deleted (None: nothing), and how many went.
+
+    An attribute that is not an array of instances (one instance, or a value such as the scope) is one instance."""
+    several = isinstance(attribute, list) and bool(attribute) and all(isinstance(i, dict) for i in attribute)
+    items: list[Any] = attribute if several else [attribute]
+    if everything:
+        return None, len(items)
+    kept = [i for i in items if (i.get("datasetId") if isinstance(i, dict) else None) != dataset_id]
+    gone = len(items) - len(kept)
+    if not kept:
+        return None, gone
+    return (kept[0] if len(kept) == 1 else kept), gone

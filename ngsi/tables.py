@@ -48,6 +48,7 @@ temporal_instances = Table(
     Column("value", Text, nullable=False),
     Column("dataset_id", String(512), nullable=True),
     Column("created_at", Float, nullable=True),
+    Column("modified_at", Float, nullable=True),  # migration 0018: NULL until PATCH …/attrs/{attr}/{instanceId}
 )
 # One instance per instant, attribute and datasetId: the default instance (NULL) is one key through the coalesce,
 # since unique indexes take NULLs as distinct. SQLite's reflection cannot read an index on an expression, so the
@@ -86,6 +87,8 @@ temporal_deletions = Table(
     Column("ts", Float, primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("value", Text, nullable=False),
+    # migration 0018: the datasetId of the instance deleted (NULL: the default instance, or every one with deleteAll)
+    Column("dataset_id", String(512), nullable=True),
 )
 
 # Entities deleted through the API, with the type they had: their history (the deletions of their attributes) stays

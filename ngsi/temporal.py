@@ -1,9 +1,10 @@
 """The temporal side of the entity store: attribute instances in time, selected in SQL.
 
 Only this module, ``ngsi.temporal_aggregate`` (aggregation in the database: one ``GROUP BY`` over entity, attribute,
-datasetId and time bucket), ``ngsi.temporal_deletions`` (the instances of deletions) and ``ngsi.store`` issue SQL on
-``ngsi_temporal_instances``. An attribute may hold several instances at one instant, one per datasetId (migration
-0017); ``None`` stands for the default instance (no datasetId) throughout.
+datasetId and time bucket), ``ngsi.temporal_deletions`` (the instances of deletions), ``ngsi.temporal_edits`` (one
+instance by its instanceId) and ``ngsi.store`` issue SQL on ``ngsi_temporal_instances``. An attribute may hold
+several instances at one instant, one per datasetId (migration 0017); ``None`` stands for the default instance (no
+datasetId) throughout.
 """
 
 from __future__ import annotations
@@ -15,10 +16,25 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, String, and_, delete, false, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    String,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from ngsi import projection, store, temporal_hours
 from ngsi.tables import entities, temporal_deleted_entities, temporal_deletions, temporal_instances
+from ngsi.temporal_edits import numeric
 
 AGGREGATES = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
 
@@ -34,7 +50,7 @@ class TimeProperty(StrEnum):
 
     OBSERVED_AT = "observedAt"
     CREATED_AT = "createdAt"  # when the hub recorded the instance
-    MODIFIED_AT = "modifiedAt"  # the same: an instance is never modified in place here
+    MODIFIED_AT = "modifiedAt"  # when it was last modified (PATCH …/{instanceId}), else recorded
     DELETED_AT = "deletedAt"  # the deletions of attributes instead of their observed values
 
 
@@ -79,8 +95,10 @@ class TemporalQuery:
 
 
 AttrKey = tuple[str, str | None]  # an attribute and a datasetId (None: the default instance)
-# (value, time the query is about, observedAt) of one instance; the two times differ with createdAt/modifiedAt.
-Instance = tuple[Any, float, float]
+# (value, time the query is about, observedAt, key, createdAt, modifiedAt) of one instance; the first two times
+# differ with createdAt/modifiedAt. A deletion has no key and no createdAt/modifiedAt (None); modifiedAt is None
+# for an instance never modified.
+Instance = tuple[Any, float, float, int | None, float | None, float | None]
 Series = dict[tuple[str, str], dict[AttrKey, list[Instance]]]
 
 
@@ -99,6 +117,8 @@ def time_of(q: TemporalQuery, t: Any = None) -> Any:
     """The column holding the time ``q`` is about: the observed ``ts``, or when the hub recorded the instance."""
     t = temporal_instances.c if t is None else t
     # created_at is set on every write since migration 0017, which set it on every older row: coalesce only guards
+    if q.timeproperty is TimeProperty.MODIFIED_AT:
+        return func.coalesce(t.modified_at, t.created_at, t.ts)
     return func.coalesce(t.created_at, t.ts) if q.recorded else t.ts
 
 
@@ -174,10 +194,8 @@ def instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = 
     conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants)]
     if t is temporal_instances.c:
         conditions.extend([*window(q), *datasets(q)])
-    else:  # the deletions: no datasetId (an attribute deleted through the entity API), observed-time columns only
-        conditions.extend(window(q, t.ts))
-        if q.dataset_ids is not None and None not in q.dataset_ids:
-            conditions.append(false())
+    else:  # the deletions (of attributes through the entity API): observed-time columns only
+        conditions.extend([*window(q, t.ts), *datasets(q, t)])
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     return conditions
@@ -195,31 +213,35 @@ def instances(
     if not keys:
         return {}, {}
     kind: Any
-    dataset: Any
+    system: tuple[Any, ...]  # key, createdAt, modifiedAt
     if q.deleted:
         t = temporal_deletions.c
-        kind, dataset, at = t.kind, literal(None, String), t.ts
+        kind, at = t.kind, t.ts
+        system = (cast(null(), Integer), cast(null(), Float), cast(null(), Float))
     else:
         t = temporal_instances.c
-        kind, dataset, at = literal(None, String), t.dataset_id, time_of(q)
-    columns = (t.tenant, t.entity_id, t.attr, t.value, kind.label("kind"), dataset.label("dataset_id"), at.label("at"))
-    stmt = select(*columns, t.ts).where(and_(*instance_filter(q, keys, t)))
+        kind, at = literal(None, String), time_of(q)
+        system = (t.pk, t.created_at, t.modified_at)
+    columns = (t.tenant, t.entity_id, t.attr, t.value, kind.label("kind"), t.dataset_id, at.label("at"), t.ts)
+    named = (system[0].label("pk"), system[1].label("created"), system[2].label("modified"))
+    stmt = select(*columns, *named).where(and_(*instance_filter(q, keys, t)))
     cap = q.instance_cap
     if cap is not None:
         ranked = stmt.add_columns(
             func.row_number()
-            .over(partition_by=(t.tenant, t.entity_id, t.attr, dataset), order_by=at.desc() if q.last_n else at)
+            .over(partition_by=(t.tenant, t.entity_id, t.attr, t.dataset_id), order_by=at.desc() if q.last_n else at)
             .label("n")
         ).subquery()
         r = ranked.c
-        stmt = select(r.tenant, r.entity_id, r.attr, r.value, r.kind, r.dataset_id, r.at, r.ts).where(r.n <= cap + 1)
+        picked = (r.tenant, r.entity_id, r.attr, r.value, r.kind, r.dataset_id, r.at, r.ts, r.pk, r.created, r.modified)
+        stmt = select(*picked).where(r.n <= cap + 1)
     out: Series = {}
     kinds: dict[tuple[str, str, str], str] = {}
     wanted = set(keys)
     for row in conn.execute(stmt.order_by("at", "ts")):
         if (row.tenant, row.entity_id) in wanted:
             out.setdefault((row.tenant, row.entity_id), {}).setdefault((row.attr, row.dataset_id), []).append(
-                (orjson.loads(row.value), row.at, row.ts)
+                (orjson.loads(row.value), row.at, row.ts, row.pk, row.created, row.modified)
             )
             if row.kind:
                 kinds[(row.tenant, row.entity_id, row.attr)] = row.kind
@@ -244,7 +266,7 @@ def add_instances(
             entity_id,
             attr,
             ts,
-            float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None,
+            numeric(v),
             orjson.dumps(v).decode(),
             recorded,
         )
@@ -256,8 +278,9 @@ def add_instances(
 def delete_attribute_history(
     conn: Connection, tenant: str, entity_id: str, attr: str, *, dataset_id: str | None, everything: bool
 ) -> int:
-    """Forget the instances of one attribute: of every datasetId (``everything``), else of ``dataset_id`` (None:
-    the default instance, which takes the attribute's deletions with it). Returns how many went."""
+    """Forget the instances of one attribute, with the deletions recorded of them: of every datasetId
+    (``everything``), else of ``dataset_id`` (None: the default instance, whose deletions are those without a
+    datasetId, the attribute's whole deletions too). Returns how many went."""
     if everything:
         return delete_history(conn, tenant, entity_id, attr)
     if conn.dialect.name == "sqlite":
@@ -266,10 +289,10 @@ def delete_attribute_history(
     which = t.dataset_id.is_(None) if dataset_id is None else t.dataset_id == dataset_id
     where = and_(t.tenant == tenant, t.entity_id == entity_id, t.attr == attr, which)
     deleted = int(conn.execute(delete(temporal_instances).where(where)).rowcount or 0)
-    if dataset_id is None:
-        d = temporal_deletions.c
-        gone = delete(temporal_deletions).where(d.tenant == tenant, d.entity_id == entity_id, d.attr == attr)
-        deleted += int(conn.execute(gone).rowcount or 0)
+    d = temporal_deletions.c  # the deletions of that instance go with it
+    deletion = d.dataset_id.is_(None) if dataset_id is None else d.dataset_id == dataset_id
+    gone = delete(temporal_deletions).where(d.tenant == tenant, d.entity_id == entity_id, d.attr == attr, deletion)
+    deleted += int(conn.execute(gone).rowcount or 0)
     temporal_hours.recount(conn, tenant, entity_id, attr)  # the hours mix the attribute's datasets
     if conn.dialect.name == "sqlite":
         projection.set_hours_upto(conn, projection.catch_up_hours(conn))  # see delete_history

@@ -18,8 +18,17 @@ from ngsi.tables import temporal_deleted_entities, temporal_deletions, type_colu
 DELETED_VALUES = {"LanguageProperty": {"@none": NULL}, "ListProperty": [NULL]}
 
 
-def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[str, str], *, at: datetime) -> None:
-    """Keep the deletion of attributes (name → attribute type) as instances with ``deletedAt`` = ``at``.
+def record_deletions(
+    conn: Connection,
+    tenant: str,
+    entity_id: str,
+    attrs: dict[str, str],
+    *,
+    at: datetime,
+    dataset_id: str | None = None,
+) -> None:
+    """Keep the deletion of attributes (name → attribute type) as instances with ``deletedAt`` = ``at``; of their
+    instance of ``dataset_id`` only when one is given (None: the default instance, or the whole attribute).
 
     The value is NGSI-LD's null in the attribute's form (``urn:ngsi-ld:null``; a LanguageProperty's language map
     ``{"@none": "urn:ngsi-ld:null"}``; the entity's ``scope``: no scope, ``[]``). They stay apart from observed
@@ -33,6 +42,7 @@ def record_deletions(conn: Connection, tenant: str, entity_id: str, attrs: dict[
             "ts": ts,
             "kind": kind,
             "value": orjson.dumps([] if attr == "scope" else DELETED_VALUES.get(kind, NULL)).decode(),
+            "dataset_id": dataset_id,
         }
         for attr, kind in attrs.items()
     ]

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext, LdRequest
+from api.ngsild_checks import deleted_instances
 from api.ngsild_http import json_body
 from api.state import HubState, hub_state
 from hub.auth import Principal
@@ -158,18 +159,37 @@ async def patch_attr(
 
 @router.delete("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Delete one attribute")
 def delete_attr(
-    request: Request, state: State, writer: Writer, entity_id: str, attr: str, tenant: Tenant = None
+    request: Request,
+    state: State,
+    writer: Writer,
+    entity_id: str,
+    attr: str,
+    datasetId: Annotated[
+        str | None, Query(description="The instance of this datasetId goes (absent or @none: the default instance)")
+    ] = None,
+    deleteAll: Annotated[str | None, Query(description="true: every instance goes (not with datasetId)")] = None,
+    tenant: Tenant = None,
 ) -> Response:
+    """Clause 6.16.3.2: one instance of the attribute goes (the default one, or that of ``datasetId``), or all of
+    them with ``deleteAll=true``; its history keeps the deletion (timeproperty=deletedAt)."""
+    dataset, everything = deleted_instances(datasetId, deleteAll, exclusive=True)
     key, attr = tenant or "", _ld(request).translation.to_stored(attr)
     with state.db.begin() as conn:
         entity = _load(conn, key, _own(state, writer, entity_id))
-        removed = entity.pop(attr, None)
-        if removed is None:
+        if entity.get(attr) is None:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
+        kind = deletions.attribute_type(entity[attr])
+        rest, gone = provision.without_instances(entity[attr], dataset, everything=everything)
+        if not gone:
+            which = f"datasetId {dataset!r}" if dataset else "a default instance (without datasetId)"
+            raise ResourceNotFound(f"attribute {attr!r} of entity {entity_id!r} has no instance of {which}")
+        if rest is None:
+            del entity[attr]
+        else:
+            entity[attr] = rest
         _save(conn, key, entity)
-        deletions.record_deletions(
-            conn, key, entity_id, {attr: deletions.attribute_type(removed)}, at=datetime.now(UTC)
-        )
+        at = datetime.now(UTC)
+        deletions.record_deletions(conn, key, entity_id, {attr: kind}, at=at, dataset_id=dataset)
     return Response(status_code=204, headers=_headers(key))
 
 

@@ -37,12 +37,14 @@ from api.temporal_read import (
     aggregation_period,
     build_query,
     kinds,
+    picked_attributes,
     project,
     render_history,
     representation,
     requested_shape,
     respond,
     split,
+    wants_sys_attrs,
 )
 from api.temporal_write import json_object, split_instances, temporal_entity
 from hub.auth import Principal
@@ -56,7 +58,6 @@ from ngsi import temporal as history
 from ngsi.geo import parse_geo_query
 from ngsi.ordering import id_descending, parse_ordering
 from ngsi.query import EntityQuery, Selector
-from ngsi.representation import ENTITY_MEMBERS
 from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
@@ -121,14 +122,10 @@ def query_temporal(
     shape = requested_shape(attrs, pick, omit)
     media = negotiate(accept)
     mode, methods = representation(format, options, aggrMethods)
-    # A pick without id and type would leave an entity without history of the picked attributes empty ({}): it
-    # then selects as attrs does, so that such an entity is neither answered nor counted.
-    emptying = shape.pick and not {"id", "type"} & set(shape.pick)
-    picked = [name for name in shape.pick if name not in ENTITY_MEMBERS] if emptying else []
     params = {
         "ids": ids,
         "types": ld.names(types),
-        "attrs": ld.names(split(attrs) or picked),
+        "attrs": ld.names(split(attrs) or picked_attributes(shape)),
         "timerel": timerel,
         "timeAt": timeAt,
         "endTimeAt": endTimeAt,
@@ -142,7 +139,7 @@ def query_temporal(
     query = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = aggregation_period(aggrPeriodDuration)
     # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
-    rendered = render_history(state, query, mode, methods, period, selection)
+    rendered = render_history(state, query, mode, methods, period, selection, sys_attrs=wants_sys_attrs(options))
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
     return respond(rendered.entities, media, query.tenant, ld, extra, shape, content_range=rendered.content_range)
 
@@ -189,7 +186,7 @@ def retrieve_temporal(
     q = build_query(state, ngsild_tenant, params)
     _require_requested_attributes(state, q, entity_id)
     period = aggregation_period(aggrPeriodDuration)
-    rendered = render_history(state, q, mode, methods, period)
+    rendered = render_history(state, q, mode, methods, period, sys_attrs=wants_sys_attrs(options))
     body = rendered.entities
     if not body:
         raise ResourceNotFound(f"entity {entity_id!r} not found")

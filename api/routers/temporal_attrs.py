@@ -1,6 +1,7 @@
-"""The attributes of a temporal entity (GS CIM 009 clauses 5.6.12 and 5.6.13):
+"""The attributes of a temporal entity (GS CIM 009 clauses 5.6.12 to 5.6.15):
 ``POST /ngsi-ld/v1/temporal/entities/{id}/attrs`` adds instances, ``DELETE …/attrs/{attrId}`` forgets those of one
-datasetId (the default instance without one) or, with ``deleteAll=true``, every one.
+datasetId (the default instance without one) or, with ``deleteAll=true``, every one; ``PATCH`` and ``DELETE
+…/attrs/{attrId}/{instanceId}`` modify or forget one instance.
 
 Included before ``api.routers.temporal``: its ``/entities/{entity_id:path}`` would take ``…/attrs/…`` for an id.
 """
@@ -13,15 +14,16 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
+from api.ngsild_checks import deleted_instances
 from api.state import HubState, hub_state
-from api.temporal_read import NONE
-from api.temporal_write import json_object, merge_current, split_instances
+from api.temporal_write import instance_fragment, json_object, merge_current, split_instances
 from hub.auth import Principal
 from hub.errors import BadRequestData, ResourceNotFound
-from ngsi import store
+from ngsi import store, temporal_edits
 from ngsi import temporal as history
 from schemas.ngsild import is_absolute_uri
 
@@ -99,17 +101,81 @@ def delete_temporal_attr(
     """Only the history changes: the entity's current state is changed by ``DELETE /entities/{id}/attrs/{attr}``.
     404 when no instance matched (an unknown entity, attribute or datasetId)."""
     check_id_space(writer, _entity_id(entity_id), state.registry)
-    if deleteAll not in (None, "true", "false"):
-        raise BadRequestData(f"deleteAll {deleteAll!r}: use true or false")
-    if datasetId is not None and datasetId != NONE and not is_absolute_uri(datasetId):
-        raise BadRequestData(f"datasetId {datasetId!r} is neither an absolute URI nor {NONE}")
-    dataset = None if datasetId in (None, NONE) else datasetId
+    dataset, everything = deleted_instances(datasetId, deleteAll, exclusive=False)
     name, tenant = ld.translation.to_stored(attr), ngsild_tenant or ""
     with state.db.begin() as conn:
         deleted = history.delete_attribute_history(
-            conn, tenant, entity_id, name, dataset_id=dataset, everything=deleteAll == "true"
+            conn, tenant, entity_id, name, dataset_id=dataset, everything=everything
         )
     if not deleted:
-        which = "every datasetId" if deleteAll == "true" else f"datasetId {dataset}" if dataset else "no datasetId"
+        which = "every datasetId" if everything else f"datasetId {dataset}" if dataset else "no datasetId"
         raise ResourceNotFound(f"entity {entity_id!r} has no history of attribute {attr!r} with {which}")
+    return Response(status_code=204, headers={"NGSILD-Tenant": tenant} if tenant else {})
+
+
+def _instance(
+    conn: Connection, tenant: str, entity_id: str, names: tuple[str, str], instance: str
+) -> temporal_edits.StoredInstance:
+    """The stored instance ``instance`` names, of that attribute of that entity; else ResourceNotFound."""
+    if not is_absolute_uri(instance):
+        raise BadRequestData(f"instanceId {instance!r} is not an absolute URI")
+    pk = temporal_edits.instance_pk(instance)
+    found = None if pk is None else temporal_edits.find_instance(conn, tenant, entity_id, names[1], pk)
+    if found is None:
+        raise ResourceNotFound(f"entity {entity_id!r} has no instance {instance!r} of attribute {names[0]!r}")
+    return found
+
+
+@router.patch(
+    "/entities/{entity_id:path}/attrs/{attr}/{instance_id}",
+    status_code=204,
+    summary="Modify one instance of an attribute in the history of an entity",
+    response_class=Response,
+    responses=_DONE,
+)
+async def modify_temporal_instance(
+    request: Request,
+    state: State,
+    writer: Writer,
+    ld: LdContext,
+    entity_id: str,
+    attr: str,
+    instance_id: str,
+    ngsild_tenant: Tenant = None,
+) -> Response:
+    """Clause 5.6.14: the body (the instance, or ``{attrId: instance}``) replaces the instance's value, and its
+    observedAt when it gives one; only the history changes. A datasetId, if given, must be the instance's."""
+    check_id_space(writer, _entity_id(entity_id), state.registry)
+    body = await json_object(request, "an attribute instance fragment")
+    names, tenant = (attr, ld.translation.to_stored(attr)), ngsild_tenant or ""
+    value, ts, dataset = instance_fragment(body, names)
+    with state.db.begin() as conn:
+        found = _instance(conn, tenant, entity_id, names, instance_id)
+        if dataset is not None and dataset != found.dataset_id:
+            raise BadRequestData(f"datasetId {dataset!r} is not the instance's: an instance keeps its datasetId")
+        temporal_edits.modify_instance(conn, found, value, ts)
+    return Response(status_code=204, headers={"NGSILD-Tenant": tenant} if tenant else {})
+
+
+@router.delete(
+    "/entities/{entity_id:path}/attrs/{attr}/{instance_id}",
+    status_code=204,
+    summary="Delete one instance of an attribute from the history of an entity",
+    response_class=Response,
+    responses=_DONE,
+)
+def delete_temporal_instance(
+    state: State,
+    writer: Writer,
+    ld: LdContext,
+    entity_id: str,
+    attr: str,
+    instance_id: str,
+    ngsild_tenant: Tenant = None,
+) -> Response:
+    """Clause 5.6.15: the instance goes from the history (the entity's current state does not change)."""
+    check_id_space(writer, _entity_id(entity_id), state.registry)
+    names, tenant = (attr, ld.translation.to_stored(attr)), ngsild_tenant or ""
+    with state.db.begin() as conn:
+        temporal_edits.delete_instance(conn, _instance(conn, tenant, entity_id, names, instance_id))
     return Response(status_code=204, headers={"NGSILD-Tenant": tenant} if tenant else {})

@@ -2,8 +2,10 @@
 ``GET /temporal/entities``.
 
 The body selects entities as ``POST /entityOperations/query`` does (``entities``, ``attrs``, ``q``, ``scopeQ``,
-``geoQ``, evaluated on the entities' current state); its ``temporalQ`` (``timerel``, ``timeAt``, ``endTimeAt``,
-``timeproperty``, and ``lastN``, also accepted in the query string) picks the instances of their history.
+``geoQ``, evaluated on the entities' current state), projects them with ``pick`` / ``omit`` and keeps the
+instances of its ``datasetId`` (as ``GET /temporal/entities`` does with those parameters); its ``temporalQ``
+(``timerel``, ``timeAt``, ``endTimeAt``, ``timeproperty``, and ``lastN``, also accepted in the query string) picks
+the instances of their history.
 Aggregation (``aggrMethods``, ``aggrPeriodDuration``) may come in the query string, as on GET, or in the body, at
 its top level or in an ``aggrParams`` object; a body that asks for it implies ``format=aggregatedValues``.
 """
@@ -20,7 +22,7 @@ from fastapi.responses import Response
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import json_body, negotiate
-from api.ngsild_linked import no_linked_q
+from api.ngsild_linked import body_projection, no_linked_q
 from api.ngsild_query_body import QUERY_BODY, query_from_body
 from api.state import HubState, hub_state
 from api.temporal_read import (
@@ -37,9 +39,12 @@ from api.temporal_read import (
     Tenant,
     aggregation_period,
     build_query,
+    picked_attributes,
     render_history,
     representation,
+    requested_shape,
     respond,
+    wants_sys_attrs,
 )
 from hub.errors import BadRequestData
 from ngsi import temporal as history
@@ -64,6 +69,10 @@ _AGGR_METHODS = {
 }
 _AGGR_PERIOD = {"type": "string", "description": "ISO 8601 duration, e.g. PT1H; PT0S or absent: the whole range"}
 _AGGR_MEMBERS = ("aggrMethods", "aggrPeriodDuration")
+_DATASET_ID = {
+    "description": "Only the instances of these datasetIds (URIs; @none: the default instance)",
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+}
 
 
 def _temporal_body() -> dict[str, Any]:
@@ -73,6 +82,7 @@ def _temporal_body() -> dict[str, Any]:
     for content in body["requestBody"]["content"].values():
         properties = content["schema"]["properties"]
         properties["temporalQ"] = _TEMPORAL_Q
+        properties["datasetId"] = _DATASET_ID
         properties.update(copy.deepcopy(aggregation))
         properties["aggrParams"] = {"type": "object", "properties": copy.deepcopy(aggregation)}
     return body
@@ -117,6 +127,16 @@ def _aggregation(body: dict[str, Any], methods: str | None, period: str | None) 
             raise BadRequestData(f"{name} {given[name]!r} in the query string and {where} {value!r} in the body differ")
         given[name] = value
     return given["aggrMethods"], given["aggrPeriodDuration"], bool(found)
+
+
+def _dataset_ids(body: dict[str, Any]) -> str | None:
+    """The body's ``datasetId`` (a URI or @none, or an array of them) as GET's ``datasetId`` parameter spells it."""
+    value = body.get("datasetId")
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(d, str) and d and "," not in d for d in value):
+        return ",".join(value)
+    raise BadRequestData("datasetId must be a string or a non-empty array of strings (URIs, or @none)")
 
 
 State = Annotated[HubState, Depends(hub_state)]
@@ -175,14 +195,17 @@ async def post_temporal_query(
     if in_body and format is None and options is None:
         format = "aggregatedValues"  # the body asks for aggregates: GET's options=aggregatedValues
     mode, methods = representation(format, options, aggrMethods)
+    attrs = body.get("attrs") or []
+    shape = requested_shape(",".join(attrs), body_projection(body, "pick"), body_projection(body, "omit"))
     params = {
         "ids": [],
         "types": [],
-        "attrs": list(selection.attrs),
+        "attrs": list(selection.attrs) or ld.names(picked_attributes(shape)),
         "timerel": temporal_q.get("timerel"),
         "timeAt": temporal_q.get("timeAt"),
         "endTimeAt": temporal_q.get("endTimeAt"),
         "timeproperty": temporal_q.get("timeproperty"),
+        "datasetId": _dataset_ids(body),
         "lastN": lastN if lastN is not None else temporal_q.get("lastN"),
         "limit": limit,
         "offset": offset,
@@ -191,6 +214,6 @@ async def post_temporal_query(
     q = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = aggregation_period(aggrPeriodDuration)
     # Entities without an instance in the window are not part of a query's answer (ETSI 021_13).
-    rendered = render_history(state, q, mode, methods, period, selection)
+    rendered = render_history(state, q, mode, methods, period, selection, sys_attrs=wants_sys_attrs(options))
     extra = {"NGSILD-Results-Count": str(rendered.total)} if count else {}
-    return respond(rendered.entities, media, q.tenant, ld, extra, content_range=rendered.content_range)
+    return respond(rendered.entities, media, q.tenant, ld, extra, shape, content_range=rendered.content_range)

@@ -49,3 +49,13 @@ async def seeded(api: httpx.AsyncClient) -> None:
         headers = {"NGSILD-Tenant": tenant} if tenant else {}
         response = await api.post("/ngsi-ld/v1/entities", json=entity, headers=headers)
         assert response.status_code == 201, response.text
+
+
+def without_instance_ids(body: Any) -> Any:
+    """A temporal answer without the instanceId of each normalized instance (system generated, so left out where
+    a test compares whole instances; tests/api/test_temporal_instances.py checks them)."""
+    if isinstance(body, list):
+        return [without_instance_ids(item) for item in body]
+    if isinstance(body, dict):
+        return {k: without_instance_ids(v) for k, v in body.items() if k != "instanceId"}
+    return body

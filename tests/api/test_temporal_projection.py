@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.conftest import without_instance_ids
+
 pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
 
 T = "/ngsi-ld/v1/temporal/entities"
@@ -82,7 +84,7 @@ async def test_query_pick_and_omit(
 
 
 async def test_omit_of_id_and_type_leaves_the_histories(api: httpx.AsyncClient, fleet: None) -> None:
-    answer = await _query(api, omit="id,type")
+    answer = without_instance_ids(await _query(api, omit="id,type"))
     assert answer == [{"fuel": _series([0.5, 0.4]), "speed": _series([10, 20, 30])}, {"speed": _series([50])}]
 
 
@@ -99,7 +101,7 @@ async def test_retrieve_attrs_pick_and_omit(api: httpx.AsyncClient, fleet: None)
     assert sorted(await _retrieve(api, attrs="speed,nothing")) == ["id", "speed", "type"]
     assert sorted(await _retrieve(api, pick="id,fuel")) == ["fuel", "id"]
     assert sorted(await _retrieve(api, pick="type,nothing")) == ["type"]
-    assert await _retrieve(api, pick="fuel") == {"fuel": _series([0.5, 0.4])}
+    assert without_instance_ids(await _retrieve(api, pick="fuel")) == {"fuel": _series([0.5, 0.4])}
     assert sorted(await _retrieve(api, omit="id,type")) == ["fuel", "speed"]
     assert sorted(await _retrieve(api, omit="fuel")) == ["id", "speed", "type"]
     assert sorted(await _retrieve(api, VAN, pick="id,fuel")) == ["id"]  # fuel is simply absent
