@@ -106,7 +106,7 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
         max_instances=state.settings.temporal_max_instances,
         timeproperty=history.TimeProperty(timeproperty),
         dataset_ids=dataset_ids(params.get("datasetId")),
-        descending=params.get("descending", False),
+        ordering=params.get("ordering"),
     )
 
 

@@ -212,13 +212,3 @@ def parse_ordering(
             raise _bad(names[2], f"is required when {names[0]} orders by distance (dist-asc, dist-desc)")
         point = parse_origin(origin, geometry, names[2])
     return Ordering(keys, chosen, point)
-
-
-def id_descending(ordering: Ordering | None, parameter: str = "orderBy") -> bool:
-    """For the temporal API, whose ordering may only name the entity id (clause 5.7.4.4): whether it descends."""
-    if ordering is None:
-        return False
-    others = [key.text for key in ordering.keys if key.member != "id"]
-    if others:
-        raise _bad(parameter, f"the temporal API orders entities by id only, not by {others[0]!r}")
-    return ordering.keys[0].direction.descending

@@ -31,8 +31,11 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from ngsi import projection, store, temporal_hours
+from ngsi.order_sql import order_terms, sort_columns
+from ngsi.ordering import Ordering
 from ngsi.tables import entities, temporal_deleted_entities, temporal_deletions, temporal_instances
 from ngsi.temporal_edits import numeric
 
@@ -73,7 +76,7 @@ class TemporalQuery:
     # The datasetIds asked for (None in it: the default instance); None: every instance.
     dataset_ids: frozenset[str | None] | None = None
     where: tuple[Any, ...] = ()  # more SQL conditions on the entities table (a Query body's q, geoQ, idPattern…)
-    descending: bool = False  # entities by id descending (orderBy=id;desc), else ascending
+    ordering: Ordering | None = None  # of the entities, on their current state (orderBy, clause 4.23); None: by id
     # A query (not a retrieve) is about the entities with an instance of the asked attributes in the window only.
     with_history: bool = False
 
@@ -160,20 +163,33 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
         if q.attrs:
             held.append(t.attr.in_(q.attrs))
         conditions.append(select(t.entity_id).where(*held).exists())
-    live = select(entities.c.tenant, entities.c.id, entities.c.type, entities.c.data).where(and_(*conditions))
+    dialect = conn.dialect.name
+    # An ordering reads the columns of the entity ordering (ngsi/order_sql.py); id and type are among them.
+    sorted_by = sort_columns(dialect) if q.ordering is not None else [entities.c.id, entities.c.type]
+    live = select(entities.c.tenant, entities.c.data, *sorted_by).where(and_(*conditions))
     source: Any = live
     if q.deleted and not q.where:
         gone = temporal_deleted_entities.c
         still_there = select(entities.c.id).where(entities.c.tenant == gone.tenant, entities.c.id == gone.id)
-        deleted = select(gone.tenant, gone.id, gone.type, literal("{}").label("data")).where(
+        deleted = select(gone.tenant, literal("{}").label("data"), *_gone_columns(gone, q.ordering, dialect)).where(
             *_key_conditions(gone, q), ~still_there.exists()
         )
         source = union_all(live, deleted)
     page = source.subquery()
-    order = (page.c.id.desc(), page.c.tenant.desc()) if q.descending else (page.c.id, page.c.tenant)
+    order = [*(order_terms(q.ordering, dialect, page.c) if q.ordering else ()), page.c.id, page.c.tenant]
     rows = conn.execute(select(page).order_by(*order).limit(q.limit).offset(q.offset)).all()
     total = conn.execute(select(func.count()).select_from(page)).scalar_one()
     return [(r.tenant, r.id, r.type, r.data) for r in rows], int(total)
+
+
+def _gone_columns(gone: Any, ordering: Ordering | None, dialect: str) -> list[Any]:
+    """The sort columns of entities deleted through the API, as :func:`matching_entities` selects for the live
+    ones: nothing of their current state is left to order by (it sorts them last), their id and type are."""
+    if ordering is None:
+        return [gone.id, gone.type]
+    doc = cast(literal("{}"), JSONB) if dialect == "postgresql" else literal("{}")
+    stamps = [null().label(name) for name in ("scope", "created_at", "modified_at", "attr_stamps")]
+    return [gone.id, gone.type, *stamps, doc.label("doc")]
 
 
 def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:

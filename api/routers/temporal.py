@@ -15,7 +15,7 @@ from api.limits import MAX_INTEGER
 from api.ngsild_checks import context_source_filter
 from api.ngsild_http import negotiate
 from api.ngsild_linked import no_linked_q
-from api.ngsild_query_body import geo_as_stored
+from api.ngsild_query_body import geo_as_stored, ordering_as_stored
 from api.routers.ngsild import _tenant
 from api.state import HubState, hub_state
 from api.temporal_read import (
@@ -56,7 +56,7 @@ from hub.errors import (
 from ngsi import store
 from ngsi import temporal as history
 from ngsi.geo import parse_geo_query
-from ngsi.ordering import id_descending, parse_ordering
+from ngsi.ordering import parse_ordering
 from ngsi.query import EntityQuery, Selector
 from schemas.ngsild import is_absolute_uri
 
@@ -97,7 +97,12 @@ def query_temporal(
     offset: Offset = 0,
     count: Count = False,
     orderBy: Annotated[
-        str | None, Query(description="id (default) or id;desc: entities are ordered by id only")
+        str | None,
+        Query(
+            description="Order of the entities, on their current state, as GET /entities orders them: comma list of "
+            "id, type, scope, createdAt, modifiedAt or attribute paths (a, a.sub, a[key], a.createdAt), each with "
+            ";asc (default) or ;desc; id breaks ties"
+        ),
     ] = None,
     csf: Annotated[str | None, Query(description="Context source filter: checked, no context sources here")] = None,
     accept: Accept = None,
@@ -134,7 +139,7 @@ def query_temporal(
         "lastN": lastN,
         "limit": limit,
         "offset": offset,
-        "descending": id_descending(parse_ordering(orderBy)),
+        "ordering": ordering_as_stored(parse_ordering(orderBy), ld),
     }
     query = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = aggregation_period(aggrPeriodDuration)

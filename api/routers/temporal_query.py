@@ -48,7 +48,6 @@ from api.temporal_read import (
 )
 from hub.errors import BadRequestData
 from ngsi import temporal as history
-from ngsi.ordering import id_descending
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 _TEMPORAL_Q = {
@@ -209,7 +208,7 @@ async def post_temporal_query(
         "lastN": lastN if lastN is not None else temporal_q.get("lastN"),
         "limit": limit,
         "offset": offset,
-        "descending": id_descending(selection.ordering, "ordering.orderBy"),
+        "ordering": selection.ordering,
     }
     q = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = aggregation_period(aggrPeriodDuration)

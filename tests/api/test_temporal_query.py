@@ -114,23 +114,31 @@ async def test_temporal_q_is_described_here_and_refused_there(api: httpx.AsyncCl
     assert "timerel" not in there["schema"]["properties"]["temporalQ"].get("properties", {})
 
 
-async def test_entities_order_by_id_only(api: httpx.AsyncClient, fleet: None) -> None:
-    """Clause 5.7.4.4: the ordering of a temporal query may only name the entity id (ascending or descending)."""
+async def test_entities_are_ordered_as_entity_queries_order_them(api: httpx.AsyncClient, fleet: None) -> None:
+    """orderBy (clause 4.23) orders the entities of a temporal query on their current state, as GET /entities does
+    (ETSI 021_23): the current speeds are CAR 30, VAN 70, BIKE 7."""
     window = {"type": "Vehicle,Bike", "timerel": "after", "timeAt": "2020-01-01T00:00:00Z"}
     get = "/ngsi-ld/v1/temporal/entities"
-    for order_by, expected in (("id", [BIKE, CAR, VAN]), ("id;asc", [BIKE, CAR, VAN]), ("id;desc", [VAN, CAR, BIKE])):
+    for order_by, expected in (
+        ("id", [BIKE, CAR, VAN]),
+        ("id;desc", [VAN, CAR, BIKE]),
+        ("speed", [BIKE, CAR, VAN]),
+        ("speed;desc", [VAN, CAR, BIKE]),
+        ("type,speed;desc", [BIKE, VAN, CAR]),
+        ("createdAt;desc", [BIKE, VAN, CAR]),
+    ):
         response = await api.get(get, params={**window, "orderBy": order_by})
         assert response.status_code == 200, response.text
-        assert [e["id"] for e in response.json()] == expected
-    by_name = await api.get(get, params={**window, "orderBy": "speed"})
-    assert by_name.status_code == 400
-    assert by_name.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
-    assert by_name.json()["detail"] == "orderBy: the temporal API orders entities by id only, not by 'speed'"
+        assert [e["id"] for e in response.json()] == expected, order_by
     assert (await api.get(get, params={**window, "orderBy": "id;up"})).status_code == 400
-    body: dict[str, Any] = {"type": "Query", "entities": [{"type": "Vehicle"}], "ordering": {"orderBy": ["id;desc"]}}
+    body: dict[str, Any] = {"type": "Query", "entities": [{"type": "Vehicle"}], "ordering": {"orderBy": ["speed"]}}
     posted = await api.post(URL, json=body)
-    assert [e["id"] for e in posted.json()] == [VAN, CAR]
-    body["ordering"] = {"orderBy": ["id", "speed;desc"]}
-    refused = await api.post(URL, json=body)
-    assert refused.status_code == 400
-    assert "ordering.orderBy: the temporal API orders entities by id only, not by 'speed'" in refused.json()["detail"]
+    assert [e["id"] for e in posted.json()] == [CAR, VAN]
+    body["ordering"] = {"orderBy": ["speed;desc"]}
+    assert [e["id"] for e in (await api.post(URL, json=body)).json()] == [VAN, CAR]
+    # A deleted entity has no current state to order by: it comes last (timeproperty=deletedAt answers it)
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{BIKE}")).status_code == 204
+    deleted = {**window, "timeproperty": "deletedAt", "orderBy": "speed;desc"}
+    response = await api.get(get, params=deleted)
+    assert response.status_code == 200, response.text
+    assert [e["id"] for e in response.json()][-1] == BIKE

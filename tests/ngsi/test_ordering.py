@@ -15,7 +15,6 @@ from ngsi.ordering import (
     Direction,
     Ordering,
     OrderKey,
-    id_descending,
     parse_collation,
     parse_order_by,
     parse_ordering,
@@ -108,14 +107,6 @@ def test_renamed_translates_attribute_and_sub_attribute_names_not_json_keys() ->
         None,
     ]
     assert renamed.keys[2].member == "id"
-
-
-def test_id_descending_is_all_the_temporal_api_orders_by() -> None:
-    assert id_descending(None) is False
-    assert id_descending(parse_ordering("id")) is False
-    assert id_descending(parse_ordering("id;desc")) is True
-    with pytest.raises(BadRequestData, match="orders entities by id only, not by 'name'"):
-        id_descending(parse_ordering("id,name"))
 
 
 @pytest.mark.parametrize(
