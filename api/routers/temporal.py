@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
-from api.ngsild_checks import context_source_filter
+from api.ngsild_checks import context_source_filter, narrow_enough
 from api.ngsild_http import negotiate
 from api.ngsild_linked import no_linked_q
 from api.ngsild_query_body import geo_as_stored, ordering_as_stored
@@ -57,6 +57,7 @@ from ngsi import store
 from ngsi import temporal as history
 from ngsi.geo import parse_geo_query
 from ngsi.ordering import parse_ordering
+from ngsi.q import parse_q
 from ngsi.query import EntityQuery, Selector
 from schemas.ngsild import is_absolute_uri
 
@@ -81,6 +82,9 @@ def query_temporal(
     geometry: Annotated[str | None, Query(description="Geo-query geometry: Point, Polygon, …")] = None,
     coordinates: Annotated[str | None, Query(description="Geo-query coordinates (JSON)")] = None,
     geoproperty: Annotated[str | None, Query(description="GeoProperty the geo-query reads (location)")] = None,
+    local: Annotated[
+        bool, Query(description="true: only the hub's own entities (all of them: it federates no context sources)")
+    ] = False,
     pick: Pick = None,
     omit: Omit = None,
     timerel: Annotated[str | None, Query(description="before, after or between")] = None,
@@ -112,8 +116,9 @@ def query_temporal(
     ``q``, ``scopeQ`` and a geo-query select the entities on their current state, as ``GET /entities`` does."""
     ids, types = split(id), split(type)
     geo = parse_geo_query(georel, geometry, coordinates, geoproperty)
-    if not (ids or types or idPattern or q or scopeQ or geo):
-        raise BadRequestData("a temporal query needs type, id, idPattern, q, scopeQ or a geo-query")
+    # 5.7.4.4 as 5.7.2.4: ids or an idPattern alone are too wide (ETSI 021_24); a malformed q is refused here
+    parsed = parse_q(q) if q else None
+    narrow_enough(types=type, attrs=split(attrs), q=parsed, scope_q=scopeQ, geo=geo is not None, local=local)
     if any(not is_absolute_uri(i) for i in ids):
         raise BadRequestData("every id must be an absolute URI")
     no_linked_q(q)

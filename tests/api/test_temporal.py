@@ -122,7 +122,9 @@ async def test_delete_removes_entity_and_history(api: httpx.AsyncClient, station
 @pytest.mark.parametrize(
     ("params", "needle"),
     [
-        ({}, "needs type, id, idPattern, q, scopeQ or a geo-query"),
+        ({}, "the query is too wide"),
+        ({"id": "urn:ngsi-ld:Vehicle:a,urn:ngsi-ld:Vehicle:b"}, "id and idPattern only narrow"),  # ETSI 021_24
+        ({"idPattern": "urn:ngsi-ld:Vehicle:.*"}, "the query is too wide"),
         ({"type": "X", "timerel": "before"}, "needs timeAt"),
         ({"type": "X", "timerel": "between", "timeAt": "2025-01-01T00:00:00Z"}, "endTimeAt"),
         ({"type": "X", "timerel": "during", "timeAt": "2025-01-01T00:00:00Z"}, "timerel"),
