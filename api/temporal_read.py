@@ -270,7 +270,8 @@ def _instances(
         if timeproperty == history.TimeProperty.DELETED_AT:
             instance["deletedAt"] = history.iso(at)
         else:
-            instance["observedAt"] = history.iso(observed)
+            if observed is not None:  # a change of an attribute without observedAt has none
+                instance["observedAt"] = history.iso(observed)
             if timeproperty != history.TimeProperty.OBSERVED_AT:
                 instance[timeproperty] = history.iso(at)
         if pk is not None:

@@ -146,3 +146,31 @@ def _dataset_instances(
 @functools.lru_cache(maxsize=4096)  # a batch's observations share a handful of instants
 def _epoch(instant: str) -> float:
     return datetime.fromisoformat(instant).timestamp()
+
+
+def unobserved_changes(
+    tenant: str, entity: dict[str, Any], before: dict[str, Any], recorded: float
+) -> list[tuple[Any, ...]]:
+    """Rows of ``ngsi_temporal_changes`` for a write through the API: each attribute instance without
+    ``observedAt`` whose value differs from the stored instance of the same datasetId in ``before`` (the stored
+    entity; empty when new): (tenant, entity id, attribute, datasetId, JSON value, ``recorded``)."""
+    rows: list[tuple[Any, ...]] = []
+    for name, attr in entity.items():
+        if name in _NOT_ATTRIBUTES or type(attr) not in (dict, list):
+            continue
+        stored = _by_dataset(before[name]) if name in before else {}
+        for dataset, item in _by_dataset(attr).items():
+            if "observedAt" in item:
+                continue  # the observed history holds it
+            member = "value" if "value" in item else next((m for m in OTHER_VALUE_MEMBERS if m in item), "")
+            if not member:
+                continue
+            value = item[member]
+            previous = stored.get(dataset)
+            if previous is not None and previous.get(member) == value:
+                continue
+            rows.append((tenant, entity["id"], name, dataset, orjson.dumps(value).decode(), recorded))
+    return rows
+
+
+_NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt", "expiresAt"})

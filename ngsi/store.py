@@ -19,7 +19,7 @@ from hub.driver import copy_rows, driver_rows
 from ngsi import projection, temporal_hours
 from ngsi import stamps as attribute_stamps
 from ngsi.attr_index import analyze_when_grown
-from ngsi.observed import MEMORY, changed_instances
+from ngsi.observed import MEMORY, changed_instances, unobserved_changes
 from ngsi.tables import entities, temporal_instances, type_column, type_sets
 
 CHUNK = 500  # ids per IN (...) lookup; stays under SQLite's bound-parameter limit
@@ -152,11 +152,13 @@ def _upsert_tenant(
     old = _existing(conn, tenant, [w.id for w in group])
     changes = _diff(tenant, group, old, stamps, result, conn.dialect.name)
     _register_type_sets(conn, {r[2] for r in changes.rows if "," in r[2]})
-    own = _attribute_stamps(conn, tenant, changes.tracked, stamps[1]) if changes.tracked else []
+    own, unobserved = _tracked(conn, tenant, changes.tracked, stamps[1]) if changes.tracked else ([], [])
     _write(conn, changes.rows, _UPSERT)
     _write_same_keys(conn, changes.same_keys)
     if own:
         conn.exec_driver_sql(_driver_sql(conn, _STAMPS), own)
+    if unobserved:
+        conn.exec_driver_sql(_driver_sql(conn, _CHANGES), unobserved)
     # Stale statistics would make the planner scan the table for every id lookup of the next run.
     analyze_when_grown(conn, "ngsi_entities", len(result.created) - created, threshold=1000)
     projection.enqueue(conn, changes.queued)
@@ -203,12 +205,14 @@ def _diff(
     return changes
 
 
-def _attribute_stamps(
+def _tracked(
     conn: Connection, tenant: str, tracked: list[tuple[str, dict[str, Any], str | None, bool]], now: float
-) -> list[tuple[str, str, str]]:
-    """(attr_stamps, tenant, id) of the tracked writes whose attributes get stamps of their own, read before the
-    entity rows are written (API writes: one or a few entities a statement)."""
+) -> tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]:
+    """What the tracked writes (API writes: one or a few entities a statement) keep besides the entity rows, read
+    before those are written: (attr_stamps, tenant, id) of those whose attributes get stamps of their own, and the
+    changes of their attributes without observedAt (``ngsi_temporal_changes``)."""
     found: list[tuple[str, str, str]] = []
+    unobserved: list[tuple[Any, ...]] = []
     at = attribute_stamps.epoch_ms_of(now)
     for entity_id, entity, previous, revived in tracked:
         prior, created, modified = None, None, None
@@ -220,7 +224,8 @@ def _attribute_stamps(
         own = attribute_stamps.written(before, entity, prior, created, modified, at)
         if own is not None:
             found.append((own, tenant, entity_id))
-    return found
+        unobserved.extend(unobserved_changes(tenant, entity, before or {}, now))
+    return found, unobserved
 
 
 def _as_datetime(value: Any) -> datetime:
@@ -304,6 +309,10 @@ _UPDATE_DATA = (
 )
 # A write's attribute stamps (ngsi/stamps.py), after the entity rows: those set them NULL, as a harvest's stay.
 _STAMPS = "UPDATE ngsi_entities SET attr_stamps = ? WHERE tenant = ? AND id = ?"
+_CHANGES = (
+    "INSERT INTO ngsi_temporal_changes (tenant, entity_id, attr, dataset_id, value, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 _PRIOR_STAMPS = "SELECT id, attr_stamps, created_at, modified_at FROM ngsi_entities WHERE tenant = ? AND id = ?"
 
 

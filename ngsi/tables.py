@@ -91,6 +91,23 @@ temporal_deletions = Table(
     Column("dataset_id", String(512), nullable=True),
 )
 
+# Changes of attributes that carry no observedAt, as API writes make them (ngsi/stamps.py): they have no instant
+# of observation, so observedAt queries and the hourly aggregates never see them; timeproperty=createdAt or
+# modifiedAt (when the hub recorded a change) reads them beside the observed instances. ``created_at``: epoch
+# seconds. Migration 0020.
+temporal_changes = Table(
+    "ngsi_temporal_changes",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("entity_id", String(512), nullable=False),
+    Column("attr", String(256), nullable=False),
+    Column("dataset_id", String(512), nullable=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ngsi_temporal_changes_entity", "tenant", "entity_id", "attr", "created_at"),
+)
+
 # Entities deleted through the API, with the type they had: their history (the deletions of their attributes) stays
 # queryable with timeproperty=deletedAt after the entity itself is gone (ngsi.temporal).
 temporal_deleted_entities = Table(

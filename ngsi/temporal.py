@@ -36,7 +36,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from ngsi import projection, store, temporal_hours
 from ngsi.order_sql import order_terms, sort_columns
 from ngsi.ordering import Ordering
-from ngsi.tables import entities, temporal_deleted_entities, temporal_deletions, temporal_instances
+from ngsi.tables import (
+    entities,
+    temporal_changes,
+    temporal_deleted_entities,
+    temporal_deletions,
+    temporal_instances,
+)
 from ngsi.temporal_edits import numeric
 
 AGGREGATES = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
@@ -162,7 +168,10 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
         held = [t.tenant == entities.c.tenant, t.entity_id == entities.c.id, *window(q), *datasets(q)]
         if q.attrs:
             held.append(t.attr.in_(q.attrs))
-        conditions.append(select(t.entity_id).where(*held).exists())
+        found: Any = select(t.entity_id).where(*held).exists()
+        if q.recorded:  # the changes of attributes without observedAt count too
+            found = or_(found, select(temporal_changes.c.entity_id).where(*_change_filter(q)).exists())
+        conditions.append(found)
     dialect = conn.dialect.name
     # An ordering reads the columns of the entity ordering (ngsi/order_sql.py); id and type are among them.
     sorted_by = sort_columns(dialect) if q.ordering is not None else [entities.c.id, entities.c.type]
@@ -203,6 +212,20 @@ def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
     return conditions
 
 
+def _change_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]] | None = None) -> list[Any]:
+    """Conditions selecting the changes of attributes without observedAt (``ngsi_temporal_changes``) that ``q``
+    (createdAt or modifiedAt: a change is never modified) asks for, of ``keys`` or of the entity row in scope."""
+    c = temporal_changes.c
+    if keys is None:
+        conditions = [c.tenant == entities.c.tenant, c.entity_id == entities.c.id]
+    else:
+        conditions = [c.entity_id.in_([entity_id for _, entity_id in keys]), c.tenant.in_({t for t, _ in keys})]
+    conditions.extend([*window(q, c.created_at), *datasets(q, c)])
+    if q.attrs:
+        conditions.append(c.attr.in_(q.attrs))
+    return conditions
+
+
 def instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = None) -> list[Any]:
     """Conditions selecting the instances of ``keys`` (tenant, entity id) that ``q`` asks for."""
     t = temporal_instances.c if t is None else t
@@ -229,6 +252,8 @@ def instances(
     if not keys:
         return {}, {}
     kind: Any
+    t: Any
+    at: Any
     system: tuple[Any, ...]  # key, createdAt, modifiedAt
     if q.deleted:
         t = temporal_deletions.c
@@ -240,7 +265,24 @@ def instances(
         system = (t.pk, t.created_at, t.modified_at)
     columns = (t.tenant, t.entity_id, t.attr, t.value, kind.label("kind"), t.dataset_id, at.label("at"), t.ts)
     named = (system[0].label("pk"), system[1].label("created"), system[2].label("modified"))
-    stmt = select(*columns, *named).where(and_(*instance_filter(q, keys, t)))
+    stmt: Any = select(*columns, *named).where(and_(*instance_filter(q, keys, t)))
+    if q.recorded:  # the changes of attributes without observedAt: no instant observed, no id, never modified
+        c = temporal_changes.c
+        changed = select(
+            c.tenant,
+            c.entity_id,
+            c.attr,
+            c.value,
+            literal(None, String).label("kind"),
+            c.dataset_id,
+            c.created_at.label("at"),
+            cast(null(), Float).label("ts"),
+            cast(null(), Integer).label("pk"),
+            c.created_at.label("created"),
+            c.created_at.label("modified"),
+        ).where(*_change_filter(q, keys))
+        both = union_all(stmt, changed).subquery()
+        stmt, t, at = select(both), both.c, both.c.at
     cap = q.instance_cap
     if cap is not None:
         ranked = stmt.add_columns(
@@ -309,6 +351,10 @@ def delete_attribute_history(
     deletion = d.dataset_id.is_(None) if dataset_id is None else d.dataset_id == dataset_id
     gone = delete(temporal_deletions).where(d.tenant == tenant, d.entity_id == entity_id, d.attr == attr, deletion)
     deleted += int(conn.execute(gone).rowcount or 0)
+    c = temporal_changes.c  # and the changes recorded of it without observedAt
+    changed = c.dataset_id.is_(None) if dataset_id is None else c.dataset_id == dataset_id
+    gone = delete(temporal_changes).where(c.tenant == tenant, c.entity_id == entity_id, c.attr == attr, changed)
+    deleted += int(conn.execute(gone).rowcount or 0)
     temporal_hours.recount(conn, tenant, entity_id, attr)  # the hours mix the attribute's datasets
     if conn.dialect.name == "sqlite":
         projection.set_hours_upto(conn, projection.catch_up_hours(conn))  # see delete_history
@@ -320,8 +366,9 @@ def delete_history(conn: Connection, tenant: str | None, entity_id: str, attr: s
     if conn.dialect.name == "sqlite":
         projection.catch_up_hours(conn)  # every instance counted before the hours of these go
     temporal_hours.forget(conn, tenant, entity_id, attr)
-    forgotten = 0  # the deletions kept of the entity or attribute go too
-    for table, column in ((temporal_deletions, "entity_id"), (temporal_deleted_entities, "id")):
+    forgotten = 0  # the deletions and the changes without observedAt kept of the entity or attribute go too
+    tables = ((temporal_deletions, "entity_id"), (temporal_changes, "entity_id"), (temporal_deleted_entities, "id"))
+    for table, column in tables:
         if table is temporal_deleted_entities and attr is not None:
             continue
         where = [table.c[column] == entity_id]
