@@ -76,6 +76,7 @@ ENTITY_QUERY: tuple[Param, ...] = (
     Param("orderGeometry", "The type of orderFrom's geometry: Point (the only one supported)"),
     Param("accept", "application/json (default) or application/ld+json", location="header"),
     Param("NGSILD-Tenant", "Tenant (a city id); none: every city", location="header"),
+    Param("prefer", "ngsi-ld=<major.minor>: amend entities for that version (203 if one changed)", location="header"),
 )
 
 

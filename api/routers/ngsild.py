@@ -157,8 +157,12 @@ def _answer(
     geometry_property: str = "location",
     join: tuple[linked.Join, int] | None = None,
     parsed_q: str | None = None,
+    version: str | None = None,
 ) -> tuple[Result, bytes, dict[str, str]]:
     """The page of entities ``query`` selects, rendered: (the result, the body, the headers).
+
+    ``version``: the ``Prefer: ngsi-ld=<version>`` asked (4.3.6.8): each entity is amended for it, and the headers
+    then say so (``Preference-Applied``, and ``X-Amended`` for the status 203 the caller answers when one changed).
 
     ``parsed_q``: a q text the caller has already parsed in this request (GET /entities: ``_check_query``). The q
     that will be evaluated is parsed here unless it is that very text, so a malformed or oversized q (including one
@@ -184,6 +188,8 @@ def _answer(
         headers["NGSILD-Results-Count"] = str(result.total)
     headers["Content-Type"] = media
     rows = [_out(ld, row) for row in result.rows]
+    if version is not None:
+        rows = _amended(rows, version, headers)
     if join is not None and media != GEO_JSON:
         entities = [shape_entity(row, shape) for row in rows]
         return result, orjson.dumps(joined(state, entities, shape, ld, key, join, media == LD_JSON)), headers
@@ -192,6 +198,28 @@ def _answer(
         body = render_collection(shaped, shape.fmt, geometry_property=geometry_property, context=ld.body_context())
         return result, body, headers
     return result, render_page(rows, shape, with_context=media == LD_JSON, context=ld.body_context()), headers
+
+
+def _amended(rows: list[StoredEntity], version: str, headers: dict[str, str]) -> list[StoredEntity]:
+    """The rows as a client of ``version`` reads them (4.3.6.8); the headers record the preference applied."""
+    headers["Preference-Applied"] = f"ngsi-ld={version}"
+    out = []
+    for row in rows:
+        entity, changed = versions.amend(orjson.loads(row.data), version)
+        if changed:
+            headers[AMENDED] = "1"
+            row = row._replace(data=orjson.dumps(entity).decode())
+        out.append(row)
+    return out
+
+
+AMENDED = "X-Amended"  # internal between _answer and the route: an entity changed, answer 203 (never sent)
+
+
+def _response(body: bytes, headers: dict[str, str]) -> Response:
+    """200, or 203 when ``Prefer: ngsi-ld`` amended an entity of the answer (4.3.6.8)."""
+    status = 203 if headers.pop(AMENDED, None) else 200
+    return Response(body, status_code=status, headers=headers)
 
 
 def _shaped(stored: StoredEntity, shape: Shape) -> str:
@@ -229,7 +257,9 @@ async def query_entities(request: Request) -> Response:
     join = join_request(p["join"], p["joinLevel"], shape)
     _check_query(request, p, geo)
     linked_q(p["q"], join)
-    args = (state, query, page, shape, p["accept"], p["NGSILD-Tenant"], ld, p["geometryProperty"], join, p["q"])
+    version = versions.preferred_version(p["prefer"])
+    tenant = p["NGSILD-Tenant"]
+    args = (state, query, page, shape, p["accept"], tenant, ld, p["geometryProperty"], join, p["q"], version)
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
     # loop's plain executor, whose hop is a fraction of anyio's (with anyio's pool the worker's CPU per request rose
@@ -248,7 +278,7 @@ async def query_entities(request: Request) -> Response:
     links = _page_links(request, page, len(result.rows), result.total)
     if links:
         headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
-    return Response(body, headers=headers)
+    return _response(body, headers)
 
 
 def _check_query(request: Request, p: dict[str, Any], geo: GeoQuery | None) -> None:
@@ -396,5 +426,6 @@ async def post_query(
     join = join_request(body.get("join"), body.get("joinLevel"), shape)
     linked_q(body.get("q"), join)
     args = (state, query, page, shape, accept, ngsild_tenant, ld)
-    _result, content, headers = await run_in_threadpool(_answer, *args, join=join)
-    return Response(content, headers=headers)
+    version = versions.preferred_version(request.headers.get("prefer"))
+    _result, content, headers = await run_in_threadpool(_answer, *args, join=join, version=version)
+    return _response(content, headers)

@@ -68,6 +68,30 @@ async def test_prefer_an_earlier_version(api: httpx.AsyncClient) -> None:
     assert "preference-applied" not in plain.headers
 
 
+async def test_query_answers_are_amended_for_an_earlier_version(api: httpx.AsyncClient) -> None:
+    """4.3.6.8 on queries (GET /entities and POST /entityOperations/query): every entity of the page is amended,
+    203 when one changed, 200 with Preference-Applied when none had to."""
+    vocab = {"id": "urn:ngsi-ld:Building:v", "type": "Building", "category": {"type": "VocabProperty", "vocab": "shop"}}
+    plain = {"id": "urn:ngsi-ld:Building:w", "type": "Building", "category": {"type": "Property", "value": "home"}}
+    for entity in (vocab, plain):
+        assert (await api.post(ENTITIES, json=entity)).status_code == 201
+    old = await api.get(ENTITIES, params={"type": "Building"}, headers={"Prefer": "ngsi-ld=1.5"})
+    assert (old.status_code, old.headers["preference-applied"]) == (203, "ngsi-ld=1.5")
+    assert [e["category"] for e in old.json()] == [{"type": "Property", "value": "shop"}, plain["category"]]
+    assert "x-amended" not in old.headers
+    body = {"type": "Query", "entities": [{"type": "Building"}]}
+    posted = await api.post("/ngsi-ld/v1/entityOperations/query", json=body, headers={"Prefer": "ngsi-ld=1.5"})
+    assert (posted.status_code, posted.json()) == (203, old.json())
+    unchanged = await api.get(
+        ENTITIES, params={"id": plain["id"], "type": "Building"}, headers={"Prefer": "ngsi-ld=1.5"}
+    )
+    assert (unchanged.status_code, unchanged.headers["preference-applied"]) == (200, "ngsi-ld=1.5")
+    native = await api.get(ENTITIES, params={"type": "Building"}, headers={"Prefer": "ngsi-ld=1.9"})
+    assert (native.status_code, native.json()[0]["category"]) == (200, vocab["category"])
+    bad = await api.get(ENTITIES, params={"type": "Building"}, headers={"Prefer": "ngsi-ld=one"})
+    assert bad.status_code == 400
+
+
 async def test_expires_at_is_a_system_attribute(api: httpx.AsyncClient) -> None:
     """6.3.11: expiresAt (entity and attribute level) is stored as sent and returned only with options=sysAttrs;
     it is no attribute for discovery (ETSI 6311_01_01/02)."""
