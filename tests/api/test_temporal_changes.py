@@ -54,7 +54,8 @@ async def test_changes_without_observed_at_are_answered_by_recorded_time(api: ht
     assert [pair[0] for pair in values["name"]["values"]] == ["one", "uno"]
     assert values["name"]["values"][1][1] == created["name"][1]["createdAt"]
     observed = await _history(api, 1, **SINCE_EVER)  # observedAt: only what was observed
-    assert "name" not in observed and "owner" not in observed
+    assert "name" not in observed
+    assert "owner" not in observed
     assert [i["value"] for i in observed["floors"]] == [1]
     later = await _history(api, 1, timeproperty="createdAt", timerel="after", timeAt="2999-01-01T00:00:00Z")
     assert "name" not in later
