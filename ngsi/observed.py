@@ -153,7 +153,7 @@ def unobserved_changes(
 ) -> list[tuple[Any, ...]]:
     """Rows of ``ngsi_temporal_changes`` for a write through the API: each attribute instance without
     ``observedAt`` whose value differs from the stored instance of the same datasetId in ``before`` (the stored
-    entity; empty when new): (tenant, entity id, attribute, datasetId, JSON value, ``recorded``)."""
+    entity; empty when new): (tenant, entity id, attribute, datasetId, JSON value, number or None, ``recorded``)."""
     rows: list[tuple[Any, ...]] = []
     for name, attr in entity.items():
         if name in _NOT_ATTRIBUTES or type(attr) not in (dict, list):
@@ -169,7 +169,9 @@ def unobserved_changes(
             previous = stored.get(dataset)
             if previous is not None and previous.get(member) == value:
                 continue
-            rows.append((tenant, entity["id"], name, dataset, orjson.dumps(value).decode(), recorded))
+            kind = type(value)
+            numeric = float(value) if kind is int or kind is float else None
+            rows.append((tenant, entity["id"], name, dataset, orjson.dumps(value).decode(), numeric, recorded))
     return rows
 
 

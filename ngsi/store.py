@@ -310,8 +310,8 @@ _UPDATE_DATA = (
 # A write's attribute stamps (ngsi/stamps.py), after the entity rows: those set them NULL, as a harvest's stay.
 _STAMPS = "UPDATE ngsi_entities SET attr_stamps = ? WHERE tenant = ? AND id = ?"
 _CHANGES = (
-    "INSERT INTO ngsi_temporal_changes (tenant, entity_id, attr, dataset_id, value, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO ngsi_temporal_changes (tenant, entity_id, attr, dataset_id, value, value_num, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _PRIOR_STAMPS = "SELECT id, attr_stamps, created_at, modified_at FROM ngsi_entities WHERE tenant = ? AND id = ?"
 

@@ -104,6 +104,7 @@ temporal_changes = Table(
     Column("attr", String(256), nullable=False),
     Column("dataset_id", String(512), nullable=True),
     Column("value", Text, nullable=False),
+    Column("value_num", Float, nullable=True),  # as the instances': a number's value, for the aggregates
     Column("created_at", Float, nullable=False),
     Index("ix_ngsi_temporal_changes_entity", "tenant", "entity_id", "attr", "created_at"),
 )

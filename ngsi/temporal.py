@@ -212,6 +212,28 @@ def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
     return conditions
 
 
+def recorded_history() -> Any:
+    """The observed instances and the changes of attributes without observedAt as one selectable, with the
+    instances' columns (a change has no ``ts``, no ``pk`` and is never modified): what timeproperty=createdAt or
+    modifiedAt aggregates (ngsi.temporal_aggregate)."""
+    t, c = temporal_instances.c, temporal_changes.c
+    head = (t.tenant, t.entity_id, t.attr, t.dataset_id, t.value, t.value_num)
+    observed = select(*head, t.ts, t.created_at, t.modified_at)
+    none = cast(null(), Float)
+    changed = select(
+        c.tenant,
+        c.entity_id,
+        c.attr,
+        c.dataset_id,
+        c.value,
+        c.value_num,
+        none.label("ts"),
+        c.created_at,
+        none.label("modified_at"),
+    )
+    return union_all(observed, changed).subquery("recorded")
+
+
 def _change_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]] | None = None) -> list[Any]:
     """Conditions selecting the changes of attributes without observedAt (``ngsi_temporal_changes``) that ``q``
     (createdAt or modifiedAt: a change is never modified) asks for, of ``keys`` or of the entity row in scope."""
@@ -231,10 +253,10 @@ def instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = 
     t = temporal_instances.c if t is None else t
     tenants = {tenant for tenant, _ in keys}
     conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants)]
-    if t is temporal_instances.c:
-        conditions.extend([*window(q), *datasets(q)])
-    else:  # the deletions (of attributes through the entity API): observed-time columns only
+    if t is temporal_deletions.c:  # the deletions (of attributes through the entity API): observed-time columns only
         conditions.extend([*window(q, t.ts), *datasets(q, t)])
+    else:  # the instances, or recorded_history()
+        conditions.extend([*window(q, time_of(q, t)), *datasets(q, t)])
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     return conditions

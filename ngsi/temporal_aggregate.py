@@ -21,7 +21,7 @@ from hub.collector import collection_paused
 from ngsi import temporal_hours
 from ngsi.tables import temporal_hours as hours_table
 from ngsi.tables import temporal_instances
-from ngsi.temporal import AttrKey, TemporalQuery, TimeRel, instance_filter, iso, time_of, window
+from ngsi.temporal import AttrKey, TemporalQuery, TimeRel, instance_filter, iso, recorded_history, time_of, window
 
 Aggregated = dict[tuple[str, str], dict[AttrKey, dict[str, list[list[Any]]]]]
 
@@ -34,9 +34,8 @@ def _bucket(conn: Connection, ts: Any, origin: float, period: float | None) -> A
     return func.floor(offset) if conn.dialect.name == "postgresql" else cast(offset, Integer)
 
 
-def _instance_columns(q: TemporalQuery) -> dict[str, Any]:
-    t = temporal_instances.c
-    at = time_of(q)
+def _instance_columns(q: TemporalQuery, t: Any) -> dict[str, Any]:
+    at = time_of(q, t)
     return {
         "n": func.count(),
         "n_num": func.count(t.value_num),
@@ -104,9 +103,16 @@ def _origin(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]],
     whole answer so that the periods of several entities line up."""
     if period is None or q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN):
         return _lower_bound(q)
-    first = conn.execute(select(func.min(time_of(q))).where(and_(*instance_filter(q, keys))))
+    t = _history(q)
+    first = conn.execute(select(func.min(time_of(q, t))).where(and_(*instance_filter(q, keys, t))))
     oldest = first.scalar_one_or_none()
     return float(oldest) if oldest is not None else 0.0
+
+
+def _history(q: TemporalQuery) -> Any:
+    """The columns aggregated: the observed instances, and for when the hub recorded changes (createdAt,
+    modifiedAt) the changes of attributes without observedAt too."""
+    return recorded_history().c if q.recorded else temporal_instances.c
 
 
 def _in_hours(q: TemporalQuery) -> TemporalQuery:
@@ -215,8 +221,9 @@ def _aggregate_select(
         single = period == temporal_hours.HOUR
         available = _hour_columns(grouped=not single)
     else:
-        source, available, ts = temporal_instances.c, _instance_columns(q), time_of(q)
-        bounds, single, dataset = [], False, temporal_instances.c.dataset_id
+        source = _history(q)
+        available, ts = _instance_columns(q, source), time_of(q, source)
+        bounds, single, dataset = [], False, source.dataset_id
     bucket = _bucket(conn, ts, origin, period).label("bucket")
     columns = [column.label(name) for name, column in available.items() if name in wanted_columns]
     if hourly:
@@ -224,7 +231,7 @@ def _aggregate_select(
         if q.attrs:
             conditions.append(source.attr.in_(q.attrs))
     else:
-        conditions = instance_filter(q, keys)
+        conditions = instance_filter(q, keys, source)
     head = (source.tenant, source.entity_id, source.attr, dataset.label("dataset_id"))
     stmt = select(*head, bucket, *columns).where(and_(*conditions))
     if single:

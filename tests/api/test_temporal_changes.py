@@ -91,3 +91,20 @@ async def test_a_harvest_records_no_changes(api: httpx.AsyncClient, hub: HubStat
         store.upsert_entities(conn, [store.EntityWrite("", _building(1, "harvested"))], now=datetime.now(UTC))
     with hub.db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(temporal_changes)).scalar_one() == 0
+
+
+async def test_aggregates_by_recorded_time_count_the_changes(api: httpx.AsyncClient) -> None:
+    """aggregatedValues over createdAt read the changes without observedAt beside the observed instances."""
+    assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
+    levels = {"type": "Property", "value": 3}
+    assert (await api.post(f"{ENTITIES}/{B[1]}/attrs", json={"levels": levels})).status_code == 204
+    assert (await api.post(f"{ENTITIES}/{B[1]}/attrs", json={"levels": {**levels, "value": 5}})).status_code == 204
+    params = {"timeproperty": "createdAt", "format": "aggregatedValues", "aggrMethods": "totalCount,sum,max"}
+    found = await _history(api, 1, **params, **SINCE_EVER)
+    assert [bucket[0] for bucket in found["levels"]["totalCount"]] == [2]
+    assert [bucket[0] for bucket in found["levels"]["sum"]] == [8]
+    assert [bucket[0] for bucket in found["levels"]["max"]] == [5]
+    assert [bucket[0] for bucket in found["name"]["totalCount"]] == [1]
+    assert [bucket[0] for bucket in found["floors"]["totalCount"]] == [1]
+    observed = await _history(api, 1, format="aggregatedValues", aggrMethods="totalCount", **SINCE_EVER)
+    assert "levels" not in observed

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("attr", sa.String(256), nullable=False),
         sa.Column("dataset_id", sa.String(512), nullable=True),
         sa.Column("value", sa.Text, nullable=False),
+        sa.Column("value_num", sa.Float, nullable=True),
         sa.Column("created_at", sa.Float, nullable=False),
     )
     op.create_index("ix_ngsi_temporal_changes_entity", TABLE, ["tenant", "entity_id", "attr", "created_at"])
