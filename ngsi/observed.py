@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -125,22 +126,33 @@ def _dataset_instances(
 ) -> list[tuple[Any, ...]]:
     """The instances of a multi-instance attribute whose observed value differs from the stored instance of the
     same datasetId."""
-    stored = _by_dataset(old) if old is not None else {}
     found = []
+    for dataset, item, value in _moved(attr, old, observed=True):
+        ts = _epoch(item["observedAt"])
+        row = (tenant, entity_id, name, ts, _number(value), orjson.dumps(value).decode(), created)
+        found.append(row if dataset is None else (*row, dataset))
+    return found
+
+
+def _moved(attr: Any, old: Any, *, observed: bool) -> Iterator[tuple[str | None, dict[str, Any], Any]]:
+    """(datasetId, instance, value) of each instance of ``attr`` with ``observedAt`` (``observed``) or without
+    whose value differs from that of the instance of the same datasetId in ``old`` (the stored attribute, or None)."""
+    stored = _by_dataset(old) if old is not None else {}
     for dataset, item in _by_dataset(attr).items():
+        if ("observedAt" in item) is not observed:
+            continue
         member = "value" if "value" in item else next((m for m in OTHER_VALUE_MEMBERS if m in item), "")
-        if "observedAt" not in item or not member:
+        if not member:
             continue
         value = item[member]
         previous = stored.get(dataset)
-        if previous is not None and previous.get(member) == value:
-            continue
-        kind = type(value)
-        numeric = float(value) if kind is int or kind is float else None
-        ts = _epoch(item["observedAt"])
-        row = (tenant, entity_id, name, ts, numeric, orjson.dumps(value).decode(), created)
-        found.append(row if dataset is None else (*row, dataset))
-    return found
+        if previous is None or previous.get(member) != value:
+            yield dataset, item, value
+
+
+def _number(value: Any) -> float | None:
+    kind = type(value)
+    return float(value) if kind is int or kind is float else None
 
 
 @functools.lru_cache(maxsize=4096)  # a batch's observations share a handful of instants
@@ -158,20 +170,8 @@ def unobserved_changes(
     for name, attr in entity.items():
         if name in _NOT_ATTRIBUTES or type(attr) not in (dict, list):
             continue
-        stored = _by_dataset(before[name]) if name in before else {}
-        for dataset, item in _by_dataset(attr).items():
-            if "observedAt" in item:
-                continue  # the observed history holds it
-            member = "value" if "value" in item else next((m for m in OTHER_VALUE_MEMBERS if m in item), "")
-            if not member:
-                continue
-            value = item[member]
-            previous = stored.get(dataset)
-            if previous is not None and previous.get(member) == value:
-                continue
-            kind = type(value)
-            numeric = float(value) if kind is int or kind is float else None
-            rows.append((tenant, entity["id"], name, dataset, orjson.dumps(value).decode(), numeric, recorded))
+        for dataset, _item, value in _moved(attr, before.get(name), observed=False):  # observed: the history's
+            rows.append((tenant, entity["id"], name, dataset, orjson.dumps(value).decode(), _number(value), recorded))
     return rows
 
 
