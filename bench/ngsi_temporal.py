@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, text
 
-from api.app import create_app
+from api.app import build_state, create_app
 from bench.ngsi_query import (
     VAR,
     bench_settings,
@@ -128,14 +128,19 @@ def raw_group_by(conn: Connection) -> Any:
 
 
 async def asgi_path(settings: Settings) -> tuple[float, float]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
+    state = build_state(settings)
+    app = create_app(settings, state=state)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
 
-        async def call() -> None:
-            response = await client.get(f"/ngsi-ld/v1/temporal/entities?{QUERY}", headers={"NGSILD-Tenant": TENANT})
-            response.raise_for_status()
+            async def call() -> None:
+                headers = {"NGSILD-Tenant": TENANT}
+                response = await client.get(f"/ngsi-ld/v1/temporal/entities?{QUERY}", headers=headers)
+                response.raise_for_status()
 
-        return await timed_async(call, runs=RUNS)
+            return await timed_async(call, runs=RUNS)
+    finally:
+        state.db.dispose()  # its connections closed here, not left to the garbage collector
 
 
 def run(url: str, label: str) -> None:
