@@ -144,3 +144,27 @@ async def test_the_stamps_follow_the_names_of_the_requests_context(
     shown = (await api.get(f"{ENTITIES}/{B[1]}", params=SYS, headers=link)).json()
     assert shown["label"]["value"] == "two"
     assert shown["label"]["modifiedAt"] == shown["modifiedAt"] > shown["label"]["createdAt"] == shown["createdAt"]
+
+
+async def test_linked_entities_keep_their_attributes_stamps_under_the_requests_context(
+    api: httpx.AsyncClient, hub: HubState, shared_data: Path
+) -> None:
+    """join=inline with sysAttrs and a user @context: a linked entity's attributes show their own stamps, as
+    retrieving that entity does (they showed the entity's modifiedAt)."""
+    context_files(hub.settings.data_dir / "contexts").sync_from_dir(shared_data)
+    url = "https://contexts.example.org/stamps.jsonld"
+    hub.contexts.add(url, {"@context": {"label": "https://example.org/terms/label"}}, ContextKind.CACHED)
+    link = {"Link": context_link(url)}
+    linking = {**_building(0, "zero"), "near": {"type": "Relationship", "object": B[1]}}
+    for entity in (linking, {"id": B[1], "type": "Building", "label": _prop("one")}):
+        assert (await api.post(ENTITIES, json=entity, headers=link)).status_code == 201
+    await _tick()
+    assert (await api.post(f"{ENTITIES}/{B[1]}/attrs", json={"height": _prop(3)}, headers=link)).status_code == 204
+    alone = (await api.get(f"{ENTITIES}/{B[1]}", params=SYS, headers=link)).json()
+    assert alone["label"]["modifiedAt"] == alone["createdAt"] < alone["modifiedAt"]
+    joined = await api.get(f"{ENTITIES}/{B[0]}", params={**SYS, "join": "inline"}, headers=link)
+    assert joined.status_code == 200, joined.text
+    assert joined.json()["near"]["entity"]["label"] == alone["label"]
+    flat = await api.get(ENTITIES, params={**SYS, "type": "Building", "join": "flat"}, headers=link)
+    assert flat.status_code == 200, flat.text
+    assert [e["label"] for e in flat.json() if e["id"] == B[1]] == [alone["label"]]
