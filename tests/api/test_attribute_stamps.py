@@ -168,3 +168,15 @@ async def test_linked_entities_keep_their_attributes_stamps_under_the_requests_c
     flat = await api.get(ENTITIES, params={**SYS, "type": "Building", "join": "flat"}, headers=link)
     assert flat.status_code == 200, flat.text
     assert [e["label"] for e in flat.json() if e["id"] == B[1]] == [alone["label"]]
+
+
+async def test_entities_without_the_attribute_come_last_by_id(api: httpx.AsyncClient) -> None:
+    """orderBy=a.createdAt: the entities without ``a`` come last in id order, not by when they were created."""
+    assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
+    for n in (3, 2):
+        assert (await api.post(ENTITIES, json={"id": B[n], "type": "Building"})).status_code == 201
+        await _tick()
+    for order_by in ("name.createdAt", "name.createdAt;desc", "name.modifiedAt"):
+        response = await api.get(ENTITIES, params={"type": "Building", "orderBy": order_by})
+        assert response.status_code == 200, response.text
+        assert [e["id"] for e in response.json()] == [B[1], B[2], B[3]], order_by
