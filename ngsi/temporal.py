@@ -170,7 +170,7 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
             held.append(t.attr.in_(q.attrs))
         found: Any = select(t.entity_id).where(*held).exists()
         if q.recorded:  # the changes of attributes without observedAt count too
-            found = or_(found, select(temporal_changes.c.entity_id).where(*_change_filter(q)).exists())
+            found = or_(found, select(temporal_changes.c.entity_id).where(*change_filter(q)).exists())
         conditions.append(found)
     dialect = conn.dialect.name
     # An ordering reads the columns of the entity ordering (ngsi/order_sql.py); id and type are among them.
@@ -212,7 +212,7 @@ def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
     return conditions
 
 
-def _change_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]] | None = None) -> list[Any]:
+def change_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]] | None = None) -> list[Any]:
     """Conditions selecting the changes of attributes without observedAt (``ngsi_temporal_changes``) that ``q``
     (createdAt or modifiedAt: a change is never modified) asks for, of ``keys`` or of the entity row in scope."""
     c = temporal_changes.c
@@ -280,7 +280,7 @@ def instances(
             cast(null(), Integer).label("pk"),
             c.created_at.label("created"),
             c.created_at.label("modified"),
-        ).where(*_change_filter(q, keys))
+        ).where(*change_filter(q, keys))
         both = union_all(stmt, changed).subquery()
         stmt, t, at = select(both), both.c, both.c.at
     cap = q.instance_cap
