@@ -61,11 +61,11 @@ def _key_terms(key: OrderKey, ordering: Ordering, sql: _Dialect, columns: Any) -
     if key.path.sub in _STAMP_PATHS and not key.path.keys and not key.direction.by_distance:
         index = ATTRIBUTE_STAMPS.index(key.path.sub[0])
         own = sql.stamp(columns.attr_stamps, key.path.name, index)
-        absent = sql.value(AttrPath(key.path.name)).is_(None)
+        unheld = sql.value(AttrPath(key.path.name)).is_(None)
         # no such attribute: last, and no stamp (the entity's own, or NULL for an entity deleted, would order
         # those after it, and NULLs sort first on SQLite, last on PostgreSQL): the id orders them
-        stamp = case((absent, null()), else_=func.coalesce(own, sql.epoch_ms(columns[_STAMP_COLUMNS[index]])))
-        return [case((absent, 1), else_=0), stamp.desc() if desc else stamp]
+        stamp = case((unheld, null()), else_=func.coalesce(own, sql.epoch_ms(columns[_STAMP_COLUMNS[index]])))
+        return [case((unheld, 1), else_=0), stamp.desc() if desc else stamp]
     value = sql.value(key.path)
     if key.direction.by_distance:
         assert ordering.origin is not None
