@@ -285,9 +285,12 @@ def instances(
         stmt, t, at = select(both), both.c, both.c.at
     cap = q.instance_cap
     if cap is not None:
+        # in the answer's order (by at, then observed): instances recorded at one instant (one write) are not
+        # ranked in whatever order the database finds them
+        order = (at.desc(), t.ts.desc()) if q.last_n else (at, t.ts)
         ranked = stmt.add_columns(
             func.row_number()
-            .over(partition_by=(t.tenant, t.entity_id, t.attr, t.dataset_id), order_by=at.desc() if q.last_n else at)
+            .over(partition_by=(t.tenant, t.entity_id, t.attr, t.dataset_id), order_by=order)
             .label("n")
         ).subquery()
         r = ranked.c
