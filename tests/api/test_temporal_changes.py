@@ -112,6 +112,17 @@ async def test_aggregates_by_recorded_time_count_the_changes(api: httpx.AsyncCli
     assert [e["height"]["totalCount"][0][0] for e in listed.json()] == [3]
 
 
+async def test_sys_attrs_give_a_changes_created_at_and_modified_at(api: httpx.AsyncClient) -> None:
+    """options=sysAttrs: a change without observedAt carries createdAt and modifiedAt (when it was recorded; it is
+    never modified), as the observed instances do; they were left out of the changes."""
+    assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
+    for timeproperty in ("createdAt", "modifiedAt"):
+        found = await _history(api, 1, timeproperty=timeproperty, options="sysAttrs", **SINCE_EVER)
+        for name in ("name", "floors"):
+            (instance,) = found[name]
+            assert instance["createdAt"] == instance["modifiedAt"] == instance[timeproperty], (timeproperty, name)
+
+
 async def test_deleting_the_history_forgets_the_changes(api: httpx.AsyncClient, hub: HubState) -> None:
     for n in (1, 2):
         assert (await api.post(ENTITIES, json=_building(n, "x"))).status_code == 201
