@@ -180,3 +180,34 @@ async def test_entities_without_the_attribute_come_last_by_id(api: httpx.AsyncCl
         response = await api.get(ENTITIES, params={"type": "Building", "orderBy": order_by})
         assert response.status_code == 200, response.text
         assert [e["id"] for e in response.json()] == [B[1], B[2], B[3]], order_by
+
+
+async def test_each_instance_of_a_multi_instance_attribute_keeps_its_own_stamps(api: httpx.AsyncClient) -> None:
+    """An instance appended by datasetId is created then, not with the attribute; the instances a write leaves as
+    they were keep their modifiedAt (every instance showed the attribute's stamps). The attribute's own, which
+    orderBy=a.createdAt|a.modifiedAt reads, are its first creation and its last change."""
+    gps = "urn:ngsi-ld:Dataset:stamps:gps"
+    assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
+    first = await _get(api, 1)
+    await _tick()
+    appended = await api.post(f"{ENTITIES}/{B[1]}/attrs", json={"name": _prop("gps one", datasetId=gps)})
+    assert appended.status_code == 204, appended.text
+    second = await _get(api, 1)
+    default, by_gps = second["name"]
+    assert (default["createdAt"], default["modifiedAt"]) == (first["createdAt"], first["createdAt"])
+    assert by_gps["createdAt"] == by_gps["modifiedAt"] == second["modifiedAt"] > first["modifiedAt"]
+    await _tick()
+    updated = await api.patch(f"{ENTITIES}/{B[1]}/attrs", json={"name": _prop("gps two", datasetId=gps)})
+    assert updated.status_code == 204, updated.text
+    third = await _get(api, 1)
+    assert third["name"][0] == default
+    assert third["name"][1]["createdAt"] == by_gps["createdAt"]
+    assert third["name"][1]["modifiedAt"] == third["modifiedAt"] > by_gps["modifiedAt"]
+    await _tick()
+    merged = await api.patch(f"{ENTITIES}/{B[1]}", json={"name": {"value": "urn:ngsi-ld:null", "datasetId": gps}})
+    assert merged.status_code == 204, merged.text
+    assert (await _get(api, 1))["name"] == default  # the default instance left, as it was
+    await _tick()
+    assert (await api.post(ENTITIES, json=_building(2, "two"))).status_code == 201
+    response = await api.get(ENTITIES, params={"type": "Building", "orderBy": "name.modifiedAt"})
+    assert [e["id"] for e in response.json()] == [B[1], B[2]]  # name of B[1]: modified by the merge, before B[2]
