@@ -211,3 +211,25 @@ async def test_each_instance_of_a_multi_instance_attribute_keeps_its_own_stamps(
     assert (await api.post(ENTITIES, json=_building(2, "two"))).status_code == 201
     response = await api.get(ENTITIES, params={"type": "Building", "orderBy": "name.modifiedAt"})
     assert [e["id"] for e in response.json()] == [B[1], B[2]]  # name of B[1]: modified by the merge, before B[2]
+
+
+async def test_order_by_the_stamps_of_attributes_without_a_value_member(api: httpx.AsyncClient) -> None:
+    """a.createdAt of a LanguageProperty or a ListProperty (no value or object member): the attribute is there,
+    so its stamps order the entities (they were taken for missing, and ordered by id)."""
+    for n in (2, 1, 3):
+        entity = {
+            "id": B[n],
+            "type": "Building",
+            "label": {"type": "LanguageProperty", "languageMap": {"en": f"b{n}"}},
+            "codes": {"type": "ListProperty", "valueList": [n]},
+        }
+        assert (await api.post(ENTITIES, json=entity)).status_code == 201
+        await _tick()
+    for order_by, expected in (
+        ("label.createdAt", [B[2], B[1], B[3]]),
+        ("label.createdAt;desc", [B[3], B[1], B[2]]),
+        ("codes.modifiedAt", [B[2], B[1], B[3]]),
+    ):
+        response = await api.get(ENTITIES, params={"type": "Building", "orderBy": order_by})
+        assert response.status_code == 200, response.text
+        assert [e["id"] for e in response.json()] == expected, order_by
