@@ -22,6 +22,8 @@ from hub.errors import BadRequestData, LdContextNotAvailable, NordhubError
 from ngsi.context import CORE_CONTEXT, DEFAULT_VOCAB, JSONLD_CONTEXT_REL, context_link
 from ngsi.contexts import ContextKind, ContextMissing, parse_document
 from ngsi.q import parse_q, unparse
+from ngsi.stamps import renamed
+from ngsi.store import StoredEntity
 from ngsi.terms import Translation
 
 LD_JSON = "application/ld+json"
@@ -80,6 +82,15 @@ class LdRequest:
         if self.translation.identity:
             return stored
         return orjson.dumps(self.translation.entity_out(orjson.loads(stored))).decode()
+
+    def entity_out(self, stored: StoredEntity) -> StoredEntity:
+        """A stored entity with its names in the request's terms, its attributes' own timestamps (``attr_stamps``)
+        keyed by those names too: shaping (pick, omit, attrs, sysAttrs) then uses the client's names as sent. The
+        identity translation (no Link, or a core context) passes it through."""
+        if self.translation.identity:
+            return stored
+        stamps = renamed(stored.attr_stamps, self.translation.to_client)
+        return stored._replace(data=self.stored_out(stored.data), attr_stamps=stamps)
 
 
 def link_context(header: str | None) -> str | None:

@@ -95,7 +95,7 @@ def joined(
                 rows = evaluate(conn, query, Page(limit=len(chunk)), tenant=tenant, timestamps=shape.sys_attrs).rows
             for row in rows:
                 entity_id = orjson.loads(row.data)["id"]
-                found.setdefault(entity_id, shape_entity(row._replace(data=ld.stored_out(row.data)), linked_shape))
+                found.setdefault(entity_id, shape_entity(ld.entity_out(row), linked_shape))
         return found
 
     joined = (linked.inline if kind is linked.Join.INLINE else linked.flat)(entities, fetch, level, shape.linked)

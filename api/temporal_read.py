@@ -276,7 +276,7 @@ def _instances(
                 instance[timeproperty] = history.iso(at)
         if pk is not None:
             instance["instanceId"] = instance_id(pk)
-        if sys_attrs and pk is not None:
+        if sys_attrs and (pk is not None or created is not None):  # an instance or a change, not a deletion
             recorded = observed if created is None else created  # rows older than migration 0017: when observed
             instance["createdAt"] = history.iso(recorded)
             instance["modifiedAt"] = history.iso(recorded if modified is None else modified)

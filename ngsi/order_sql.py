@@ -61,9 +61,11 @@ def _key_terms(key: OrderKey, ordering: Ordering, sql: _Dialect, columns: Any) -
     if key.path.sub in _STAMP_PATHS and not key.path.keys and not key.direction.by_distance:
         index = ATTRIBUTE_STAMPS.index(key.path.sub[0])
         own = sql.stamp(columns.attr_stamps, key.path.name, index)
-        stamp = func.coalesce(own, sql.epoch_ms(columns[_STAMP_COLUMNS[index]]))
-        held = case((sql.value(AttrPath(key.path.name)).is_(None), 1), else_=0)  # no such attribute: last
-        return [held, stamp.desc() if desc else stamp]
+        unheld = sql.attribute(key.path.name).is_(None)  # any attribute type: a LanguageProperty has no value
+        # no such attribute: last, and no stamp (the entity's own, or NULL for an entity deleted, would order
+        # those after it, and NULLs sort first on SQLite, last on PostgreSQL): the id orders them
+        stamp = case((unheld, null()), else_=func.coalesce(own, sql.epoch_ms(columns[_STAMP_COLUMNS[index]])))
+        return [case((unheld, 1), else_=0), stamp.desc() if desc else stamp]
     value = sql.value(key.path)
     if key.direction.by_distance:
         assert ordering.origin is not None
@@ -97,6 +99,10 @@ class _Dialect:
         self.doc = doc  # the stored JSON
 
     def value(self, path: AttrPath) -> ColumnElement[Any]:
+        raise NotImplementedError
+
+    def attribute(self, name: str) -> ColumnElement[Any]:
+        """The attribute ``name`` of the stored entity (NULL when it has none)."""
         raise NotImplementedError
 
     def kind(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -143,6 +149,9 @@ class _Sqlite(_Dialect):
         found = [self.doc.op("->")(literal(_sqlite_path(p))) for p in _json_paths(path)]
         return func.coalesce(*found)
 
+    def attribute(self, name: str) -> ColumnElement[Any]:
+        return self.doc.op("->")(literal(_sqlite_path([name])))
+
     def kind(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.json_type(value)
 
@@ -183,6 +192,9 @@ class _Postgres(_Dialect):
         steps = [[literal(str(step), String) for step in p] for p in _json_paths(path)]
         found = [func.jsonb_extract_path(self.doc, *p) for p in steps]
         return func.coalesce(*found)
+
+    def attribute(self, name: str) -> ColumnElement[Any]:
+        return func.jsonb_extract_path(self.doc, literal(name, String))
 
     def kind(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.jsonb_typeof(value)

@@ -168,6 +168,18 @@ def update(stored: dict[str, Any], attrs: dict[str, Any]) -> tuple[dict[str, Any
     return merged, missing
 
 
+def patched(attribute: Any, fragment: dict[str, Any]) -> Any:
+    """The attribute with ``fragment`` merged into its instance of the fragment's datasetId (none: the default
+    instance), as a partial attribute update does (5.6.4); None when it has no such instance."""
+    instances = list(_items(attribute))
+    at = next((n for n, old in enumerate(instances) if _dataset(old) == fragment.get("datasetId")), None)
+    if at is None:
+        return None
+    current = instances[at] if isinstance(instances[at], dict) else {}
+    instances[at] = {**current, **fragment}
+    return _combined(instances)
+
+
 def without_instances(attribute: Any, dataset_id: str | None, *, everything: bool) -> tuple[Any, int]:
     """What is left of an attribute once its instance of ``dataset_id`` (None: the default instance, the one
     without a datasetId) or, with ``everything``, all of them are deleted (None: nothing), and how many went.

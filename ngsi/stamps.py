@@ -5,7 +5,9 @@
 changes anything in it (its value, a sub-attribute, an instance); a write that leaves it as it was keeps its stamps.
 
 Where they are kept: ``ngsi_entities.attr_stamps``, a JSON object ``{attribute: [created, modified]}`` in epoch
-milliseconds, written for the entities the API writes (``EntityWrite.track``). NULL means that every attribute
+milliseconds (an attribute that has or had several instances adds those of each instance, once a write changed one
+of them: ``[created, modified, {datasetId or @none: [created, modified]}]``; the first two are the attribute's, which
+orderBy reads), written for the entities the API writes (``EntityWrite.track``). NULL means that every attribute
 carries the entity's own ``createdAt`` and ``modifiedAt``: a new entity (all its attributes are created with it),
 and a harvested one. A harvest replaces a changed entity whole; tracking each attribute there would cost a parse
 of the stored JSON and a comparison per attribute of every moved entity, about a tenth of the harvest's update
@@ -19,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ngsi.representation import ENTITY_MEMBERS
+from ngsi.representation import ENTITY_MEMBERS, NONE_DATASET
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -43,6 +45,30 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _by_dataset(attr: Any) -> dict[str, Any]:
+    """datasetId (``@none``: the default instance) → instance of an attribute (one instance or an array)."""
+    items = attr if isinstance(attr, list) else [attr]
+    return {str(i.get("datasetId", NONE_DATASET)) if isinstance(i, dict) else NONE_DATASET: i for i in items}
+
+
+def _changed(old: Any, attr: Any, stamp: list[Any], now: int) -> list[Any]:
+    """The stamps of an attribute a write changed: its own (created, now), then, when it has or had several
+    instances, those of each instance by datasetId (a third item: ``{datasetId: [created, modified]}``)."""
+    changed: list[Any] = [stamp[0], now]
+    if not isinstance(attr, list) and not isinstance(old, list) and len(stamp) < 3:
+        return changed
+    kept: dict[str, list[int]] = stamp[2] if len(stamp) > 2 else {}
+    before = _by_dataset(old)
+    instances: dict[str, list[int]] = {}
+    for dataset, instance in _by_dataset(attr).items():
+        if dataset not in before:
+            instances[dataset] = [now, now]
+            continue
+        own = kept.get(dataset, stamp[:2])
+        instances[dataset] = list(own) if before[dataset] == instance else [own[0], now]
+    return [*changed, instances]
+
+
 def written(
     before: dict[str, Any] | None,
     entity: dict[str, Any],
@@ -55,9 +81,9 @@ def written(
     new), whose stamps were ``prior`` (``attr_stamps``; None: the entity's ``created``/``modified`` for all)."""
     if before is None:
         return None  # every attribute is created with the entity
-    kept: dict[str, list[int]] = orjson.loads(prior) if prior else {}
+    kept: dict[str, list[Any]] = orjson.loads(prior) if prior else {}
     fallback = [epoch_ms(created), epoch_ms(modified)] if created and modified else [now, now]
-    stamps: dict[str, list[int]] = {}
+    stamps: dict[str, list[Any]] = {}
     for name, attr in entity.items():
         if name in ENTITY_MEMBERS:
             continue
@@ -66,7 +92,7 @@ def written(
             stamps[name] = [now, now]
             continue
         stamp = kept.get(name, fallback)
-        stamps[name] = stamp if old == attr else [stamp[0], now]
+        stamps[name] = stamp if old == attr else _changed(old, attr, stamp, now)
     return orjson.dumps(stamps).decode()
 
 
@@ -79,9 +105,10 @@ def renamed(stamps: str | None, name: Any) -> str | None:
 
 
 def with_attribute_stamps(entity: dict[str, Any], stamps: str | None, created: str, modified: str) -> dict[str, Any]:
-    """``entity`` with ``createdAt`` and ``modifiedAt`` on each attribute (each instance of a multi-instance one);
-    ``created``/``modified`` are the entity's, for the attributes ``stamps`` does not name."""
-    table: dict[str, list[int]] = orjson.loads(stamps) if stamps else {}
+    """``entity`` with ``createdAt`` and ``modifiedAt`` on each attribute (each instance of a multi-instance one: its
+    own when kept, else the attribute's); ``created``/``modified`` are the entity's, for the attributes ``stamps``
+    does not name."""
+    table: dict[str, list[Any]] = orjson.loads(stamps) if stamps else {}
     shown: dict[str, Any] = {}
     for name, attr in entity.items():
         if name in ENTITY_MEMBERS or not isinstance(attr, dict | list):
@@ -90,8 +117,20 @@ def with_attribute_stamps(entity: dict[str, Any], stamps: str | None, created: s
         stamp = table.get(name)
         members = {"createdAt": iso(stamp[0]), "modifiedAt": iso(stamp[1])} if stamp else None
         members = members or {"createdAt": created, "modifiedAt": modified}
+        instances: dict[str, list[int]] = stamp[2] if stamp and len(stamp) > 2 else {}
         if isinstance(attr, dict):
-            shown[name] = {**attr, **members}
+            shown[name] = {**attr, **_instance_members(attr, instances, members)}
         else:
-            shown[name] = [{**item, **members} if isinstance(item, dict) else item for item in attr]
+            shown[name] = [
+                {**item, **_instance_members(item, instances, members)} if isinstance(item, dict) else item
+                for item in attr
+            ]
     return shown
+
+
+def _instance_members(
+    instance: dict[str, Any], instances: dict[str, list[int]], attribute: dict[str, str]
+) -> dict[str, str]:
+    """An instance's createdAt and modifiedAt: its own when kept (by datasetId), else the attribute's."""
+    own = instances.get(str(instance.get("datasetId", NONE_DATASET)))
+    return {"createdAt": iso(own[0]), "modifiedAt": iso(own[1])} if own else attribute

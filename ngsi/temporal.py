@@ -170,7 +170,7 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
             held.append(t.attr.in_(q.attrs))
         found: Any = select(t.entity_id).where(*held).exists()
         if q.recorded:  # the changes of attributes without observedAt count too
-            found = or_(found, select(temporal_changes.c.entity_id).where(*_change_filter(q)).exists())
+            found = or_(found, select(temporal_changes.c.entity_id).where(*change_filter(q)).exists())
         conditions.append(found)
     dialect = conn.dialect.name
     # An ordering reads the columns of the entity ordering (ngsi/order_sql.py); id and type are among them.
@@ -212,29 +212,7 @@ def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
     return conditions
 
 
-def recorded_history() -> Any:
-    """The observed instances and the changes of attributes without observedAt as one selectable, with the
-    instances' columns (a change has no ``ts``, no ``pk`` and is never modified): what timeproperty=createdAt or
-    modifiedAt aggregates (ngsi.temporal_aggregate)."""
-    t, c = temporal_instances.c, temporal_changes.c
-    head = (t.tenant, t.entity_id, t.attr, t.dataset_id, t.value, t.value_num)
-    observed = select(*head, t.ts, t.created_at, t.modified_at)
-    none = cast(null(), Float)
-    changed = select(
-        c.tenant,
-        c.entity_id,
-        c.attr,
-        c.dataset_id,
-        c.value,
-        c.value_num,
-        none.label("ts"),
-        c.created_at,
-        none.label("modified_at"),
-    )
-    return union_all(observed, changed).subquery("recorded")
-
-
-def _change_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]] | None = None) -> list[Any]:
+def change_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]] | None = None) -> list[Any]:
     """Conditions selecting the changes of attributes without observedAt (``ngsi_temporal_changes``) that ``q``
     (createdAt or modifiedAt: a change is never modified) asks for, of ``keys`` or of the entity row in scope."""
     c = temporal_changes.c
@@ -255,7 +233,7 @@ def instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = 
     conditions = [t.entity_id.in_([entity_id for _, entity_id in keys]), t.tenant.in_(tenants)]
     if t is temporal_deletions.c:  # the deletions (of attributes through the entity API): observed-time columns only
         conditions.extend([*window(q, t.ts), *datasets(q, t)])
-    else:  # the instances, or recorded_history()
+    else:  # the instances
         conditions.extend([*window(q, time_of(q, t)), *datasets(q, t)])
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
@@ -302,14 +280,17 @@ def instances(
             cast(null(), Integer).label("pk"),
             c.created_at.label("created"),
             c.created_at.label("modified"),
-        ).where(*_change_filter(q, keys))
+        ).where(*change_filter(q, keys))
         both = union_all(stmt, changed).subquery()
         stmt, t, at = select(both), both.c, both.c.at
     cap = q.instance_cap
     if cap is not None:
+        # in the answer's order (by at, then observed): instances recorded at one instant (one write) are not
+        # ranked in whatever order the database finds them
+        order = (at.desc(), t.ts.desc()) if q.last_n else (at, t.ts)
         ranked = stmt.add_columns(
             func.row_number()
-            .over(partition_by=(t.tenant, t.entity_id, t.attr, t.dataset_id), order_by=at.desc() if q.last_n else at)
+            .over(partition_by=(t.tenant, t.entity_id, t.attr, t.dataset_id), order_by=order)
             .label("n")
         ).subquery()
         r = ranked.c

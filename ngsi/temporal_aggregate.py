@@ -4,7 +4,9 @@ every instance in Python.
 
 Buckets and windows of whole UTC hours read the hourly partial aggregates (``ngsi.temporal_hours``) instead of the
 instances, unless the query is about when instances were recorded (createdAt/modifiedAt: the hours count observed
-times) or the attributes have instances with a datasetId (the hours count an attribute's datasets together).
+times) or the attributes have instances with a datasetId (the hours count an attribute's datasets together). A query
+about when instances were recorded aggregates the changes of attributes without observedAt too
+(``ngsi_temporal_changes``), as its normalized answer lists them.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, and_, cast, func, literal, select
+from sqlalchemy import Connection, Float, Integer, String, and_, case, cast, func, literal, null, select, union_all
+from sqlalchemy.dialects.postgresql import JSONB
 
 from hub.collector import collection_paused
 from ngsi import temporal_hours
+from ngsi.tables import temporal_changes, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
-from ngsi.tables import temporal_instances
-from ngsi.temporal import AttrKey, TemporalQuery, TimeRel, instance_filter, iso, recorded_history, time_of, window
+from ngsi.temporal import AttrKey, TemporalQuery, TimeRel, change_filter, instance_filter, iso, time_of, window
 
 Aggregated = dict[tuple[str, str], dict[AttrKey, dict[str, list[list[Any]]]]]
 
@@ -34,8 +37,8 @@ def _bucket(conn: Connection, ts: Any, origin: float, period: float | None) -> A
     return func.floor(offset) if conn.dialect.name == "postgresql" else cast(offset, Integer)
 
 
-def _instance_columns(q: TemporalQuery, t: Any) -> dict[str, Any]:
-    at = time_of(q, t)
+def _instance_columns(t: Any, at: Any) -> dict[str, Any]:
+    """The aggregate columns over instances ``t`` (with value and value_num) at the times ``at``."""
     return {
         "n": func.count(),
         "n_num": func.count(t.value_num),
@@ -47,6 +50,23 @@ def _instance_columns(q: TemporalQuery, t: Any) -> dict[str, Any]:
         "first": func.min(at),
         "last": func.max(at),
     }
+
+
+def _recorded(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> Any:
+    """timeproperty=createdAt/modifiedAt: the instances of ``keys`` and the changes of their attributes without
+    observedAt (whose number, as the instances' value_num, is read from the JSON value), as one subquery of
+    tenant, entity_id, attr, dataset_id, value, value_num and at (the time the query is about)."""
+    t, c = temporal_instances.c, temporal_changes.c
+    observed = select(t.tenant, t.entity_id, t.attr, t.dataset_id, t.value, t.value_num, time_of(q).label("at"))
+    if conn.dialect.name == "postgresql":
+        is_number = func.jsonb_typeof(cast(c.value, JSONB)) == "number"
+    else:
+        is_number = func.json_type(c.value).in_(("integer", "real"))
+    number = case((is_number, cast(c.value, Float)), else_=cast(null(), Float))
+    changed = select(c.tenant, c.entity_id, c.attr, c.dataset_id, c.value, number, c.created_at)
+    return union_all(observed.where(and_(*instance_filter(q, keys))), changed.where(*change_filter(q, keys))).subquery(
+        "recorded"
+    )
 
 
 def _hour_columns(*, grouped: bool) -> dict[str, Any]:
@@ -103,16 +123,12 @@ def _origin(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]],
     whole answer so that the periods of several entities line up."""
     if period is None or q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN):
         return _lower_bound(q)
-    t = _history(q)
-    first = conn.execute(select(func.min(time_of(q, t))).where(and_(*instance_filter(q, keys, t))))
+    if q.recorded:
+        first = conn.execute(select(func.min(_recorded(conn, q, keys).c.at)))
+    else:
+        first = conn.execute(select(func.min(time_of(q))).where(and_(*instance_filter(q, keys))))
     oldest = first.scalar_one_or_none()
     return float(oldest) if oldest is not None else 0.0
-
-
-def _history(q: TemporalQuery) -> Any:
-    """The columns aggregated: the observed instances, and for when the hub recorded changes (createdAt,
-    modifiedAt) the changes of attributes without observedAt too."""
-    return recorded_history().c if q.recorded else temporal_instances.c
 
 
 def _in_hours(q: TemporalQuery) -> TemporalQuery:
@@ -220,10 +236,14 @@ def _aggregate_select(
         # Buckets of one hour are the stored rows themselves, already in key order: no grouping, no sort.
         single = period == temporal_hours.HOUR
         available = _hour_columns(grouped=not single)
-    else:
-        source = _history(q)
-        available, ts = _instance_columns(q, source), time_of(q, source)
+    elif q.recorded:
+        source = _recorded(conn, q, keys).c
+        available, ts = _instance_columns(source, source.at), source.at
         bounds, single, dataset = [], False, source.dataset_id
+    else:
+        source, ts = temporal_instances.c, time_of(q)
+        available = _instance_columns(source, ts)
+        bounds, single, dataset = [], False, temporal_instances.c.dataset_id
     bucket = _bucket(conn, ts, origin, period).label("bucket")
     columns = [column.label(name) for name, column in available.items() if name in wanted_columns]
     if hourly:
@@ -231,9 +251,9 @@ def _aggregate_select(
         if q.attrs:
             conditions.append(source.attr.in_(q.attrs))
     else:
-        conditions = instance_filter(q, keys, source)
+        conditions = [] if q.recorded else instance_filter(q, keys)  # the recorded subquery is filtered already
     head = (source.tenant, source.entity_id, source.attr, dataset.label("dataset_id"))
-    stmt = select(*head, bucket, *columns).where(and_(*conditions))
+    stmt = select(*head, bucket, *columns).where(*conditions)
     if single:
         return stmt.order_by(source.tenant, source.entity_id, source.attr, source.hour)
     group = (source.tenant, source.entity_id, source.attr, dataset, bucket)

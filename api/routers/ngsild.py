@@ -33,7 +33,6 @@ from ngsi.q import parse_q
 from ngsi.query import MAX_LIMIT, EntityQuery, Page, Result, Selector, evaluate, projected
 from ngsi.representation import ENTITY_MEMBERS, Format, render_entity
 from ngsi.shaping import Shape, expires, parse_lang, parse_members, render_one, render_page, shape_entity
-from ngsi.stamps import renamed
 from ngsi.store import StoredEntity
 from schemas.ngsild import is_absolute_uri
 
@@ -138,12 +137,8 @@ def _has_type(stored: str, wanted: str) -> bool:
 
 
 def _out(ld: LdRequest, stored: StoredEntity) -> StoredEntity:
-    """A stored entity with its names in the request's terms: shaping (pick, omit, attrs) then uses the client's
-    names as sent. The identity translation (no Link, or a core context) passes the stored JSON through."""
-    if ld.translation.identity:
-        return stored
-    stamps = renamed(stored.attr_stamps, ld.translation.to_client)
-    return stored._replace(data=ld.stored_out(stored.data), attr_stamps=stamps)
+    """A stored entity with its names in the request's terms (``LdRequest.entity_out``)."""
+    return ld.entity_out(stored)
 
 
 def _answer(

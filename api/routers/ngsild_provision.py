@@ -151,8 +151,12 @@ async def patch_attr(
         entity = _load(conn, key, _own(state, writer, entity_id))
         if attr not in entity:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
-        current = entity[attr] if isinstance(entity[attr], dict) else {}
-        entity[attr] = {**current, **fragment}
+        attribute = provision.patched(entity[attr], fragment)
+        if attribute is None:
+            dataset = fragment.get("datasetId")
+            which = f"datasetId {dataset!r}" if dataset else "a default instance (without datasetId)"
+            raise ResourceNotFound(f"attribute {attr!r} of entity {entity_id!r} has no instance of {which}")
+        entity[attr] = attribute
         _save(conn, key, entity)
     return Response(status_code=204, headers=_headers(key))
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
@@ -46,7 +47,7 @@ from api.temporal_read import (
     split,
     wants_sys_attrs,
 )
-from api.temporal_write import json_object, split_instances, temporal_entity
+from api.temporal_write import json_object, merge_current, split_instances, temporal_entity
 from hub.auth import Principal
 from hub.errors import (
     BadRequestData,
@@ -241,7 +242,12 @@ async def create_temporal(
     tenant = ngsild_tenant or ""
     now = datetime.now(UTC)
     with state.db.begin() as conn:
-        existed = store.get_entity(conn, tenant=tenant, entity_id=body["id"]) is not None
+        stored = store.get_entity(conn, tenant=tenant, entity_id=body["id"])
+        existed = stored is not None
+        if stored is not None:  # instances are added: the attributes the body does not name stay
+            current = orjson.loads(stored)
+            for name, value in attrs.items():
+                current[name] = value if name == "scope" else merge_current(current.get(name), value)
         store.upsert_entities(conn, [store.EntityWrite(tenant, current, track=True)], now=now)
         for dataset, found in rows.items():
             history.add_instances(conn, tenant, body["id"], found, dataset_id=dataset, created=now.timestamp())

@@ -144,3 +144,92 @@ async def test_the_stamps_follow_the_names_of_the_requests_context(
     shown = (await api.get(f"{ENTITIES}/{B[1]}", params=SYS, headers=link)).json()
     assert shown["label"]["value"] == "two"
     assert shown["label"]["modifiedAt"] == shown["modifiedAt"] > shown["label"]["createdAt"] == shown["createdAt"]
+
+
+async def test_linked_entities_keep_their_attributes_stamps_under_the_requests_context(
+    api: httpx.AsyncClient, hub: HubState, shared_data: Path
+) -> None:
+    """join=inline with sysAttrs and a user @context: a linked entity's attributes show their own stamps, as
+    retrieving that entity does (they showed the entity's modifiedAt)."""
+    context_files(hub.settings.data_dir / "contexts").sync_from_dir(shared_data)
+    url = "https://contexts.example.org/stamps.jsonld"
+    hub.contexts.add(url, {"@context": {"label": "https://example.org/terms/label"}}, ContextKind.CACHED)
+    link = {"Link": context_link(url)}
+    linking = {**_building(0, "zero"), "near": {"type": "Relationship", "object": B[1]}}
+    for entity in (linking, {"id": B[1], "type": "Building", "label": _prop("one")}):
+        assert (await api.post(ENTITIES, json=entity, headers=link)).status_code == 201
+    await _tick()
+    assert (await api.post(f"{ENTITIES}/{B[1]}/attrs", json={"height": _prop(3)}, headers=link)).status_code == 204
+    alone = (await api.get(f"{ENTITIES}/{B[1]}", params=SYS, headers=link)).json()
+    assert alone["label"]["modifiedAt"] == alone["createdAt"] < alone["modifiedAt"]
+    joined = await api.get(f"{ENTITIES}/{B[0]}", params={**SYS, "join": "inline"}, headers=link)
+    assert joined.status_code == 200, joined.text
+    assert joined.json()["near"]["entity"]["label"] == alone["label"]
+    flat = await api.get(ENTITIES, params={**SYS, "type": "Building", "join": "flat"}, headers=link)
+    assert flat.status_code == 200, flat.text
+    assert [e["label"] for e in flat.json() if e["id"] == B[1]] == [alone["label"]]
+
+
+async def test_entities_without_the_attribute_come_last_by_id(api: httpx.AsyncClient) -> None:
+    """orderBy=a.createdAt: the entities without ``a`` come last in id order, not by when they were created."""
+    assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
+    for n in (3, 2):
+        assert (await api.post(ENTITIES, json={"id": B[n], "type": "Building"})).status_code == 201
+        await _tick()
+    for order_by in ("name.createdAt", "name.createdAt;desc", "name.modifiedAt"):
+        response = await api.get(ENTITIES, params={"type": "Building", "orderBy": order_by})
+        assert response.status_code == 200, response.text
+        assert [e["id"] for e in response.json()] == [B[1], B[2], B[3]], order_by
+
+
+async def test_each_instance_of_a_multi_instance_attribute_keeps_its_own_stamps(api: httpx.AsyncClient) -> None:
+    """An instance appended by datasetId is created then, not with the attribute; the instances a write leaves as
+    they were keep their modifiedAt (every instance showed the attribute's stamps). The attribute's own, which
+    orderBy=a.createdAt|a.modifiedAt reads, are its first creation and its last change."""
+    gps = "urn:ngsi-ld:Dataset:stamps:gps"
+    assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
+    first = await _get(api, 1)
+    await _tick()
+    appended = await api.post(f"{ENTITIES}/{B[1]}/attrs", json={"name": _prop("gps one", datasetId=gps)})
+    assert appended.status_code == 204, appended.text
+    second = await _get(api, 1)
+    default, by_gps = second["name"]
+    assert (default["createdAt"], default["modifiedAt"]) == (first["createdAt"], first["createdAt"])
+    assert by_gps["createdAt"] == by_gps["modifiedAt"] == second["modifiedAt"] > first["modifiedAt"]
+    await _tick()
+    updated = await api.patch(f"{ENTITIES}/{B[1]}/attrs", json={"name": _prop("gps two", datasetId=gps)})
+    assert updated.status_code == 204, updated.text
+    third = await _get(api, 1)
+    assert third["name"][0] == default
+    assert third["name"][1]["createdAt"] == by_gps["createdAt"]
+    assert third["name"][1]["modifiedAt"] == third["modifiedAt"] > by_gps["modifiedAt"]
+    await _tick()
+    merged = await api.patch(f"{ENTITIES}/{B[1]}", json={"name": {"value": "urn:ngsi-ld:null", "datasetId": gps}})
+    assert merged.status_code == 204, merged.text
+    assert (await _get(api, 1))["name"] == default  # the default instance left, as it was
+    await _tick()
+    assert (await api.post(ENTITIES, json=_building(2, "two"))).status_code == 201
+    response = await api.get(ENTITIES, params={"type": "Building", "orderBy": "name.modifiedAt"})
+    assert [e["id"] for e in response.json()] == [B[1], B[2]]  # name of B[1]: modified by the merge, before B[2]
+
+
+async def test_order_by_the_stamps_of_attributes_without_a_value_member(api: httpx.AsyncClient) -> None:
+    """a.createdAt of a LanguageProperty or a ListProperty (no value or object member): the attribute is there,
+    so its stamps order the entities (they were taken for missing, and ordered by id)."""
+    for n in (2, 1, 3):
+        entity = {
+            "id": B[n],
+            "type": "Building",
+            "label": {"type": "LanguageProperty", "languageMap": {"en": f"b{n}"}},
+            "codes": {"type": "ListProperty", "valueList": [n]},
+        }
+        assert (await api.post(ENTITIES, json=entity)).status_code == 201
+        await _tick()
+    for order_by, expected in (
+        ("label.createdAt", [B[2], B[1], B[3]]),
+        ("label.createdAt;desc", [B[3], B[1], B[2]]),
+        ("codes.modifiedAt", [B[2], B[1], B[3]]),
+    ):
+        response = await api.get(ENTITIES, params={"type": "Building", "orderBy": order_by})
+        assert response.status_code == 200, response.text
+        assert [e["id"] for e in response.json()] == expected, order_by

@@ -71,3 +71,25 @@ async def test_merge_puts_in_by_dataset_and_null_deletes_one_instance(api: httpx
     last = {"speed": {"type": "Property", "value": "urn:ngsi-ld:null", "datasetId": WHEEL}}
     assert (await api.patch(ONE, json=last, headers=merge)).status_code == 204
     assert "speed" not in (await api.get(ONE)).json()
+
+
+async def test_a_partial_attribute_update_patches_the_instance_of_its_dataset(
+    api: httpx.AsyncClient, vehicle: None
+) -> None:
+    """PATCH …/attrs/{attr} (5.6.4) on a multi-instance attribute: the fragment patches the instance of its
+    datasetId (none: the default one); the instance of a datasetId the attribute lacks is a 404. It answered 400
+    (the fragment was merged into an empty object, without a type) and could not reach an instance."""
+    patched = await api.patch(f"{ONE}/attrs/speed", json={"value": 21, "datasetId": GPS})
+    assert patched.status_code == 204, patched.text
+    assert await _speeds(api) == [(None, 10), (GPS, 21)]
+    assert (await api.patch(f"{ONE}/attrs/speed", json={"value": 20, "unitCode": "KMH"})).status_code == 204
+    speed = (await api.get(ONE)).json()["speed"]
+    assert speed[0] == {"type": "Property", "value": 20, "unitCode": "KMH"}
+    assert speed[1] == _speed(21, GPS)
+    missing = await api.patch(f"{ONE}/attrs/speed", json={"value": 1, "datasetId": WHEEL})
+    assert missing.status_code == 404, missing.text
+    assert await _speeds(api) == [(None, 20), (GPS, 21)]
+    assert (await api.delete(f"{ONE}/attrs/speed")).status_code == 204  # the default instance: GPS's is left
+    assert (await api.patch(f"{ONE}/attrs/speed", json={"value": 1})).status_code == 404
+    assert (await api.patch(f"{ONE}/attrs/speed", json={"value": 22, "datasetId": GPS})).status_code == 204
+    assert await _speeds(api) == [(GPS, 22)]

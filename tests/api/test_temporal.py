@@ -110,6 +110,30 @@ async def test_whole_range_aggregate_and_second_post(api: httpx.AsyncClient, sta
     assert current["availableBikeNumber"]["value"] == 99
 
 
+async def test_a_post_to_an_existing_entity_keeps_its_other_attributes(api: httpx.AsyncClient) -> None:
+    """POST /temporal/entities (5.6.11) of an entity that exists adds instances: the attributes the body does not
+    name stay in its current state (they were dropped: the body's attributes replaced the entity), and an older
+    instance than the current one leaves that one current, as POST …/attrs does."""
+    entity = {
+        "id": ENTITY,
+        "type": "BikeHireDockingStation",
+        "name": {"type": "Property", "value": "Central"},
+        "capacity": {"type": "Property", "value": 20, "observedAt": _at(10)},
+    }
+    assert (await api.post("/ngsi-ld/v1/entities", json=entity)).status_code == 201
+    more = {
+        "id": ENTITY,
+        "type": "BikeHireDockingStation",
+        "capacity": [{"type": "Property", "value": 18, "observedAt": _at(5)}],
+        "availableBikeNumber": [{"type": "Property", "value": 7, "observedAt": _at(6)}],
+    }
+    assert (await api.post("/ngsi-ld/v1/temporal/entities", json=more)).status_code == 204
+    current = (await api.get(f"/ngsi-ld/v1/entities/{ENTITY}")).json()
+    assert current["name"] == entity["name"]
+    assert current["capacity"] == entity["capacity"]  # the newer instance stays current
+    assert current["availableBikeNumber"] == {"type": "Property", "value": 7, "observedAt": _at(6)}
+
+
 async def test_delete_removes_entity_and_history(api: httpx.AsyncClient, station: dict[str, Any]) -> None:
     deleted = await api.delete(f"/ngsi-ld/v1/temporal/entities/{ENTITY}")
     assert deleted.status_code == 204

@@ -74,6 +74,55 @@ async def test_a_query_by_recorded_time_finds_entities_without_any_observed_at(a
     assert (await api.get(TEMPORAL, params={**params, "timeproperty": "observedAt"})).json() == []
 
 
+async def test_aggregates_by_recorded_time_count_the_changes(api: httpx.AsyncClient) -> None:
+    """format=aggregatedValues with timeproperty=createdAt aggregates what the normalized answer lists: the changes
+    of attributes without observedAt too (they were left out, so such an attribute had no aggregates at all)."""
+    assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
+    height = {"height": {"type": "Property", "value": 10}}
+    assert (await api.post(f"{ENTITIES}/{B[1]}/attrs", json=height)).status_code == 204
+    for value in (12, True):
+        patch = {"height": {"type": "Property", "value": value}}
+        assert (await api.patch(f"{ENTITIES}/{B[1]}/attrs", json=patch)).status_code == 204
+    params = {"timeproperty": "createdAt", "format": "aggregatedValues", **SINCE_EVER}
+    found = await _history(api, 1, aggrMethods="totalCount,distinctCount,sum,max", **params)
+    height_aggregates = {
+        method: found["height"][method][0][0] for method in ("totalCount", "distinctCount", "sum", "max")
+    }
+    assert height_aggregates == {"totalCount": 3, "distinctCount": 3, "sum": 22, "max": 12}
+    assert found["name"]["totalCount"][0][0] == 1
+    assert found["floors"]["totalCount"][0][0] == 1  # the observed instance, by when it was recorded
+    assert found["height"]["totalCount"][0][1] == "1970-01-01T00:00:00Z"  # the window's start
+    # Without a window's start the periods start at the first change recorded (the entity's creation)
+    created = await _history(api, 1, timeproperty="createdAt", **SINCE_EVER)
+    periods = await _history(
+        api,
+        1,
+        timeproperty="createdAt",
+        format="aggregatedValues",
+        aggrMethods="totalCount",
+        aggrPeriodDuration="P1D",
+        attrs="name",  # no observed instance: the changes alone give the start
+        timerel="before",
+        timeAt="2999-01-01T00:00:00Z",
+    )
+    assert periods["name"]["totalCount"][0][1] == created["name"][0]["createdAt"]
+    query = {"type": "Building", "aggrMethods": "totalCount", "attrs": "height", **params}
+    listed = await api.get(TEMPORAL, params=query)
+    assert listed.status_code == 200, listed.text
+    assert [e["height"]["totalCount"][0][0] for e in listed.json()] == [3]
+
+
+async def test_sys_attrs_give_a_changes_created_at_and_modified_at(api: httpx.AsyncClient) -> None:
+    """options=sysAttrs: a change without observedAt carries createdAt and modifiedAt (when it was recorded; it is
+    never modified), as the observed instances do; they were left out of the changes."""
+    assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
+    for timeproperty in ("createdAt", "modifiedAt"):
+        found = await _history(api, 1, timeproperty=timeproperty, options="sysAttrs", **SINCE_EVER)
+        for name in ("name", "floors"):
+            (instance,) = found[name]
+            assert instance["createdAt"] == instance["modifiedAt"] == instance[timeproperty], (timeproperty, name)
+
+
 async def test_deleting_the_history_forgets_the_changes(api: httpx.AsyncClient, hub: HubState) -> None:
     for n in (1, 2):
         assert (await api.post(ENTITIES, json=_building(n, "x"))).status_code == 201
@@ -93,7 +142,7 @@ async def test_a_harvest_records_no_changes(api: httpx.AsyncClient, hub: HubStat
         assert conn.execute(select(func.count()).select_from(temporal_changes)).scalar_one() == 0
 
 
-async def test_aggregates_by_recorded_time_count_the_changes(api: httpx.AsyncClient) -> None:
+async def test_aggregates_by_recorded_time_sum_and_max_the_changes(api: httpx.AsyncClient) -> None:
     """aggregatedValues over createdAt read the changes without observedAt beside the observed instances."""
     assert (await api.post(ENTITIES, json=_building(1, "one"))).status_code == 201
     levels = {"type": "Property", "value": 3}

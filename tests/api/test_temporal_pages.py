@@ -161,3 +161,14 @@ async def test_the_post_query_is_paged_too(api: httpx.AsyncClient, car: None) ->
     assert response.headers["content-range"] == f"date-time {_at(22)}-{_at(13)}/20"
     [entity] = response.json()
     assert _minutes(entity["speed"]) == list(range(13, 21))
+
+
+async def test_last_n_by_recorded_time_breaks_ties_by_observed_time(api: httpx.AsyncClient, car: None) -> None:
+    """timeproperty=createdAt with lastN: the twenty instances of one POST were recorded at one instant, so the
+    newest N by that time are the last N in the answer's order (then by observedAt), not any N of them."""
+    params = {"timeproperty": "createdAt", "timerel": "after", "timeAt": "1970-01-01T00:00:00Z", "attrs": "speed"}
+    response = await api.get(URL, params={**params, "lastN": "3"})
+    assert response.status_code == 200, response.text
+    assert _minutes(response.json()["speed"]) == [18, 19, 20]
+    response = await api.get(URL, params={**params, "lastN": "3", "timeproperty": "modifiedAt"})
+    assert _minutes(response.json()["speed"]) == [18, 19, 20]

@@ -142,3 +142,18 @@ async def test_entities_are_ordered_as_entity_queries_order_them(api: httpx.Asyn
     response = await api.get(get, params=deleted)
     assert response.status_code == 200, response.text
     assert [e["id"] for e in response.json()][-1] == BIKE
+
+
+async def test_entities_without_the_attribute_order_alike_on_both_databases(
+    api: httpx.AsyncClient, fleet: None
+) -> None:
+    """orderBy=speed.createdAt with timeproperty=deletedAt: VAN's speed was deleted, BIKE is deleted (nothing of
+    its current state is left). Neither has speed: both come after CAR, in id order, in either direction (the
+    stamp of the deleted one was NULL, which SQLite sorts first and PostgreSQL last, and VAN's the entity's)."""
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{VAN}/attrs/speed")).status_code == 204
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{BIKE}")).status_code == 204
+    window = {"type": "Vehicle,Bike", "timerel": "after", "timeAt": "2020-01-01T00:00:00Z", "timeproperty": "deletedAt"}
+    for order_by in ("speed.createdAt", "speed.createdAt;desc"):
+        response = await api.get("/ngsi-ld/v1/temporal/entities", params={**window, "orderBy": order_by})
+        assert response.status_code == 200, response.text
+        assert [e["id"] for e in response.json()] == [CAR, BIKE, VAN], order_by
