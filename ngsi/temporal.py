@@ -122,9 +122,9 @@ def iso(ts: float) -> str:
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def time_of(q: TemporalQuery, t: Any = None) -> Any:
+def time_of(q: TemporalQuery) -> Any:
     """The column holding the time ``q`` is about: the observed ``ts``, or when the hub recorded the instance."""
-    t = temporal_instances.c if t is None else t
+    t = temporal_instances.c
     # created_at is set on every write since migration 0017, which set it on every older row: coalesce only guards
     if q.timeproperty is TimeProperty.MODIFIED_AT:
         return func.coalesce(t.modified_at, t.created_at, t.ts)
@@ -234,7 +234,7 @@ def instance_filter(q: TemporalQuery, keys: Sequence[tuple[str, str]], t: Any = 
     if t is temporal_deletions.c:  # the deletions (of attributes through the entity API): observed-time columns only
         conditions.extend([*window(q, t.ts), *datasets(q, t)])
     else:  # the instances
-        conditions.extend([*window(q, time_of(q, t)), *datasets(q, t)])
+        conditions.extend([*window(q), *datasets(q, t)])
     if q.attrs:
         conditions.append(t.attr.in_(q.attrs))
     return conditions

@@ -17,8 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Float, Integer, String, and_, case, cast, func, literal, null, select, union_all
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, Integer, String, and_, cast, func, literal, select, union_all
 
 from hub.collector import collection_paused
 from ngsi import temporal_hours
@@ -54,16 +53,11 @@ def _instance_columns(t: Any, at: Any) -> dict[str, Any]:
 
 def _recorded(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]]) -> Any:
     """timeproperty=createdAt/modifiedAt: the instances of ``keys`` and the changes of their attributes without
-    observedAt (whose number, as the instances' value_num, is read from the JSON value), as one subquery of
-    tenant, entity_id, attr, dataset_id, value, value_num and at (the time the query is about)."""
+    observedAt (each with the value_num the write stored), as one subquery of tenant, entity_id, attr,
+    dataset_id, value, value_num and at (the time the query is about)."""
     t, c = temporal_instances.c, temporal_changes.c
     observed = select(t.tenant, t.entity_id, t.attr, t.dataset_id, t.value, t.value_num, time_of(q).label("at"))
-    if conn.dialect.name == "postgresql":
-        is_number = func.jsonb_typeof(cast(c.value, JSONB)) == "number"
-    else:
-        is_number = func.json_type(c.value).in_(("integer", "real"))
-    number = case((is_number, cast(c.value, Float)), else_=cast(null(), Float))
-    changed = select(c.tenant, c.entity_id, c.attr, c.dataset_id, c.value, number, c.created_at)
+    changed = select(c.tenant, c.entity_id, c.attr, c.dataset_id, c.value, c.value_num, c.created_at)
     return union_all(observed.where(and_(*instance_filter(q, keys))), changed.where(*change_filter(q, keys))).subquery(
         "recorded"
     )
