@@ -39,6 +39,14 @@ class Settings(BaseSettings):
         description="PostgreSQL: `max_parallel_workers_per_gather` of the hub's connections. 0 (no parallel "
         "plans): starting workers cost more than the API's indexed reads take.",
     )
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: connections each hub process keeps open once its load needed them (as many more "
+        "may open for a burst and close when returned). Below the requests a worker serves at once, every request "
+        "over it opened and closed a connection of its own.",
+    )
     data_dir: Path = Field(
         default=Path("./var"),
         description="Directory for the embedded database, raw payloads, schema and context stores.",

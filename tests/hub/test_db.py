@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.exc import OperationalError
 
 import catalog.linkcheck_tables
@@ -174,6 +176,30 @@ def test_postgresql_connections_plan_without_parallel_workers_unless_configured(
         with db.connect() as conn:
             assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one() == shown
         db.dispose()
+
+
+def test_postgresql_pool_keeps_as_many_connections_as_reads_ran_at_once(database_url: str) -> None:
+    """NORDHUB_DB_POOL_SIZE: 16 reads at once, twice over, open 16 connections and no more. A pool kept smaller
+    than the reads at once (4, with as many more for bursts) closes its overflow ones on their return, and the next
+    round opens them again (SQLAlchemy's default keeps 5, below the 16 clients of bench/ngsi_http.py)."""
+    if not database_url.startswith("postgresql"):
+        return
+    for size, at_once, opened_in_all in ((20, 16, 16), (4, 8, 12)):
+        db = Database(database_url, pool_size=size)
+        opened: list[int] = []
+        event.listen(db.engine, "connect", lambda *_, opened=opened: opened.append(1))
+        barrier = threading.Barrier(at_once)
+
+        def read(_: int, db: Database = db, barrier: threading.Barrier = barrier) -> int:
+            with db.read() as conn:
+                barrier.wait(timeout=30)  # every read holds its connection at once
+                return int(conn.execute(text("SELECT 1")).scalar_one())
+
+        with ThreadPoolExecutor(at_once) as pool:
+            for _ in range(2):
+                assert sum(pool.map(read, range(at_once))) == at_once
+        db.dispose()
+        assert len(opened) == opened_in_all, size
 
 
 def test_q_statistics_exist_on_postgresql_after_upgrade(db: Database) -> None:
