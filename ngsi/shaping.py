@@ -158,7 +158,10 @@ def _with_sys_attrs(entity: dict[str, Any], stored: StoredEntity) -> dict[str, A
 
 def expires(data: str) -> bool:
     """True when stored JSON holds an ``expiresAt`` (entity or attribute): it must be shaped before it is shown."""
-    return f'"{EXPIRES_AT}"' in data
+    return _EXPIRES_KEY in data
+
+
+_EXPIRES_KEY = f'"{EXPIRES_AT}"'
 
 
 def _without_expiry(attr: Any) -> Any:
@@ -243,8 +246,12 @@ def render_page(
     rows: Sequence[StoredEntity], shape: Shape, *, with_context: bool, context: Any = CORE_CONTEXT
 ) -> bytes:
     """A page of entities as a JSON array."""
-    if shape.fmt is Format.NORMALIZED and not (with_context or shape.reshapes or any(expires(r.data) for r in rows)):
-        # The stored JSON is the answer: joined as it is, without a call per entity (a tenth of a page's time).
-        return ("[" + ",".join([row.data for row in rows]) + "]").encode()
+    if shape.fmt is Format.NORMALIZED and not (with_context or shape.reshapes):
+        # The stored JSON is the answer: joined as it is, without a call per entity (a tenth of a page's time),
+        # unless an entity holds an expiresAt (one search of the joined page: one per entity was 6 % of a page
+        # request's CPU, py-spy on bench/ngsi_http.py).
+        joined = "[" + ",".join([row.data for row in rows]) + "]"
+        if not expires(joined):
+            return joined.encode()
     parts = (render_one(row, shape, with_context=with_context, context=context) for row in rows)
     return b"[" + b",".join(parts) + b"]"

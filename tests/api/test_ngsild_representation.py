@@ -105,8 +105,11 @@ async def test_expires_at_is_a_system_attribute(api: httpx.AsyncClient) -> None:
         assert plain.status_code == 200
         assert "expiresAt" not in plain.text, params
         assert "speed" in plain.text
-    listed = await api.get(ENTITIES, params={"type": "Vehicle"})
+    lasting = {"id": "urn:ngsi-ld:Vehicle:u", "type": "Vehicle", "speed": {"type": "Property", "value": 8}}
+    assert (await api.post(ENTITIES, json=lasting)).status_code == 201
+    listed = await api.get(ENTITIES, params={"type": "Vehicle"})  # a page of one entity that expires, one not
     assert "expiresAt" not in listed.text
+    assert [e["speed"]["value"] for e in listed.json()] == [7, 8]
     shown = (await api.get(one, params={"options": "sysAttrs"})).json()
     assert list(shown)[:5] == ["id", "type", "createdAt", "modifiedAt", "expiresAt"]
     assert (shown["expiresAt"], shown["speed"]["expiresAt"]) == (expiry, expiry)
