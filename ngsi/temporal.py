@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    case,
     cast,
     delete,
     func,
@@ -285,17 +286,7 @@ def instances(
         stmt, t, at = select(both), both.c, both.c.at
     cap = q.instance_cap
     if cap is not None:
-        # in the answer's order (by at, then observed): instances recorded at one instant (one write) are not
-        # ranked in whatever order the database finds them
-        order = (at.desc(), t.ts.desc()) if q.last_n else (at, t.ts)
-        ranked = stmt.add_columns(
-            func.row_number()
-            .over(partition_by=(t.tenant, t.entity_id, t.attr, t.dataset_id), order_by=order)
-            .label("n")
-        ).subquery()
-        r = ranked.c
-        picked = (r.tenant, r.entity_id, r.attr, r.value, r.kind, r.dataset_id, r.at, r.ts, r.pk, r.created, r.modified)
-        stmt = select(*picked).where(r.n <= cap + 1)
+        stmt = _capped(stmt, q, t, at, cap)
     out: Series = {}
     kinds: dict[tuple[str, str, str], str] = {}
     wanted = set(keys)
@@ -307,6 +298,33 @@ def instances(
             if row.kind:
                 kinds[(row.tenant, row.entity_id, row.attr)] = row.kind
     return out, kinds
+
+
+def _capped(stmt: Any, q: TemporalQuery, t: Any, at: Any, cap: int) -> Any:
+    """``stmt`` (the instances) reduced to what ``ngsi.temporal_pages.paginate`` needs to cut each attribute
+    instance at ``cap``: its first cap + 1 instances in paging order (oldest first; newest with lastN), and, since
+    an instant is never cut in two, the whole of the instants the page may end at — the first one newest first,
+    the first two oldest first — with the instance after them, which tells whether anything was left out.
+
+    With timeproperty=createdAt/modifiedAt, one write records many instances at one instant; otherwise an attribute
+    instance has one instance per instant (the instances' unique key) and counting rows is enough."""
+    # in the answer's order (by at, then observed): instances recorded at one instant (one write) are not ranked
+    # in whatever order the database finds them
+    order = (at.desc(), t.ts.desc()) if q.last_n else (at, t.ts)
+    instants = 1 if q.last_n else 2
+    key = (t.tenant, t.entity_id, t.attr, t.dataset_id)
+    ranked = stmt.add_columns(func.row_number().over(partition_by=key, order_by=order).label("n"))
+    if q.recorded:
+        ranked = ranked.add_columns(func.dense_rank().over(partition_by=key, order_by=order[0]).label("instant"))
+    r = ranked.subquery().c
+    picked = (r.tenant, r.entity_id, r.attr, r.value, r.kind, r.dataset_id, r.at, r.ts, r.pk, r.created, r.modified)
+    if not q.recorded:
+        return select(*picked).where(r.n <= max(cap, instants) + 1)
+    first = func.sum(case((r.instant <= instants, 1), else_=0))  # instances of the first instants
+    counted = select(*picked, r.n, first.over(partition_by=(r.tenant, r.entity_id, r.attr, r.dataset_id)).label("w"))
+    c = counted.subquery().c
+    kept = (c.tenant, c.entity_id, c.attr, c.value, c.kind, c.dataset_id, c.at, c.ts, c.pk, c.created, c.modified)
+    return select(*kept).where(or_(c.n <= cap + 1, c.n <= c.w + 1))
 
 
 def add_instances(
