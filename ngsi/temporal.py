@@ -10,7 +10,7 @@ datasetId) throughout.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -37,6 +37,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from ngsi import projection, store, temporal_hours
 from ngsi.order_sql import order_terms, sort_columns
 from ngsi.ordering import Ordering
+from ngsi.query import EntityQuery, key_conditions
+from ngsi.query import conditions as query_conditions
 from ngsi.tables import (
     entities,
     temporal_changes,
@@ -83,6 +85,9 @@ class TemporalQuery:
     # The datasetIds asked for (None in it: the default instance); None: every instance.
     dataset_ids: frozenset[str | None] | None = None
     where: tuple[Any, ...] = ()  # more SQL conditions on the entities table (a Query body's q, geoQ, idPattern…)
+    # With timeproperty=deletedAt, more conditions on the entities deleted through the API (a Query body's types,
+    # ids, idPattern); None: none of them, as the query reads a current state they no longer have (q, geoQ…).
+    gone: tuple[Any, ...] | None = ()
     ordering: Ordering | None = None  # of the entities, on their current state (orderBy, clause 4.23); None: by id
     # A query (not a retrieve) is about the entities with an instance of the asked attributes in the window only.
     with_history: bool = False
@@ -156,11 +161,20 @@ def datasets(q: TemporalQuery, t: Any = None) -> list[Any]:
     return [or_(*alternatives)]
 
 
+def selected(conn: Connection, q: TemporalQuery, selection: EntityQuery) -> TemporalQuery:
+    """``q`` about the entities ``selection`` (a Query body; GET's idPattern, q, scopeQ, geo-query) picks, live ones
+    on their current state and, with timeproperty=deletedAt, deleted ones by their id and type, so that GET and POST
+    answer one query alike. Its ``attrs`` select by the history (``with_history``), as GET's ``attrs`` do."""
+    where = query_conditions(conn, selection, tenant=q.tenant, by_attrs=False)
+    gone = key_conditions(conn, selection, temporal_deleted_entities.c)
+    return replace(q, where=tuple(where), gone=None if gone is None else tuple(gone))
+
+
 def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[str, str, str, str]], int]:
     """(tenant, id, type, stored JSON) of the entities a query is about, one page of them, and their total.
 
     With timeproperty=deletedAt, entities deleted through the API are about too (their stored JSON is ``{}``: their
-    attributes are gone), unless a Query body's conditions on the current state (q, geoQ…) select the entities."""
+    attributes are gone), those ``q.gone`` selects (none when it is None)."""
     conditions: list[Any] = [entities.c.removed.is_(False)]
     conditions.extend(_key_conditions(entities.c, q))
     conditions.extend(q.where)
@@ -178,11 +192,11 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
     sorted_by = sort_columns(dialect) if q.ordering is not None else [entities.c.id, entities.c.type]
     live = select(entities.c.tenant, entities.c.data, *sorted_by).where(and_(*conditions))
     source: Any = live
-    if q.deleted and not q.where:
+    if q.deleted and q.gone is not None:
         gone = temporal_deleted_entities.c
         still_there = select(entities.c.id).where(entities.c.tenant == gone.tenant, entities.c.id == gone.id)
         deleted = select(gone.tenant, literal("{}").label("data"), *_gone_columns(gone, q.ordering, dialect)).where(
-            *_key_conditions(gone, q), ~still_there.exists()
+            *_key_conditions(gone, q), *q.gone, ~still_there.exists()
         )
         source = union_all(live, deleted)
     page = source.subquery()

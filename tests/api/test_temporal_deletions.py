@@ -161,3 +161,31 @@ async def test_the_post_query_reads_deletions(api: httpx.AsyncClient, car: None)
     [entity] = response.json()
     assert set(entity) == {"id", "type", "speed"}
     assert entity["speed"][0]["value"] == NULL
+
+
+@pytest.mark.parametrize(
+    ("params", "body"),
+    [
+        ({"type": "Vehicle"}, {"entities": [{"type": "Vehicle"}]}),
+        ({"id": CAR, "type": "Vehicle"}, {"entities": [{"id": CAR, "type": "Vehicle"}]}),
+        (
+            {"type": "Vehicle", "idPattern": ".*deletions.*"},
+            {"entities": [{"type": "Vehicle", "idPattern": ".*deletions.*"}]},
+        ),
+        ({"type": "Vehicle", "attrs": "speed"}, {"entities": [{"type": "Vehicle"}], "attrs": ["speed"]}),
+    ],
+)
+async def test_get_and_post_queries_agree_on_deleted_entities(
+    api: httpx.AsyncClient, car: None, params: dict[str, str], body: dict[str, Any]
+) -> None:
+    """The same query by GET and by POST …/entityOperations/query answers the same: an entity deleted through the
+    API is selected by its id, type and idPattern (what is left of it), not by conditions on a current state."""
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{CAR}")).status_code == 204
+    got = await api.get("/ngsi-ld/v1/temporal/entities", params={**params, "timeproperty": "deletedAt"})
+    posted = await api.post(
+        "/ngsi-ld/v1/temporal/entityOperations/query",
+        json={"type": "Query", **body, "temporalQ": {"timeproperty": "deletedAt"}},
+    )
+    assert got.status_code == posted.status_code == 200, (got.text, posted.text)
+    assert [e["id"] for e in got.json()] == [CAR]
+    assert posted.json() == got.json()
