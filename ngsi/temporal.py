@@ -373,7 +373,7 @@ def delete_attribute_history(
 ) -> int:
     """Forget the instances of one attribute, with the deletions recorded of them: of every datasetId
     (``everything``), else of ``dataset_id`` (None: the default instance, whose deletions are those without a
-    datasetId, the attribute's whole deletions too). Returns how many went."""
+    datasetId; before migration 0021 a whole attribute's deletion had none too). Returns how many went."""
     if everything:
         return delete_history(conn, tenant, entity_id, attr)
     if conn.dialect.name == "sqlite":
