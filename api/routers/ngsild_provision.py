@@ -219,8 +219,7 @@ async def replace_entity(
     body, key = await _object(request), tenant or ""
     entity = provision.normalize_entity({**body, "id": _own(state, writer, entity_id), "type": body.get("type")})
     with state.db.begin() as conn:
-        _load(conn, key, entity_id)
-        _save(conn, key, entity)
+        _save(conn, key, entity, _load(conn, key, entity_id))  # the attributes the body leaves out are deleted
     return Response(status_code=204, headers=_headers(key))
 
 
@@ -230,7 +229,8 @@ async def merge_entity(
 ) -> Response:
     patch, key = await _object(request), tenant or ""
     with state.db.begin() as conn:
-        _save(conn, key, provision.merge(_load(conn, key, _own(state, writer, entity_id)), patch))
+        stored = _load(conn, key, _own(state, writer, entity_id))
+        _save(conn, key, provision.merge(stored, patch), stored)  # urn:ngsi-ld:null deletes an attribute
     return Response(status_code=204, headers=_headers(key))
 
 
@@ -265,11 +265,12 @@ def _apply(conn: Connection, op: str, key: str, item: Any, options: str) -> bool
         raise AlreadyExists(f"entity {entity['id']!r} already exists")
     if op in ("update", "merge") and stored is None:
         raise ResourceNotFound(f"entity {entity['id']!r} not found")
-    if stored is not None and (op == "merge" or (op == "upsert" and "update" in options)):
-        entity = provision.merge(orjson.loads(stored), item)
-    elif stored is not None and op == "update":
-        entity, _missing = provision.append(orjson.loads(stored), item, overwrite="noOverwrite" not in options)
-    _save(conn, key, entity)
+    before = None if stored is None else orjson.loads(stored)
+    if before is not None and (op == "merge" or (op == "upsert" and "update" in options)):
+        entity = provision.merge(before, item)
+    elif before is not None and op == "update":
+        entity, _missing = provision.append(before, item, overwrite="noOverwrite" not in options)
+    _save(conn, key, entity, before)  # an upsert that replaces, or a merge's null, deletes attributes
     return stored is None
 
 

@@ -189,3 +189,51 @@ async def test_get_and_post_queries_agree_on_deleted_entities(
     assert got.status_code == posted.status_code == 200, (got.text, posted.text)
     assert [e["id"] for e in got.json()] == [CAR]
     assert posted.json() == got.json()
+
+
+async def _deleted(api: httpx.AsyncClient) -> dict[str, list[dict[str, Any]]]:
+    response = await api.get(URL, params={"timeproperty": "deletedAt"})
+    assert response.status_code == 200, response.text
+    return {k: v for k, v in response.json().items() if k not in ("id", "type")}
+
+
+async def test_a_merge_patch_null_records_the_deletion(api: httpx.AsyncClient, car: None) -> None:
+    """Deleting an attribute by merge-patch (5.6.17, urn:ngsi-ld:null) is recorded as DELETE …/attrs/{attr} is."""
+    before = datetime.now(UTC)
+    merged = await api.patch(f"/ngsi-ld/v1/entities/{CAR}", json={"speed": NULL, "fuelLevel": 30})
+    assert merged.status_code == 204, merged.text
+    bounds = (before, datetime.now(UTC))
+    deleted = await _deleted(api)
+    assert set(deleted) == {"speed"}
+    [instance] = deleted["speed"]
+    assert instance["value"] == NULL
+    assert _within(instance["deletedAt"], bounds)
+
+
+async def test_a_replace_records_the_attributes_it_drops(api: httpx.AsyncClient, car: None) -> None:
+    replaced = await api.put(
+        f"/ngsi-ld/v1/entities/{CAR}", json={"type": "Vehicle", "speed": {"type": "Property", "value": 1}}
+    )
+    assert replaced.status_code == 204, replaced.text
+    deleted = await _deleted(api)
+    assert set(deleted) == {"fuelLevel", "isParkedIn", "name"}
+    assert deleted["isParkedIn"][0]["object"] == NULL
+    assert deleted["name"][0]["languageMap"] == {"@none": NULL}
+
+
+@pytest.mark.parametrize(
+    ("operation", "item"),
+    [
+        ("merge", {"id": CAR, "type": "Vehicle", "name": {"type": "Property", "value": NULL}}),
+        (
+            "upsert",
+            {"id": CAR, "type": "Vehicle", "fuelLevel": 1, "isParkedIn": {"object": "urn:ngsi-ld:P:2"}, "speed": 3},
+        ),
+    ],
+)
+async def test_batch_writes_record_what_they_delete(
+    api: httpx.AsyncClient, car: None, operation: str, item: dict[str, Any]
+) -> None:
+    response = await api.post(f"/ngsi-ld/v1/entityOperations/{operation}", json=[item])
+    assert response.status_code == 204, response.text
+    assert set(await _deleted(api)) == {"name"}  # upsert replaces the entity (options=replace, the default)
