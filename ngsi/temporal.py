@@ -174,11 +174,14 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
     """(tenant, id, type, stored JSON) of the entities a query is about, one page of them, and their total.
 
     With timeproperty=deletedAt, entities deleted through the API are about too (their stored JSON is ``{}``: their
-    attributes are gone), those ``q.gone`` selects (none when it is None)."""
+    attributes are gone), those ``q.gone`` selects (none when it is None); a query (``with_history``) is then about
+    the entities with deletions in the window only."""
     conditions: list[Any] = [entities.c.removed.is_(False)]
     conditions.extend(_key_conditions(entities.c, q))
     conditions.extend(q.where)
-    if q.with_history and not q.deleted:
+    if q.with_history and q.deleted:
+        conditions.append(_deletions_held(q, entities.c))
+    elif q.with_history:
         t = temporal_instances.c
         held = [t.tenant == entities.c.tenant, t.entity_id == entities.c.id, *window(q), *datasets(q)]
         if q.attrs:
@@ -195,8 +198,9 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
     if q.deleted and q.gone is not None:
         gone = temporal_deleted_entities.c
         still_there = select(entities.c.id).where(entities.c.tenant == gone.tenant, entities.c.id == gone.id)
+        held = [_deletions_held(q, gone)] if q.with_history else []
         deleted = select(gone.tenant, literal("{}").label("data"), *_gone_columns(gone, q.ordering, dialect)).where(
-            *_key_conditions(gone, q), *q.gone, ~still_there.exists()
+            *_key_conditions(gone, q), *q.gone, *held, ~still_there.exists()
         )
         source = union_all(live, deleted)
     page = source.subquery()
@@ -204,6 +208,16 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
     rows = conn.execute(select(page).order_by(*order).limit(q.limit).offset(q.offset)).all()
     total = conn.execute(select(func.count()).select_from(page)).scalar_one()
     return [(r.tenant, r.id, r.type, r.data) for r in rows], int(total)
+
+
+def _deletions_held(q: TemporalQuery, owner: Any) -> Any:
+    """The entity of ``owner`` (its tenant and id columns) has deletions of the asked attributes and datasetIds in
+    the window: what a query with timeproperty=deletedAt is about (a retrieve answers its entity anyway)."""
+    d = temporal_deletions.c
+    held = [d.tenant == owner.tenant, d.entity_id == owner.id, *window(q, d.ts), *datasets(q, d)]
+    if q.attrs:
+        held.append(d.attr.in_(q.attrs))
+    return select(d.entity_id).where(*held).exists()
 
 
 def _gone_columns(gone: Any, ordering: Ordering | None, dialect: str) -> list[Any]:

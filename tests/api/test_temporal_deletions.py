@@ -237,3 +237,32 @@ async def test_batch_writes_record_what_they_delete(
     response = await api.post(f"/ngsi-ld/v1/entityOperations/{operation}", json=[item])
     assert response.status_code == 204, response.text
     assert set(await _deleted(api)) == {"name"}  # upsert replaces the entity (options=replace, the default)
+
+
+async def test_a_deleted_at_query_answers_only_what_was_deleted_in_the_window(
+    api: httpx.AsyncClient, car: None
+) -> None:
+    """timeproperty=deletedAt is about deletions: an entity with none (in the window, of the asked attributes) is
+    not part of the answer, nor of its count, as an entity without instances is not for observedAt."""
+    van = {"id": "urn:ngsi-ld:Vehicle:deletions:2", "type": "Vehicle", "speed": {"type": "Property", "value": 1}}
+    assert (await api.post("/ngsi-ld/v1/entities", json=van)).status_code == 201
+    gone = {"id": "urn:ngsi-ld:Vehicle:deletions:3", "type": "Vehicle", "speed": {"type": "Property", "value": 2}}
+    assert (await api.post("/ngsi-ld/v1/entities", json=gone)).status_code == 201
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{gone['id']}")).status_code == 204
+    await _delete(api, "speed")
+    query = {"type": "Vehicle", "timeproperty": "deletedAt", "count": "true"}
+    response = await api.get("/ngsi-ld/v1/temporal/entities", params=query)
+    assert [(e["id"], sorted(set(e) - {"id", "type"})) for e in response.json()] == [
+        (CAR, ["speed"]),
+        (gone["id"], ["speed"]),
+    ]
+    assert response.headers["NGSILD-Results-Count"] == "2"
+    asked = await api.get("/ngsi-ld/v1/temporal/entities", params={**query, "attrs": "fuelLevel"})
+    assert asked.json() == []
+    earlier = {**query, "timerel": "before", "timeAt": "2020-06-01T00:00:00Z"}
+    response = await api.get("/ngsi-ld/v1/temporal/entities", params=earlier)
+    assert response.json() == []
+    assert response.headers["NGSILD-Results-Count"] == "0"
+    body = {"type": "Query", "entities": [{"type": "Vehicle"}], "temporalQ": {"timeproperty": "deletedAt"}}
+    posted = await api.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert [e["id"] for e in posted.json()] == [CAR, gone["id"]]
