@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from api.state import HubState
+from ngsi import store
+
 pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
 
 CAR = "urn:ngsi-ld:Vehicle:deletions:1"
@@ -266,3 +269,26 @@ async def test_a_deleted_at_query_answers_only_what_was_deleted_in_the_window(
     body = {"type": "Query", "entities": [{"type": "Vehicle"}], "temporalQ": {"timeproperty": "deletedAt"}}
     posted = await api.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
     assert [e["id"] for e in posted.json()] == [CAR, gone["id"]]
+
+
+@pytest.mark.parametrize("again", ["api", "harvest"])
+async def test_an_entity_created_again_after_its_removal_is_created_anew(
+    api: httpx.AsyncClient, hub: HubState, again: str
+) -> None:
+    """An entity a harvest marked removed (gone from its source: a 404 since) that is created again, through the
+    API or by its source, is a new entity: its createdAt is when it came back, not the old entity's."""
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    entity = {"id": CAR, "type": "Vehicle", "speed": {"type": "Property", "value": 1}}
+    with hub.db.begin() as conn:
+        store.upsert_entities(conn, [store.EntityWrite("", entity, source_id="src")], now=old)
+        assert store.mark_removed(conn, source_id="src", keep=(), now=old) == [CAR]
+    assert (await api.get(f"/ngsi-ld/v1/entities/{CAR}")).status_code == 404
+    before = datetime.now(UTC)
+    if again == "api":
+        assert (await api.post("/ngsi-ld/v1/entities", json=entity)).status_code == 201
+    else:
+        with hub.db.begin() as conn:
+            store.upsert_entities(conn, [store.EntityWrite("", entity, source_id="src")], now=datetime.now(UTC))
+    got = (await api.get(f"/ngsi-ld/v1/entities/{CAR}", params={"options": "sysAttrs"})).json()
+    assert _within(got["createdAt"], (before, datetime.now(UTC))), got
+    assert got["createdAt"] == got["modifiedAt"]
