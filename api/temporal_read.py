@@ -6,7 +6,7 @@ history rendered as instances, value pairs or aggregates, and the response (206 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,7 +24,6 @@ from hub.errors import BadRequestData, InvalidRequest
 from ngsi import projection
 from ngsi import temporal as history
 from ngsi.query import EntityQuery
-from ngsi.query import conditions as query_conditions
 from ngsi.representation import ENTITY_MEMBERS
 from ngsi.shaping import Shape, parse_projection
 from ngsi.temporal_aggregate import aggregate
@@ -190,7 +189,7 @@ def render_history(
     content_range = None
     with state.db.connect() as conn:
         if selection is not None:
-            q = replace(q, where=tuple(query_conditions(conn, selection, tenant=q.tenant)))
+            q = history.selected(conn, q, selection)
         found, total = history.matching_entities(conn, q)
         keys = [(tenant, entity_id) for tenant, entity_id, _t, _d in found]
         series: dict[tuple[str, str], dict[history.AttrKey, Any]]

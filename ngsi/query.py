@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, true
 
@@ -100,7 +101,11 @@ class Result:
     total: int | None = None
 
 
-def _selector(conn: Connection, selector: Selector, type_sets: Sequence[str] | None) -> ColumnElement[bool]:
+def _selector(
+    conn: Connection, selector: Selector, type_sets: Sequence[str] | None, columns: Any = None
+) -> ColumnElement[bool]:
+    """The selector's conditions on ``columns`` (id and type; default: the entities table's)."""
+    c = entities.c if columns is None else columns
     where: list[ColumnElement[bool]] = []
     if selector.types:
         alternatives = parse_types(selector.types)
@@ -109,12 +114,23 @@ def _selector(conn: Connection, selector: Selector, type_sets: Sequence[str] | N
                 values = store.type_values(conn, alternatives)
             else:
                 values = store.values_of_types(alternatives, type_sets)
-            where.append(entities.c.type.in_(values) if values else false())
+            where.append(c.type.in_(values) if values else false())
     if selector.ids:
-        where.append(entities.c.id.in_(selector.ids))
+        where.append(c.id.in_(selector.ids))
     if selector.id_pattern:
-        where.append(entities.c.id.regexp_match(safe_regex(selector.id_pattern)))
+        where.append(c.id.regexp_match(safe_regex(selector.id_pattern)))
     return and_(true(), *where)
+
+
+def key_conditions(conn: Connection, query: EntityQuery, columns: Any) -> list[ColumnElement[bool]] | None:
+    """The conditions of ``query`` on what is left of an entity deleted through the API (``columns``: its id and
+    type), or None when the query also reads the current state of its entities (q, scopeQ, a geo-query, what a
+    pick leaves), which such an entity no longer has. ``attrs`` does not count: the temporal API selects by the
+    history of the attributes, not by their current state."""
+    if query.q or query.scope_q or query.geo is not None or query.leftover is not None:
+        return None
+    chosen = [_selector(conn, s, None, columns) for s in query.selectors if s.types or s.ids or s.id_pattern]
+    return [or_(*chosen)] if chosen else []
 
 
 def type_members(query: EntityQuery) -> list[str]:
@@ -161,15 +177,21 @@ def _has_left(leftover: Leftover) -> ColumnElement[bool]:
 
 
 def conditions(
-    conn: Connection, query: EntityQuery, *, tenant: str | None, type_sets: Sequence[str] | None = None
+    conn: Connection,
+    query: EntityQuery,
+    *,
+    tenant: str | None,
+    type_sets: Sequence[str] | None = None,
+    by_attrs: bool = True,
 ) -> list[ColumnElement[bool]]:
     """Every SQL condition of ``query`` on the entities table; its types matched with the stored type sets, or
-    with ``type_sets`` when the caller knows which sets hold them."""
+    with ``type_sets`` when the caller knows which sets hold them; ``by_attrs=False`` leaves out that an entity
+    holds one of ``attrs`` now (the temporal API asks that of the history instead)."""
     where: list[ColumnElement[bool]] = []
     chosen = [_selector(conn, s, type_sets) for s in query.selectors if s.types or s.ids or s.id_pattern]
     if chosen:
         where.append(or_(*chosen))
-    if query.attrs:
+    if query.attrs and by_attrs:
         where.append(_has_any(query.attrs))
     if query.leftover is not None:
         where.append(_has_left(query.leftover))

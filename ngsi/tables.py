@@ -78,17 +78,21 @@ Index(
 # Deletions of attributes through the API (ngsi.temporal_deletions): an instance with ``deletedAt`` = ``ts``, NGSI-LD's
 # null as its value and the attribute's type at the time (the attribute is gone from the entity). Apart from the
 # observed instances, so that hourly aggregates and the index projection never see them.
+# One row per instance deleted (migration 0021): deleting a whole attribute records each of its instances.
 temporal_deletions = Table(
     "ngsi_temporal_deletions",
     metadata,
-    Column("tenant", String(64), primary_key=True),
-    Column("entity_id", String(512), primary_key=True),
-    Column("attr", String(256), primary_key=True),
-    Column("ts", Float, primary_key=True),
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("entity_id", String(512), nullable=False),
+    Column("attr", String(256), nullable=False),
+    Column("ts", Float, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("value", Text, nullable=False),
-    # migration 0018: the datasetId of the instance deleted (NULL: the default instance, or every one with deleteAll)
+    # migration 0019: the datasetId of the instance deleted (NULL: the default instance; before migration 0021,
+    # every instance of an attribute deleted whole)
     Column("dataset_id", String(512), nullable=True),
+    Index("ix_ngsi_temporal_deletions_entity", "tenant", "entity_id", "attr", "ts"),
 )
 
 # Changes of attributes that carry no observedAt, as API writes make them (ngsi/stamps.py): they have no instant

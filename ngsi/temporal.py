@@ -10,7 +10,7 @@ datasetId) throughout.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    case,
     cast,
     delete,
     func,
@@ -36,6 +37,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from ngsi import projection, store, temporal_hours
 from ngsi.order_sql import order_terms, sort_columns
 from ngsi.ordering import Ordering
+from ngsi.query import EntityQuery, key_conditions
+from ngsi.query import conditions as query_conditions
 from ngsi.tables import (
     entities,
     temporal_changes,
@@ -82,6 +85,9 @@ class TemporalQuery:
     # The datasetIds asked for (None in it: the default instance); None: every instance.
     dataset_ids: frozenset[str | None] | None = None
     where: tuple[Any, ...] = ()  # more SQL conditions on the entities table (a Query body's q, geoQ, idPattern…)
+    # With timeproperty=deletedAt, more conditions on the entities deleted through the API (a Query body's types,
+    # ids, idPattern); None: none of them, as the query reads a current state they no longer have (q, geoQ…).
+    gone: tuple[Any, ...] | None = ()
     ordering: Ordering | None = None  # of the entities, on their current state (orderBy, clause 4.23); None: by id
     # A query (not a retrieve) is about the entities with an instance of the asked attributes in the window only.
     with_history: bool = False
@@ -155,15 +161,27 @@ def datasets(q: TemporalQuery, t: Any = None) -> list[Any]:
     return [or_(*alternatives)]
 
 
+def selected(conn: Connection, q: TemporalQuery, selection: EntityQuery) -> TemporalQuery:
+    """``q`` about the entities ``selection`` (a Query body; GET's idPattern, q, scopeQ, geo-query) picks, live ones
+    on their current state and, with timeproperty=deletedAt, deleted ones by their id and type, so that GET and POST
+    answer one query alike. Its ``attrs`` select by the history (``with_history``), as GET's ``attrs`` do."""
+    where = query_conditions(conn, selection, tenant=q.tenant, by_attrs=False)
+    gone = key_conditions(conn, selection, temporal_deleted_entities.c)
+    return replace(q, where=tuple(where), gone=None if gone is None else tuple(gone))
+
+
 def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[str, str, str, str]], int]:
     """(tenant, id, type, stored JSON) of the entities a query is about, one page of them, and their total.
 
     With timeproperty=deletedAt, entities deleted through the API are about too (their stored JSON is ``{}``: their
-    attributes are gone), unless a Query body's conditions on the current state (q, geoQ…) select the entities."""
+    attributes are gone), those ``q.gone`` selects (none when it is None); a query (``with_history``) is then about
+    the entities with deletions in the window only."""
     conditions: list[Any] = [entities.c.removed.is_(False)]
     conditions.extend(_key_conditions(entities.c, q))
     conditions.extend(q.where)
-    if q.with_history and not q.deleted:
+    if q.with_history and q.deleted:
+        conditions.append(_deletions_held(q, entities.c))
+    elif q.with_history:
         t = temporal_instances.c
         held = [t.tenant == entities.c.tenant, t.entity_id == entities.c.id, *window(q), *datasets(q)]
         if q.attrs:
@@ -177,11 +195,12 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
     sorted_by = sort_columns(dialect) if q.ordering is not None else [entities.c.id, entities.c.type]
     live = select(entities.c.tenant, entities.c.data, *sorted_by).where(and_(*conditions))
     source: Any = live
-    if q.deleted and not q.where:
+    if q.deleted and q.gone is not None:
         gone = temporal_deleted_entities.c
         still_there = select(entities.c.id).where(entities.c.tenant == gone.tenant, entities.c.id == gone.id)
+        held = [_deletions_held(q, gone)] if q.with_history else []
         deleted = select(gone.tenant, literal("{}").label("data"), *_gone_columns(gone, q.ordering, dialect)).where(
-            *_key_conditions(gone, q), ~still_there.exists()
+            *_key_conditions(gone, q), *q.gone, *held, ~still_there.exists()
         )
         source = union_all(live, deleted)
     page = source.subquery()
@@ -189,6 +208,16 @@ def matching_entities(conn: Connection, q: TemporalQuery) -> tuple[list[tuple[st
     rows = conn.execute(select(page).order_by(*order).limit(q.limit).offset(q.offset)).all()
     total = conn.execute(select(func.count()).select_from(page)).scalar_one()
     return [(r.tenant, r.id, r.type, r.data) for r in rows], int(total)
+
+
+def _deletions_held(q: TemporalQuery, owner: Any) -> Any:
+    """The entity of ``owner`` (its tenant and id columns) has deletions of the asked attributes and datasetIds in
+    the window: what a query with timeproperty=deletedAt is about (a retrieve answers its entity anyway)."""
+    d = temporal_deletions.c
+    held = [d.tenant == owner.tenant, d.entity_id == owner.id, *window(q, d.ts), *datasets(q, d)]
+    if q.attrs:
+        held.append(d.attr.in_(q.attrs))
+    return select(d.entity_id).where(*held).exists()
 
 
 def _gone_columns(gone: Any, ordering: Ordering | None, dialect: str) -> list[Any]:
@@ -285,17 +314,7 @@ def instances(
         stmt, t, at = select(both), both.c, both.c.at
     cap = q.instance_cap
     if cap is not None:
-        # in the answer's order (by at, then observed): instances recorded at one instant (one write) are not
-        # ranked in whatever order the database finds them
-        order = (at.desc(), t.ts.desc()) if q.last_n else (at, t.ts)
-        ranked = stmt.add_columns(
-            func.row_number()
-            .over(partition_by=(t.tenant, t.entity_id, t.attr, t.dataset_id), order_by=order)
-            .label("n")
-        ).subquery()
-        r = ranked.c
-        picked = (r.tenant, r.entity_id, r.attr, r.value, r.kind, r.dataset_id, r.at, r.ts, r.pk, r.created, r.modified)
-        stmt = select(*picked).where(r.n <= cap + 1)
+        stmt = _capped(stmt, q, t, at, cap)
     out: Series = {}
     kinds: dict[tuple[str, str, str], str] = {}
     wanted = set(keys)
@@ -307,6 +326,33 @@ def instances(
             if row.kind:
                 kinds[(row.tenant, row.entity_id, row.attr)] = row.kind
     return out, kinds
+
+
+def _capped(stmt: Any, q: TemporalQuery, t: Any, at: Any, cap: int) -> Any:
+    """``stmt`` (the instances) reduced to what ``ngsi.temporal_pages.paginate`` needs to cut each attribute
+    instance at ``cap``: its first cap + 1 instances in paging order (oldest first; newest with lastN), and, since
+    an instant is never cut in two, the whole of the instants the page may end at — the first one newest first,
+    the first two oldest first — with the instance after them, which tells whether anything was left out.
+
+    With timeproperty=createdAt/modifiedAt, one write records many instances at one instant; otherwise an attribute
+    instance has one instance per instant (the instances' unique key) and counting rows is enough."""
+    # in the answer's order (by at, then observed): instances recorded at one instant (one write) are not ranked
+    # in whatever order the database finds them
+    order = (at.desc(), t.ts.desc()) if q.last_n else (at, t.ts)
+    instants = 1 if q.last_n else 2
+    key = (t.tenant, t.entity_id, t.attr, t.dataset_id)
+    ranked = stmt.add_columns(func.row_number().over(partition_by=key, order_by=order).label("n"))
+    if q.recorded:
+        ranked = ranked.add_columns(func.dense_rank().over(partition_by=key, order_by=order[0]).label("instant"))
+    r = ranked.subquery().c
+    picked = (r.tenant, r.entity_id, r.attr, r.value, r.kind, r.dataset_id, r.at, r.ts, r.pk, r.created, r.modified)
+    if not q.recorded:
+        return select(*picked).where(r.n <= max(cap, instants) + 1)
+    first = func.sum(case((r.instant <= instants, 1), else_=0))  # instances of the first instants
+    counted = select(*picked, r.n, first.over(partition_by=(r.tenant, r.entity_id, r.attr, r.dataset_id)).label("w"))
+    c = counted.subquery().c
+    kept = (c.tenant, c.entity_id, c.attr, c.value, c.kind, c.dataset_id, c.at, c.ts, c.pk, c.created, c.modified)
+    return select(*kept).where(or_(c.n <= cap + 1, c.n <= c.w + 1))
 
 
 def add_instances(
@@ -341,7 +387,7 @@ def delete_attribute_history(
 ) -> int:
     """Forget the instances of one attribute, with the deletions recorded of them: of every datasetId
     (``everything``), else of ``dataset_id`` (None: the default instance, whose deletions are those without a
-    datasetId, the attribute's whole deletions too). Returns how many went."""
+    datasetId; before migration 0021 a whole attribute's deletion had none too). Returns how many went."""
     if everything:
         return delete_history(conn, tenant, entity_id, attr)
     if conn.dialect.name == "sqlite":

@@ -18,17 +18,13 @@ from ngsi.tables import temporal_deleted_entities, temporal_deletions, type_colu
 DELETED_VALUES = {"LanguageProperty": {"@none": NULL}, "ListProperty": [NULL]}
 
 
-def record_deletions(
-    conn: Connection,
-    tenant: str,
-    entity_id: str,
-    attrs: dict[str, str],
-    *,
-    at: datetime,
-    dataset_id: str | None = None,
-) -> None:
-    """Keep the deletion of attributes (name → attribute type) as instances with ``deletedAt`` = ``at``; of their
-    instance of ``dataset_id`` only when one is given (None: the default instance, or the whole attribute).
+# (attribute, its type, datasetId - None: the default instance) of one attribute instance deleted
+Deleted = tuple[str, str, str | None]
+
+
+def record_deletions(conn: Connection, tenant: str, entity_id: str, deleted: list[Deleted], *, at: datetime) -> None:
+    """Keep the deletion of attribute instances as instances with ``deletedAt`` = ``at``, one per instance, each
+    with its datasetId.
 
     The value is NGSI-LD's null in the attribute's form (``urn:ngsi-ld:null``; a LanguageProperty's language map
     ``{"@none": "urn:ngsi-ld:null"}``; the entity's ``scope``: no scope, ``[]``). They stay apart from observed
@@ -44,10 +40,33 @@ def record_deletions(
             "value": orjson.dumps([] if attr == "scope" else DELETED_VALUES.get(kind, NULL)).decode(),
             "dataset_id": dataset_id,
         }
-        for attr, kind in attrs.items()
+        for attr, kind, dataset_id in deleted
     ]
     if rows:
         conn.execute(temporal_deletions.insert(), rows)
+
+
+def removed_instances(before: dict[str, Any], after: dict[str, Any]) -> list[Deleted]:
+    """The attribute instances (and the scope) of the entity ``before`` that the entity ``after`` no longer holds,
+    matched by datasetId: what a write (a merge's null, a replace, a deletion of attributes or of the entity)
+    deleted."""
+    deleted: list[Deleted] = []
+    for name, attr in before.items():
+        if name in _NOT_ATTRIBUTES:
+            continue
+        kept = {dataset for dataset, _kind in _instances(after[name])} if name in after else set()
+        deleted.extend((name, kind, dataset) for dataset, kind in _instances(attr) if dataset not in kept)
+    return deleted
+
+
+_NOT_ATTRIBUTES = frozenset({"id", "type", "@context", "expiresAt", "createdAt", "modifiedAt", "deletedAt"})
+
+
+def _instances(attr: Any) -> list[tuple[str | None, str]]:
+    """(datasetId, type) of each instance of a stored attribute: one, or an array of them (the scope: one)."""
+    several = isinstance(attr, list) and bool(attr) and all(isinstance(i, dict) for i in attr)
+    items = attr if several else [attr]
+    return [(i.get("datasetId") if isinstance(i, dict) else None, attribute_type(i)) for i in items]
 
 
 def attribute_type(attribute: Any) -> str:
@@ -58,11 +77,10 @@ def attribute_type(attribute: Any) -> str:
 
 
 def record_entity_deletion(conn: Connection, tenant: str, stored: str, *, at: datetime) -> None:
-    """Keep the deletion of an entity: a deletedAt instance for each of its attributes (and its scope), and its
-    type, so that ``timeproperty=deletedAt`` still finds it once it is gone."""
+    """Keep the deletion of an entity: a deletedAt instance for each of its attribute instances (and its scope),
+    and its type, so that ``timeproperty=deletedAt`` still finds it once it is gone."""
     entity = orjson.loads(stored)
-    attrs = {name: attribute_type(value) for name, value in entity.items() if name not in ("id", "type", "@context")}
-    record_deletions(conn, tenant, entity["id"], attrs, at=at)
+    record_deletions(conn, tenant, entity["id"], removed_instances(entity, {}), at=at)
     gone = temporal_deleted_entities
     conn.execute(delete(gone).where(gone.c.tenant == tenant, gone.c.id == entity["id"]))
     row = {

@@ -39,11 +39,12 @@ def paginate(series: Series, q: TemporalQuery) -> Page:
     if q.max_instances is None or cap < q.max_instances:
         # Only lastN cut: each attribute's newest N is the whole answer to what was asked, not a partial one.
         return Page({key: {attr: found[-cap:] for attr, found in attrs.items()} for key, attrs in series.items()})
-    bounds = []
-    for attrs in series.values():
-        for found in attrs.values():
-            if len(found) > cap:
-                bounds.append(found[-cap][1] if newest_first else found[cap - 1][1])
+    bounds = [
+        bound
+        for attrs in series.values()
+        for found in attrs.values()
+        if (bound := _bound([i[1] for i in found], cap, newest_first)) is not None
+    ]
     if not bounds:
         return Page(series)
     cut = max(bounds) if newest_first else min(bounds)
@@ -63,3 +64,24 @@ def paginate(series: Series, q: TemporalQuery) -> Page:
         start, end = (window_start if window_start is not None else min(sent)), cut
     size = str(q.last_n) if q.last_n is not None else "*"
     return Page(kept, f"date-time {iso(start)}-{iso(end)}/{size}")
+
+
+def _bound(times: list[float], cap: int, newest_first: bool) -> float | None:
+    """The last instant one attribute instance's page may hold (None: nothing of it is left out), given the times
+    of its instances as ``ngsi.temporal.instances`` reads them (oldest first).
+
+    Several instances may share an instant (one write, with timeproperty=createdAt/modifiedAt), and an instant is
+    never cut in two: the client asks for the next page from the range's end, and the instances of that instant
+    beyond the cut would be lost (``before`` leaves the end out) or the page would come back unchanged. So the
+    page ends at the last instant whole within the cap; an instant over the cap on its own is sent whole.
+    Oldest first, the next page (``after``: from the end, included) starts again at the end's instant, so the page
+    holds at least two instants, else it would come back unchanged."""
+    if len(times) <= cap:
+        return None
+    ordered = times[::-1] if newest_first else times
+    instants = sorted(set(ordered), reverse=newest_first)  # in paging order
+    last = ordered[cap - 1]
+    whole = instants.index(last) - (ordered[cap] == last)  # the instant of the cap-th instance, if it ends there
+    least = 0 if newest_first else 1
+    bound = instants[min(max(whole, least), len(instants) - 1)]
+    return None if bound == instants[-1] else bound

@@ -94,9 +94,14 @@ def _load(conn: Connection, tenant: str, entity_id: str) -> dict[str, Any]:
     return entity
 
 
-def _save(conn: Connection, tenant: str, entity: dict[str, Any]) -> None:
+def _save(conn: Connection, tenant: str, entity: dict[str, Any], before: dict[str, Any] | None = None) -> None:
+    """Store the entity; the attribute instances of ``before`` (the stored entity) it no longer holds are kept in
+    its history as deleted (timeproperty=deletedAt), whichever write dropped them."""
+    now = datetime.now(UTC)
     write = store.EntityWrite(tenant, provision.checked(entity), track=True)
-    store.upsert_entities(conn, [write], now=datetime.now(UTC))
+    store.upsert_entities(conn, [write], now=now)
+    if before is not None:
+        deletions.record_deletions(conn, tenant, entity["id"], deletions.removed_instances(before, entity), at=now)
 
 
 def _headers(tenant: str) -> dict[str, str]:
@@ -182,18 +187,16 @@ def delete_attr(
         entity = _load(conn, key, _own(state, writer, entity_id))
         if entity.get(attr) is None:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
-        kind = deletions.attribute_type(entity[attr])
         rest, gone = provision.without_instances(entity[attr], dataset, everything=everything)
         if not gone:
             which = f"datasetId {dataset!r}" if dataset else "a default instance (without datasetId)"
             raise ResourceNotFound(f"attribute {attr!r} of entity {entity_id!r} has no instance of {which}")
+        before = dict(entity)
         if rest is None:
             del entity[attr]
         else:
             entity[attr] = rest
-        _save(conn, key, entity)
-        at = datetime.now(UTC)
-        deletions.record_deletions(conn, key, entity_id, {attr: kind}, at=at, dataset_id=dataset)
+        _save(conn, key, entity, before)
     return Response(status_code=204, headers=_headers(key))
 
 
@@ -216,8 +219,7 @@ async def replace_entity(
     body, key = await _object(request), tenant or ""
     entity = provision.normalize_entity({**body, "id": _own(state, writer, entity_id), "type": body.get("type")})
     with state.db.begin() as conn:
-        _load(conn, key, entity_id)
-        _save(conn, key, entity)
+        _save(conn, key, entity, _load(conn, key, entity_id))  # the attributes the body leaves out are deleted
     return Response(status_code=204, headers=_headers(key))
 
 
@@ -227,7 +229,8 @@ async def merge_entity(
 ) -> Response:
     patch, key = await _object(request), tenant or ""
     with state.db.begin() as conn:
-        _save(conn, key, provision.merge(_load(conn, key, _own(state, writer, entity_id)), patch))
+        stored = _load(conn, key, _own(state, writer, entity_id))
+        _save(conn, key, provision.merge(stored, patch), stored)  # urn:ngsi-ld:null deletes an attribute
     return Response(status_code=204, headers=_headers(key))
 
 
@@ -262,11 +265,12 @@ def _apply(conn: Connection, op: str, key: str, item: Any, options: str) -> bool
         raise AlreadyExists(f"entity {entity['id']!r} already exists")
     if op in ("update", "merge") and stored is None:
         raise ResourceNotFound(f"entity {entity['id']!r} not found")
-    if stored is not None and (op == "merge" or (op == "upsert" and "update" in options)):
-        entity = provision.merge(orjson.loads(stored), item)
-    elif stored is not None and op == "update":
-        entity, _missing = provision.append(orjson.loads(stored), item, overwrite="noOverwrite" not in options)
-    _save(conn, key, entity)
+    before = None if stored is None else orjson.loads(stored)
+    if before is not None and (op == "merge" or (op == "upsert" and "update" in options)):
+        entity = provision.merge(before, item)
+    elif before is not None and op == "update":
+        entity, _missing = provision.append(before, item, overwrite="noOverwrite" not in options)
+    _save(conn, key, entity, before)  # an upsert that replaces, or a merge's null, deletes attributes
     return stored is None
 
 

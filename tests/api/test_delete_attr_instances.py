@@ -90,7 +90,14 @@ async def test_an_unknown_dataset_id_is_not_found(api: httpx.AsyncClient, car: N
 async def test_delete_all_deletes_every_instance(api: httpx.AsyncClient, car: None) -> None:
     assert (await api.delete(SPEED, params={"deleteAll": "true"})).status_code == 204
     assert await _speeds(api) is None
-    assert await _deletions(api) == [(None, NULL)]  # one deletion: the whole attribute
+    # each instance removed is a deletion of its datasetId, as when deleted one by one
+    assert await _deletions(api) == [(None, NULL), (GPS, NULL), (WHEEL, NULL)]
+    response = await api.get(HISTORY, params={"timeproperty": "deletedAt", "datasetId": GPS})
+    assert [i["datasetId"] for i in response.json()["speed"]] == [GPS]
+    assert (
+        len({i["deletedAt"] for i in (await api.get(HISTORY, params={"timeproperty": "deletedAt"})).json()["speed"]})
+        == 1
+    )
     _problem(await api.delete(SPEED, params={"deleteAll": "true"}), 404, "ResourceNotFound", "speed")
 
 
@@ -121,3 +128,8 @@ async def test_the_temporal_delete_of_a_dataset_forgets_its_deletions(api: httpx
     forget = await api.delete(f"{HISTORY}/attrs/speed", params={"datasetId": GPS})
     assert forget.status_code == 204
     assert await _deletions(api) == [(None, NULL)]
+
+
+async def test_deleting_the_entity_records_each_instance(api: httpx.AsyncClient, car: None) -> None:
+    assert (await api.delete(ENTITY)).status_code == 204
+    assert await _deletions(api) == [(None, NULL), (GPS, NULL), (WHEEL, NULL)]

@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from api.state import HubState
+from ngsi import store
+
 pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
 
 CAR = "urn:ngsi-ld:Vehicle:deletions:1"
@@ -161,3 +164,131 @@ async def test_the_post_query_reads_deletions(api: httpx.AsyncClient, car: None)
     [entity] = response.json()
     assert set(entity) == {"id", "type", "speed"}
     assert entity["speed"][0]["value"] == NULL
+
+
+@pytest.mark.parametrize(
+    ("params", "body"),
+    [
+        ({"type": "Vehicle"}, {"entities": [{"type": "Vehicle"}]}),
+        ({"id": CAR, "type": "Vehicle"}, {"entities": [{"id": CAR, "type": "Vehicle"}]}),
+        (
+            {"type": "Vehicle", "idPattern": ".*deletions.*"},
+            {"entities": [{"type": "Vehicle", "idPattern": ".*deletions.*"}]},
+        ),
+        ({"type": "Vehicle", "attrs": "speed"}, {"entities": [{"type": "Vehicle"}], "attrs": ["speed"]}),
+    ],
+)
+async def test_get_and_post_queries_agree_on_deleted_entities(
+    api: httpx.AsyncClient, car: None, params: dict[str, str], body: dict[str, Any]
+) -> None:
+    """The same query by GET and by POST …/entityOperations/query answers the same: an entity deleted through the
+    API is selected by its id, type and idPattern (what is left of it), not by conditions on a current state."""
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{CAR}")).status_code == 204
+    got = await api.get("/ngsi-ld/v1/temporal/entities", params={**params, "timeproperty": "deletedAt"})
+    posted = await api.post(
+        "/ngsi-ld/v1/temporal/entityOperations/query",
+        json={"type": "Query", **body, "temporalQ": {"timeproperty": "deletedAt"}},
+    )
+    assert got.status_code == posted.status_code == 200, (got.text, posted.text)
+    assert [e["id"] for e in got.json()] == [CAR]
+    assert posted.json() == got.json()
+
+
+async def _deleted(api: httpx.AsyncClient) -> dict[str, list[dict[str, Any]]]:
+    response = await api.get(URL, params={"timeproperty": "deletedAt"})
+    assert response.status_code == 200, response.text
+    return {k: v for k, v in response.json().items() if k not in ("id", "type")}
+
+
+async def test_a_merge_patch_null_records_the_deletion(api: httpx.AsyncClient, car: None) -> None:
+    """Deleting an attribute by merge-patch (5.6.17, urn:ngsi-ld:null) is recorded as DELETE …/attrs/{attr} is."""
+    before = datetime.now(UTC)
+    merged = await api.patch(f"/ngsi-ld/v1/entities/{CAR}", json={"speed": NULL, "fuelLevel": 30})
+    assert merged.status_code == 204, merged.text
+    bounds = (before, datetime.now(UTC))
+    deleted = await _deleted(api)
+    assert set(deleted) == {"speed"}
+    [instance] = deleted["speed"]
+    assert instance["value"] == NULL
+    assert _within(instance["deletedAt"], bounds)
+
+
+async def test_a_replace_records_the_attributes_it_drops(api: httpx.AsyncClient, car: None) -> None:
+    replaced = await api.put(
+        f"/ngsi-ld/v1/entities/{CAR}", json={"type": "Vehicle", "speed": {"type": "Property", "value": 1}}
+    )
+    assert replaced.status_code == 204, replaced.text
+    deleted = await _deleted(api)
+    assert set(deleted) == {"fuelLevel", "isParkedIn", "name"}
+    assert deleted["isParkedIn"][0]["object"] == NULL
+    assert deleted["name"][0]["languageMap"] == {"@none": NULL}
+
+
+@pytest.mark.parametrize(
+    ("operation", "item"),
+    [
+        ("merge", {"id": CAR, "type": "Vehicle", "name": {"type": "Property", "value": NULL}}),
+        (
+            "upsert",
+            {"id": CAR, "type": "Vehicle", "fuelLevel": 1, "isParkedIn": {"object": "urn:ngsi-ld:P:2"}, "speed": 3},
+        ),
+    ],
+)
+async def test_batch_writes_record_what_they_delete(
+    api: httpx.AsyncClient, car: None, operation: str, item: dict[str, Any]
+) -> None:
+    response = await api.post(f"/ngsi-ld/v1/entityOperations/{operation}", json=[item])
+    assert response.status_code == 204, response.text
+    assert set(await _deleted(api)) == {"name"}  # upsert replaces the entity (options=replace, the default)
+
+
+async def test_a_deleted_at_query_answers_only_what_was_deleted_in_the_window(
+    api: httpx.AsyncClient, car: None
+) -> None:
+    """timeproperty=deletedAt is about deletions: an entity with none (in the window, of the asked attributes) is
+    not part of the answer, nor of its count, as an entity without instances is not for observedAt."""
+    van = {"id": "urn:ngsi-ld:Vehicle:deletions:2", "type": "Vehicle", "speed": {"type": "Property", "value": 1}}
+    assert (await api.post("/ngsi-ld/v1/entities", json=van)).status_code == 201
+    gone = {"id": "urn:ngsi-ld:Vehicle:deletions:3", "type": "Vehicle", "speed": {"type": "Property", "value": 2}}
+    assert (await api.post("/ngsi-ld/v1/entities", json=gone)).status_code == 201
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{gone['id']}")).status_code == 204
+    await _delete(api, "speed")
+    query = {"type": "Vehicle", "timeproperty": "deletedAt", "count": "true"}
+    response = await api.get("/ngsi-ld/v1/temporal/entities", params=query)
+    assert [(e["id"], sorted(set(e) - {"id", "type"})) for e in response.json()] == [
+        (CAR, ["speed"]),
+        (gone["id"], ["speed"]),
+    ]
+    assert response.headers["NGSILD-Results-Count"] == "2"
+    asked = await api.get("/ngsi-ld/v1/temporal/entities", params={**query, "attrs": "fuelLevel"})
+    assert asked.json() == []
+    earlier = {**query, "timerel": "before", "timeAt": "2020-06-01T00:00:00Z"}
+    response = await api.get("/ngsi-ld/v1/temporal/entities", params=earlier)
+    assert response.json() == []
+    assert response.headers["NGSILD-Results-Count"] == "0"
+    body = {"type": "Query", "entities": [{"type": "Vehicle"}], "temporalQ": {"timeproperty": "deletedAt"}}
+    posted = await api.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert [e["id"] for e in posted.json()] == [CAR, gone["id"]]
+
+
+@pytest.mark.parametrize("again", ["api", "harvest"])
+async def test_an_entity_created_again_after_its_removal_is_created_anew(
+    api: httpx.AsyncClient, hub: HubState, again: str
+) -> None:
+    """An entity a harvest marked removed (gone from its source: a 404 since) that is created again, through the
+    API or by its source, is a new entity: its createdAt is when it came back, not the old entity's."""
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    entity = {"id": CAR, "type": "Vehicle", "speed": {"type": "Property", "value": 1}}
+    with hub.db.begin() as conn:
+        store.upsert_entities(conn, [store.EntityWrite("", entity, source_id="src")], now=old)
+        assert store.mark_removed(conn, source_id="src", keep=(), now=old) == [CAR]
+    assert (await api.get(f"/ngsi-ld/v1/entities/{CAR}")).status_code == 404
+    before = datetime.now(UTC)
+    if again == "api":
+        assert (await api.post("/ngsi-ld/v1/entities", json=entity)).status_code == 201
+    else:
+        with hub.db.begin() as conn:
+            store.upsert_entities(conn, [store.EntityWrite("", entity, source_id="src")], now=datetime.now(UTC))
+    got = (await api.get(f"/ngsi-ld/v1/entities/{CAR}", params={"options": "sysAttrs"})).json()
+    assert _within(got["createdAt"], (before, datetime.now(UTC))), got
+    assert got["createdAt"] == got["modifiedAt"]

@@ -3,6 +3,7 @@ Content with ``Content-Range: date-time <start>-<end>/<size>``, one time range c
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,3 +173,67 @@ async def test_last_n_by_recorded_time_breaks_ties_by_observed_time(api: httpx.A
     assert _minutes(response.json()["speed"]) == [18, 19, 20]
     response = await api.get(URL, params={**params, "lastN": "3", "timeproperty": "modifiedAt"})
     assert _minutes(response.json()["speed"]) == [18, 19, 20]
+
+
+def _range_end(content_range: str) -> str:
+    match = re.fullmatch(r"date-time (\S+?Z)-(\S+Z)/(\S+)", content_range)
+    assert match is not None, content_range
+    return match.group(2)
+
+
+async def _follow(api: httpx.AsyncClient, params: dict[str, Any]) -> tuple[list[int], int]:
+    """Every speed instance of CAR, asking each next page from the Content-Range's end as the client would
+    (timerel=after, the end as timeAt); the values in the order received (each once) and the pages asked."""
+    seen: dict[str, int] = {}
+    ends: list[str] = []
+    for page in range(1, 10):
+        response = await api.get(URL, params={**params, "attrs": "speed"})
+        assert response.status_code in (200, 206), response.text
+        for instance in response.json()["speed"]:
+            seen.setdefault(instance["instanceId"], instance["value"])
+        if response.status_code == 200:
+            return list(seen.values()), page
+        end = _range_end(response.headers["content-range"])
+        assert end not in ends, f"the page ending at {end} came back: no progress"
+        ends.append(end)
+        params = {**params, "timerel": "after", "timeAt": end}
+    raise AssertionError("paging never ended")
+
+
+@pytest.mark.parametrize("timeproperty", ["createdAt", "modifiedAt"])
+async def test_paging_by_recorded_time_progresses_over_one_bulk_write(
+    api: httpx.AsyncClient, timeproperty: str
+) -> None:
+    """Twenty instances of one POST share their createdAt: the page cannot end inside that instant (a client
+    asking again from there would get the same page for ever); three later writes come after it."""
+    await _create(api, CAR, speed=range(0, 20))
+    for minute in (30, 31, 32):
+        body = {"speed": _series(range(minute, minute + 1))}
+        response = await api.post(f"/ngsi-ld/v1/temporal/entities/{CAR}/attrs", json=body)
+        assert response.status_code == 204, response.text
+    start = {"timeproperty": timeproperty, "timerel": "after", "timeAt": "1970-01-01T00:00:00Z"}
+    values, pages = await _follow(api, start)
+    assert sorted(values) == [*range(0, 20), 30, 31, 32]
+    assert pages >= 2
+    first = await api.get(URL, params={**start, "attrs": "speed"})
+    assert first.status_code == 206
+    assert _minutes(first.json()["speed"])[:20] == list(range(0, 20))  # the bulk write's instant is whole
+
+
+async def test_paging_by_recorded_time_with_last_n_keeps_an_instant_whole(api: httpx.AsyncClient) -> None:
+    """Newest first, the next page is asked with timerel=before the range's end: an instant cut in two would
+    lose the rest of its instances."""
+    await _create(api, CAR, speed=range(30, 31))
+    for minutes in (range(31, 32), range(32, 33), range(0, 20)):
+        body = {"speed": _series(minutes)}
+        assert (await api.post(f"/ngsi-ld/v1/temporal/entities/{CAR}/attrs", json=body)).status_code == 204
+    params = {"timeproperty": "createdAt", "lastN": 100, "attrs": "speed"}
+    seen: list[int] = []
+    for _page in range(5):
+        response = await api.get(URL, params=params)
+        seen.extend(_minutes(response.json()["speed"]))
+        if response.status_code == 200:
+            break
+        end = _range_end(response.headers["content-range"])
+        params = {**params, "timerel": "before", "timeAt": end}
+    assert sorted(seen) == [*range(0, 20), 30, 31, 32]

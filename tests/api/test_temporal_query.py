@@ -149,7 +149,9 @@ async def test_entities_without_the_attribute_order_alike_on_both_databases(
 ) -> None:
     """orderBy=speed.createdAt with timeproperty=deletedAt: VAN's speed was deleted, BIKE is deleted (nothing of
     its current state is left). Neither has speed: both come after CAR, in id order, in either direction (the
-    stamp of the deleted one was NULL, which SQLite sorts first and PostgreSQL last, and VAN's the entity's)."""
+    stamp of the deleted one was NULL, which SQLite sorts first and PostgreSQL last, and VAN's the entity's). CAR
+    has a deletion too (its location), since the query answers only entities with deletions in the window."""
+    assert (await api.delete(f"/ngsi-ld/v1/entities/{CAR}/attrs/location")).status_code == 204
     assert (await api.delete(f"/ngsi-ld/v1/entities/{VAN}/attrs/speed")).status_code == 204
     assert (await api.delete(f"/ngsi-ld/v1/entities/{BIKE}")).status_code == 204
     window = {"type": "Vehicle,Bike", "timerel": "after", "timeAt": "2020-01-01T00:00:00Z", "timeproperty": "deletedAt"}

@@ -287,3 +287,26 @@ def test_history_migrates_as_default_instances_and_back(db: Database) -> None:
         assert "created_at" not in columns
     db.upgrade()
     assert db.is_current()
+
+
+def test_deletions_are_kept_per_instance_and_back(db: Database) -> None:
+    """0020 → 0021: the deletions keep their rows; one instant may then hold a deletion per datasetId, and 0021 →
+    0020 keeps the first of them (the old key holds one per attribute and instant)."""
+    insert = (
+        "INSERT INTO ngsi_temporal_deletions (tenant, entity_id, attr, ts, kind, value, dataset_id) "
+        "VALUES ('', 'urn:ngsi-ld:T:1', 'speed', 60.0, 'Property', '\"urn:ngsi-ld:null\"', {})"
+    )
+    db.downgrade("0020")
+    with db.begin() as conn:
+        conn.execute(text(insert.format("NULL")))
+    db.upgrade()
+    with db.begin() as conn:
+        conn.execute(text(insert.format("'urn:ngsi-ld:Dataset:a'")))
+        rows = conn.execute(text("SELECT ts, dataset_id FROM ngsi_temporal_deletions ORDER BY pk")).all()
+        assert [tuple(r) for r in rows] == [(60.0, None), (60.0, "urn:ngsi-ld:Dataset:a")]
+    db.downgrade("0020")
+    with db.begin() as conn:
+        rows = conn.execute(text("SELECT ts, dataset_id FROM ngsi_temporal_deletions")).all()
+        assert [tuple(r) for r in rows] == [(60.0, None)]
+    db.upgrade()
+    assert db.is_current()
