@@ -16,7 +16,9 @@ import orjson
 import typer
 import uvicorn
 
+from api import http_protocol
 from api.app import build_state, create_app, record_validator
+from api.state import HubState
 from api.validation import Kind, Validators, gbfs_folder, gbfs_from_url, validate_document, validate_gbfs_files
 from harvester import store as run_store
 from harvester.http import HttpClient
@@ -94,7 +96,13 @@ def serve(
     guarded(lambda: _reap(db))
     _check_port(host, port)
     state = guarded(lambda: build_state(settings, db=db))
-    uvicorn.run(create_app(settings, state=state), host=host, port=port, log_config=None)
+    _serve(settings, state, host, port)
+
+
+def _serve(settings: Settings, state: HubState, host: str, port: int) -> None:
+    """uvicorn with its C parser, whose refusals of unreadable requests are problem documents (api.http_protocol)."""
+    protocol = http_protocol.protocol(settings.max_query_bytes)
+    uvicorn.run(create_app(settings, state=state), host=host, port=port, log_config=None, http=protocol)
 
 
 def _reap(db: Database) -> None:
@@ -267,7 +275,7 @@ def demo_command(
         settings = settings.model_copy(update={"base_url": url})
         typer.echo(demo.banner(url))
         state = guarded(lambda: build_state(settings, db=db, registry=registry))
-        uvicorn.run(create_app(settings, state=state), host=demo.LOOPBACK, port=hub_port, log_config=None)
+        _serve(settings, state, demo.LOOPBACK, hub_port)
     finally:
         city_server.stop()
 

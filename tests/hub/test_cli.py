@@ -170,3 +170,72 @@ def _wait_for_banner(process: subprocess.Popen[str], deadline: float) -> str:
                 except httpx.TransportError:
                     time.sleep(0.1)
     raise AssertionError("demo did not print its URL in time")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _raw(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send bytes as they are (no client would send a 70 KB request line for us) and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return status, headers, body
+
+
+def test_serve_refuses_what_its_http_parser_cannot_read_with_a_problem_document(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A 10,000-term q in a GET is a request target over 64 KiB, which uvicorn's parser refuses before the app sees
+    it: `nordhub serve` answers the 414 the app would have (ETSI type, the limit named), and any other unreadable
+    request a 400 problem document, never uvicorn's plain-text "Invalid HTTP request received."."""
+    port = _free_port()
+    env = _env(tmp_path, database_url, NORDHUB_SCHEDULER_ENABLED="false")
+    process = subprocess.Popen(
+        [*NORDHUB, "serve", "--port", str(port), "--no-scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        q = ";".join(f"a{i}==1" for i in range(10_000)).encode()
+        status, headers, body = _raw(
+            port, b"GET /ngsi-ld/v1/entities?type=T&q=" + q + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        assert status.startswith("HTTP/1.1 414"), status
+        assert headers["content-type"] == "application/problem+json"
+        problem = httpx.Response(414, content=body).json()
+        assert problem["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+        assert problem["instance"] == "/ngsi-ld/v1/entities"
+        assert "NORDHUB_MAX_QUERY_BYTES" in problem["detail"] and "8192" in problem["detail"]
+
+        status, headers, body = _raw(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n")
+        assert status.startswith("HTTP/1.1 400"), status
+        problem = httpx.Response(400, content=body).json()
+        assert headers["content-type"] == "application/problem+json"
+        assert problem["type"] == "https://nordhub.eu/problems/bad-request"
+        assert problem["detail"].startswith("the request is not valid HTTP/1.1")
+
+        # A request under the limits is served as ever.
+        short = httpx.get(f"http://127.0.0.1:{port}/ngsi-ld/v1/entities", params={"type": "T"}, timeout=10)
+        assert short.status_code == 200 and short.json() == []
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
