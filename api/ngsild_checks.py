@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from hub.errors import BadRequestData
+from hub.errors import BadRequestData, OperationNotSupported
 from ngsi.geojson import GEO_JSON
 from ngsi.q import And, AttrPath, Node, Or, parse_q
 from schemas.ngsild import is_absolute_uri
@@ -80,13 +80,42 @@ def context_source_filter(csf: str | None) -> None:
             raise BadRequestData(f"csf: {exc.detail}") from None
 
 
-def query_body(body: Any) -> None:
-    """The members of a Query body (5.2.23) that the evaluation does not read itself: arrays given empty, pick with
-    omit, joinLevel, and temporalQ, which belongs to the temporal operation (ETSI 019_32)."""
+# The members of a Query body (5.2.23) each operation reads; any other is refused, as a misspelt one ("qq",
+# "entites") would otherwise widen the answer without a word.
+QUERY_MEMBERS = ("type", "entities", "attrs", "pick", "omit", "q", "geoQ", "scopeQ", "lang", "ordering", "datasetId")
+ENTITY_QUERY_MEMBERS = (*QUERY_MEMBERS, "join", "joinLevel", "geometryProperty")
+TEMPORAL_QUERY_MEMBERS = (*QUERY_MEMBERS, "temporalQ", "aggrMethods", "aggrPeriodDuration", "aggrParams")
+# Members of the standard's Query this hub does not evaluate (no registrations, no distributed operations).
+QUERY_MEMBERS_NOT_YET = ("csf", "containedBy", "entityMap")
+_QUERY_STRING_ONLY = ("local", "limit", "offset", "count", "format", "options", "lastN")
+
+
+def query_members(body: dict[str, Any], *, temporal: bool) -> None:
+    """A Query body holds only the members its operation reads: one that belongs to the other operation, one the
+    hub does not evaluate (422) or a query-string parameter put in the body is refused naming it, as is any
+    unknown member."""
+    own = TEMPORAL_QUERY_MEMBERS if temporal else ENTITY_QUERY_MEMBERS
+    other = "POST /entityOperations/query" if temporal else "POST /temporal/entityOperations/query"
+    for name in body:
+        if name in own or name == "@context":
+            continue
+        if name in ENTITY_QUERY_MEMBERS or name in TEMPORAL_QUERY_MEMBERS:
+            raise BadRequestData(f"{name} is only for {other} (5.2.23)")
+        if name in QUERY_MEMBERS_NOT_YET:
+            if name == "csf":
+                context_source_filter(body[name] if isinstance(body[name], str) else None)
+            raise OperationNotSupported(f"the Query member {name} is not supported by this hub yet")
+        if name in _QUERY_STRING_ONLY:
+            raise BadRequestData(f"{name} is a query-string parameter, not a member of the Query body")
+        raise BadRequestData(f"unknown member {name!r} in the Query body; its members are {', '.join(own)}")
+
+
+def query_body(body: Any, *, temporal: bool = False) -> None:
+    """The members of a Query body (5.2.23) that the evaluation does not read itself: unknown members, arrays given
+    empty, pick with omit, joinLevel, and temporalQ, which belongs to the temporal operation (ETSI 019_32)."""
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('the body must be a Query: a JSON object with "type": "Query"')
-    if "temporalQ" in body:
-        raise BadRequestData("temporalQ is only for POST /temporal/entityOperations/query (5.2.23)")
+    query_members(body, temporal=temporal)
     for name in ("entities", "attrs", "pick", "omit"):
         if name in body and (not isinstance(body[name], list | str) or len(body[name]) == 0):
             raise BadRequestData(f"{name} must be a non-empty array (5.2.23: an empty array is not allowed)")
@@ -102,6 +131,9 @@ def query_body(body: Any) -> None:
 def selector_ids(item: dict[str, Any], *, typed: bool = True) -> tuple[str, ...]:
     """An EntitySelector's ``id`` (5.2.33: a URI or an array of URIs) as a tuple; ``typed``: its ``type`` is
     mandatory (ETSI 5233_01_03)."""
+    unknown = sorted(set(item) - {"type", "id", "idPattern"})
+    if unknown:
+        raise BadRequestData(f"unknown member(s) {', '.join(unknown)} in an EntitySelector; use type, id, idPattern")
     kind = item.get("type")
     if (typed or kind is not None) and (not isinstance(kind, str) or not kind):
         raise BadRequestData("an EntitySelector needs a type (5.2.33); id and idPattern only narrow it")

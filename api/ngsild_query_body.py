@@ -22,6 +22,7 @@ from ngsi.query import EntityQuery, Selector
 _SELECTOR = {
     "type": "object",
     "required": ["type"],
+    "additionalProperties": False,
     "properties": {
         "type": {"type": "string"},
         "id": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "array", "items": {"type": "string"}}]},
@@ -33,6 +34,7 @@ _QUERY_SCHEMA = {
     "type": "object",
     "required": ["type"],
     "properties": {
+        "@context": {"description": "JSON-LD @context (application/ld+json bodies only)"},
         "type": {"type": "string", "enum": ["Query"]},
         "entities": {"type": "array", "items": _SELECTOR},
         "attrs": {"type": "array", "items": {"type": "string"}},
@@ -49,8 +51,14 @@ _QUERY_SCHEMA = {
             "description": "OrderingParams: orderBy (array of keys as in GET orderBy), collation (und), "
             "coordinates [lon,lat] and geometry (Point) for dist-asc/dist-desc",
         },
+        "geometryProperty": {"type": "string", "description": "The GeoProperty of GeoJSON answers (default location)"},
+        "datasetId": {
+            "description": "Only the attribute instances of these datasetIds (URIs; @none: the default instance)",
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        },
         "temporalQ": {"type": "object", "description": "Temporal API only: 400 BadRequestData here"},
     },
+    "additionalProperties": False,
 }
 QUERY_BODY = {
     "requestBody": {
@@ -74,9 +82,11 @@ def geo_as_stored(geo: GeoQuery | None, ld: LdRequest) -> GeoQuery | None:
     return replace(geo, geoproperty=ld.translation.to_stored(geo.geoproperty))
 
 
-def query_from_body(body: Any, ld: LdRequest, *, typed: bool = True) -> EntityQuery:
-    """A Query body as an evaluation with its names as stored (translated with the request's @context)."""
-    checks.query_body(body)
+def query_from_body(body: Any, ld: LdRequest, *, temporal: bool = False) -> EntityQuery:
+    """A Query body as an evaluation with its names as stored (translated with the request's @context);
+    ``temporal``: of ``POST /temporal/entityOperations/query``, whose selectors need no type yet."""
+    checks.query_body(body, temporal=temporal)
+    typed = not temporal
     items = body.get("entities") or []
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise BadRequestData("entities must be an array of EntitySelector objects {type, id, idPattern}")
@@ -94,6 +104,16 @@ def query_from_body(body: Any, ld: LdRequest, *, typed: bool = True) -> EntityQu
     return EntityQuery(selectors, tuple(ld.names(attrs)), ld.q(text["q"]), text["scopeQ"], parsed, ordering=ordering)
 
 
+def body_dataset_ids(body: dict[str, Any]) -> str | None:
+    """The body's ``datasetId`` (a URI or @none, or an array of them) as GET's ``datasetId`` parameter spells it."""
+    value = body.get("datasetId")
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(d, str) and d and "," not in d for d in value):
+        return ",".join(value)
+    raise BadRequestData("datasetId must be a string or a non-empty array of strings (URIs, or @none)")
+
+
 def _body_ordering(member: Any) -> Ordering | None:
     """A Query body's ``ordering`` (OrderingParams, clause 5.2.43): orderBy (string array), collation, and the
     distance reference ``coordinates`` (a JSON array) with its ``geometry``."""
@@ -101,6 +121,11 @@ def _body_ordering(member: Any) -> Ordering | None:
         return None
     if not isinstance(member, dict):
         raise BadRequestData("ordering must be an OrderingParams object {orderBy, collation, coordinates, geometry}")
+    unknown = sorted(set(member) - {"orderBy", "collation", "coordinates", "geometry"})
+    if unknown:
+        raise BadRequestData(
+            f"ordering: unknown member(s) {', '.join(unknown)}; use orderBy, collation, coordinates, geometry"
+        )
     order_by, coordinates = member.get("orderBy"), member.get("coordinates")
     if order_by is not None and not isinstance(order_by, list):
         raise BadRequestData("ordering.orderBy must be an array of strings")

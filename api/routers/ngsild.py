@@ -20,7 +20,7 @@ from api.ld import LdContext, LdRequest, request_context
 from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
 from api.ngsild_linked import body_projection, join_request, joined, linked_q
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
-from api.ngsild_query_body import QUERY_BODY, geo_as_stored, ordering_as_stored, query_from_body
+from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, geo_as_stored, ordering_as_stored, query_from_body
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, InvalidRequest, NonexistentTenant, OperationNotSupported, ResourceNotFound
@@ -409,18 +409,23 @@ async def post_query(
     ngsild_tenant: Tenant = None,
 ) -> Response:
     """The Query body (``entities``, ``attrs``, ``pick``, ``omit``, ``q``, ``scopeQ``, ``geoQ``, ``lang``, ``join``,
-    ``joinLevel``, ``ordering``) evaluated like GET /entities; ``temporalQ`` belongs to the temporal API (400
-    here); the body's members are checked by api.ngsild_checks."""
+    ``joinLevel``, ``ordering``, ``datasetId``, ``geometryProperty``) evaluated like GET /entities; ``temporalQ``
+    belongs to the temporal API (400 here), and any other member is refused (api.ngsild_checks)."""
     body = await json_body(request)
     query = query_from_body(body, ld)
     page = Page(limit=limit, offset=offset, count=count)
     projection = {name: body_projection(body, name) for name in ("pick", "omit")}
     attrs = _as_returned(ld, tuple(body.get("attrs") or ()))
-    shape = _shape(format, options, attrs=attrs, lang=body.get("lang"), **projection)
+    dataset_id = body_dataset_ids(body)
+    shape = _shape(format, options, attrs=attrs, lang=body.get("lang"), dataset_id=dataset_id, **projection)
     query = projected(query, shape.pick, shape.omit, sys_attrs=shape.sys_attrs, stored=ld.translation.to_stored)
     join = join_request(body.get("join"), body.get("joinLevel"), shape)
     linked_q(body.get("q"), join)
-    args = (state, query, page, shape, accept, ngsild_tenant, ld)
+    geometry = body.get("geometryProperty", "location")
+    if not isinstance(geometry, str) or not geometry:
+        raise BadRequestData("geometryProperty must be the name of a GeoProperty")
+    checks.geometry_property("geometryProperty" in body, negotiate(accept))
+    args = (state, query, page, shape, accept, ngsild_tenant, ld, geometry)
     version = versions.preferred_version(request.headers.get("prefer"))
     _result, content, headers = await run_in_threadpool(_answer, *args, join=join, version=version)
     return _response(content, headers)

@@ -23,7 +23,7 @@ from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import json_body, negotiate
 from api.ngsild_linked import body_projection, no_linked_q
-from api.ngsild_query_body import QUERY_BODY, query_from_body
+from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, query_from_body
 from api.state import HubState, hub_state
 from api.temporal_read import (
     PARTIAL,
@@ -68,10 +68,6 @@ _AGGR_METHODS = {
 }
 _AGGR_PERIOD = {"type": "string", "description": "ISO 8601 duration, e.g. PT1H; PT0S or absent: the whole range"}
 _AGGR_MEMBERS = ("aggrMethods", "aggrPeriodDuration")
-_DATASET_ID = {
-    "description": "Only the instances of these datasetIds (URIs; @none: the default instance)",
-    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-}
 
 
 def _temporal_body() -> dict[str, Any]:
@@ -81,9 +77,14 @@ def _temporal_body() -> dict[str, Any]:
     for content in body["requestBody"]["content"].values():
         properties = content["schema"]["properties"]
         properties["temporalQ"] = _TEMPORAL_Q
-        properties["datasetId"] = _DATASET_ID
+        for entity_only in ("join", "joinLevel", "geometryProperty"):
+            properties.pop(entity_only, None)  # JSON and JSON-LD share one schema
         properties.update(copy.deepcopy(aggregation))
-        properties["aggrParams"] = {"type": "object", "properties": copy.deepcopy(aggregation)}
+        properties["aggrParams"] = {
+            "type": "object",
+            "properties": copy.deepcopy(aggregation),
+            "additionalProperties": False,
+        }
     return body
 
 
@@ -101,6 +102,9 @@ def _body_aggregation(body: dict[str, Any]) -> dict[str, tuple[str, str]]:
     nested = body.get("aggrParams")
     if nested is not None and not isinstance(nested, dict):
         raise BadRequestData("aggrParams must be an object {aggrMethods, aggrPeriodDuration}")
+    unknown = sorted(set(nested or {}) - set(_AGGR_MEMBERS))
+    if unknown:
+        raise BadRequestData(f"aggrParams: unknown member(s) {', '.join(unknown)}; use aggrMethods, aggrPeriodDuration")
     found: dict[str, tuple[str, str]] = {}
     for prefix, source in (("", body), ("aggrParams.", nested or {})):
         for name in _AGGR_MEMBERS:
@@ -126,16 +130,6 @@ def _aggregation(body: dict[str, Any], methods: str | None, period: str | None) 
             raise BadRequestData(f"{name} {given[name]!r} in the query string and {where} {value!r} in the body differ")
         given[name] = value
     return given["aggrMethods"], given["aggrPeriodDuration"], bool(found)
-
-
-def _dataset_ids(body: dict[str, Any]) -> str | None:
-    """The body's ``datasetId`` (a URI or @none, or an array of them) as GET's ``datasetId`` parameter spells it."""
-    value = body.get("datasetId")
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, list) and value and all(isinstance(d, str) and d and "," not in d for d in value):
-        return ",".join(value)
-    raise BadRequestData("datasetId must be a string or a non-empty array of strings (URIs, or @none)")
 
 
 State = Annotated[HubState, Depends(hub_state)]
@@ -188,7 +182,7 @@ async def post_temporal_query(
         raise BadRequestData('the body must be a Query: a JSON object with "type": "Query"')
     temporal_q = _temporal_q(body)
     no_linked_q(body.get("q"))
-    selection = query_from_body({k: v for k, v in body.items() if k != "temporalQ"}, ld, typed=False)
+    selection = query_from_body({k: v for k, v in body.items() if k != "temporalQ"}, ld, temporal=True)
     media = negotiate(accept)
     aggrMethods, aggrPeriodDuration, in_body = _aggregation(body, aggrMethods, aggrPeriodDuration)
     if in_body and format is None and options is None:
@@ -204,7 +198,7 @@ async def post_temporal_query(
         "timeAt": temporal_q.get("timeAt"),
         "endTimeAt": temporal_q.get("endTimeAt"),
         "timeproperty": temporal_q.get("timeproperty"),
-        "datasetId": _dataset_ids(body),
+        "datasetId": body_dataset_ids(body),
         "lastN": lastN if lastN is not None else temporal_q.get("lastN"),
         "limit": limit,
         "offset": offset,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 import pytest
 
 from tests.api.conftest import KIOSK, SHOP
@@ -104,3 +105,78 @@ async def test_temporal_queries_check_csf_as_entity_queries_do(api: httpx.AsyncC
     good = await api.get("/ngsi-ld/v1/temporal/entities", params={**window, "csf": 'endpoint=="x"'})
     assert good.status_code == 422
     assert good.json()["type"] == ETSI + "OperationNotSupported"
+
+
+QUERY = "/ngsi-ld/v1/entityOperations/query"
+TEMPORAL_QUERY = "/ngsi-ld/v1/temporal/entityOperations/query"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        (QUERY, {"qq": "area>5"}, "unknown member 'qq' in the Query body"),  # a misspelt q would widen the answer
+        (QUERY, {"entities": [{"type": "Shop", "idPatern": "urn:.*:3"}]}, "unknown member(s) idPatern"),
+        (QUERY, {"local": True}, "local is a query-string parameter"),
+        (QUERY, {"aggrMethods": ["avg"]}, "aggrMethods is only for POST /temporal/entityOperations/query"),
+        (QUERY, {"temporalQ": {"timerel": "after"}}, "temporalQ is only for POST /temporal/entityOperations/query"),
+        (QUERY, {"ordering": {"orderBy": ["area"], "colation": "und"}}, "ordering: unknown member(s) colation"),
+        (TEMPORAL_QUERY, {"join": "inline"}, "join is only for POST /entityOperations/query"),
+        (TEMPORAL_QUERY, {"aggrParams": {"aggrMethod": "avg"}}, "aggrParams: unknown member(s) aggrMethod"),
+        (TEMPORAL_QUERY, {"temporalq": {"timerel": "after"}}, "unknown member 'temporalq'"),
+    ],
+)
+async def test_a_query_body_member_not_read_is_refused_not_ignored(
+    api: httpx.AsyncClient, seeded: None, path: str, body: dict[str, object], needle: str
+) -> None:
+    """5.2.23: a Query body holds the members its operation reads. Ignoring another one silently would answer a
+    different question than the one asked (a misspelt "q" or "idPattern" selects every Shop)."""
+    full = {"type": "Query", "entities": [{"type": "Shop"}], **body}
+    response = await api.post(path, json=full)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ETSI + "BadRequestData"
+    assert needle in response.json()["detail"]
+
+
+async def test_query_body_members_of_the_standard_not_evaluated_here_are_422(api: httpx.AsyncClient) -> None:
+    for path in (QUERY, TEMPORAL_QUERY):
+        for name, value in (("csf", 'endpoint=="x"'), ("containedBy", ["urn:x"]), ("entityMap", True)):
+            body = {"type": "Query", "entities": [{"type": "Shop"}], name: value}
+            response = await api.post(path, json=body)
+            assert response.status_code == 422, (path, name, response.text)
+            assert response.json()["type"] == ETSI + "OperationNotSupported"
+        malformed = await api.post(path, json={"type": "Query", "entities": [{"type": "Shop"}], "csf": "))bad(("})
+        assert malformed.status_code == 400
+        assert malformed.json()["detail"].startswith("csf:")
+
+
+async def test_a_query_body_with_its_context_and_a_dataset_id_is_answered(api: httpx.AsyncClient, seeded: None) -> None:
+    """@context (JSON-LD bodies) is a member of every body; datasetId keeps those instances, as GET's parameter."""
+    body = {
+        "@context": "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld",
+        "type": "Query",
+        "entities": [{"type": "Building"}],
+        "attrs": ["temperature"],
+        "datasetId": ["urn:ngsi-ld:Dataset:a"],
+    }
+    response = await api.post(QUERY, content=orjson.dumps(body), headers={"Content-Type": "application/ld+json"})
+    assert response.status_code == 200, response.text
+    building = next(e for e in response.json() if e["id"] == "urn:ngsi-ld:Building:2")
+    assert building["temperature"] == {"type": "Property", "value": 5, "datasetId": "urn:ngsi-ld:Dataset:a"}
+    by_get = await api.get(
+        ENTITIES,
+        params={"type": "Building", "attrs": "temperature", "datasetId": "urn:ngsi-ld:Dataset:a"},
+        headers={"Accept": "application/ld+json"},
+    )
+    assert next(e for e in by_get.json() if e["id"] == building["id"])["temperature"] == building["temperature"]
+
+
+async def test_a_query_body_names_the_geometry_of_its_geojson_answer(api: httpx.AsyncClient, seeded: None) -> None:
+    """geometryProperty in a Query body, as in GET's query string: for GeoJSON answers only (5.7.2.4)."""
+    body = {"type": "Query", "entities": [{"type": "Shop"}], "geometryProperty": "location"}
+    geo = await api.post(QUERY, json=body, headers={"Accept": "application/geo+json"})
+    assert geo.status_code == 200, geo.text
+    shop = next(f for f in geo.json()["features"] if f["id"] == SHOP)
+    assert shop["geometry"] == {"type": "Point", "coordinates": [10.75, 59.91]}
+    refused = await api.post(QUERY, json=body, headers={"Accept": "application/json"})
+    assert refused.status_code == 400
+    assert "geometryProperty" in refused.json()["detail"]
