@@ -82,8 +82,8 @@ def context_source_filter(csf: str | None) -> None:
 
 # The members of a Query body (5.2.23) each operation reads; any other is refused, as a misspelt one ("qq",
 # "entites") would otherwise widen the answer without a word.
-QUERY_MEMBERS = ("type", "entities", "attrs", "pick", "omit", "q", "geoQ", "scopeQ", "lang", "ordering", "datasetId")
-ENTITY_QUERY_MEMBERS = (*QUERY_MEMBERS, "join", "joinLevel", "geometryProperty")
+QUERY_MEMBERS = ("type", "entities", "attrs", "pick", "omit", "q", "geoQ", "scopeQ", "ordering", "datasetId")
+ENTITY_QUERY_MEMBERS = (*QUERY_MEMBERS, "lang", "join", "joinLevel", "geometryProperty")
 TEMPORAL_QUERY_MEMBERS = (*QUERY_MEMBERS, "temporalQ", "aggrMethods", "aggrPeriodDuration", "aggrParams")
 # Members of the standard's Query this hub does not evaluate (no registrations, no distributed operations).
 QUERY_MEMBERS_NOT_YET = ("csf", "containedBy", "entityMap")

@@ -16,6 +16,8 @@ from ngsi.geojson import GEO_JSON
 LD_JSON = "application/ld+json"
 JSON = "application/json"
 OFFERED = (JSON, LD_JSON, GEO_JSON)  # the first is the default for */*
+# A temporal answer has no GeoJSON representation here (an entity's history is not one geometry): 406 for geo+json.
+TEMPORAL_MEDIA = (JSON, LD_JSON)
 BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 _WRITES = frozenset({"POST", "PATCH", "PUT"})
 

@@ -82,9 +82,10 @@ def geo_as_stored(geo: GeoQuery | None, ld: LdRequest) -> GeoQuery | None:
     return replace(geo, geoproperty=ld.translation.to_stored(geo.geoproperty))
 
 
-def query_from_body(body: Any, ld: LdRequest, *, temporal: bool = False) -> EntityQuery:
+def query_from_body(body: Any, ld: LdRequest, *, temporal: bool = False, local: bool = False) -> EntityQuery:
     """A Query body as an evaluation with its names as stored (translated with the request's @context);
-    ``temporal``: of ``POST /temporal/entityOperations/query``, whose selectors need no type yet."""
+    ``temporal``: of ``POST /temporal/entityOperations/query``, whose selectors need no type yet; ``local``: the
+    query string's ``local=true``, which alone selects every entity this hub holds (6.4.3.2)."""
     checks.query_body(body, temporal=temporal)
     typed = not temporal
     items = body.get("entities") or []
@@ -101,7 +102,8 @@ def query_from_body(body: Any, ld: LdRequest, *, temporal: bool = False) -> Enti
     geo = body.get("geoQ")
     parsed = None if geo is None else geo_as_stored(parse_geo_q(geo), ld)
     ordering = ordering_as_stored(_body_ordering(body.get("ordering")), ld)
-    return EntityQuery(selectors, tuple(ld.names(attrs)), ld.q(text["q"]), text["scopeQ"], parsed, ordering=ordering)
+    names = tuple(ld.names(attrs))
+    return EntityQuery(selectors, names, ld.q(text["q"]), text["scopeQ"], parsed, local=local, ordering=ordering)
 
 
 def body_dataset_ids(body: dict[str, Any]) -> str | None:

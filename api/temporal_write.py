@@ -29,9 +29,11 @@ async def json_object(request: Request, what: str) -> dict[str, Any]:
 
 
 def temporal_entity(body: dict[str, Any]) -> dict[str, Any]:
-    """A temporal entity body: it needs an absolute URI id and a type."""
-    if not is_absolute_uri(body.get("id")) or not isinstance(body.get("type"), str):
-        raise BadRequestData("a temporal entity needs an absolute URI id and a type")
+    """A temporal entity body: it needs an absolute URI id and a type (a name, or several as an array, 4.16)."""
+    kind = body.get("type")
+    names = [kind] if isinstance(kind, str) else kind if isinstance(kind, list) and kind else None
+    if not is_absolute_uri(body.get("id")) or names is None or not all(isinstance(n, str) and n for n in names):
+        raise BadRequestData("a temporal entity needs an absolute URI id and a type (a name or an array of names)")
     return body
 
 

@@ -14,7 +14,7 @@ from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_checks import context_source_filter, narrow_enough
-from api.ngsild_http import negotiate
+from api.ngsild_http import TEMPORAL_MEDIA, negotiate
 from api.ngsild_linked import no_linked_q
 from api.ngsild_query_body import geo_as_stored, ordering_as_stored
 from api.routers.ngsild import _tenant
@@ -73,7 +73,9 @@ Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the
 def query_temporal(
     state: State,
     ld: LdContext,
-    type: Annotated[str | None, Query(description="Entity types, comma-separated")] = None,
+    type: Annotated[
+        str | None, Query(description="Entity types: A,B (any of), (A;B) or A;B (both), * (any type)")
+    ] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     attrs: Annotated[str | None, Query(description="Attributes, comma-separated")] = None,
     idPattern: Annotated[str | None, Query(description="Regular expression the entity id matches")] = None,
@@ -106,16 +108,28 @@ def query_temporal(
         Query(
             description="Order of the entities, on their current state, as GET /entities orders them: comma list of "
             "id, type, scope, createdAt, modifiedAt or attribute paths (a, a.sub, a[key], a.createdAt), each with "
-            ";asc (default) or ;desc; id breaks ties"
+            ";asc (default) or ;desc, or a GeoProperty with ;dist-asc / ;dist-desc (from orderFrom); id breaks ties"
         ),
     ] = None,
+    collation: Annotated[
+        str | None, Query(description="How orderBy compares strings: none = codepoint order; und = Unicode root")
+    ] = None,
+    orderFrom: Annotated[
+        str | None, Query(description="With orderBy …;dist-asc|dist-desc: the point distances are measured from")
+    ] = None,
+    orderGeometry: Annotated[str | None, Query(description="The type of orderFrom's geometry: Point")] = None,
     csf: Annotated[str | None, Query(description="Context source filter: checked, no context sources here")] = None,
     accept: Accept = None,
     ngsild_tenant: Tenant = None,
 ) -> Response:
     """Every matching entity with the instances (or aggregates) of its attributes in the window; ``idPattern``,
     ``q``, ``scopeQ`` and a geo-query select the entities on their current state, as ``GET /entities`` does."""
-    ids, types = split(id), split(type)
+    ids, types, expression = split(id), split(type), None
+    if type is not None and any(c in type for c in "*;()|"):
+        # A type expression beyond a comma list of names: ``*`` is any type, ``(A;B)`` / ``A;B`` an entity of both
+        # types, read from the entities' current state as GET /entities reads it (plain lists also select entities
+        # deleted through the API by their recorded type).
+        types, expression = [], None if type.strip() == "*" else ld.type_expression(type)
     geo = parse_geo_query(georel, geometry, coordinates, geoproperty)
     # 5.7.4.4 as 5.7.2.4: ids or an idPattern alone are too wide (ETSI 021_24); a malformed q is refused here
     parsed = parse_q(q) if q else None
@@ -127,11 +141,11 @@ def query_temporal(
     if csf is not None:
         raise OperationNotSupported("query parameter(s) csf not supported by this hub yet")
     selection = None
-    if idPattern or q or scopeQ or geo:
-        selector = Selector(id_pattern=idPattern)
+    if idPattern or q or scopeQ or geo or expression:
+        selector = Selector(types=expression, id_pattern=idPattern)
         selection = EntityQuery((selector,), (), ld.q(q), scopeQ, geo_as_stored(geo, ld))
     shape = requested_shape(attrs, pick, omit)
-    media = negotiate(accept)
+    media = negotiate(accept, TEMPORAL_MEDIA)
     mode, methods = representation(format, options, aggrMethods)
     params = {
         "ids": ids,
@@ -145,7 +159,7 @@ def query_temporal(
         "lastN": lastN,
         "limit": limit,
         "offset": offset,
-        "ordering": ordering_as_stored(parse_ordering(orderBy), ld),
+        "ordering": ordering_as_stored(parse_ordering(orderBy, collation, orderFrom, orderGeometry), ld),
     }
     query = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = aggregation_period(aggrPeriodDuration)
@@ -179,7 +193,7 @@ def retrieve_temporal(
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
     shape = requested_shape(attrs, pick, omit)
-    media = negotiate(accept)
+    media = negotiate(accept, TEMPORAL_MEDIA)
     mode, methods = representation(format, options, aggrMethods)
     params = {
         "ids": [entity_id],

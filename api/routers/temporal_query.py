@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
-from api.ngsild_http import json_body, negotiate
+from api.ngsild_http import TEMPORAL_MEDIA, json_body, negotiate
 from api.ngsild_linked import body_projection, no_linked_q
 from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, query_from_body
 from api.state import HubState, hub_state
@@ -77,7 +77,7 @@ def _temporal_body() -> dict[str, Any]:
     for content in body["requestBody"]["content"].values():
         properties = content["schema"]["properties"]
         properties["temporalQ"] = _TEMPORAL_Q
-        for entity_only in ("join", "joinLevel", "geometryProperty"):
+        for entity_only in ("lang", "join", "joinLevel", "geometryProperty"):
             properties.pop(entity_only, None)  # JSON and JSON-LD share one schema
         properties.update(copy.deepcopy(aggregation))
         properties["aggrParams"] = {
@@ -183,7 +183,7 @@ async def post_temporal_query(
     temporal_q = _temporal_q(body)
     no_linked_q(body.get("q"))
     selection = query_from_body({k: v for k, v in body.items() if k != "temporalQ"}, ld, temporal=True)
-    media = negotiate(accept)
+    media = negotiate(accept, TEMPORAL_MEDIA)
     aggrMethods, aggrPeriodDuration, in_body = _aggregation(body, aggrMethods, aggrPeriodDuration)
     if in_body and format is None and options is None:
         format = "aggregatedValues"  # the body asks for aggregates: GET's options=aggregatedValues

@@ -121,6 +121,7 @@ TEMPORAL_QUERY = "/ngsi-ld/v1/temporal/entityOperations/query"
         (QUERY, {"temporalQ": {"timerel": "after"}}, "temporalQ is only for POST /temporal/entityOperations/query"),
         (QUERY, {"ordering": {"orderBy": ["area"], "colation": "und"}}, "ordering: unknown member(s) colation"),
         (TEMPORAL_QUERY, {"join": "inline"}, "join is only for POST /entityOperations/query"),
+        (TEMPORAL_QUERY, {"lang": "fr"}, "lang is only for POST /entityOperations/query"),
         (TEMPORAL_QUERY, {"aggrParams": {"aggrMethod": "avg"}}, "aggrParams: unknown member(s) aggrMethod"),
         (TEMPORAL_QUERY, {"temporalq": {"timerel": "after"}}, "unknown member 'temporalq'"),
     ],
@@ -180,3 +181,30 @@ async def test_a_query_body_names_the_geometry_of_its_geojson_answer(api: httpx.
     refused = await api.post(QUERY, json=body, headers={"Accept": "application/json"})
     assert refused.status_code == 400
     assert "geometryProperty" in refused.json()["detail"]
+
+
+async def test_local_true_in_the_query_string_of_a_post_query_selects_every_entity(
+    api: httpx.AsyncClient, seeded: None
+) -> None:
+    """As GET's local=true (6.4.3.2): alone it asks for every entity this hub holds; a bare Query is too wide."""
+    bare = await api.post(QUERY, json={"type": "Query"})
+    assert bare.status_code == 400
+    every = await api.post(QUERY, params={"local": "true", "count": "true"}, json={"type": "Query"})
+    assert every.status_code == 200, every.text
+    assert {e["id"] for e in every.json()} == {SHOP, KIOSK, "urn:ngsi-ld:Building:2"}
+    assert every.headers["NGSILD-Results-Count"] == "3"
+
+
+@pytest.mark.parametrize("name", ["entityMap", "containedBy", "expandValues"])
+async def test_parameters_of_the_standard_not_evaluated_are_422_on_query_and_retrieve(
+    api: httpx.AsyncClient, seeded: None, name: str
+) -> None:
+    for response in (
+        await api.get(ENTITIES, params={"type": "Shop", name: "true"}),
+        await api.get(f"{ENTITIES}/{SHOP}", params={name: "true"}),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.json()["type"] == ETSI + "OperationNotSupported"
+        assert name in response.json()["detail"]
+    csf = await api.get(f"{ENTITIES}/{SHOP}", params={"csf": 'endpoint=="x"'})
+    assert csf.status_code == 422

@@ -69,3 +69,60 @@ async def test_bad_filters_are_refused_with_the_reason(api: httpx.AsyncClient, s
     assert "id and idPattern only narrow" in no_selector.json()["detail"]
     half_geo = await api.get(URL, params={"type": "Station", "georel": "near;maxDistance==10"})
     assert half_geo.status_code == 400
+
+
+async def test_type_expressions_select_as_in_get_entities(api: httpx.AsyncClient, stations: None) -> None:
+    """``*`` is any type, ``A;B`` / ``(A;B)`` an entity carrying both, ``A,B`` either (6.3.20 type expression)."""
+    both = {**_station("urn:ngsi-ld:Station:tf:both", "Station", [5], 11.0, 60.0, "/Nordic/NO/oslo")}
+    both["type"] = ["Station", "Car"]
+    assert (await api.post(URL, json=both)).status_code == 201
+    assert await _ids(api, type="*") == [CAR, BERGEN, "urn:ngsi-ld:Station:tf:both", OSLO]
+    assert await _ids(api, type="Station;Car") == ["urn:ngsi-ld:Station:tf:both"]
+    assert await _ids(api, type="(Station;Car)") == ["urn:ngsi-ld:Station:tf:both"]
+    assert await _ids(api, type="Car") == [CAR, "urn:ngsi-ld:Station:tf:both"]
+    assert await _ids(api, type="(Station;Car),Car", scopeQ="/Nordic/DK/#") == [CAR]
+
+
+async def test_entities_are_ordered_by_distance_and_collation_as_in_get_entities(
+    api: httpx.AsyncClient, stations: None
+) -> None:
+    """orderBy with ;dist-asc reads orderFrom (and orderGeometry); collation applies; a tailoring is refused."""
+    by_distance = await api.get(
+        URL, params={"type": "Station", "orderBy": "location;dist-asc", "orderFrom": "[5.3,60.4]"}
+    )
+    assert by_distance.status_code == 200, by_distance.text
+    assert [e["id"] for e in by_distance.json()] == [BERGEN, OSLO]
+    farthest = await api.get(
+        URL,
+        params={
+            "type": "Station",
+            "orderBy": "location;dist-desc",
+            "orderFrom": "[5.3,60.4]",
+            "orderGeometry": "Point",
+        },
+    )
+    assert [e["id"] for e in farthest.json()] == [OSLO, BERGEN]
+    collated = await api.get(URL, params={"type": "Station", "orderBy": "id", "collation": "und"})
+    assert collated.status_code == 200, collated.text
+    tailored = await api.get(URL, params={"type": "Station", "orderBy": "id", "collation": "sv"})
+    assert tailored.status_code == 400
+    assert "collation" in tailored.json()["detail"]
+
+
+async def test_a_temporal_answer_is_not_offered_as_geojson(api: httpx.AsyncClient, stations: None) -> None:
+    """An entity's history is no single geometry: Accept application/geo+json alone is 406, as for other media."""
+    geo = {"Accept": "application/geo+json"}
+    for response in (
+        await api.get(URL, params={"type": "Station"}, headers=geo),
+        await api.get(f"{URL}/{OSLO}", headers=geo),
+        await api.post(
+            "/ngsi-ld/v1/temporal/entityOperations/query",
+            json={"type": "Query", "entities": [{"type": "Station"}]},
+            headers=geo,
+        ),
+    ):
+        assert response.status_code == 406, response.text
+        assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/NotAcceptable"
+    mixed = await api.get(URL, params={"type": "Station"}, headers={"Accept": "application/geo+json, */*;q=0.5"})
+    assert mixed.status_code == 200
+    assert mixed.headers["content-type"].startswith("application/json")
