@@ -132,7 +132,7 @@ def _georel(text: str) -> tuple[Georel, float | None, float | None]:
         raise BadRequestData(f"georel {text!r}: distance {number!r} is not a number") from None
     if not math.isfinite(distance) or distance <= 0:
         # 4.10: the distance is a PositiveNumber, "excluding the number 0" (and so a minus sign)
-        raise BadRequestData(f"georel {text!r}: the distance must be a positive number of metres (not 0)")
+        raise BadRequestData(f"georel {text!r}: the distance must be a finite positive number of metres (not {number})")
     return (rel, distance, None) if name.strip() == "maxDistance" else (rel, None, distance)
 
 

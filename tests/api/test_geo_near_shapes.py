@@ -88,8 +88,8 @@ async def test_a_query_body_geo_q_takes_any_geometry(api: httpx.AsyncClient, pla
 @pytest.mark.parametrize(
     ("georel", "geometry", "coordinates", "detail"),
     [
-        ("near;maxDistance==0", "LineString", LINE, "the distance must be a positive number of metres"),
-        ("near;minDistance==-3", "Polygon", SQUARE, "the distance must be a positive number of metres"),
+        ("near;maxDistance==0", "LineString", LINE, "the distance must be a finite positive number of metres"),
+        ("near;minDistance==-3", "Polygon", SQUARE, "the distance must be a finite positive number of metres"),
         ("near;maxDistance==5", "LineString", [[10.7, LAT]], "coordinates: a LineString needs at least 2 positions"),
         ("near;maxDistance==5", "Polygon", [[[0, 0], [1, 0], [2, 0], [0, 0]]], "coordinates: the Polygon encloses"),
     ],
