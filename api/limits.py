@@ -41,6 +41,19 @@ def json_depth(body: bytes) -> int:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
 
 
+# A JSON escape of NUL: ``\u0000`` preceded by an even number of backslashes (an odd one escapes the backslash).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+
+
+def _nul_in(path: str, query: bytes) -> str | None:
+    """Where a request names a NUL character: its (decoded) path or its query string (``%00``), else None."""
+    if "\x00" in path:
+        return "path"
+    if b"%00" in query or b"\x00" in query:
+        return "query string (%00)"
+    return None
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -79,6 +92,7 @@ class RequestLimits:
             body = await self._read_body(scope, receive) if _may_have_body(scope) else None
             if body and _is_json(scope):
                 self._check_depth(body)
+                self._check_nul(body)
         except _ClientGone:
             return
         except NordhubError as exc:
@@ -88,11 +102,25 @@ class RequestLimits:
         await self.app(scope, receive if body is None else _replay(body, receive), send)
 
     def _check_query(self, scope: Scope) -> None:
-        size = len(scope.get("query_string", b""))
+        query = scope.get("query_string", b"")
+        size = len(query)
         if size > self.max_query:
             raise QueryTooLong(
                 f"the query string has {size} bytes, more than the limit of {self.max_query} "
                 "(NORDHUB_MAX_QUERY_BYTES): send fewer or shorter parameters"
+            )
+        # PostgreSQL text cannot hold NUL (a psycopg DataError, a 500, where SQLite would store it): no id, name or
+        # value the hub keeps can contain one, so a request naming one is refused before anything reads it.
+        where = _nul_in(scope.get("path", ""), query)
+        if where:
+            raise BadRequest(f"a NUL character (U+0000) in the {where}: no id, name or value stored here can hold one")
+
+    def _check_nul(self, body: bytes) -> None:
+        match = _JSON_NUL.search(body)
+        if match:
+            raise BadRequest(
+                f"a NUL character (\\u0000) in the JSON body at byte {match.end() - 6}: no id, name or value stored "
+                "here can hold one"
             )
 
     def _too_large(self, declared: str | None = None) -> RequestTooLarge:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import Request
@@ -80,3 +81,9 @@ class RequireLength:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def location(prefix: str, entity_id: str) -> str:
+    """A Location header for an entity: its id percent-encoded as one path segment and more (``/`` kept, as the
+    routes read ids with slashes), so ``?``, ``#``, ``%`` and non-ASCII characters reach the client intact."""
+    return prefix + quote(entity_id, safe=":/@!$&'()*+,;=-._~")

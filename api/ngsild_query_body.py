@@ -13,12 +13,15 @@ from typing import Any
 from api import ngsild_checks as checks
 from api.ld import LdRequest
 from api.ngsild_http import JSON, LD_JSON
-from hub.errors import BadRequestData
+from hub.errors import BadRequestData, TooComplexQuery
 from ngsi import linked
 from ngsi.geo import GeoQuery, parse_geo_q
 from ngsi.ordering import Ordering, parse_ordering
 from ngsi.query import EntityQuery, Selector
 
+# Each EntitySelector is one more OR'd branch of the SQL: SQLite refuses an expression tree deeper than 1,000
+# (about 1,000 selectors, a 500 before this cap), and long before that the plan costs more than the query.
+MAX_SELECTORS = 100
 _SELECTOR = {
     "type": "object",
     "required": ["type"],
@@ -36,7 +39,7 @@ _QUERY_SCHEMA = {
     "properties": {
         "@context": {"description": "JSON-LD @context (application/ld+json bodies only)"},
         "type": {"type": "string", "enum": ["Query"]},
-        "entities": {"type": "array", "items": _SELECTOR},
+        "entities": {"type": "array", "items": _SELECTOR, "maxItems": MAX_SELECTORS},
         "attrs": {"type": "array", "items": {"type": "string"}},
         "q": {"type": "string"},
         "scopeQ": {"type": "string"},
@@ -91,6 +94,11 @@ def query_from_body(body: Any, ld: LdRequest, *, temporal: bool = False, local: 
     items = body.get("entities") or []
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise BadRequestData("entities must be an array of EntitySelector objects {type, id, idPattern}")
+    if len(items) > MAX_SELECTORS:
+        raise TooComplexQuery(
+            f"entities: {len(items)} EntitySelectors, more than the limit of {MAX_SELECTORS} (name many ids in one "
+            "selector's id array, or many types in one type expression)"
+        )
     selectors = tuple(_selector(item, ld, typed=typed) for item in items)
     attrs = body.get("attrs") or []
     if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):

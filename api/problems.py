@@ -131,7 +131,37 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         )
     title = str(exc.detail)
     problem_type = ETSI_BASE + "InvalidRequest" if ngsi else PROBLEM_BASE + f"http-{exc.status_code}"
-    return problem_response(request, status=exc.status_code, problem_type=problem_type, title=title, detail=title)
+    detail = title
+    allow = _allowed(request) if exc.status_code == 405 else None
+    if allow:
+        detail = f"{request.method} is not a method of {request.url.path}: it takes {allow}"
+    response = problem_response(request, status=exc.status_code, problem_type=problem_type, title=title, detail=detail)
+    if allow:
+        response.headers["Allow"] = allow  # RFC 9110 15.5.6: a 405 names the methods the resource takes
+    return response
+
+
+def _allowed(request: Request) -> str | None:
+    """Every method some route takes at this path (Starlette's 405 names only the first matching route's)."""
+    path = request.url.path
+    methods = {m for route in _routes(request.app.router.routes) for m in _methods_at(route, path)}
+    methods.discard("HEAD")
+    return ", ".join(sorted(methods)) or None
+
+
+def _routes(routes: Any) -> Any:
+    """The endpoint routes, through included routers (FastAPI wraps them) and mounts."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None) or getattr(route, "routes", None)
+        if inner is not None and not hasattr(route, "methods"):
+            yield from _routes(inner)
+        else:
+            yield route
+
+
+def _methods_at(route: Any, path: str) -> set[str]:
+    regex, methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+    return set(methods) if regex is not None and methods and regex.match(path) else set()
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -52,7 +52,12 @@ ATTRIBUTE_META = frozenset(
 GEOMETRY_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _LANGUAGE_TAG = re.compile(r"^(@none|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)$")
-_FORBIDDEN_NAME = re.compile(r"[\s<>\"'=;()]")
+_FORBIDDEN_NAME = re.compile(r"[\s<>\"'=;()\x00-\x1f\x7f-\x9f]")
+# RFC 3986 leaves these out of a URI (and an IRI, RFC 3987, adds no control or space character): an id holding one
+# cannot be named in a request path or a Location header as it is.
+_NOT_IN_URI = re.compile(r"[\s\x00-\x1f\x7f-\x9f<>\"{}|\\^`]")
+# A type name is whatever GET /entities?type= can name: no operator of a type expression, no space or control.
+_TYPE_NAME = re.compile(r"[^,;|()\s\x00-\x1f\x7f-\x9f]+")
 
 
 class Form(StrEnum):
@@ -64,7 +69,16 @@ class Form(StrEnum):
 
 
 def is_absolute_uri(value: object) -> bool:
-    return isinstance(value, str) and bool(urlsplit(value).scheme) and ":" in value and " " not in value
+    """A string with a scheme and none of the characters a URI cannot hold (spaces, controls, ``<>"{}|\\^```)."""
+    return isinstance(value, str) and bool(urlsplit(value).scheme) and ":" in value and not _NOT_IN_URI.search(value)
+
+
+def uri_problem(value: str) -> str:
+    """Why ``value`` is not an absolute URI, naming the first offending character and its position."""
+    bad = _NOT_IN_URI.search(value)
+    if bad:
+        return f"character U+{ord(bad.group()):04X} at position {bad.start()} is not allowed in a URI"
+    return "it has no scheme (an absolute URI such as urn:ngsi-ld:Type:1)"
 
 
 def is_rfc3339(value: object) -> bool:
@@ -138,7 +152,9 @@ def check_entity(
     ctx = _Context(bbox, form, assume_tz)
     findings: list[Finding] = []
     if not is_absolute_uri(entity.get("id")):
-        findings.append(Finding("ngsild.id", Severity.ERROR, "/id", "id must be an absolute URI"))
+        found = entity.get("id")
+        why = f": {uri_problem(found)}" if isinstance(found, str) else ""
+        findings.append(Finding("ngsild.id", Severity.ERROR, "/id", f"id must be an absolute URI{why}"))
     findings.extend(_check_type(entity.get("type")))
     if "@context" in entity:
         findings.extend(_check_context(entity["@context"]))
@@ -184,6 +200,11 @@ def _check_type(kind: Any) -> list[Finding]:
     types = kind if isinstance(kind, list) else [kind]
     if not types or not all(isinstance(t, str) and t.strip() for t in types):
         return [Finding("ngsild.type", Severity.ERROR, "/type", "type is missing")]
+    for i, name in enumerate(types):
+        if not _TYPE_NAME.fullmatch(name) or name == "*":
+            pointer = f"/type/{i}" if isinstance(kind, list) else "/type"
+            message = f"{name!r} is not a type name (no space, control character, ',', ';', '|', '(' or ')'; not '*')"
+            return [Finding("ngsild.type", Severity.ERROR, pointer, message)]
     return []
 
 

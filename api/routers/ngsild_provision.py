@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext, LdRequest
 from api.ngsild_checks import deleted_instances
-from api.ngsild_http import json_body
+from api.ngsild_http import json_body, location
 from api.state import HubState, hub_state
 from hub.auth import Principal
 from hub.errors import (
@@ -208,7 +208,7 @@ async def create_entity(request: Request, state: State, writer: Writer, tenant: 
         if store.get_entity(conn, tenant=key, entity_id=entity["id"]) is not None:
             raise AlreadyExists(f"entity {entity['id']!r} already exists")
         _save(conn, key, entity)
-    headers = {"Location": f"/ngsi-ld/v1/entities/{entity['id']}", **_headers(key)}
+    headers = {"Location": location("/ngsi-ld/v1/entities/", entity["id"]), **_headers(key)}
     return Response(status_code=201, headers=headers)
 
 

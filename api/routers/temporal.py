@@ -14,7 +14,7 @@ from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_checks import context_source_filter, narrow_enough
-from api.ngsild_http import TEMPORAL_MEDIA, negotiate
+from api.ngsild_http import TEMPORAL_MEDIA, location, negotiate
 from api.ngsild_linked import no_linked_q
 from api.ngsild_query_body import geo_as_stored, ordering_as_stored
 from api.routers.ngsild import _tenant
@@ -265,7 +265,7 @@ async def create_temporal(
         store.upsert_entities(conn, [store.EntityWrite(tenant, current, track=True)], now=now)
         for dataset, found in rows.items():
             history.add_instances(conn, tenant, body["id"], found, dataset_id=dataset, created=now.timestamp())
-    headers = {"Location": f"/ngsi-ld/v1/temporal/entities/{body['id']}"}
+    headers = {"Location": location("/ngsi-ld/v1/temporal/entities/", body["id"])}
     if tenant:
         headers["NGSILD-Tenant"] = tenant
     return Response(status_code=204 if existed else 201, headers=headers)
