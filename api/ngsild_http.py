@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.accept import accept_ranges
 from api.problems import NGSI_PREFIX, problem_response
-from hub.errors import ETSI_BASE, InvalidRequest, NotAcceptable, UnsupportedMediaType
+from hub.errors import ETSI_BASE, BadRequestData, InvalidRequest, NotAcceptable, UnsupportedMediaType
 from ngsi.geojson import GEO_JSON
 
 LD_JSON = "application/ld+json"
@@ -87,3 +88,47 @@ def location(prefix: str, entity_id: str) -> str:
     """A Location header for an entity: its id percent-encoded as one path segment and more (``/`` kept, as the
     routes read ids with slashes), so ``?``, ``#``, ``%`` and non-ASCII characters reach the client intact."""
     return prefix + quote(entity_id, safe=":/@!$&'()*+,;=-._~")
+
+
+# Query parameter names each route defines, by route: read once from its declaration (FastAPI's dependant, with
+# its sub-dependencies, and the parameters its OpenAPI description adds).
+_DEFINED: dict[int, frozenset[str]] = {}
+
+
+def _declared(route: Any) -> frozenset[str]:
+    names = _DEFINED.get(id(route))
+    if names is None:
+        extra = (getattr(route, "openapi_extra", None) or {}).get("parameters", ())
+        names = frozenset([*_query_names(route.dependant), *(p["name"] for p in extra if p.get("in") == "query")])
+        _DEFINED[id(route)] = names
+    return names
+
+
+def _query_names(dependant: Any) -> list[str]:
+    """The query parameters a FastAPI dependant reads, its sub-dependencies' included."""
+    names = [field.alias for field in dependant.query_params]
+    for sub in dependant.dependencies:
+        names.extend(_query_names(sub))
+    return names
+
+
+def defined_parameters(request: Request, names: Collection[str] | None = None, extra: Collection[str] = ()) -> None:
+    """6.3.20: a query parameter the operation does not define is a 400 InvalidRequest (a misspelt ``qq`` would
+    otherwise answer another question than the one asked), and one given twice a 400 BadRequestData (which of the
+    two was meant?). ``names``: the defined ones, else those the route declares; ``extra``: defined besides."""
+    given = request.query_params
+    if not given:
+        return
+    defined = _declared(request.scope["route"]) if names is None else names
+    unknown = [name for name in given if name not in defined and name not in extra]
+    if unknown:
+        listed = ", ".join(sorted({*defined, *extra})) or "none"
+        raise InvalidRequest(f"query parameter {unknown[0]!r} is not defined for this operation (defined: {listed})")
+    if len(given.multi_items()) > len(given):
+        twice = next(name for name in given if len(given.getlist(name)) > 1)
+        raise BadRequestData(f"query parameter {twice!r} is given {len(given.getlist(twice))} times: give it once")
+
+
+async def only_defined_parameters(request: Request) -> None:
+    """The router dependency form of :func:`defined_parameters`."""
+    defined_parameters(request)

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import ngsild_checks as checks
 from api.ld import LdContext, LdRequest, request_context
-from api.ngsild_http import JSON, LD_JSON, json_body, negotiate
+from api.ngsild_http import JSON, LD_JSON, defined_parameters, json_body, negotiate
 from api.ngsild_linked import body_projection, join_request, joined, linked_q
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, geo_as_stored, ordering_as_stored, query_from_body
@@ -39,6 +39,7 @@ from schemas.ngsild import is_absolute_uri
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
 # Parameters of the standard this hub does not evaluate yet: refused (422 OperationNotSupported), never ignored.
 NOT_YET = ("csf", "entityMap", "containedBy", "expandValues")
+_QUERY_NAMES = frozenset([p.name for p in ENTITY_QUERY if p.location == "query"] + list(NOT_YET))
 ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {JSON: {}, LD_JSON: {}}, "description": "Entities (application/json: @context in a Link header)"}
 }
@@ -234,6 +235,7 @@ async def query_entities(request: Request) -> Response:
     # The parameters are read by api.ngsild_params (one table, also the OpenAPI description) rather than declared
     # one by one, and the state and @context are taken without Depends: FastAPI's solving of 23 declarations and
     # 3 dependencies was about a third of the request (see that module).
+    defined_parameters(request, _QUERY_NAMES)
     state = await hub_state(request)
     ld = await request_context(request, state)
     p = read(request, ENTITY_QUERY)
@@ -338,10 +340,12 @@ def retrieve_entity(
     joinLevel: Annotated[int, Query(ge=1, le=linked.MAX_JOIN_LEVEL, description="Relationship hops joined")] = 1,
     accept: Accept = None,
     prefer: Annotated[str | None, Header(description="ngsi-ld=<major.minor>: amend for that version")] = None,
+    local: Local = False,
     ngsild_tenant: Tenant = None,
 ) -> Response:
     """One entity by id; 404 ResourceNotFound when it does not exist (in this tenant). With ``Prefer:
     ngsi-ld=1.5`` attribute types of later versions are reformatted (4.3.6.8): 203 when that changed anything."""
+    defined_parameters(request, extra=NOT_YET)
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
     _not_yet(request)
@@ -418,6 +422,8 @@ async def post_query(
     """The Query body (``entities``, ``attrs``, ``pick``, ``omit``, ``q``, ``scopeQ``, ``geoQ``, ``lang``, ``join``,
     ``joinLevel``, ``ordering``, ``datasetId``, ``geometryProperty``) evaluated like GET /entities; ``temporalQ``
     belongs to the temporal API (400 here), and any other member is refused (api.ngsild_checks)."""
+    defined_parameters(request, extra=NOT_YET)
+    _not_yet(request)
     body = await json_body(request)
     query = query_from_body(body, ld, local=local)
     page = Page(limit=limit, offset=offset, count=count)

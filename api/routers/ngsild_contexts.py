@@ -13,11 +13,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.auth import context_writer
+from api.ngsild_http import only_defined_parameters
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, InvalidRequest, UnsupportedMediaType
 from ngsi.contexts import ContextInfo, ContextKind, parse_document
 
-router = APIRouter(prefix="/ngsi-ld/v1/jsonldContexts", tags=["NGSI-LD @contexts"])
+router = APIRouter(
+    prefix="/ngsi-ld/v1/jsonldContexts", tags=["NGSI-LD @contexts"], dependencies=[Depends(only_defined_parameters)]
+)
 State = Annotated[HubState, Depends(hub_state)]
 LD_JSON = "application/ld+json"
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext, LdRequest
 from api.ngsild_checks import deleted_instances
-from api.ngsild_http import json_body, location
+from api.ngsild_http import json_body, location, only_defined_parameters
 from api.state import HubState, hub_state
 from hub.auth import Principal
 from hub.errors import (
@@ -49,7 +49,7 @@ router = APIRouter(
     tags=["NGSI-LD provision"],
     default_response_class=Response,
     responses=WRITE_RESPONSES,
-    dependencies=[Depends(_remember_context)],
+    dependencies=[Depends(_remember_context), Depends(only_defined_parameters)],
 )
 State = Annotated[HubState, Depends(hub_state)]
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", max_length=64)]  # ngsi_entities.tenant

@@ -14,7 +14,7 @@ from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_checks import context_source_filter, narrow_enough
-from api.ngsild_http import TEMPORAL_MEDIA, location, negotiate
+from api.ngsild_http import TEMPORAL_MEDIA, location, negotiate, only_defined_parameters
 from api.ngsild_linked import no_linked_q
 from api.ngsild_query_body import geo_as_stored, ordering_as_stored
 from api.routers.ngsild import _tenant
@@ -62,7 +62,9 @@ from ngsi.q import parse_q
 from ngsi.query import EntityQuery, Selector
 from schemas.ngsild import is_absolute_uri
 
-router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
+router = APIRouter(
+    prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"], dependencies=[Depends(only_defined_parameters)]
+)
 State = Annotated[HubState, Depends(hub_state)]
 Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the body is read
 

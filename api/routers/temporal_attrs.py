@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.ngsild_checks import deleted_instances
+from api.ngsild_http import only_defined_parameters
 from api.state import HubState, hub_state
 from api.temporal_write import instance_fragment, json_object, merge_current, split_instances
 from hub.auth import Principal
@@ -27,7 +28,9 @@ from ngsi import store, temporal_edits
 from ngsi import temporal as history
 from schemas.ngsild import is_absolute_uri
 
-router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
+router = APIRouter(
+    prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"], dependencies=[Depends(only_defined_parameters)]
+)
 State = Annotated[HubState, Depends(hub_state)]
 Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the body is read
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
-from api.ngsild_http import TEMPORAL_MEDIA, json_body, negotiate
+from api.ngsild_http import TEMPORAL_MEDIA, json_body, negotiate, only_defined_parameters
 from api.ngsild_linked import body_projection, no_linked_q
 from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, query_from_body
 from api.state import HubState, hub_state
@@ -49,7 +49,9 @@ from api.temporal_read import (
 from hub.errors import BadRequestData
 from ngsi import temporal as history
 
-router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
+router = APIRouter(
+    prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"], dependencies=[Depends(only_defined_parameters)]
+)
 _TEMPORAL_Q = {
     "type": "object",
     "properties": {

@@ -208,3 +208,37 @@ async def test_parameters_of_the_standard_not_evaluated_are_422_on_query_and_ret
         assert name in response.json()["detail"]
     csf = await api.get(f"{ENTITIES}/{SHOP}", params={"csf": 'endpoint=="x"'})
     assert csf.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", ENTITIES, {"type": "Shop", "qq": "area>5"}),
+        ("GET", f"{ENTITIES}/{SHOP}", {"atrs": "area"}),
+        ("POST", QUERY, {"limt": "5"}),
+        ("GET", "/ngsi-ld/v1/temporal/entities", {"type": "Shop", "timerell": "after"}),
+        ("GET", f"/ngsi-ld/v1/temporal/entities/{SHOP}", {"lastn": "1"}),
+        ("POST", "/ngsi-ld/v1/entities", {"option": "x"}),
+        ("GET", "/ngsi-ld/v1/jsonldContexts", {"detail": "true"}),
+    ],
+)
+async def test_a_query_parameter_the_operation_does_not_define_is_invalid_request(
+    api: httpx.AsyncClient, seeded: None, method: str, path: str, params: dict[str, str]
+) -> None:
+    """6.3.20: a misspelt parameter is refused naming it, not ignored (the answer would be to another question)."""
+    body = {"type": "Query", "entities": [{"type": "Shop"}]} if path == QUERY else None
+    if path == ENTITIES and method == "POST":
+        body = {"id": "urn:ngsi-ld:Shop:new", "type": "Shop"}
+    response = await api.request(method, path, params=params, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ETSI + "InvalidRequest"
+    misspelt = next(name for name in params if name not in ("type",))
+    assert f"query parameter {misspelt!r} is not defined" in response.json()["detail"]
+
+
+async def test_a_query_parameter_given_twice_is_refused(api: httpx.AsyncClient, seeded: None) -> None:
+    response = await api.get(f"{ENTITIES}?type=Shop&type=Building")
+    assert response.status_code == 400
+    assert "query parameter 'type' is given 2 times" in response.json()["detail"]
+    retrieve = await api.get(f"{ENTITIES}/{SHOP}", params={"local": "true"})  # defined (ETSI's retrieve sends it)
+    assert retrieve.status_code == 200
