@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.errors import BadRequestData, LdContextNotAvailable
+from schemas.ngsild import is_absolute_uri
 
 GEN_DELIMS = (":", "/", "?", "#", "[", "]", "@")
 MAX_REMOTE_DEPTH = 16  # nested remote references; beyond this a context is refused rather than followed
@@ -105,6 +106,10 @@ def process(active: ActiveContext, local: Any, load: Loader, *, seen: tuple[str,
             # A null context resets to the empty context; protected terms survive it (JSON-LD 1.1, 4.1.11).
             result = ActiveContext({n: t for n, t in result.terms.items() if t.protected})
         elif isinstance(context, str):
+            if not is_absolute_uri(context):
+                raise BadRequestData(
+                    f"@context {context!r} is not a URL (a remote context is named by its absolute URL)"
+                )
             if context in seen or len(seen) >= MAX_REMOTE_DEPTH:
                 raise BadRequestData(f"@context {context!r} includes itself or nests remote contexts too deep")
             result = process(result, load(context), load, seen=(*seen, context))
@@ -125,7 +130,12 @@ def _with_import(context: dict[str, Any], load: Loader) -> dict[str, Any]:
     return {**imported, **{k: v for k, v in context.items() if k != "@import"}}
 
 
+_TYPE_KEYWORDS = ("@id", "@vocab", "@json", "@none")
+
+
 def _apply_object(result: ActiveContext, context: dict[str, Any], *, seen: tuple[str, ...]) -> None:
+    if "@version" in context and context["@version"] != 1.1:
+        raise BadRequestData(f"@version must be 1.1 (JSON-LD 1.1), got {context['@version']!r}")
     if "@vocab" in context:
         vocab = context["@vocab"]
         if vocab is not None and not isinstance(vocab, str):
@@ -174,6 +184,9 @@ def _define(result: ActiveContext, local: dict[str, Any], name: str, defining: d
         target = value.get("@id")
         if target is not None and not isinstance(target, str):
             raise BadRequestData(f"@context term {name!r}: @id must be a string, got {target!r}")
+        kind = value.get("@type")
+        if kind is not None and (not isinstance(kind, str) or (kind.startswith("@") and kind not in _TYPE_KEYWORDS)):
+            raise BadRequestData(f"@context term {name!r}: @type {kind!r} is not an IRI nor one of {_TYPE_KEYWORDS}")
         iri = _expand_value(result, local, name, target if target is not None else name, defining, prot)
         # Scoped contexts (value["@context"]) apply to the values under this term, never to NGSI-LD names.
         result.terms[name] = Term(iri, prefix=value.get("@prefix") is True, protected=prot)

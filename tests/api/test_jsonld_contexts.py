@@ -315,3 +315,24 @@ async def test_core_vocab_iris_are_the_short_names_without_a_context(api: httpx.
     assert (await api.get(f"/ngsi-ld/v1/types/{quote(vocab + 'Car', safe='')}")).json()["entityCount"] == 1
     other = await api.get("/ngsi-ld/v1/entities", params={"type": "https://example.org/Car"})
     assert other.json() == []  # another IRI stays what it is
+
+
+@pytest.mark.parametrize(
+    ("context", "needle"),
+    [
+        ("not a url", "'not a url' is not a URL"),
+        (["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld", "relative/ctx.jsonld"], "is not a URL"),
+        ({"a": {"@id": "urn:a", "@type": "@bogus"}}, "@type '@bogus' is not an IRI"),
+        ({"@version": 2.0, "a": "urn:a"}, "@version must be 1.1"),
+    ],
+)
+async def test_a_context_that_could_never_be_used_is_refused_when_posted(
+    api: httpx.AsyncClient, context: Any, needle: str
+) -> None:
+    """Accepted, such a context only failed later, on every request naming it."""
+    response = await api.post("/ngsi-ld/v1/jsonldContexts", json={"@context": context})
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert needle in response.json()["detail"]
+    listed = await api.get("/ngsi-ld/v1/jsonldContexts", params={"kind": "Hosted"})
+    assert listed.json() == []
