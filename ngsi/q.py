@@ -401,7 +401,7 @@ class _Parser:
         start = self.pos
         pattern = self.quoted(json_escapes=False) if self.peek() == '"' else self.bare_regex()
         if len(pattern) > MAX_REGEX_LENGTH:
-            raise TooComplexQuery(f"q: regular expression longer than {MAX_REGEX_LENGTH} characters (the limit)")
+            raise TooComplexQuery(f"{where}: regular expression longer than {MAX_REGEX_LENGTH} characters (the limit)")
         try:
             _RegexCheck(pattern).run()
         except _RegexError as exc:
@@ -688,16 +688,17 @@ class _RegexCheck:
         return _Piece(var=piece.var or high != low, alt=piece.alt, first=piece.first if low > 0 else None)
 
 
-def safe_regex(pattern: str) -> str:
+def safe_regex(pattern: str, where: str = "q") -> str:
     """The pattern to run for ``~=``: checked (BadRequestData otherwise), without redundant leading/trailing ``.*``.
 
     Refused: backreferences, lookarounds and named groups; a repeat of anything that itself repeats a variable
     number of times (``(a+)+``, ``(a*)*``); a repeat of an alternation whose branches can start alike
     (``(a|a)*``, ``(a|ab)+``); more than MAX_REGEX_UNBOUNDED unbounded or MAX_REGEX_VARIABLE variable repeats.
+    ``where``: the parameter the pattern came from, for the errors (``q``, ``idPattern``).
     """
     if len(pattern) > MAX_REGEX_LENGTH:
-        raise TooComplexQuery(f"q: regular expression longer than {MAX_REGEX_LENGTH} characters (the limit)")
+        raise TooComplexQuery(f"{where}: regular expression longer than {MAX_REGEX_LENGTH} characters (the limit)")
     try:
         return _RegexCheck(pattern).run()
     except _RegexError as exc:
-        raise BadRequestData(f"q: regular expression {pattern!r} refused ({exc})") from exc
+        raise BadRequestData(f"{where}: regular expression {pattern!r} refused ({exc})") from exc

@@ -118,7 +118,7 @@ def _selector(
     if selector.ids:
         where.append(c.id.in_(selector.ids))
     if selector.id_pattern:
-        where.append(c.id.regexp_match(safe_regex(selector.id_pattern)))
+        where.append(c.id.regexp_match(safe_regex(selector.id_pattern, "idPattern")))
     return and_(true(), *where)
 
 
