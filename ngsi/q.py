@@ -401,7 +401,7 @@ class _Parser:
         start = self.pos
         pattern = self.quoted(json_escapes=False) if self.peek() == '"' else self.bare_regex()
         if len(pattern) > MAX_REGEX_LENGTH:
-            raise TooComplexQuery(f"{where}: regular expression longer than {MAX_REGEX_LENGTH} characters (the limit)")
+            raise TooComplexQuery(f"q: regular expression longer than {MAX_REGEX_LENGTH} characters (the limit)")
         try:
             _RegexCheck(pattern).run()
         except _RegexError as exc:
