@@ -12,15 +12,23 @@ from fastapi.responses import Response
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
-from api.limits import MAX_INTEGER
 from api.ngsild_checks import context_source_filter, narrow_enough
 from api.ngsild_http import negotiate
 from api.ngsild_linked import no_linked_q
+from api.ngsild_openapi import (
+    CREATE_HISTORY,
+    DELETE,
+    HISTORY,
+    READ,
+    TEMPORAL_BODY_TYPES,
+    TEMPORAL_ENTITY,
+    operation,
+    request_body,
+)
 from api.ngsild_query_body import geo_as_stored, ordering_as_stored
 from api.routers.ngsild import _tenant
 from api.state import HubState, hub_state
 from api.temporal_read import (
-    PARTIAL,
     Accept,
     AggrMethods,
     AggrPeriod,
@@ -68,12 +76,21 @@ Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the
 
 
 @router.get(
-    "/entities", summary="Query the history of entities (temporal values, lastN, aggregation)", responses=PARTIAL
+    "/entities",
+    summary="Query the history of entities (temporal values, lastN, aggregation)",
+    responses={**HISTORY, **READ},
+    openapi_extra=operation(),
 )
 def query_temporal(
     state: State,
     ld: LdContext,
-    type: Annotated[str | None, Query(description="Entity types, comma-separated")] = None,
+    type: Annotated[
+        str | None,
+        Query(
+            description="Entity type names, comma-separated (any of them). No type expressions: *, ;, | and "
+            "parentheses are read as part of a name"
+        ),
+    ] = None,
     id: Annotated[str | None, Query(description="Entity ids, comma-separated")] = None,
     attrs: Annotated[str | None, Query(description="Attributes, comma-separated")] = None,
     idPattern: Annotated[str | None, Query(description="Regular expression the entity id matches")] = None,
@@ -155,7 +172,12 @@ def query_temporal(
     return respond(rendered.entities, media, query.tenant, ld, extra, shape, content_range=rendered.content_range)
 
 
-@router.get("/entities/{entity_id:path}", summary="The history of one entity", responses=PARTIAL)
+@router.get(
+    "/entities/{entity_id:path}",
+    summary="The history of one entity",
+    responses={**HISTORY, **READ},
+    openapi_extra=operation(),
+)
 def retrieve_temporal(
     state: State,
     ld: LdContext,
@@ -168,13 +190,13 @@ def retrieve_temporal(
     endTimeAt: Annotated[str | None, Query()] = None,
     timeproperty: TimeProperty = None,
     datasetId: DatasetId = None,
-    lastN: Annotated[int | None, Query(le=MAX_INTEGER)] = None,
-    format: Annotated[str | None, Query()] = None,
-    options: Annotated[str | None, Query()] = None,
-    aggrMethods: Annotated[str | None, Query()] = None,
-    aggrPeriodDuration: Annotated[str | None, Query()] = None,
-    accept: Annotated[str | None, Header()] = None,
-    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
+    lastN: LastN = None,
+    format: Format = None,
+    options: Options = None,
+    aggrMethods: AggrMethods = None,
+    aggrPeriodDuration: AggrPeriod = None,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
@@ -225,7 +247,12 @@ def _require_requested_attributes(state: HubState, q: history.TemporalQuery, ent
     status_code=201,
     summary="Create or extend the history of an entity",
     response_class=Response,
-    responses={204: {"description": "The history of an existing entity extended"}},
+    responses={
+        201: {"description": "Created; Location names its history"},
+        204: {"description": "The history of an existing entity extended"},
+        **CREATE_HISTORY,
+    },
+    openapi_extra=operation(request_body(TEMPORAL_ENTITY, TEMPORAL_BODY_TYPES)),
 )
 async def create_temporal(
     request: Request,
@@ -257,7 +284,13 @@ async def create_temporal(
     return Response(status_code=204 if existed else 201, headers=headers)
 
 
-@router.delete("/entities/{entity_id:path}", status_code=204, summary="Delete an entity and its history")
+@router.delete(
+    "/entities/{entity_id:path}",
+    status_code=204,
+    summary="Delete an entity and its history",
+    responses={204: {"description": "Done"}, **DELETE},
+    openapi_extra=operation(),
+)
 def delete_temporal(
     state: State,
     writer: Writer,

@@ -19,6 +19,16 @@ from sqlalchemy import Connection
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.ngsild_checks import deleted_instances
+from api.ngsild_openapi import (
+    DELETE,
+    DONE,
+    INSTANCE_FRAGMENT,
+    TEMPORAL_BODY_TYPES,
+    TEMPORAL_FRAGMENT,
+    WRITE,
+    operation,
+    request_body,
+)
 from api.state import HubState, hub_state
 from api.temporal_write import instance_fragment, json_object, merge_current, split_instances
 from hub.auth import Principal
@@ -31,7 +41,6 @@ router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 State = Annotated[HubState, Depends(hub_state)]
 Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the body is read
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
-_DONE: dict[int | str, dict[str, Any]] = {204: {"description": "Done"}}
 
 
 def _entity_id(entity_id: str) -> str:
@@ -45,7 +54,8 @@ def _entity_id(entity_id: str) -> str:
     status_code=204,
     summary="Add attribute instances to the history of an entity",
     response_class=Response,
-    responses=_DONE,
+    responses={**DONE, **WRITE},
+    openapi_extra=operation(request_body(TEMPORAL_FRAGMENT, TEMPORAL_BODY_TYPES)),
 )
 async def add_temporal_attrs(
     request: Request,
@@ -82,7 +92,8 @@ async def add_temporal_attrs(
     status_code=204,
     summary="Delete the instances of an attribute from the history of an entity",
     response_class=Response,
-    responses=_DONE,
+    responses={**DONE, **DELETE},
+    openapi_extra=operation(),
 )
 def delete_temporal_attr(
     state: State,
@@ -131,7 +142,8 @@ def _instance(
     status_code=204,
     summary="Modify one instance of an attribute in the history of an entity",
     response_class=Response,
-    responses=_DONE,
+    responses={**DONE, **WRITE},
+    openapi_extra=operation(request_body(INSTANCE_FRAGMENT, TEMPORAL_BODY_TYPES)),
 )
 async def modify_temporal_instance(
     request: Request,
@@ -162,7 +174,8 @@ async def modify_temporal_instance(
     status_code=204,
     summary="Delete one instance of an attribute from the history of an entity",
     response_class=Response,
-    responses=_DONE,
+    responses={**DONE, **DELETE},
+    openapi_extra=operation(),
 )
 def delete_temporal_instance(
     state: State,
