@@ -50,8 +50,9 @@ async def test_values_are_typed_and_the_last_repeat_wins(api: httpx.AsyncClient,
 async def test_openapi_describes_every_parameter_read(api: httpx.AsyncClient) -> None:
     operation = (await api.get("/openapi.json")).json()["paths"][ENTITIES]["get"]
     described = {(p["name"], p["in"]) for p in operation["parameters"]}
-    assert described == {(p.name, p.location) for p in ENTITY_QUERY}
-    assert len(operation["parameters"]) == len(ENTITY_QUERY)
+    # the table, and the Link of the request's @context (read by api.ld.request_context)
+    assert described == {(p.name, p.location) for p in ENTITY_QUERY} | {("Link", "header")}
+    assert len(operation["parameters"]) == len(ENTITY_QUERY) + 1
     offset = next(p for p in operation["parameters"] if p["name"] == "offset")
     assert offset["schema"] == {
         "type": "integer",
