@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api.middleware import install_middleware
 from api.ngsild_http import RequireLength
 from api.paths import TrailingSlashMiddleware
-from api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from api.problems import PROBLEM_RESPONSES, install_openapi, install_problem_handlers
 from api.routers import (
     audit,
     catalog,
@@ -96,15 +96,15 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
             await hub.harvester.aclose()
             await hub.harvester.client.aclose()
 
-    app = FastAPI(
-        title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan, responses=PROBLEM_RESPONSES
-    )
+    app = FastAPI(title="Nordhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.hub = hub
     app.add_middleware(TrailingSlashMiddleware)
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequireLength)
     install_middleware(app, settings)
-    app.include_router(health.router)
+    app.include_router(health.router, responses=PROBLEM_RESPONSES)
+    # The NGSI-LD routers declare the problems of each operation (api.ngsild_openapi); the others all of them.
     app.include_router(ngsild.router)  # before provision: POST /entityOperations/query precedes /{operation}
     app.include_router(ngsild_discovery.router)
     app.include_router(ngsild_provision.router)
@@ -112,15 +112,15 @@ def create_app(settings: Settings, *, state: HubState | None = None) -> FastAPI:
     app.include_router(temporal_attrs.router)  # before temporal: /entities/{id:path} would take …/attrs
     app.include_router(temporal.router)
     app.include_router(temporal_query.router)
-    app.include_router(runs.router)
-    app.include_router(validate.router)
-    app.include_router(quality.router)
-    app.include_router(catalog.router)
-    app.include_router(search.router)
-    app.include_router(ckan.router)
-    app.include_router(keys.router)
-    app.include_router(registrations.router)
-    app.include_router(audit.router)
-    app.include_router(pages.router)
+    app.include_router(runs.router, responses=PROBLEM_RESPONSES)
+    app.include_router(validate.router, responses=PROBLEM_RESPONSES)
+    app.include_router(quality.router, responses=PROBLEM_RESPONSES)
+    app.include_router(catalog.router, responses=PROBLEM_RESPONSES)
+    app.include_router(search.router, responses=PROBLEM_RESPONSES)
+    app.include_router(ckan.router, responses=PROBLEM_RESPONSES)
+    app.include_router(keys.router, responses=PROBLEM_RESPONSES)
+    app.include_router(registrations.router, responses=PROBLEM_RESPONSES)
+    app.include_router(audit.router, responses=PROBLEM_RESPONSES)
+    app.include_router(pages.router, responses=PROBLEM_RESPONSES)
     app.state.templates = pages.environment()
     return app

@@ -29,7 +29,8 @@ _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """One parameter: where it is sent, its type, its default (None: optional string) and its description."""
+    """One parameter: where it is sent, its type, its default (None: optional string), its description and its
+    bounds (``bounds``: checked by :func:`read`; ``described``: only declared)."""
 
     name: str
     description: str
@@ -37,6 +38,7 @@ class Param:
     default: str | int | bool | None = None
     location: Literal["query", "header"] = "query"
     bounds: tuple[int, int] | None = None
+    described: tuple[int, int] | None = None  # bounds only described: another layer checks them, with its message
 
 
 GEOREL = "near;maxDistance==N, near;minDistance==N (metres), equals, disjoint, intersects, within, contains, overlaps"
@@ -52,14 +54,16 @@ ENTITY_QUERY: tuple[Param, ...] = (
     Param("lang", "LanguageProperty → Property in this language (fr,en;q=0.8); * all"),
     Param("datasetId", "Keep only attribute instances with these datasetIds (@none)"),
     Param("local", "Only this hub's own entities (always so: no context sources yet)", "boolean", False),
-    Param("limit", f"Page size, 0..{MAX_LIMIT} (0 only with count=true)", "integer", 20),
+    Param("limit", f"Page size, 0..{MAX_LIMIT} (0 only with count=true)", "integer", 20, described=(0, MAX_LIMIT)),
     Param("offset", "Entities to skip (0 or more)", "integer", 0, bounds=(0, MAX_INTEGER)),
     Param("count", "Return the total in NGSILD-Results-Count", "boolean", False),
     Param("format", "normalized (default), concise, keyValues (alias simplified)"),
     Param("options", "Comma list of keyValues, concise, normalized, sysAttrs"),
     Param("join", "Linked entities: flat (added to the array) or inline (inside each Relationship)"),
     Param("joinLevel", "How many Relationship hops join follows (default 1)", "integer", 1, bounds=(1, MAX_JOIN_LEVEL)),
-    Param("geometryProperty", "With application/geo+json: the GeoProperty that is the geometry", default="location"),
+    Param(
+        "geometryProperty", "With application/geo+json only: the GeoProperty that is the geometry (absent: location)"
+    ),
     Param("georel", GEOREL),
     Param("geometry", f"The query geometry: {', '.join(GEOMETRIES)}"),
     Param("coordinates", "The query geometry's coordinates as a JSON array, longitude first"),
@@ -74,7 +78,7 @@ ENTITY_QUERY: tuple[Param, ...] = (
     Param("collation", "How orderBy compares strings: none = codepoint order; und = the Unicode root collation"),
     Param("orderFrom", "With orderBy …;dist-asc|dist-desc: the point distances are measured from, [lon,lat]"),
     Param("orderGeometry", "The type of orderFrom's geometry: Point (the only one supported)"),
-    Param("accept", "application/json (default) or application/ld+json", location="header"),
+    Param("accept", "application/json (default), application/ld+json or application/geo+json", location="header"),
     Param("NGSILD-Tenant", "Tenant (a city id); none: every city", location="header"),
     Param("prefer", "ngsi-ld=<major.minor>: amend entities for that version (203 if one changed)", location="header"),
 )
@@ -86,8 +90,9 @@ def _schema(param: Param) -> dict[str, Any]:
         schema = {"anyOf": [{"type": "string"}, {"type": "null"}]}
     else:
         schema = {"type": param.kind, "default": param.default}
-    if param.bounds is not None:
-        schema["minimum"], schema["maximum"] = param.bounds
+    bounds = param.bounds or param.described
+    if bounds is not None:
+        schema["minimum"], schema["maximum"] = bounds
     return {**schema, "description": param.description, "title": param.name.title()}
 
 

@@ -43,18 +43,25 @@ _ANSWERS = {
     404: "Not found",
     406: "None of the media types in Accept can be served",
     409: "Already exists",
+    411: "Length required: a POST, PATCH or PUT under /ngsi-ld/ without Content-Length or Transfer-Encoding",
     413: "The request body is larger than NORDHUB_MAX_BODY_BYTES",
     414: "The query string is longer than NORDHUB_MAX_QUERY_BYTES",
     415: "Unsupported Content-Type",
     422: "Operation not supported",
     429: "Rate limit exceeded (see Retry-After)",
+    504: "LdContextNotAvailable: the request's @context is not in the context store and cannot be fetched",
 }
-# Declared on every operation: the middleware answers 413/414/429 on any route, and the exception tree can
-# answer the others; the fuzz test (tests/api/test_fuzz.py) holds every response to these declarations.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": text, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
-    for status, text in _ANSWERS.items()
-}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of these problem statuses; the fuzz test (tests/api/test_fuzz.py) holds every answer
+    of an operation to its declarations."""
+    return {s: {"description": _ANSWERS[s], "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}} for s in statuses}
+
+
+# Declared on every operation outside /ngsi-ld/ (whose routes declare their own, api.ngsild_openapi): the
+# middleware answers 413/414/429 on any route, and the exception tree can answer the others.
+PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404, 406, 409, 413, 414, 415, 422, 429)
 
 
 def problem_response(
@@ -174,6 +181,32 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         title="Internal error",
         detail="the hub failed to answer this request; the error is in its log",
     )
+
+
+def _without_validation_422(schema: dict[str, Any]) -> None:
+    """Drop FastAPI's default 422 "Validation Error" answers: a parameter that fails validation is a 400 problem
+    here (``_validation_error``); an operation that does answer 422 declares it as a problem."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            answers = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if answers.get("422", {}).get("description") == "Validation Error":
+                del answers["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+
+
+def install_openapi(app: FastAPI) -> None:
+    """``/openapi.json`` as FastAPI writes it, less the 422 answers the hub never gives."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = generate()
+        if fresh:
+            _without_validation_422(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -307,12 +307,23 @@ def split(value: str | None) -> list[str]:
 
 
 # The query-string parameters GET /temporal/entities and POST /temporal/entityOperations/query share.
-LastN = Annotated[int | None, Query(le=MAX_INTEGER, description="The newest N instances per attribute")]
-Format = Annotated[str | None, Query(description="temporalValues or aggregatedValues")]
-Options = Annotated[str | None, Query(description="temporalValues, aggregatedValues")]
+# Bounds in json_schema_extra are only described: build_query checks them, with its own message.
+LastN = Annotated[
+    int | None,
+    Query(
+        le=MAX_INTEGER, description="The newest N instances per attribute (1 or more)", json_schema_extra={"minimum": 1}
+    ),
+]
+Format = Annotated[str | None, Query(description="normalized (default), temporalValues or aggregatedValues")]
+Options = Annotated[
+    str | None,
+    Query(description="Comma list of normalized, temporalValues, aggregatedValues (format wins) and sysAttrs"),
+]
 AggrMethods = Annotated[str | None, Query(description=", ".join(history.AGGREGATES))]
 AggrPeriod = Annotated[str | None, Query(description="ISO 8601 duration, e.g. PT1H")]
-Limit = Annotated[int, Query(description=f"Entities per page, 1..{MAX_LIMIT}")]
+Limit = Annotated[
+    int, Query(description=f"Entities per page, 1..{MAX_LIMIT}", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})
+]
 Offset = Annotated[int, Query(ge=0, le=MAX_INTEGER)]
 Count = Annotated[bool, Query()]
 Accept = Annotated[str | None, Header()]
@@ -378,20 +389,6 @@ def respond(
         headers["Content-Range"] = content_range
     status = 206 if content_range is not None else 200
     return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
-
-
-# Instances cut by lastN or NORDHUB_TEMPORAL_MAX_INSTANCES (clause 6.3.10): declared so clients and the fuzzer know it.
-PARTIAL: dict[int | str, dict[str, Any]] = {
-    206: {
-        "description": "Some instances were left out; the time range sent is in Content-Range",
-        "headers": {
-            "Content-Range": {
-                "description": "date-time <start>-<end>/<lastN or *>",
-                "schema": {"type": "string"},
-            }
-        },
-    }
-}
 
 
 # The member holding an instance's value, and the key of its temporalValues pairs, per attribute type (4.5, 4.5.9).

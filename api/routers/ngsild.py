@@ -19,6 +19,7 @@ from api import ngsild_checks as checks
 from api.ld import LdContext, LdRequest, request_context
 from api.ngsild_http import JSON, LD_JSON, defined_parameters, json_body, negotiate
 from api.ngsild_linked import body_projection, join_request, joined, linked_q
+from api.ngsild_openapi import ENTITIES, ENTITY_ANSWER, LINK, PREFER, QUERY, READ, operation
 from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, geo_as_stored, ordering_as_stored, query_from_body
 from api.routers.ngsild_geo import GeometryProperty
@@ -40,11 +41,10 @@ router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
 # Parameters of the standard this hub does not evaluate yet: refused (422 OperationNotSupported), never ignored.
 NOT_YET = ("csf", "entityMap", "containedBy", "expandValues")
 _QUERY_NAMES = frozenset([p.name for p in ENTITY_QUERY if p.location == "query"] + list(NOT_YET))
-ENTITY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {JSON: {}, LD_JSON: {}}, "description": "Entities (application/json: @context in a Link header)"}
-}
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", description="Tenant (a city id); none: every city")]
-Accept = Annotated[str | None, Header(description="application/json (default) or application/ld+json")]
+Accept = Annotated[
+    str | None, Header(description="application/json (default), application/ld+json or application/geo+json")
+]
 FormatParam = Annotated[str | None, Query(description="normalized (default), concise, keyValues (alias simplified)")]
 Options = Annotated[str | None, Query(description="Comma list of keyValues, concise, normalized, sysAttrs")]
 Pick = Annotated[str | None, Query(description="Entity members (id, type, scope, createdAt…) and attributes to keep")]
@@ -226,8 +226,8 @@ def _shaped(stored: StoredEntity, shape: Shape) -> str:
 @router.get(
     "/entities",
     summary="Query entities",
-    responses=ENTITY_RESPONSES,
-    openapi_extra={"parameters": openapi_parameters(ENTITY_QUERY)},
+    responses={**ENTITIES, **READ},
+    openapi_extra={"parameters": [*openapi_parameters(ENTITY_QUERY), LINK]},
 )
 async def query_entities(request: Request) -> Response:
     """Entities matching the query, in ``orderBy`` order (else by id), as a JSON array; ``Link`` rel=next/prev
@@ -256,7 +256,8 @@ async def query_entities(request: Request) -> Response:
     linked_q(p["q"], join)
     version = versions.preferred_version(p["prefer"])
     tenant = p["NGSILD-Tenant"]
-    args = (state, query, page, shape, p["accept"], tenant, ld, p["geometryProperty"], join, p["q"], version)
+    geometry = "location" if p["geometryProperty"] is None else p["geometryProperty"]
+    args = (state, query, page, shape, p["accept"], tenant, ld, geometry, join, p["q"], version)
     # A selector-only page is a short indexed read. On SQLite it runs here: a thread hop costs more than the query.
     # On PostgreSQL its round trip (0.4-0.6 ms on a loaded machine) would hold up the event loop, so it goes to the
     # loop's plain executor, whose hop is a fraction of anyio's (with anyio's pool the worker's CPU per request rose
@@ -315,13 +316,12 @@ def _page_links(request: Request, page: Page, returned: int, total: int | None) 
     return links
 
 
-RETRIEVE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ENTITY_RESPONSES,
-    203: {"content": {JSON: {}, LD_JSON: {}}, "description": "The entity amended for the version in Prefer"},
-}
-
-
-@router.get("/entities/{entity_id:path}", summary="Retrieve one entity", responses=RETRIEVE_RESPONSES)
+@router.get(
+    "/entities/{entity_id:path}",
+    summary="Retrieve one entity",
+    responses={**ENTITY_ANSWER, **READ},
+    openapi_extra=operation(),
+)
 def retrieve_entity(
     request: Request,
     entity_id: str,
@@ -335,7 +335,7 @@ def retrieve_entity(
     datasetId: DatasetId = None,
     format: FormatParam = None,
     options: Options = None,
-    geometry_property: GeometryProperty = "location",
+    geometry_property: GeometryProperty = None,
     join: Annotated[str | None, Query(description="Linked entities: flat (an array) or inline")] = None,
     joinLevel: Annotated[int, Query(ge=1, le=linked.MAX_JOIN_LEVEL, description="Relationship hops joined")] = 1,
     accept: Accept = None,
@@ -353,6 +353,7 @@ def retrieve_entity(
     shape = _shape(format, options, attrs=kept, pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
     media = negotiate(accept)
     checks.geometry_property("geometryProperty" in request.query_params, media)
+    geometry = "location" if geometry_property is None else geometry_property
     version = versions.preferred_version(prefer)
     for name, text in (("pick", pick), ("omit", omit)):
         checks.projection_hops(text, name, join=join is not None, join_level=joinLevel)
@@ -376,11 +377,11 @@ def retrieve_entity(
         entity = _left_of(entity_id, shape_entity(stored, shape), shape)
         if media == GEO_JSON:
             text = orjson.dumps(entity).decode()
-            body = render_feature(text, shape.fmt, geometry_property=geometry_property, context=context)
+            body = render_feature(text, shape.fmt, geometry_property=geometry, context=context)
         else:
             body = render_entity(entity, shape.fmt, with_context=media == LD_JSON, context=context)
     elif media == GEO_JSON:
-        body = render_feature(stored.data, shape.fmt, geometry_property=geometry_property, context=context)
+        body = render_feature(stored.data, shape.fmt, geometry_property=geometry, context=context)
     else:
         body = render_one(stored, shape, with_context=media == LD_JSON, context=context)
     headers = _headers(media, tenant, ld.link())
@@ -402,16 +403,22 @@ def _left_of(entity_id: str, entity: dict[str, Any], shape: Shape) -> dict[str, 
 @router.post(
     "/entityOperations/query",
     summary="Query entities with a Query body",
-    responses=ENTITY_RESPONSES,
+    responses={**ENTITIES, **QUERY},
     status_code=200,
-    openapi_extra=QUERY_BODY,
+    openapi_extra=operation(QUERY_BODY, headers=(LINK, PREFER)),
 )
 async def post_query(
     request: Request,
     state: Annotated[HubState, Depends(hub_state)],
     ld: LdContext,
-    limit: Annotated[int, Query(description=f"Page size, 0..{MAX_LIMIT} (0 only with count=true)")] = 20,
-    offset: Annotated[int, Query(description="Entities to skip (0 or more)")] = 0,
+    limit: Annotated[
+        int,
+        Query(
+            description=f"Page size, 0..{MAX_LIMIT} (0 only with count=true)",
+            json_schema_extra={"minimum": 0, "maximum": MAX_LIMIT},  # checked by Page, with its message
+        ),
+    ] = 20,
+    offset: Annotated[int, Query(description="Entities to skip (0 or more)", json_schema_extra={"minimum": 0})] = 0,
     count: Annotated[bool, Query(description="Return the total in NGSILD-Results-Count")] = False,
     format: FormatParam = None,
     options: Options = None,

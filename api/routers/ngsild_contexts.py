@@ -14,6 +14,8 @@ from fastapi.responses import Response
 
 from api.auth import context_writer
 from api.ngsild_http import only_defined_parameters
+from api.ngsild_openapi import CONTEXT_DOCUMENT, request_body
+from api.problems import problem_responses
 from api.state import HubState, hub_state
 from hub.errors import BadRequestData, InvalidRequest, UnsupportedMediaType
 from ngsi.contexts import ContextInfo, ContextKind, parse_document
@@ -23,6 +25,9 @@ router = APIRouter(
 )
 State = Annotated[HubState, Depends(hub_state)]
 LD_JSON = "application/ld+json"
+# No @context is read and nothing negotiated here (no 406, 504); every problem a JSON body nested too deep (400), a
+# body too large (413, on any method), a long query string (414) or the rate limit (429) can give is declared.
+_EVERYWHERE = (400, 413, 414, 429)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -40,11 +45,17 @@ def _details(info: ContextInfo) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="List the @contexts this hub holds")
+@router.get("", summary="List the @contexts this hub holds", responses=problem_responses(*_EVERYWHERE))
 def list_contexts(
     state: State,
     details: Annotated[bool, Query(description="Entries with id, kind, createdAt, numberOfHits, lastUsage")] = False,
-    kind: Annotated[str | None, Query(description="Cached, Hosted or ImplicitlyCreated")] = None,
+    kind: Annotated[
+        str | None,
+        Query(
+            description="Cached or Hosted (ImplicitlyCreated is accepted and matches none: this hub never stores the "
+            "@context of a request)"
+        ),
+    ] = None,
 ) -> Response:
     """The context URLs (``details=true``: one object per context). Hit counts are this process's."""
     if kind is not None and kind not in {k.value for k in ContextKind}:
@@ -54,7 +65,15 @@ def list_contexts(
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/{context_id:path}", summary="Serve one @context (by id or URL)")
+@router.get(
+    "/{context_id:path}",
+    summary="Serve one @context (by id or URL)",
+    response_class=Response,
+    responses={
+        200: {"description": "The context document", "content": {LD_JSON: {}}},
+        **problem_responses(*_EVERYWHERE, 404),
+    },
+)
 def serve_context(state: State, context_id: str) -> Response:
     _info, document = state.contexts.entry(context_id)
     return Response(orjson.dumps(document), media_type=LD_JSON)
@@ -65,8 +84,12 @@ def serve_context(state: State, context_id: str) -> Response:
     status_code=201,
     summary="Add a hosted @context (the body is a JSON-LD context document)",
     response_class=Response,
-    responses={201: {"description": "Added; Location names the context's URL"}},
+    responses={
+        201: {"description": "Added; Location names the context's URL"},
+        **problem_responses(*_EVERYWHERE, 401, 403, 411, 415),
+    },
     dependencies=[Depends(context_writer)],
+    openapi_extra=request_body(CONTEXT_DOCUMENT, ("application/json", LD_JSON)),
 )
 async def add_context(request: Request, state: State) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -84,6 +107,7 @@ async def add_context(request: Request, state: State) -> Response:
     status_code=204,
     summary="Delete a stored @context (never the core context)",
     response_class=Response,
+    responses={204: {"description": "Deleted"}, **problem_responses(*_EVERYWHERE, 401, 403, 404)},
     dependencies=[Depends(context_writer)],
 )
 def delete_context(state: State, context_id: str) -> Response:

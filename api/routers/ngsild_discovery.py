@@ -14,6 +14,8 @@ from fastapi.responses import Response
 
 from api.ld import LdContext, LdRequest
 from api.ngsild_http import JSON, LD_JSON, negotiate
+from api.ngsild_openapi import READ, operation
+from api.problems import problem_responses
 from api.routers.ngsild import Accept, Tenant, _headers, _tenant
 from api.state import HubState, hub_state
 from hub import __version__
@@ -27,7 +29,8 @@ Details = Annotated[bool, Query(description="true: one detailed object per item 
 Local = Annotated[bool, Query(description="Only this hub's own data (always so: no context sources yet)")]
 LISTS = ("details", "local")  # the query parameters GET /types and GET /attributes define (6.3.20)
 ONE = ("local",)  # those of GET /types/{type} and GET /attributes/{attr}
-RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, LD_JSON: {}}}}
+ANSWERS: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, LD_JSON: {}}}}
+RESPONSES = {**ANSWERS, **READ}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,7 @@ def _attribute(
     return body
 
 
-@router.get("/types", summary="Available entity types", responses=RESPONSES)
+@router.get("/types", summary="Available entity types", responses=RESPONSES, openapi_extra=operation())
 def list_types(asked: Discovery, details: Details = False) -> Response:
     """EntityTypeList ``{id, type, typeList}``; with ``details=true`` an array of EntityType with attributeNames.
     Names are in the terms of the request's @context (Link header), as everywhere in the NGSI-LD API."""
@@ -129,7 +132,9 @@ def list_types(asked: Discovery, details: Details = False) -> Response:
     return asked.respond(body, tenant)
 
 
-@router.get("/types/{type_name:path}", summary="Details of one entity type", responses=RESPONSES)
+@router.get(
+    "/types/{type_name:path}", summary="Details of one entity type", responses=RESPONSES, openapi_extra=operation()
+)
 def get_type(asked: Discovery, type_name: str) -> Response:
     """EntityTypeInfo: entityCount and attributeDetails; 404 ResourceNotFound when no entity has this type.
     The type is a term of the request's @context or a full IRI."""
@@ -151,7 +156,7 @@ def get_type(asked: Discovery, type_name: str) -> Response:
     return asked.respond(body, tenant)
 
 
-@router.get("/attributes", summary="Available attributes", responses=RESPONSES)
+@router.get("/attributes", summary="Available attributes", responses=RESPONSES, openapi_extra=operation())
 def list_attributes(asked: Discovery, details: Details = False) -> Response:
     """AttributeList ``{id, type, attributeList}``; with ``details=true`` an array of Attribute."""
     state, ld = asked.state, asked.ld
@@ -167,7 +172,9 @@ def list_attributes(asked: Discovery, details: Details = False) -> Response:
     return asked.respond(body, tenant)
 
 
-@router.get("/attributes/{attr:path}", summary="Details of one attribute", responses=RESPONSES)
+@router.get(
+    "/attributes/{attr:path}", summary="Details of one attribute", responses=RESPONSES, openapi_extra=operation()
+)
 def get_attribute(asked: Discovery, attr: str) -> Response:
     """Attribute: attributeCount, attributeTypes, typeNames; 404 ResourceNotFound when no entity has it.
     The attribute is a term of the request's @context or a full IRI."""
@@ -181,7 +188,11 @@ def get_attribute(asked: Discovery, attr: str) -> Response:
     return asked.respond(_attribute(stats, ld, count=True, types=True, typed=True), tenant)
 
 
-@router.get("/info/sourceIdentity", summary="This hub's identity as a context source", responses=RESPONSES)
+@router.get(
+    "/info/sourceIdentity",
+    summary="This hub's identity as a context source",
+    responses={**ANSWERS, **problem_responses(400, 406, 413, 414, 429)},  # no @context, tenant or entity is read
+)
 def source_identity(state: State, accept: Accept = None) -> Response:
     """ContextSourceIdentity: the alias other brokers see, the up-time and the current time (loop detection)."""
     now = datetime.now(UTC)

@@ -11,5 +11,9 @@ from typing import Annotated
 from fastapi import Query
 
 GeometryProperty = Annotated[
-    str, Query(alias="geometryProperty", description="With application/geo+json: the GeoProperty that is the geometry")
+    str | None,
+    Query(
+        alias="geometryProperty",
+        description="With application/geo+json only: the GeoProperty that is the geometry (absent: location)",
+    ),
 ]

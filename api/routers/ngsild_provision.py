@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
@@ -19,6 +19,22 @@ from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext, LdRequest
 from api.ngsild_checks import deleted_instances
 from api.ngsild_http import json_body, location, only_defined_parameters
+from api.ngsild_openapi import (
+    ATTRIBUTE_INSTANCE,
+    ATTRS_DONE,
+    BATCH_DONE,
+    BATCH_OPERATIONS,
+    CREATE,
+    CREATED,
+    DELETE,
+    DONE,
+    ENTITY,
+    ENTITY_FRAGMENT,
+    WRITE,
+    batch_array,
+    operation,
+    request_body,
+)
 from api.state import HubState, hub_state
 from hub.auth import Principal
 from hub.errors import (
@@ -37,18 +53,12 @@ async def _remember_context(request: Request, ld: LdContext) -> None:
     request.state.ld = ld  # every route's body and attribute names are translated with the request's @context
 
 
-# Writes answer 201 (Location), 204 or 207 ({success, errors}); none has a JSON body otherwise, which the OpenAPI
-# description says so that clients (and the fuzz test) hold the responses to it.
-WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    201: {"description": "Created; Location names the entity"},
-    204: {"description": "Done"},
-    207: {"description": "Partly done: {success, errors}", "content": {"application/json": {}}},
-}
+# Each route declares its own answers (api.ngsild_openapi), so that clients (and the fuzz test) hold the
+# responses to them: 201 (Location) or 204 without a body, 207 with an UpdateResult, batch 201/207 with JSON.
 router = APIRouter(
     prefix="/ngsi-ld/v1",
     tags=["NGSI-LD provision"],
     default_response_class=Response,
-    responses=WRITE_RESPONSES,
     dependencies=[Depends(_remember_context), Depends(only_defined_parameters)],
 )
 State = Annotated[HubState, Depends(hub_state)]
@@ -117,7 +127,13 @@ def _partial(request: Request, updated: list[str], not_updated: list[str], reaso
     return Response(orjson.dumps(body), status_code=207, media_type="application/json", headers=_headers(tenant))
 
 
-@router.post("/entities/{entity_id:path}/attrs", summary="Append attributes (options=noOverwrite keeps existing)")
+@router.post(
+    "/entities/{entity_id:path}/attrs",
+    status_code=204,
+    summary="Append attributes (options=noOverwrite keeps existing)",
+    responses={**ATTRS_DONE, **WRITE},
+    openapi_extra=operation(request_body(ENTITY_FRAGMENT)),
+)
 async def append_attrs(
     request: Request,
     state: State,
@@ -135,7 +151,13 @@ async def append_attrs(
     return _partial(request, done, skipped, "attribute exists and options=noOverwrite", key)
 
 
-@router.patch("/entities/{entity_id:path}/attrs", summary="Update existing attributes")
+@router.patch(
+    "/entities/{entity_id:path}/attrs",
+    status_code=204,
+    summary="Update existing attributes",
+    responses={**ATTRS_DONE, **WRITE},
+    openapi_extra=operation(request_body(ENTITY_FRAGMENT)),
+)
 async def update_attrs(
     request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
 ) -> Response:
@@ -147,7 +169,13 @@ async def update_attrs(
     return _partial(request, done, missing, "attribute does not exist", key)
 
 
-@router.patch("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Partially update one attribute")
+@router.patch(
+    "/entities/{entity_id:path}/attrs/{attr}",
+    status_code=204,
+    summary="Partially update one attribute",
+    responses={**DONE, **WRITE},
+    openapi_extra=operation(request_body(ATTRIBUTE_INSTANCE)),
+)
 async def patch_attr(
     request: Request, state: State, writer: Writer, entity_id: str, attr: str, tenant: Tenant = None
 ) -> Response:
@@ -166,7 +194,13 @@ async def patch_attr(
     return Response(status_code=204, headers=_headers(key))
 
 
-@router.delete("/entities/{entity_id:path}/attrs/{attr}", status_code=204, summary="Delete one attribute")
+@router.delete(
+    "/entities/{entity_id:path}/attrs/{attr}",
+    status_code=204,
+    summary="Delete one attribute",
+    responses={**DONE, **DELETE},
+    openapi_extra=operation(),
+)
 def delete_attr(
     request: Request,
     state: State,
@@ -200,7 +234,13 @@ def delete_attr(
     return Response(status_code=204, headers=_headers(key))
 
 
-@router.post("/entities", status_code=201, summary="Create an entity")
+@router.post(
+    "/entities",
+    status_code=201,
+    summary="Create an entity",
+    responses={**CREATED, **CREATE},
+    openapi_extra=operation(request_body(ENTITY)),
+)
 async def create_entity(request: Request, state: State, writer: Writer, tenant: Tenant = None) -> Response:
     entity, key = provision.checked(provision.normalize_entity(await _object(request))), tenant or ""
     _own(state, writer, entity["id"])
@@ -212,7 +252,13 @@ async def create_entity(request: Request, state: State, writer: Writer, tenant: 
     return Response(status_code=201, headers=headers)
 
 
-@router.put("/entities/{entity_id:path}", status_code=204, summary="Replace an entity")
+@router.put(
+    "/entities/{entity_id:path}",
+    status_code=204,
+    summary="Replace an entity",
+    responses={**DONE, **WRITE},
+    openapi_extra=operation(request_body({**ENTITY_FRAGMENT, "title": "Entity", "required": ["type"]})),
+)
 async def replace_entity(
     request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
 ) -> Response:
@@ -223,7 +269,13 @@ async def replace_entity(
     return Response(status_code=204, headers=_headers(key))
 
 
-@router.patch("/entities/{entity_id:path}", status_code=204, summary="Merge into an entity (merge-patch)")
+@router.patch(
+    "/entities/{entity_id:path}",
+    status_code=204,
+    summary="Merge into an entity (merge-patch)",
+    responses={**DONE, **WRITE},
+    openapi_extra=operation(request_body(ENTITY_FRAGMENT)),
+)
 async def merge_entity(
     request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
 ) -> Response:
@@ -234,7 +286,13 @@ async def merge_entity(
     return Response(status_code=204, headers=_headers(key))
 
 
-@router.delete("/entities/{entity_id:path}", status_code=204, summary="Delete an entity")
+@router.delete(
+    "/entities/{entity_id:path}",
+    status_code=204,
+    summary="Delete an entity",
+    responses={**DONE, **DELETE},
+    openapi_extra=operation(),
+)
 def delete_entity(state: State, writer: Writer, entity_id: str, tenant: Tenant = None) -> Response:
     key = tenant or ""
     with state.db.begin() as conn:
@@ -280,17 +338,26 @@ def _error(entity: Any, exc: NgsiLdError | Forbidden) -> dict[str, Any]:
     return {"entityId": entity_id, "error": problem}
 
 
-@router.post("/entityOperations/{operation}", summary="Batch create, upsert, update, merge or delete")
+@router.post(
+    "/entityOperations/{operation}",
+    status_code=201,
+    summary="Batch create, upsert, update, merge or delete",
+    responses={**BATCH_DONE, **WRITE},
+    openapi_extra=operation(request_body(batch_array(MAX_BATCH))),
+)
 async def batch(
     request: Request,
     state: State,
     writer: Writer,
-    operation: str,
+    operation: Annotated[
+        str,
+        Path(description="create, upsert, update, merge or delete", json_schema_extra={"enum": list(BATCH_OPERATIONS)}),
+    ],
     tenant: Tenant = None,
     options: Annotated[str, Query(description="upsert: replace|update; update: noOverwrite")] = "",
 ) -> Response:
     """201/204 when every entity succeeded; 207 with ``{success, errors}`` otherwise."""
-    if operation not in ("create", "upsert", "update", "merge", "delete"):
+    if operation not in BATCH_OPERATIONS:
         raise ResourceNotFound(f"no batch operation {operation!r}: create, upsert, update, merge or delete")
     items, key = await _body(request), tenant or ""
     if not isinstance(items, list) or not items or len(items) > MAX_BATCH:

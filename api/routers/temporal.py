@@ -12,15 +12,23 @@ from fastapi.responses import Response
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
-from api.limits import MAX_INTEGER
 from api.ngsild_checks import context_source_filter, narrow_enough
 from api.ngsild_http import TEMPORAL_MEDIA, location, negotiate, only_defined_parameters
 from api.ngsild_linked import no_linked_q
+from api.ngsild_openapi import (
+    CREATE_HISTORY,
+    DELETE,
+    HISTORY,
+    READ,
+    TEMPORAL_BODY_TYPES,
+    TEMPORAL_ENTITY,
+    operation,
+    request_body,
+)
 from api.ngsild_query_body import geo_as_stored, ordering_as_stored
 from api.routers.ngsild import _tenant
 from api.state import HubState, hub_state
 from api.temporal_read import (
-    PARTIAL,
     Accept,
     AggrMethods,
     AggrPeriod,
@@ -70,7 +78,10 @@ Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the
 
 
 @router.get(
-    "/entities", summary="Query the history of entities (temporal values, lastN, aggregation)", responses=PARTIAL
+    "/entities",
+    summary="Query the history of entities (temporal values, lastN, aggregation)",
+    responses={**HISTORY, **READ},
+    openapi_extra=operation(),
 )
 def query_temporal(
     state: State,
@@ -171,7 +182,12 @@ def query_temporal(
     return respond(rendered.entities, media, query.tenant, ld, extra, shape, content_range=rendered.content_range)
 
 
-@router.get("/entities/{entity_id:path}", summary="The history of one entity", responses=PARTIAL)
+@router.get(
+    "/entities/{entity_id:path}",
+    summary="The history of one entity",
+    responses={**HISTORY, **READ},
+    openapi_extra=operation(),
+)
 def retrieve_temporal(
     state: State,
     ld: LdContext,
@@ -184,13 +200,13 @@ def retrieve_temporal(
     endTimeAt: Annotated[str | None, Query()] = None,
     timeproperty: TimeProperty = None,
     datasetId: DatasetId = None,
-    lastN: Annotated[int | None, Query(le=MAX_INTEGER)] = None,
-    format: Annotated[str | None, Query()] = None,
-    options: Annotated[str | None, Query()] = None,
-    aggrMethods: Annotated[str | None, Query()] = None,
-    aggrPeriodDuration: Annotated[str | None, Query()] = None,
-    accept: Annotated[str | None, Header()] = None,
-    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
+    lastN: LastN = None,
+    format: Format = None,
+    options: Options = None,
+    aggrMethods: AggrMethods = None,
+    aggrPeriodDuration: AggrPeriod = None,
+    accept: Accept = None,
+    ngsild_tenant: Tenant = None,
 ) -> Response:
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
@@ -241,7 +257,12 @@ def _require_requested_attributes(state: HubState, q: history.TemporalQuery, ent
     status_code=201,
     summary="Create or extend the history of an entity",
     response_class=Response,
-    responses={204: {"description": "The history of an existing entity extended"}},
+    responses={
+        201: {"description": "Created; Location names its history"},
+        204: {"description": "The history of an existing entity extended"},
+        **CREATE_HISTORY,
+    },
+    openapi_extra=operation(request_body(TEMPORAL_ENTITY, TEMPORAL_BODY_TYPES)),
 )
 async def create_temporal(
     request: Request,
@@ -273,7 +294,13 @@ async def create_temporal(
     return Response(status_code=204 if existed else 201, headers=headers)
 
 
-@router.delete("/entities/{entity_id:path}", status_code=204, summary="Delete an entity and its history")
+@router.delete(
+    "/entities/{entity_id:path}",
+    status_code=204,
+    summary="Delete an entity and its history",
+    responses={204: {"description": "Done"}, **DELETE},
+    openapi_extra=operation(),
+)
 def delete_temporal(
     state: State,
     writer: Writer,

@@ -20,6 +20,16 @@ from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.ngsild_checks import deleted_instances
 from api.ngsild_http import only_defined_parameters
+from api.ngsild_openapi import (
+    DELETE,
+    DONE,
+    INSTANCE_FRAGMENT,
+    TEMPORAL_BODY_TYPES,
+    TEMPORAL_FRAGMENT,
+    WRITE,
+    operation,
+    request_body,
+)
 from api.state import HubState, hub_state
 from api.temporal_write import instance_fragment, json_object, merge_current, split_instances
 from hub.auth import Principal
@@ -34,7 +44,6 @@ router = APIRouter(
 State = Annotated[HubState, Depends(hub_state)]
 Writer = Annotated[Principal | None, Depends(ngsi_writer)]  # 401/403 before the body is read
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant")]
-_DONE: dict[int | str, dict[str, Any]] = {204: {"description": "Done"}}
 
 
 def _entity_id(entity_id: str) -> str:
@@ -48,7 +57,8 @@ def _entity_id(entity_id: str) -> str:
     status_code=204,
     summary="Add attribute instances to the history of an entity",
     response_class=Response,
-    responses=_DONE,
+    responses={**DONE, **WRITE},
+    openapi_extra=operation(request_body(TEMPORAL_FRAGMENT, TEMPORAL_BODY_TYPES)),
 )
 async def add_temporal_attrs(
     request: Request,
@@ -85,7 +95,8 @@ async def add_temporal_attrs(
     status_code=204,
     summary="Delete the instances of an attribute from the history of an entity",
     response_class=Response,
-    responses=_DONE,
+    responses={**DONE, **DELETE},
+    openapi_extra=operation(),
 )
 def delete_temporal_attr(
     state: State,
@@ -134,7 +145,8 @@ def _instance(
     status_code=204,
     summary="Modify one instance of an attribute in the history of an entity",
     response_class=Response,
-    responses=_DONE,
+    responses={**DONE, **WRITE},
+    openapi_extra=operation(request_body(INSTANCE_FRAGMENT, TEMPORAL_BODY_TYPES)),
 )
 async def modify_temporal_instance(
     request: Request,
@@ -165,7 +177,8 @@ async def modify_temporal_instance(
     status_code=204,
     summary="Delete one instance of an attribute from the history of an entity",
     response_class=Response,
-    responses=_DONE,
+    responses={**DONE, **DELETE},
+    openapi_extra=operation(),
 )
 def delete_temporal_instance(
     state: State,

@@ -23,10 +23,10 @@ from api.ld import LdContext
 from api.limits import MAX_INTEGER
 from api.ngsild_http import TEMPORAL_MEDIA, json_body, negotiate, only_defined_parameters
 from api.ngsild_linked import body_projection, no_linked_q
+from api.ngsild_openapi import HISTORY, QUERY, operation
 from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, query_from_body
 from api.state import HubState, hub_state
 from api.temporal_read import (
-    PARTIAL,
     Accept,
     AggrMethods,
     AggrPeriod,
@@ -73,7 +73,9 @@ _AGGR_MEMBERS = ("aggrMethods", "aggrPeriodDuration")
 
 
 def _temporal_body() -> dict[str, Any]:
-    """The Query body of POST /entityOperations/query with temporalQ described (there it is refused)."""
+    """The Query body of POST /entityOperations/query with temporalQ described (there it is refused), less the
+    members this operation does not read (lang is accepted and ignored), and with selectors whose type is optional
+    (``query_from_body(temporal=True)``)."""
     body: dict[str, Any] = copy.deepcopy(QUERY_BODY)
     aggregation = {"aggrMethods": _AGGR_METHODS, "aggrPeriodDuration": _AGGR_PERIOD}
     for content in body["requestBody"]["content"].values():
@@ -81,6 +83,9 @@ def _temporal_body() -> dict[str, Any]:
         properties["temporalQ"] = _TEMPORAL_Q
         for entity_only in ("lang", "join", "joinLevel", "geometryProperty"):
             properties.pop(entity_only, None)  # JSON and JSON-LD share one schema
+        selector = properties["entities"]["items"]
+        selector.pop("required", None)
+        selector["description"] = "type, id, idPattern: type is optional here (ids alone select)"
         properties.update(copy.deepcopy(aggregation))
         properties["aggrParams"] = {
             "type": "object",
@@ -160,8 +165,8 @@ def _temporal_q(body: dict[str, Any]) -> dict[str, Any]:
 @router.post(
     "/entityOperations/query",
     summary="Query the history of entities with a Query body",
-    responses=PARTIAL,
-    openapi_extra=_temporal_body(),
+    responses={**HISTORY, **QUERY},
+    openapi_extra=operation(_temporal_body()),
 )
 async def post_temporal_query(
     request: Request,

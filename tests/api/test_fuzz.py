@@ -55,8 +55,9 @@ def _offline(case: Any) -> Any:
     return case
 
 
-# The NGSI-LD write routes read their JSON bodies themselves (no requestBody in the OpenAPI description), so the
-# fuzzer gets entity-shaped bodies from here, with ids from a small pool so that writes meet existing rows.
+# The NGSI-LD write routes describe their bodies (api.ngsild_openapi), and the fuzzer generates bodies from those
+# schemas, in each media type declared. Half of the examples get entity-shaped bodies from here instead, with ids
+# from a small pool, so that writes also meet existing rows.
 IDS = [f"urn:ngsi-ld:Thing:fuzz:{n}" for n in range(3)] + ["not a uri"]
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
@@ -87,11 +88,13 @@ def _with_entity_body(case: Any) -> st.SearchStrategy[Any]:
     def fill(drawn: tuple[Any, str]) -> Any:
         case.body, entity_id = drawn
         case.media_type = "application/json"
+        if case.headers:  # a generated Link names no @context the hub has (400 or 504): these bodies reach rows
+            case.headers = {k: v for k, v in case.headers.items() if k.lower() != "link"}
         if case.path_parameters and "entity_id" in case.path_parameters:
             case.path_parameters = {**case.path_parameters, "entity_id": entity_id}
         return case
 
-    return st.tuples(_BODY, st.sampled_from(IDS)).map(fill)
+    return st.one_of(st.tuples(_BODY, st.sampled_from(IDS)).map(fill), st.just(case))
 
 
 def _fuzz(operation: Any, mode: GenerationMode, client: Any, sent: list[int]) -> str | None:

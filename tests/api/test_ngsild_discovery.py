@@ -188,7 +188,11 @@ async def test_openapi_describes_the_query_and_discovery_routes(api: httpx.Async
     assert "dist-asc" in described["orderBy"]
     assert "und" in described["collation"]
     assert "csf" not in names  # refused with 422: not advertised
-    assert set(get["responses"]["200"]["content"]) == {"application/json", "application/ld+json"}
+    assert set(get["responses"]["200"]["content"]) == {
+        "application/json",
+        "application/ld+json",
+        "application/geo+json",
+    }
     post = paths["/ngsi-ld/v1/entityOperations/query"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["type"]["enum"] == ["Query"]

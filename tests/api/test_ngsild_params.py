@@ -37,21 +37,25 @@ async def test_bad_values_are_400_naming_the_parameter(
     assert where in response.json()["detail"]
 
 
-async def test_values_are_typed_and_the_last_repeat_wins(api: httpx.AsyncClient, seeded: None) -> None:
+async def test_values_are_typed_and_a_repeat_is_refused(api: httpx.AsyncClient, seeded: None) -> None:
     counted = await api.get(ENTITIES, params={"type": "Shop", "count": "Yes", "limit": " 1 "})
     assert counted.status_code == 200, counted.text
     assert counted.headers["NGSILD-Results-Count"] == "2"
     assert [e["id"] for e in counted.json()] == [SHOP]  # ordered by id
-    repeated = await api.get(f"{ENTITIES}?type=Shop&limit=5&limit=1&offset=1&count=off")
-    assert [e["id"] for e in repeated.json()] == [KIOSK]
-    assert "NGSILD-Results-Count" not in repeated.headers
+    once = await api.get(f"{ENTITIES}?type=Shop&limit=1&offset=1&count=off")
+    assert [e["id"] for e in once.json()] == [KIOSK]
+    assert "NGSILD-Results-Count" not in once.headers
+    repeated = await api.get(f"{ENTITIES}?type=Shop&limit=5&limit=1")  # which one was meant?
+    assert repeated.status_code == 400
+    assert repeated.json()["detail"] == "query parameter 'limit' is given 2 times: give it once"
 
 
 async def test_openapi_describes_every_parameter_read(api: httpx.AsyncClient) -> None:
     operation = (await api.get("/openapi.json")).json()["paths"][ENTITIES]["get"]
     described = {(p["name"], p["in"]) for p in operation["parameters"]}
-    assert described == {(p.name, p.location) for p in ENTITY_QUERY}
-    assert len(operation["parameters"]) == len(ENTITY_QUERY)
+    # the table, and the Link of the request's @context (read by api.ld.request_context)
+    assert described == {(p.name, p.location) for p in ENTITY_QUERY} | {("Link", "header")}
+    assert len(operation["parameters"]) == len(ENTITY_QUERY) + 1
     offset = next(p for p in operation["parameters"] if p["name"] == "offset")
     assert offset["schema"] == {
         "type": "integer",
