@@ -71,18 +71,20 @@ def instant(name: str, value: str | None) -> float | None:
 
 
 def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> history.TemporalQuery:
-    timerel = params["timerel"]
+    """The query of the parameters (``params["where"]``: how the request names their place, ``temporalQ.``)."""
+    timerel, where = params["timerel"], params.get("where", "")
     if timerel is not None:
         try:
             rel = history.TimeRel(timerel)
         except ValueError:
-            raise BadRequestData(f"timerel {timerel!r}: use before, after or between") from None
+            raise BadRequestData(f"{where}timerel {timerel!r}: use before, after or between") from None
         if params["timeAt"] is None:
-            raise BadRequestData("timerel needs timeAt")
+            raise BadRequestData(f"{where}timerel needs {where}timeAt")
         if rel is history.TimeRel.BETWEEN and params["endTimeAt"] is None:
-            raise BadRequestData("timerel=between needs endTimeAt")
+            raise BadRequestData(f"{where}timerel=between needs {where}endTimeAt")
     else:
         rel = None
+    _window_parameters(params, rel, where)
     timeproperty = params["timeproperty"] or history.TimeProperty.OBSERVED_AT.value
     known = ", ".join(history.TimeProperty)
     if timeproperty not in known.split(", "):
@@ -97,8 +99,8 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
         types=_type_values(state, params["types"]),
         attrs=params["attrs"],
         timerel=rel,
-        time_at=instant("timeAt", params["timeAt"]),
-        end_time_at=instant("endTimeAt", params["endTimeAt"]),
+        time_at=instant(f"{where}timeAt", params["timeAt"]),
+        end_time_at=instant(f"{where}endTimeAt", params["endTimeAt"]),
         last_n=params["lastN"],
         limit=params["limit"],
         offset=params["offset"],
@@ -107,6 +109,24 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
         dataset_ids=dataset_ids(params.get("datasetId")),
         ordering=params.get("ordering"),
     )
+
+
+def _window_parameters(params: dict[str, Any], rel: history.TimeRel | None, where: str) -> None:
+    """timeAt is read with a timerel only, endTimeAt with timerel=between only and after timeAt (clause 4.11): a
+    window parameter that would be ignored, or an empty window, is a 400 rather than an answer to another query."""
+    if rel is None and params["timeAt"] is not None:
+        raise BadRequestData(f"{where}timeAt {params['timeAt']!r} needs {where}timerel (before, after or between)")
+    end = params["endTimeAt"]
+    if end is not None and rel is not history.TimeRel.BETWEEN:
+        given = f"{where}timerel={rel.value}" if rel else f"no {where}timerel"
+        raise BadRequestData(f"{where}endTimeAt {end!r} is read with {where}timerel=between only, not with {given}")
+    if end is not None and params["timeAt"] is not None:
+        start, stop = instant(f"{where}timeAt", params["timeAt"]), instant(f"{where}endTimeAt", end)
+        if start is not None and stop is not None and stop <= start:
+            raise BadRequestData(
+                f"{where}endTimeAt {end!r} is not after {where}timeAt {params['timeAt']!r}: timerel=between "
+                "needs a window that ends after it starts"
+            )
 
 
 def _type_values(state: HubState, types: list[str]) -> list[str]:
@@ -142,17 +162,31 @@ def representation(fmt: str | None, options: str | None, methods: str | None) ->
     if unknown:
         raise InvalidRequest(f"unknown format or options {unknown}: use {', '.join(TEMPORAL_OPTIONS)}")
     wanted = {fmt} if fmt else listed
+    chosen = aggregation_methods(methods)
     if "aggregatedValues" in wanted:
-        chosen = [m.strip() for m in (methods or "").split(",") if m.strip()]
         if not chosen:
             raise BadRequestData("format=aggregatedValues needs aggrMethods, e.g. aggrMethods=avg,max")
-        unknown = [m for m in chosen if m not in history.AGGREGATES]
-        if unknown:
-            raise BadRequestData(f"unknown aggrMethods {unknown}: use {', '.join(history.AGGREGATES)}")
         return "aggregatedValues", chosen
     if "temporalValues" in wanted:
         return "temporalValues", []
     return "normalized", []
+
+
+def aggregation_methods(text: str | None) -> list[str]:
+    """The methods of ``aggrMethods``, checked whatever the representation: an unknown one, one given twice (each
+    bucket would be answered twice) or an empty term is a 400 naming it."""
+    if text is None:
+        return []
+    terms = [m.strip() for m in text.split(",")]
+    if "" in terms:
+        raise BadRequestData(f"aggrMethods {text!r}: term {terms.index('') + 1} is empty")
+    unknown = [m for m in terms if m not in history.AGGREGATES]
+    if unknown:
+        raise BadRequestData(f"unknown aggrMethods {unknown}: use {', '.join(history.AGGREGATES)}")
+    twice = next((m for i, m in enumerate(terms) if m in terms[:i]), None)
+    if twice is not None:
+        raise BadRequestData(f"aggrMethods {text!r}: {twice!r} is given twice")
+    return terms
 
 
 def wants_sys_attrs(options: str | None) -> bool:

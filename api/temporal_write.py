@@ -5,12 +5,12 @@ of each attribute and datasetId) and the instances of its history, grouped per d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import Request
 
 from api.ngsild_http import JSON, LD_JSON, json_body
-from api.temporal_read import VALUE_MEMBERS, instant
+from api.temporal_read import VALUE_MEMBERS, instant, kinds
 from hub.errors import BadRequestData
 from schemas.findings import Severity
 from schemas.ngsild import check_geometry, is_absolute_uri
@@ -18,6 +18,20 @@ from schemas.ngsild import check_geometry, is_absolute_uri
 # datasetId (None: the default instance) → [(attribute, ts, value)] of the instances to record.
 Rows = dict[str | None, list[tuple[str, float, Any]]]
 _MEMBER_NAMES = tuple(dict.fromkeys(member for member, _key in VALUE_MEMBERS.values()))
+# The type an untyped instance has by the member carrying its value (``value``: a Property).
+_KIND_OF_MEMBER = {member: kind for kind, (member, _key) in reversed(VALUE_MEMBERS.items())}
+# Most attribute instances one temporal body may carry (POST /temporal/entities, POST …/attrs). The instances are
+# checked and their current state computed in memory before one transaction writes them: 10,000 is a day of
+# 10-second readings of one sensor, and about 1 MB of JSON; a longer history goes in several requests.
+MAX_BODY_INSTANCES = 10_000
+
+
+class Split(NamedTuple):
+    """A temporal body split: the attributes' current state, the instances to record, and each attribute's type."""
+
+    current: dict[str, Any]
+    rows: Rows
+    kinds: dict[str, str]
 
 
 async def json_object(request: Request, what: str) -> dict[str, Any]:
@@ -47,17 +61,26 @@ def value_member(instance: Any) -> str | None:
     return next((member for member in _MEMBER_NAMES if member in instance), None)
 
 
-def split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], Rows]:
-    """The attributes' current state (the newest instance of each datasetId) and every timed instance.
+def split_instances(body: dict[str, Any]) -> Split:
+    """The attributes' current state (the newest instance of each datasetId), every timed instance, and the type
+    of each attribute.
 
     ``id``, ``type`` and ``@context`` are not attributes and are left out; ``scope`` is an Entity member, not an
     attribute: it is kept as the entity's scope and has no history here. An attribute of several datasetIds is
-    an array of their newest instances in its current state, the default instance first."""
+    an array of their newest instances in its current state, the default instance first. Instances of one
+    attribute of different types, and two instances of one attribute and datasetId at one instant (the history
+    keeps one instance per instant: the second would be dropped), are a 400 naming both positions."""
+    attributes = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
+    count = sum(len(v) if isinstance(v, list) else 1 for k, v in attributes.items() if k != "scope")
+    if count > MAX_BODY_INSTANCES:
+        raise BadRequestData(
+            f"the body carries {count} attribute instances, more than the limit of {MAX_BODY_INSTANCES} "
+            "per request: send the history in several requests"
+        )
     current: dict[str, Any] = {}
     rows: Rows = {}
-    for name, value in body.items():
-        if name in ("id", "type", "@context"):
-            continue
+    types: dict[str, str] = {}
+    for name, value in attributes.items():
         if name == "scope":
             current[name] = value
             continue
@@ -67,18 +90,67 @@ def split_instances(body: dict[str, Any]) -> tuple[dict[str, Any], Rows]:
             raise BadRequestData(
                 f"attribute {name!r}: each instance needs one of {', '.join(_MEMBER_NAMES)} (as its type says)"
             )
+        types[name] = attribute_kind(name, items, [m for m in members if m is not None])
         check_geometries(name, items)
         newest: dict[str | None, tuple[float | None, dict[str, Any]]] = {}
-        for instance, member in zip(items, members, strict=True):
+        seen: dict[tuple[str | None, float], int] = {}  # (datasetId, instant) → the position of its instance
+        for index, (instance, member) in enumerate(zip(items, members, strict=True)):
             dataset = _dataset_of(name, instance)
             ts = instant(f"{name}.observedAt", instance.get("observedAt"))
             if ts is not None and member is not None:
+                _one_per_instant(name, seen, (dataset, ts), index, instance["observedAt"])
                 rows.setdefault(dataset, []).append((name, ts, instance[member]))
             held = newest.get(dataset)
             if held is None or (ts or 0.0) > (held[0] or 0.0):  # the first of the newest, as max() picks
                 newest[dataset] = (ts, instance)
-        current[name] = combine([instance for _ts, instance in newest.values()])
-    return current, rows
+        # an untyped instance is stored with the type it was read as: the history is rendered with that type
+        current[name] = combine([{"type": types[name], **instance} for _ts, instance in newest.values()])
+    return Split(current, rows, types)
+
+
+def _one_per_instant(
+    name: str, seen: dict[tuple[str | None, float], int], key: tuple[str | None, float], index: int, at: str
+) -> None:
+    first = seen.setdefault(key, index)
+    if first != index:
+        dataset = f"datasetId {key[0]}" if key[0] is not None else "no datasetId (the default instance)"
+        raise BadRequestData(
+            f"attribute {name!r}: instances {first} and {index} (/{name}/{first}, /{name}/{index}) have the same "
+            f"observedAt {at} and {dataset}: the history holds one instance per instant"
+        )
+
+
+def attribute_kind(name: str, items: list[dict[str, Any]], members: list[str]) -> str:
+    """The type of an attribute's instances: one for all of them (the first typed one's; untyped ones have the
+    type of the member carrying their value), each carrying its value in its type's member, else a 400."""
+    typed = [(index, i["type"]) for index, i in enumerate(items) if isinstance(i.get("type"), str)]
+    first, kind = typed[0] if typed else (0, _KIND_OF_MEMBER[members[0]])
+    for index, (instance, member) in enumerate(zip(items, members, strict=True)):
+        own = instance.get("type")
+        if isinstance(own, str) and own != kind:
+            raise BadRequestData(
+                f"attribute {name!r}: instance {index} (/{name}/{index}) is a {own}, instance {first} is a "
+                f"{kind}: the instances of one attribute share its type"
+            )
+        expected = VALUE_MEMBERS.get(kind, (member, ""))[0]
+        if member != expected:
+            raise BadRequestData(
+                f"attribute {name!r}: instance {index} (/{name}/{index}) of a {kind} carries its value in "
+                f"{member!r}, a {kind}'s goes in {expected!r}"
+            )
+    return kind
+
+
+def same_kinds(stored: str, added: dict[str, str]) -> None:
+    """The instances added to a stored entity have the types its attributes have: the history of an attribute
+    is rendered with its current type, so instances of another one would change what they mean."""
+    held = kinds(stored)
+    for name, kind in added.items():
+        if name in held and held[name] != kind:
+            raise BadRequestData(
+                f"attribute {name!r}: the instances sent are {kind} instances, the entity's {name!r} is a "
+                f"{held[name]}: the history of one attribute has one type"
+            )
 
 
 def _dataset_of(name: str, instance: dict[str, Any]) -> str | None:
@@ -130,10 +202,32 @@ def check_geometries(name: str, items: list[Any]) -> None:
             raise BadRequestData(f"{errors[0].pointer}: {errors[0].message}")
 
 
-def instance_fragment(body: dict[str, Any], names: tuple[str, str]) -> tuple[Any, float | None, str | None]:
+class Fragment(NamedTuple):
+    """The body of an instance PATCH: the value, the member carrying it, the type named (None: not given), the
+    observedAt (None: unchanged) and the datasetId (None: not given)."""
+
+    value: Any
+    member: str
+    kind: str | None
+    observed: float | None
+    dataset: str | None
+
+    def check_kind(self, attr: str, kind: str) -> None:
+        """The fragment fits an instance of an attribute of type ``kind`` (a PATCH keeps the instance's type)."""
+        if self.kind is not None and self.kind != kind:
+            raise BadRequestData(
+                f"the body is a {self.kind}, attribute {attr!r} is a {kind}: an instance keeps its attribute's type"
+            )
+        expected = VALUE_MEMBERS.get(kind, (self.member, ""))[0]
+        if self.member != expected:
+            raise BadRequestData(
+                f"attribute {attr!r} is a {kind}: the instance's value goes in {expected!r}, not {self.member!r}"
+            )
+
+
+def instance_fragment(body: dict[str, Any], names: tuple[str, str]) -> Fragment:
     """The body of ``PATCH …/attrs/{attrId}/{instanceId}`` (clause 5.6.14): an instance fragment, or the attribute
-    ``names`` (as sent, as stored) holding it (one instance, or an array of one). Returns its value, its observedAt
-    (None: unchanged) and its datasetId (None: not given)."""
+    ``names`` (as sent, as stored) holding it (one instance, or an array of one)."""
     held = next((body[name] for name in names if name in body), None)
     if isinstance(held, list):
         if len(held) != 1:
@@ -152,4 +246,4 @@ def instance_fragment(body: dict[str, Any], names: tuple[str, str]) -> tuple[Any
         raise BadRequestData("observedAt must be an RFC 3339 date-time string")
     if dataset is not None and not isinstance(dataset, str):
         raise BadRequestData("datasetId must be a URI")
-    return instance[member], instant("observedAt", observed), dataset
+    return Fragment(instance[member], member, kind, instant("observedAt", observed), dataset)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Integer, String, and_, cast, func, literal, select, union_all
 
 from hub.collector import collection_paused
+from hub.errors import TooComplexQuery
 from ngsi import temporal_hours
 from ngsi.tables import temporal_changes, temporal_instances
 from ngsi.tables import temporal_hours as hours_table
@@ -110,19 +111,52 @@ def _lower_bound(q: TemporalQuery) -> float:
 
 
 def _origin(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]], period: float | None) -> float:
-    """Where the first aggregation period starts: the window's start, else the oldest instance aggregated.
+    """Where the first aggregation period starts: the window's start, else the oldest instance aggregated; the
+    number of periods the answer may hold is checked against the hub's cap on the way (:func:`_check_periods`).
 
     Without a start (no timerel, or before) the periods run from the first instance of the selected entities and
     attributes (ETSI 020_11: PT1H over instances from 12:03 gives 12:03-13:03, 13:03-14:03…), one origin for the
     whole answer so that the periods of several entities line up."""
-    if period is None or q.timerel in (TimeRel.AFTER, TimeRel.BETWEEN):
+    if period is None:
         return _lower_bound(q)
+    if q.timerel is TimeRel.BETWEEN and q.end_time_at is not None:
+        return _lower_bound(q)  # checked before any SQL
+    oldest, newest = _data_span(conn, q, keys)
+    origin = _lower_bound(q) if q.timerel is TimeRel.AFTER else oldest
+    if origin is not None and newest is not None:
+        _check_periods(q, period, origin, newest, closed=True)
+    return origin if origin is not None else 0.0
+
+
+def _data_span(
+    conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]]
+) -> tuple[float | None, float | None]:
+    """The time of the oldest and of the newest instance aggregated (None, None: there is none)."""
     if q.recorded:
-        first = conn.execute(select(func.min(_recorded(conn, q, keys).c.at)))
+        at = _recorded(conn, q, keys).c.at
+        row = conn.execute(select(func.min(at), func.max(at))).one()
     else:
-        first = conn.execute(select(func.min(time_of(q))).where(and_(*instance_filter(q, keys))))
-    oldest = first.scalar_one_or_none()
-    return float(oldest) if oldest is not None else 0.0
+        row = conn.execute(
+            select(func.min(time_of(q)), func.max(time_of(q))).where(and_(*instance_filter(q, keys)))
+        ).one()
+    return (None if row[0] is None else float(row[0])), (None if row[1] is None else float(row[1]))
+
+
+def _check_periods(q: TemporalQuery, period: float, start: float, end: float, *, closed: bool) -> None:
+    """TooComplexQuery when ``aggrPeriodDuration`` cuts [start, end] (``closed``: the newest instance's time) or
+    [start, end) (a between window) into more periods than an attribute may answer: the hub's cap of instances per
+    attribute (NORDHUB_TEMPORAL_MAX_INSTANCES), which bounds an aggregated answer as it bounds a raw one."""
+    cap = q.max_instances
+    if cap is None:
+        return
+    periods = math.floor((end - start) / period) + 1 if closed else math.ceil((end - start) / period)
+    if periods > cap:
+        window = f"from {iso(start)} to {iso(end)}" + (" (the oldest to the newest instance)" if closed else "")
+        raise TooComplexQuery(
+            f"aggrPeriodDuration of {period:g} s {window} makes {periods} periods per attribute, more than the "
+            f"limit of {cap} (NORDHUB_TEMPORAL_MAX_INSTANCES): ask for a longer aggrPeriodDuration or a narrower "
+            "window (timerel, timeAt, endTimeAt)"
+        )
 
 
 def _in_hours(q: TemporalQuery) -> TemporalQuery:
@@ -159,6 +193,8 @@ def aggregate(
     unknown = [method for method in methods if method not in _NEEDS]
     if unknown:
         raise ValueError(f"unknown aggregation method(s) {unknown}")
+    if period is not None and q.timerel is TimeRel.BETWEEN and q.time_at is not None and q.end_time_at is not None:
+        _check_periods(q, period, q.time_at, q.end_time_at, closed=False)  # the window is known: before any SQL
     if not keys:
         return {}
     origin = _origin(conn, q, keys, period)

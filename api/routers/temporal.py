@@ -55,7 +55,7 @@ from api.temporal_read import (
     split,
     wants_sys_attrs,
 )
-from api.temporal_write import json_object, merge_current, split_instances, temporal_entity
+from api.temporal_write import json_object, merge_current, same_kinds, split_instances, temporal_entity
 from hub.auth import Principal
 from hub.errors import (
     BadRequestData,
@@ -273,7 +273,7 @@ async def create_temporal(
 ) -> Response:
     """201 when the entity is new, 204 when instances were added to an existing one."""
     body = temporal_entity(ld.entity_in(await json_object(request, "a temporal entity")))
-    attrs, rows = split_instances(body)
+    attrs, rows, kinds_sent = split_instances(body)
     current = {"id": body["id"], "type": body["type"], **attrs}
     check_id_space(writer, body["id"], state.registry)
     tenant = ngsild_tenant or ""
@@ -282,6 +282,7 @@ async def create_temporal(
         stored = store.get_entity(conn, tenant=tenant, entity_id=body["id"])
         existed = stored is not None
         if stored is not None:  # instances are added: the attributes the body does not name stay
+            same_kinds(stored, kinds_sent)
             current = orjson.loads(stored)
             for name, value in attrs.items():
                 current[name] = value if name == "scope" else merge_current(current.get(name), value)

@@ -31,7 +31,8 @@ from api.ngsild_openapi import (
     request_body,
 )
 from api.state import HubState, hub_state
-from api.temporal_write import instance_fragment, json_object, merge_current, split_instances
+from api.temporal_read import kinds
+from api.temporal_write import instance_fragment, json_object, merge_current, same_kinds, split_instances
 from hub.auth import Principal
 from hub.errors import BadRequestData, ResourceNotFound
 from ngsi import store, temporal_edits
@@ -72,7 +73,7 @@ async def add_temporal_attrs(
     with its observedAt and datasetId). They join the history; the entity's current state takes, per datasetId,
     the added instance when it is not older than the stored one."""
     check_id_space(writer, _entity_id(entity_id), state.registry)
-    attrs, rows = split_instances(ld.entity_in(await json_object(request, "a temporal entity fragment")))
+    attrs, rows, kinds_sent = split_instances(ld.entity_in(await json_object(request, "a temporal entity fragment")))
     if not attrs:
         raise BadRequestData("the fragment holds no attribute: nothing to add")
     tenant = ngsild_tenant or ""
@@ -81,6 +82,7 @@ async def add_temporal_attrs(
         stored = store.get_entity(conn, tenant=tenant, entity_id=entity_id)
         if stored is None:
             raise ResourceNotFound(f"entity {entity_id!r} not found")
+        same_kinds(stored, kinds_sent)
         entity: dict[str, Any] = orjson.loads(stored)
         for name, current in attrs.items():
             entity[name] = current if name == "scope" else merge_current(entity.get(name), current)
@@ -163,12 +165,17 @@ async def modify_temporal_instance(
     check_id_space(writer, _entity_id(entity_id), state.registry)
     body = await json_object(request, "an attribute instance fragment")
     names, tenant = (attr, ld.translation.to_stored(attr)), ngsild_tenant or ""
-    value, ts, dataset = instance_fragment(body, names)
+    fragment = instance_fragment(body, names)
     with state.db.begin() as conn:
         found = _instance(conn, tenant, entity_id, names, instance_id)
-        if dataset is not None and dataset != found.dataset_id:
-            raise BadRequestData(f"datasetId {dataset!r} is not the instance's: an instance keeps its datasetId")
-        temporal_edits.modify_instance(conn, found, value, ts)
+        if fragment.dataset is not None and fragment.dataset != found.dataset_id:
+            raise BadRequestData(
+                f"datasetId {fragment.dataset!r} is not the instance's: an instance keeps its datasetId"
+            )
+        # the history is rendered with the attribute's current type (Property once it is gone), as read here
+        stored = store.get_entity(conn, tenant=tenant, entity_id=entity_id)
+        fragment.check_kind(attr, kinds(stored).get(names[1], "Property") if stored else "Property")
+        temporal_edits.modify_instance(conn, found, fragment.value, fragment.observed)
     return Response(status_code=204, headers={"NGSILD-Tenant": tenant} if tenant else {})
 
 

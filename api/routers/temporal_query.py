@@ -210,6 +210,7 @@ async def post_temporal_query(
         "limit": limit,
         "offset": offset,
         "ordering": selection.ordering,
+        "where": "temporalQ.",
     }
     q = replace(build_query(state, ngsild_tenant, params), with_history=True)
     period = aggregation_period(aggrPeriodDuration)
