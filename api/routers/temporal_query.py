@@ -60,6 +60,8 @@ _TEMPORAL_Q = {
         "endTimeAt": {"type": "string", "format": "date-time"},
         "timeproperty": {"type": "string", "enum": ["observedAt", "createdAt", "modifiedAt", "deletedAt"]},
         "lastN": {"type": "integer", "minimum": 1},
+        "aggrMethods": {"description": "As the body's aggrMethods (TemporalQuery, 1.9 Table 5.2.21-1)"},
+        "aggrPeriodDuration": {"type": "string", "description": "As the body's aggrPeriodDuration"},
     },
 }
 
@@ -105,15 +107,17 @@ def _methods_text(where: str, value: Any) -> str:
 
 
 def _body_aggregation(body: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """The aggregation members of the body, top level or in aggrParams: name → (where it was, its text)."""
+    """The aggregation members of the body, top level, in aggrParams or in temporalQ (where the 1.9 TemporalQuery
+    data type carries them, Table 5.2.21-1): name → (where it was, its text)."""
     nested = body.get("aggrParams")
+    temporal = body.get("temporalQ") if isinstance(body.get("temporalQ"), dict) else {}
     if nested is not None and not isinstance(nested, dict):
         raise BadRequestData("aggrParams must be an object {aggrMethods, aggrPeriodDuration}")
     unknown = sorted(set(nested or {}) - set(_AGGR_MEMBERS))
     if unknown:
         raise BadRequestData(f"aggrParams: unknown member(s) {', '.join(unknown)}; use aggrMethods, aggrPeriodDuration")
     found: dict[str, tuple[str, str]] = {}
-    for prefix, source in (("", body), ("aggrParams.", nested or {})):
+    for prefix, source in (("", body), ("aggrParams.", nested or {}), ("temporalQ.", temporal)):
         for name in _AGGR_MEMBERS:
             value = source.get(name)
             if value is None:
@@ -140,7 +144,7 @@ def _aggregation(body: dict[str, Any], methods: str | None, period: str | None) 
 
 
 State = Annotated[HubState, Depends(hub_state)]
-TEMPORAL_Q = ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN")
+TEMPORAL_Q = ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN", *_AGGR_MEMBERS)
 
 
 def _temporal_q(body: dict[str, Any]) -> dict[str, Any]:

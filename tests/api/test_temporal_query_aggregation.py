@@ -162,3 +162,22 @@ async def test_the_body_aggregation_is_described(api: httpx.AsyncClient) -> None
     assert properties["aggrMethods"]["oneOf"][0]["items"]["enum"][:3] == ["totalCount", "distinctCount", "sum"]
     assert properties["aggrPeriodDuration"]["type"] == "string"
     assert set(properties["aggrParams"]["properties"]) == {"aggrMethods", "aggrPeriodDuration"}
+
+
+@pytest.mark.parametrize("methods", [["sum", "min"], "sum,min"])
+async def test_aggregation_members_in_the_temporal_q_as_the_1_9_temporal_query_carries_them(
+    api: httpx.AsyncClient, fleet: None, methods: Any
+) -> None:
+    """1.9 Table 5.2.21-1 puts aggrMethods and aggrPeriodDuration in the TemporalQuery itself (ETSI 021_27_07/08)."""
+    body = _query()
+    body["temporalQ"] = {**WINDOW, "aggrMethods": methods, "aggrPeriodDuration": "PT1H"}
+    posted = await _post(api, body)
+    assert posted == await _get(api, aggrMethods="sum,min", aggrPeriodDuration="PT1H")
+    assert "instanceId" not in str(posted)
+    bad = {**WINDOW, "aggrMethods": ["avg"], "aggrPeriodDuration": "one hour"}
+    refused = await api.post(POST, json={**_query(), "temporalQ": bad})
+    assert refused.status_code == 400
+    assert "aggrPeriodDuration" in refused.json()["detail"]
+    twice = await api.post(POST, json={**_query(aggrMethods=["avg"]), "temporalQ": {**WINDOW, "aggrMethods": ["max"]}})
+    assert twice.status_code == 400
+    assert "aggrMethods is given twice in the body (aggrMethods and temporalQ.aggrMethods)" in twice.json()["detail"]
