@@ -110,7 +110,8 @@ def _body_aggregation(body: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """The aggregation members of the body, top level, in aggrParams or in temporalQ (where the 1.9 TemporalQuery
     data type carries them, Table 5.2.21-1): name → (where it was, its text)."""
     nested = body.get("aggrParams")
-    temporal = body.get("temporalQ") if isinstance(body.get("temporalQ"), dict) else {}
+    given_q = body.get("temporalQ")
+    temporal: dict[str, Any] = given_q if isinstance(given_q, dict) else {}
     if nested is not None and not isinstance(nested, dict):
         raise BadRequestData("aggrParams must be an object {aggrMethods, aggrPeriodDuration}")
     unknown = sorted(set(nested or {}) - set(_AGGR_MEMBERS))
