@@ -18,8 +18,10 @@ from ngsi.geojson import GEO_JSON
 LD_JSON = "application/ld+json"
 JSON = "application/json"
 OFFERED = (JSON, LD_JSON, GEO_JSON)  # the first is the default for */*
-# A temporal answer has no GeoJSON representation here (an entity's history is not one geometry): 406 for geo+json.
+# Answers that are not entities have no GeoJSON representation: an entity's history is not one geometry, a list
+# of types or attributes none at all (406 for Accept: application/geo+json alone).
 TEMPORAL_MEDIA = (JSON, LD_JSON)
+JSON_MEDIA = TEMPORAL_MEDIA
 BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 _WRITES = frozenset({"POST", "PATCH", "PUT"})
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.ld import LdContext, LdRequest
-from api.ngsild_http import JSON, LD_JSON, negotiate
+from api.ngsild_http import JSON, JSON_MEDIA, LD_JSON, negotiate
 from api.ngsild_openapi import READ, operation
 from api.problems import problem_responses
 from api.routers.ngsild import Accept, Tenant, _headers, _tenant
@@ -77,7 +77,7 @@ Discovery = Annotated[DiscoveryRequest, Depends(_discovery_request)]
 
 
 def _respond(body: Any, accept: str | None, tenant: str | None, ld: LdRequest | None = None) -> Response:
-    media = negotiate(accept)
+    media = negotiate(accept, JSON_MEDIA)
     if media == LD_JSON:
         context = CORE_CONTEXT if ld is None else ld.body_context()
         body = [{"@context": context, **b} for b in body] if isinstance(body, list) else {"@context": context, **body}

@@ -250,3 +250,11 @@ async def test_names_in_the_terms_of_the_requests_context(api: httpx.AsyncClient
     ]
     assert (await api.get(f"{BASE}/attributes/bikes")).status_code == 404  # no Link: "bikes" is no stored name
     assert (await api.get(f"{BASE}/types/Dock")).status_code == 404
+
+
+async def test_discovery_is_not_offered_as_geojson(api: httpx.AsyncClient) -> None:
+    """A list of types or attributes has no GeoJSON form: Accept application/geo+json alone is 406."""
+    for path in ("/ngsi-ld/v1/types", "/ngsi-ld/v1/attributes", "/ngsi-ld/v1/info/sourceIdentity"):
+        response = await api.get(path, headers={"Accept": "application/geo+json"})
+        assert response.status_code == 406, (path, response.text)
+        assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/NotAcceptable"
