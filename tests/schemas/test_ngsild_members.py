@@ -49,11 +49,16 @@ def test_the_message_names_whose_member_it_is() -> None:
     attr = {"type": "Property", "value": 1, "object": "urn:x:1"}
     assert _errors(_entity(p=attr)) == [("/p/object", "a Property has no 'object' (a Relationship's member)")]
     attr = {"type": "Relationship", "object": "urn:x:1", "value": 2}
-    assert _errors(_entity(r=attr)) == [("/r/value", "a Relationship has no 'value' (a Property's or GeoProperty's member)")]
+    assert _errors(_entity(r=attr)) == [
+        ("/r/value", "a Relationship has no 'value' (a Property's or GeoProperty's member)")
+    ]
 
 
 def test_instances_sub_attributes_and_concise_attributes_are_checked_too() -> None:
-    instances = [{"type": "Property", "value": 1}, {"type": "Property", "value": 2, "vocab": "x", "datasetId": "urn:d:1"}]
+    instances = [
+        {"type": "Property", "value": 1},
+        {"type": "Property", "value": 2, "vocab": "x", "datasetId": "urn:d:1"},
+    ]
     assert [p for p, _m in _errors(_entity(p=instances))] == ["/p/1/vocab"]
     sub = {"type": "Property", "value": 1, "q": {"type": "Relationship", "object": "urn:x:1", "json": {}}}
     assert [p for p, _m in _errors(_entity(p=sub))] == ["/p/q/json"]
