@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.accept import accept_ranges
+from api.json_input import check_body
 from api.problems import NGSI_PREFIX, problem_response
 from hub.errors import ETSI_BASE, BadRequestData, InvalidRequest, NotAcceptable, UnsupportedMediaType
 from ngsi.geojson import GEO_JSON
@@ -48,7 +49,8 @@ def negotiate(accept: str | None, offered: tuple[str, ...] = OFFERED) -> str:
 
 
 async def json_body(request: Request, types: tuple[str, ...] = BODY_TYPES) -> Any:
-    """The parsed JSON body of a write; 415 for a Content-Type not in ``types``, 400 for an empty or malformed body."""
+    """The parsed JSON body of a write; 415 for a Content-Type not in ``types``, 400 for an empty or malformed body,
+    or one with a duplicate member or an integer beyond 64 bits (``api.json_input``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in types:
         raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r}: send one of {', '.join(types)}")
@@ -56,9 +58,11 @@ async def json_body(request: Request, types: tuple[str, ...] = BODY_TYPES) -> An
     if not raw:
         raise InvalidRequest("the request has no body")
     try:
-        return orjson.loads(raw)
+        parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
+    check_body(raw, parsed)  # duplicate members and integers beyond 64 bits, which orjson lets through
+    return parsed
 
 
 class RequireLength:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from hub.errors import BadRequestData
 from schemas.findings import Severity
 from schemas.ngsild import ATTRIBUTE_VALUE_MEMBER, check_entity
@@ -76,9 +78,46 @@ def checked(entity: dict[str, Any]) -> dict[str, Any]:
     return entity
 
 
+def same_entity(body: dict[str, Any], entity_id: str) -> None:
+    """BadRequestData when a body's ``id`` names another entity than the path does, or its ``id`` or ``type`` is
+    null (a merge-patch's null deletes; an entity's id and type cannot be deleted). An ``id`` equal to the path's
+    is allowed (clients often send the whole entity)."""
+    for member in ("id", "type"):
+        if member in body and body[member] in (None, NULL):
+            raise BadRequestData(f"/{member}: {_json(body[member])}: an entity's {member} cannot be deleted")
+    if "id" in body and body["id"] != entity_id:
+        raise BadRequestData(f"/id: {body['id']!r} differs from the entity in the path ({entity_id!r})")
+
+
+def _json(value: Any) -> str:
+    """A value as the client wrote it (JSON, not a Python repr), for a detail."""
+    return orjson.dumps(value).decode()
+
+
+def _types(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def with_types(stored: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` with the types of ``body`` it lacks added (clause 4.16: append, update and merge add types; only
+    a replace removes one). No ``type`` in the body: ``stored`` as is."""
+    if "type" not in body:
+        return stored
+    sent = _types(body["type"])
+    if not sent or not all(isinstance(t, str) and t.strip() for t in sent):
+        raise BadRequestData(f"/type: {_json(body['type'])} is not a type name or an array of them")
+    types = _types(stored["type"])
+    added = [t for n, t in enumerate(sent) if t not in types and t not in sent[:n]]
+    if not added:
+        return stored
+    merged = types + added
+    return {**stored, "type": merged[0] if len(merged) == 1 else merged}
+
+
 def merge(stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Merge-patch: attributes in ``patch`` replace or add; ``urn:ngsi-ld:null`` values delete."""
-    merged = dict(stored)
+    """Merge-patch: attributes in ``patch`` replace or add; ``urn:ngsi-ld:null`` values delete; its types join the
+    entity's."""
+    merged = dict(with_types(stored, patch))
     for name, value in patch.items():
         if name in ("id", "type", "@context") or name in SYSTEM_MEMBERS:
             continue
@@ -138,8 +177,8 @@ def _placed(stored: Any, added: Any, *, replace: bool, add: bool) -> tuple[Any, 
 def append(stored: dict[str, Any], attrs: dict[str, Any], *, overwrite: bool) -> tuple[dict[str, Any], list[str]]:
     """Add attributes, instance by datasetId: an instance replaces the attribute's instance of the same datasetId
     (none: the default one), or joins the attribute; with ``overwrite=False`` existing instances are kept, and an
-    attribute with one of them is reported as not updated."""
-    merged, skipped = dict(stored), []
+    attribute with one of them is reported as not updated. The body's types join the entity's."""
+    merged, skipped = dict(with_types(stored, attrs)), []
     for name, value in attrs.items():
         if name in ENTITY_MEMBERS or name in SYSTEM_MEMBERS:
             continue
@@ -154,8 +193,9 @@ def append(stored: dict[str, Any], attrs: dict[str, Any], *, overwrite: bool) ->
 
 def update(stored: dict[str, Any], attrs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Replace existing attribute instances only (by datasetId; none: the default instance); an attribute the
-    entity lacks, or an instance of a datasetId it does not hold, is reported as not updated."""
-    merged, missing = dict(stored), []
+    entity lacks, or an instance of a datasetId it does not hold, is reported as not updated. The body's types join
+    the entity's."""
+    merged, missing = dict(with_types(stored, attrs)), []
     for name, value in attrs.items():
         if name in ENTITY_MEMBERS or name in SYSTEM_MEMBERS:
             continue
@@ -168,14 +208,26 @@ def update(stored: dict[str, Any], attrs: dict[str, Any]) -> tuple[dict[str, Any
     return merged, missing
 
 
-def patched(attribute: Any, fragment: dict[str, Any]) -> Any:
-    """The attribute with ``fragment`` merged into its instance of the fragment's datasetId (none: the default
-    instance), as a partial attribute update does (5.6.4); None when it has no such instance."""
+def patched(attribute: Any, fragment: dict[str, Any], name: str) -> Any:
+    """The attribute ``name`` with ``fragment`` merged into its instance of the fragment's datasetId (none: the
+    default instance), as a partial attribute update does (5.6.4); None when it has no such instance.
+
+    A fragment whose ``type`` differs from the instance's is a BadRequestData: merged member by member, the old
+    type's value member would stay beside the new one (the ETSI suite, 012_02_03, expects the 400; a client that
+    means to change the type replaces the attribute). An empty fragment is one too (012_02_04)."""
+    if not fragment:
+        raise BadRequestData(f"the fragment for attribute {name!r} is empty: nothing to update")
     instances = list(_items(attribute))
     at = next((n for n, old in enumerate(instances) if _dataset(old) == fragment.get("datasetId")), None)
     if at is None:
         return None
     current = instances[at] if isinstance(instances[at], dict) else {}
+    kind = fragment.get("type")
+    if kind is not None and kind != current.get("type"):
+        raise BadRequestData(
+            f"/type: attribute {name!r} is a {current.get('type')}; a partial update cannot make it a {kind} "
+            "(replace the attribute to change its type)"
+        )
     instances[at] = {**current, **fragment}
     return _combined(instances)
 

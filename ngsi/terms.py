@@ -152,8 +152,10 @@ def rename_entity(entity: dict[str, Any], rename: Callable[[str], str]) -> dict[
     for key, value in entity.items():
         if key in ENTITY_FIXED:
             out[key] = value
-        elif key == "type":
-            out[key] = [rename(v) for v in value] if isinstance(value, list) else rename(value)
+        elif key == "type":  # a type that is not a string is left for the body's checks to name (not a 500 here)
+            types = value if isinstance(value, list) else [value]
+            renamed_types = [rename(v) if isinstance(v, str) else v for v in types]
+            out[key] = renamed_types if isinstance(value, list) else renamed_types[0]
         else:
             out[rename(key)] = _attribute(value, rename)
     return out

@@ -255,12 +255,34 @@ def _check_attribute(name: str, attr: Any, pointer: str, ctx: _Context) -> list[
         return [Finding("ngsild.attribute-type", Severity.ERROR, f"{pointer}/type", message)]
     if member not in attr:
         return [Finding("ngsild.attribute-value", Severity.ERROR, pointer, f"{kind} {name} has no '{member}'")]
-    findings = _check_value(str(kind), attr[member], f"{pointer}/{member}", ctx)
+    findings = _check_foreign_members(str(kind), member, attr, pointer)
+    findings.extend(_check_value(str(kind), attr[member], f"{pointer}/{member}", ctx))
     findings.extend(_check_meta(attr, pointer, ctx))
     for sub, value in attr.items():
         if sub not in ATTRIBUTE_META:
             findings.extend(_check_attribute(sub, value, f"{pointer}/{pointer_token(sub)}", ctx))
     return findings
+
+
+# Whose member each value member is, for the message that names a foreign one.
+_MEMBER_OWNER = {"value": "a Property's or GeoProperty's"} | {
+    m: f"a {kind}'s" for kind, m in ATTRIBUTE_VALUE_MEMBER.items() if m != "value"
+}
+
+
+def _check_foreign_members(kind: str, member: str, attr: dict[str, Any], pointer: str) -> list[Finding]:
+    """An attribute carries only its own type's value member: a foreign one would be stored and never read (q,
+    geo-queries and the representations read the member the type names), so the value sent would be lost."""
+    return [
+        Finding(
+            "ngsild.foreign-member",
+            Severity.ERROR,
+            f"{pointer}/{other}",
+            f"a {kind} has no '{other}' ({owner} member)",
+        )
+        for other, owner in _MEMBER_OWNER.items()
+        if other != member and other in attr
+    ]
 
 
 def is_attribute_object(attr: Any) -> bool:

@@ -143,6 +143,7 @@ async def append_attrs(
     options: str | None = None,
 ) -> Response:
     attrs, key = await _object(request), tenant or ""
+    provision.same_entity(attrs, entity_id)
     with state.db.begin() as conn:
         stored = _load(conn, key, _own(state, writer, entity_id))
         merged, skipped = provision.append(stored, attrs, overwrite="noOverwrite" not in (options or ""))
@@ -162,6 +163,7 @@ async def update_attrs(
     request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
 ) -> Response:
     attrs, key = await _object(request), tenant or ""
+    provision.same_entity(attrs, entity_id)
     with state.db.begin() as conn:
         merged, missing = provision.update(_load(conn, key, _own(state, writer, entity_id)), attrs)
         _save(conn, key, merged)
@@ -184,7 +186,7 @@ async def patch_attr(
         entity = _load(conn, key, _own(state, writer, entity_id))
         if attr not in entity:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
-        attribute = provision.patched(entity[attr], fragment)
+        attribute = provision.patched(entity[attr], fragment, attr)
         if attribute is None:
             dataset = fragment.get("datasetId")
             which = f"datasetId {dataset!r}" if dataset else "a default instance (without datasetId)"
@@ -263,6 +265,7 @@ async def replace_entity(
     request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
 ) -> Response:
     body, key = await _object(request), tenant or ""
+    provision.same_entity({m: body[m] for m in ("id",) if m in body}, entity_id)  # the type may change
     entity = provision.normalize_entity({**body, "id": _own(state, writer, entity_id), "type": body.get("type")})
     with state.db.begin() as conn:
         _save(conn, key, entity, _load(conn, key, entity_id))  # the attributes the body leaves out are deleted
@@ -280,6 +283,7 @@ async def merge_entity(
     request: Request, state: State, writer: Writer, entity_id: str, tenant: Tenant = None
 ) -> Response:
     patch, key = await _object(request), tenant or ""
+    provision.same_entity(patch, entity_id)
     with state.db.begin() as conn:
         stored = _load(conn, key, _own(state, writer, entity_id))
         _save(conn, key, provision.merge(stored, patch), stored)  # urn:ngsi-ld:null deletes an attribute
@@ -312,11 +316,11 @@ def _apply(conn: Connection, op: str, key: str, item: Any, options: str) -> bool
     """One entity of a batch; returns True when it was created (False: updated or deleted)."""
     if op == "delete":
         if not isinstance(item, str):
-            raise ResourceNotFound(f"entity {item!r} not found")
+            raise BadRequestData(f"an entity id (a string) expected, not {_json_kind(item)}")
         _delete(conn, key, _id(item))
         return False
     if not isinstance(item, dict):
-        raise BadRequestData("each entity must be a JSON object")
+        raise BadRequestData(f"each entity must be a JSON object, not {_json_kind(item)}")
     entity = provision.normalize_entity(item)
     stored = store.get_entity(conn, tenant=key, entity_id=_id(entity["id"]))
     if op == "create" and stored is not None:
@@ -332,9 +336,27 @@ def _apply(conn: Connection, op: str, key: str, item: Any, options: str) -> bool
     return stored is None
 
 
-def _error(entity: Any, exc: NgsiLdError | Forbidden) -> dict[str, Any]:
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, for a detail (never a Python repr)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _error(at: int, entity: Any, exc: NgsiLdError | Forbidden) -> dict[str, Any]:
+    """A 207 error entry; its detail starts with the item's position in the body (0-based, as a JSON pointer's),
+    since an item without a usable id has no other name."""
     entity_id = entity if isinstance(entity, str) else entity.get("id") if isinstance(entity, dict) else None
-    problem = {"type": exc.problem_type, "title": exc.title, "status": exc.status, "detail": exc.detail}
+    if not isinstance(entity_id, str):
+        entity_id = None
+    detail = f"item {at}: {exc.detail}"
+    problem = {"type": exc.problem_type, "title": exc.title, "status": exc.status, "detail": detail}
     return {"entityId": entity_id, "error": problem}
 
 
@@ -361,17 +383,20 @@ async def batch(
         raise ResourceNotFound(f"no batch operation {operation!r}: create, upsert, update, merge or delete")
     items, key = await _body(request), tenant or ""
     if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
-        raise BadRequestData(f"the body must be a JSON array of 1..{MAX_BATCH} entities (or ids, for delete)")
+        sent = f"{len(items)} items" if isinstance(items, list) else _json_kind(items)
+        raise BadRequestData(
+            f"the body must be a JSON array of 1..{MAX_BATCH} entities (or ids, for delete); it is {sent}"
+        )
     success: list[str] = []
     created: list[str] = []
     errors: list[dict[str, Any]] = []
-    for item in items:
+    for at, item in enumerate(items):
         try:
             _batch_id_space(state, writer, item)
             with state.db.begin() as conn:
                 was_created = _apply(conn, operation, key, item, options)
         except (NgsiLdError, Forbidden) as exc:
-            errors.append(_error(item, exc))
+            errors.append(_error(at, item, exc))
             continue
         entity_id = item if isinstance(item, str) else item["id"]
         success.append(entity_id)
