@@ -127,8 +127,7 @@ def merge(stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
             else:
                 merged[name] = value
             continue
-        raw = value.get("value", value.get("object")) if isinstance(value, dict) else value
-        if raw == NULL:  # deletes the instance of that datasetId (none: the default one)
+        if is_null(value):  # deletes the instance of that datasetId (none: the default one)
             kept = [i for i in _items(merged.get(name)) if _dataset(i) != _dataset(value)]
             if kept:
                 merged[name] = _combined(kept)
@@ -139,6 +138,20 @@ def merge(stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[name] = normalize_attribute(value)
     return merged
+
+
+_NULL_MEMBERS = ("value", "object", "vocab", "json", "valueList", "objectList")
+
+
+def is_null(attribute: Any) -> bool:
+    """An attribute (instance) whose value is NGSI-LD Null (4.5.0): ``urn:ngsi-ld:null`` in its value member (a
+    LanguageProperty's ``{"@none": "urn:ngsi-ld:null"}``), or as a concise value. Such a write deletes it."""
+    if not isinstance(attribute, dict):
+        return bool(attribute == NULL)
+    if any(attribute.get(member) == NULL for member in _NULL_MEMBERS):
+        return True
+    languages = attribute.get("languageMap")
+    return bool(languages == NULL or languages == {"@none": NULL})
 
 
 def _items(attr: Any) -> list[Any]:

@@ -186,6 +186,9 @@ async def patch_attr(
         entity = _load(conn, key, _own(state, writer, entity_id))
         if attr not in entity:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
+        if provision.is_null(fragment):  # 5.6.4: NGSI-LD Null deletes the instance (of the fragment's datasetId)
+            _delete_instance(conn, key, entity, attr, fragment.get("datasetId"), entity_id)
+            return Response(status_code=204, headers=_headers(key))
         attribute = provision.patched(entity[attr], fragment, attr)
         if attribute is None:
             dataset = fragment.get("datasetId")
@@ -223,17 +226,32 @@ def delete_attr(
         entity = _load(conn, key, _own(state, writer, entity_id))
         if entity.get(attr) is None:
             raise ResourceNotFound(f"entity {entity_id!r} has no attribute {attr!r}")
-        rest, gone = provision.without_instances(entity[attr], dataset, everything=everything)
-        if not gone:
-            which = f"datasetId {dataset!r}" if dataset else "a default instance (without datasetId)"
-            raise ResourceNotFound(f"attribute {attr!r} of entity {entity_id!r} has no instance of {which}")
-        before = dict(entity)
-        if rest is None:
-            del entity[attr]
-        else:
-            entity[attr] = rest
-        _save(conn, key, entity, before)
+        _delete_instance(conn, key, entity, attr, dataset, entity_id, everything=everything)
     return Response(status_code=204, headers=_headers(key))
+
+
+def _delete_instance(
+    conn: Connection,
+    key: str,
+    entity: dict[str, Any],
+    attr: str,
+    dataset: str | None,
+    entity_id: str,
+    *,
+    everything: bool = False,
+) -> None:
+    """Delete the attribute's instance of ``dataset`` (None: the default one), or every one; 404 when there is none.
+    Its history keeps the deletion."""
+    rest, gone = provision.without_instances(entity[attr], dataset, everything=everything)
+    if not gone:
+        which = f"datasetId {dataset!r}" if dataset else "a default instance (without datasetId)"
+        raise ResourceNotFound(f"attribute {attr!r} of entity {entity_id!r} has no instance of {which}")
+    before = dict(entity)
+    if rest is None:
+        del entity[attr]
+    else:
+        entity[attr] = rest
+    _save(conn, key, entity, before)
 
 
 @router.post(
