@@ -105,6 +105,7 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
         limit=params["limit"],
         offset=params["offset"],
         max_instances=state.settings.temporal_max_instances,
+        max_periods=state.settings.temporal_max_periods,
         timeproperty=history.TimeProperty(timeproperty),
         dataset_ids=dataset_ids(params.get("datasetId")),
         ordering=params.get("ordering"),

@@ -114,7 +114,13 @@ class Settings(BaseSettings):
         ge=1,
         le=100_000,
         description="Most instances of one attribute a temporal request returns (with lastN, the smaller of the two); "
-        "more: 206 Partial Content with a Content-Range. Also the most aggregation periods per attribute (more: 403).",
+        "more: 206 Partial Content with a Content-Range.",
+    )
+    temporal_max_periods: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="Most aggregation periods of one attribute an aggregatedValues answer holds (more: 403).",
     )
     rate_limit_anonymous: float = Field(
         default=50.0, ge=0, description="Requests per second per client address without an API key (0: unlimited)."

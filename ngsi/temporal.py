@@ -81,6 +81,7 @@ class TemporalQuery:
     limit: int = 100  # entities per page
     offset: int = 0
     max_instances: int | None = None  # the hub's cap of instances per attribute (None: no cap)
+    max_periods: int | None = None  # the hub's cap of aggregation periods per attribute (None: no cap)
     timeproperty: TimeProperty = TimeProperty.OBSERVED_AT
     # The datasetIds asked for (None in it: the default instance); None: every instance.
     dataset_ids: frozenset[str | None] | None = None

@@ -144,9 +144,10 @@ def _data_span(
 
 def _check_periods(q: TemporalQuery, period: float, start: float, end: float, *, closed: bool) -> None:
     """TooComplexQuery when ``aggrPeriodDuration`` cuts [start, end] (``closed``: the newest instance's time) or
-    [start, end) (a between window) into more periods than an attribute may answer: the hub's cap of instances per
-    attribute (NORDHUB_TEMPORAL_MAX_INSTANCES), which bounds an aggregated answer as it bounds a raw one."""
-    cap = q.max_instances
+    [start, end) (a between window) into more periods than an attribute may answer (NORDHUB_TEMPORAL_MAX_PERIODS).
+    A cap of its own, not the raw instances' page size: an aggregated answer is not paged, and a broker run with
+    small pages (the ETSI suite's 10) still answers a week by the hour."""
+    cap = q.max_periods
     if cap is None:
         return
     periods = math.floor((end - start) / period) + 1 if closed else math.ceil((end - start) / period)
@@ -154,7 +155,7 @@ def _check_periods(q: TemporalQuery, period: float, start: float, end: float, *,
         window = f"from {iso(start)} to {iso(end)}" + (" (the oldest to the newest instance)" if closed else "")
         raise TooComplexQuery(
             f"aggrPeriodDuration of {period:g} s {window} makes {periods} periods per attribute, more than the "
-            f"limit of {cap} (NORDHUB_TEMPORAL_MAX_INSTANCES): ask for a longer aggrPeriodDuration or a narrower "
+            f"limit of {cap} (NORDHUB_TEMPORAL_MAX_PERIODS): ask for a longer aggrPeriodDuration or a narrower "
             "window (timerel, timeAt, endTimeAt)"
         )
 

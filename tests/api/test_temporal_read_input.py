@@ -23,7 +23,7 @@ AGGREGATED = {"format": "aggregatedValues", "aggrMethods": "sum"}
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"temporal_max_instances": CAP})
+    return settings.model_copy(update={"temporal_max_periods": CAP})
 
 
 @pytest.fixture
