@@ -123,8 +123,11 @@ def _origin(conn: Connection, q: TemporalQuery, keys: Sequence[tuple[str, str]],
         return _lower_bound(q)  # checked before any SQL
     oldest, newest = _data_span(conn, q, keys)
     origin = _lower_bound(q) if q.timerel is TimeRel.AFTER else oldest
-    if origin is not None and newest is not None:
-        _check_periods(q, period, origin, newest, closed=True)
+    if origin is not None and oldest is not None and newest is not None:
+        # Only the periods from the oldest instance's to the newest's can hold one: an empty period is not answered
+        # (after 2020-01-01 by the hour, over instances of one August afternoon, is 3 periods, not 5,115).
+        first = origin + math.floor((oldest - origin) / period) * period
+        _check_periods(q, period, first, newest, closed=True)
     return origin if origin is not None else 0.0
 
 
@@ -152,7 +155,9 @@ def _check_periods(q: TemporalQuery, period: float, start: float, end: float, *,
         return
     periods = math.floor((end - start) / period) + 1 if closed else math.ceil((end - start) / period)
     if periods > cap:
-        window = f"from {iso(start)} to {iso(end)}" + (" (the oldest to the newest instance)" if closed else "")
+        window = f"from {iso(start)} to {iso(end)}" + (
+            " (the periods of the oldest to the newest instance)" if closed else ""
+        )
         raise TooComplexQuery(
             f"aggrPeriodDuration of {period:g} s {window} makes {periods} periods per attribute, more than the "
             f"limit of {cap} (NORDHUB_TEMPORAL_MAX_PERIODS): ask for a longer aggrPeriodDuration or a narrower "

@@ -139,8 +139,13 @@ async def test_a_window_of_too_many_periods_is_refused_before_any_sql(api: httpx
 async def test_periods_from_the_oldest_to_the_newest_instance_are_counted(api: httpx.AsyncClient, car: None) -> None:
     """Without a window end, the span of the instances (00:00 to 02:00) decides: PT10M makes 13 periods."""
     _problem(await _get(api, **AGGREGATED, aggrPeriodDuration="PT10M"), 403, "TooComplexQuery", "13 periods")
-    after = {"timerel": "after", "timeAt": "2023-12-31T23:00:00Z"}  # from 23:00 to 02:00 by 15 minutes: 13
-    _problem(await _get(api, **AGGREGATED, **after, aggrPeriodDuration="PT15M"), 403, "TooComplexQuery", "13 periods")
+    # After a month-old timeAt, the empty periods before the first instance are not answered, so not counted: by
+    # 15 minutes the instances still span 9 periods (ETSI 021_17: after 2020-01-01 by the hour over one afternoon).
+    after = {"timerel": "after", "timeAt": "2023-12-01T00:05:00Z"}
+    early = await _get(api, **AGGREGATED, **after, aggrPeriodDuration="PT15M")
+    assert early.status_code == 200, early.text
+    assert [b[0] for b in early.json()["speed"]["sum"]] == [0, 1, 2, 3, 4, 5, 6]
+    _problem(await _get(api, **AGGREGATED, **after, aggrPeriodDuration="PT10M"), 403, "TooComplexQuery", "periods")
     body = await _query(api, {"aggrMethods": "sum", "aggrPeriodDuration": "PT0.001S"})
     _problem(body, 403, "TooComplexQuery", "aggrPeriodDuration of 0.001 s", "limit of 10")
     fits = await _get(api, **AGGREGATED, aggrPeriodDuration="PT15M")  # 9 periods
