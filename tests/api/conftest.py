@@ -59,3 +59,13 @@ def without_instance_ids(body: Any) -> Any:
     if isinstance(body, dict):
         return {k: without_instance_ids(v) for k, v in body.items() if k != "instanceId"}
     return body
+
+
+def assert_problem(response: httpx.Response, status: int, kind: str, *words: str) -> None:
+    """An NGSI-LD problem response: its status, the ETSI error type ``kind`` and ``words`` in its detail."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == "https://uri.etsi.org/ngsi-ld/errors/" + kind
+    for word in words:
+        assert word in problem["detail"], problem["detail"]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import without_instance_ids
+from tests.api.conftest import assert_problem, without_instance_ids
 
 pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
 
@@ -19,7 +19,6 @@ URL = f"/ngsi-ld/v1/temporal/entities/{CAR}"
 GPS = "urn:ngsi-ld:Dataset:gps"
 WHEEL = "urn:ngsi-ld:Dataset:wheel"
 OTHER = "urn:ngsi-ld:Dataset:other"
-ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 
 
 def _at(minutes: int) -> str:
@@ -66,13 +65,7 @@ async def _get(api: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
     return body
 
 
-def _problem(response: httpx.Response, status: int, kind: str, *words: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    assert problem["type"] == ERRORS + kind
-    for word in words:
-        assert word in problem["detail"]
+_problem = assert_problem
 
 
 # Reads

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from hub.settings import Settings
+from tests.api.conftest import assert_problem
 
 pytestmark = [pytest.mark.anyio, pytest.mark.anonymous_writes]
 
@@ -17,7 +18,6 @@ CAP = 10
 CAR = "urn:ngsi-ld:Vehicle:readinput:1"
 ENTITIES = "/ngsi-ld/v1/temporal/entities"
 QUERY = "/ngsi-ld/v1/temporal/entityOperations/query"
-ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 AGGREGATED = {"format": "aggregatedValues", "aggrMethods": "sum"}
 
 
@@ -37,13 +37,7 @@ async def car(api: httpx.AsyncClient) -> None:
     assert response.status_code == 201, response.text
 
 
-def _problem(response: httpx.Response, status: int, kind: str, *words: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    assert problem["type"] == ERRORS + kind
-    for word in words:
-        assert word in problem["detail"], problem["detail"]
+_problem = assert_problem
 
 
 async def _get(api: httpx.AsyncClient, **params: str) -> httpx.Response:
