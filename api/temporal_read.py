@@ -376,8 +376,14 @@ Omit = Annotated[str | None, Query(description="Entity members and attributes to
 
 
 def requested_shape(attrs: str | None, pick: str | None, omit: str | None) -> Shape:
-    """pick/omit (clause 4.21) as on /entities: names in the request's terms; with each other or attrs a 400."""
-    return Shape(attrs=tuple(split(attrs)), pick=parse_projection(pick, "pick"), omit=parse_projection(omit, "omit"))
+    """pick/omit (clause 4.21) as on /entities: names in the request's terms; with each other or attrs a 400. A
+    projection of linked entities (``owner{name}``) is a 400 too: the temporal API joins nothing (5.7.4.4), as its
+    refusal of such a q says."""
+    shape = Shape(attrs=tuple(split(attrs)), pick=parse_projection(pick, "pick"), omit=parse_projection(omit, "omit"))
+    for name, text in (("pick", pick), ("omit", omit)):
+        if text and "{" in text:
+            raise BadRequestData(f"{name} {text!r} projects linked entities: the temporal API joins none (5.7.4.4)")
+    return shape
 
 
 def picked_attributes(shape: Shape) -> list[str]:

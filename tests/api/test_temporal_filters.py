@@ -126,3 +126,14 @@ async def test_a_temporal_answer_is_not_offered_as_geojson(api: httpx.AsyncClien
     mixed = await api.get(URL, params={"type": "Station"}, headers={"Accept": "application/geo+json, */*;q=0.5"})
     assert mixed.status_code == 200
     assert mixed.headers["content-type"].startswith("application/json")
+
+
+async def test_a_projection_of_linked_entities_is_refused(api: httpx.AsyncClient, stations: None) -> None:
+    """The temporal API joins nothing (5.7.4.4): pick/omit with braces is a 400, as a q on linked entities is."""
+    for params in ({"type": "Station", "pick": "id,owner{name}"}, {"type": "Station", "omit": "owner{name}"}):
+        response = await api.get(URL, params=params)
+        assert response.status_code == 400, response.text
+        assert "projects linked entities" in response.json()["detail"]
+    body = {"type": "Query", "entities": [{"type": "Station"}], "pick": "owner{name}"}
+    posted = await api.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert posted.status_code == 400
