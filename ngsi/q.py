@@ -7,7 +7,7 @@ The grammar, as parsed (the input arrives percent-decoded; there is no whitespac
     factor  = "(" query ")" / term                    ; parentheses nest (the reference's own example does)
     term    = path [op value] / path ("~=" / "!~=") regex   ; a bare path tests existence
             / "!" path                                ; and a negated one absence (no such attribute)
-    path    = name "{" [types ":"] path "}" / names ["[" names "]"]   ; a{b}: b of the entity a points to
+    path    = name "{" [types ":"] path "}" / names ["[" names "]" / "[*]"]   ; a{b}: b of the entity a points to
     types   = "*" / type *("," type)                  ; a{T:b}: only a target of type T (or of any of several)
     type    = name-without-colon / IRI-without-port
     names   = attr *("." name)                        ; a.b: sub-attribute b; a[x.y]: inside a JSON value
@@ -341,7 +341,11 @@ class _Parser:
             self.expect("}")
             return AttrPath(names[0], linked=linked, types=types)
         keys: tuple[str, ...] = ()
-        if self.peek() == "[":
+        if self.peek(3) == "[*]":
+            # 4.9: a LanguageProperty's value in any language, which the attribute index keeps at the attribute's own
+            # path (every language's string), so name[*] reads as name
+            self.pos += 3
+        elif self.peek() == "[":
             self.pos += 1
             keys = self.names("a key name")
             self.expect("]")
