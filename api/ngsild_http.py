@@ -21,8 +21,7 @@ JSON = "application/json"
 OFFERED = (JSON, LD_JSON, GEO_JSON)  # the first is the default for */*
 # Answers that are not entities have no GeoJSON representation: an entity's history is not one geometry, a list
 # of types or attributes none at all (406 for Accept: application/geo+json alone).
-TEMPORAL_MEDIA = (JSON, LD_JSON)
-JSON_MEDIA = TEMPORAL_MEDIA
+JSON_MEDIA = (JSON, LD_JSON)
 BODY_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 _WRITES = frozenset({"POST", "PATCH", "PUT"})
 

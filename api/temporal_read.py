@@ -21,7 +21,7 @@ from api.ngsild_http import JSON, LD_JSON
 from api.routers.ngsild import _tenant
 from api.state import HubState
 from hub.errors import BadRequestData, InvalidRequest
-from ngsi import projection, store
+from ngsi import projection
 from ngsi import temporal as history
 from ngsi.query import EntityQuery
 from ngsi.representation import ENTITY_MEMBERS
@@ -96,7 +96,7 @@ def build_query(state: HubState, tenant: str | None, params: dict[str, Any]) -> 
     return history.TemporalQuery(
         tenant=_tenant(state, tenant),
         entity_ids=params["ids"],
-        types=_type_values(state, params["types"]),
+        types=params["types"],
         attrs=params["attrs"],
         timerel=rel,
         time_at=instant(f"{where}timeAt", params["timeAt"]),
@@ -128,15 +128,6 @@ def _window_parameters(params: dict[str, Any], rel: history.TimeRel | None, wher
                 f"{where}endTimeAt {end!r} is not after {where}timeAt {params['timeAt']!r}: timerel=between "
                 "needs a window that ends after it starts"
             )
-
-
-def _type_values(state: HubState, types: list[str]) -> list[str]:
-    """The stored type values of entities carrying any of ``types``: the name itself, and the type sets of the
-    entities that carry it beside others (``["Station", "Car"]`` is stored as one set), as GET /entities reads them."""
-    if not types:
-        return []
-    alternatives = [frozenset({name}) for name in types]
-    return state.db.reading(lambda conn: store.type_values(conn, alternatives))
 
 
 def dataset_ids(text: str | None) -> frozenset[str | None] | None:

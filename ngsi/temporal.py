@@ -45,6 +45,7 @@ from ngsi.tables import (
     temporal_deleted_entities,
     temporal_deletions,
     temporal_instances,
+    type_sets,
 )
 from ngsi.temporal_edits import numeric
 
@@ -238,7 +239,9 @@ def _key_conditions(columns: Any, q: TemporalQuery) -> list[Any]:
     if q.entity_ids:
         conditions.append(columns.id.in_(q.entity_ids))
     if q.types:
-        conditions.append(columns.type.in_(q.types))
+        # The name itself, or a type set holding it (an entity of several types, ngsi_type_sets), in the same query.
+        sets = select(type_sets.c.type_set).where(type_sets.c.member.in_(q.types))
+        conditions.append(or_(columns.type.in_(q.types), columns.type.in_(sets)))
     return conditions
 
 

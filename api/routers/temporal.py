@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
 from api.ngsild_checks import context_source_filter, narrow_enough
-from api.ngsild_http import TEMPORAL_MEDIA, location, negotiate, only_defined_parameters
+from api.ngsild_http import JSON_MEDIA, location, negotiate, only_defined_parameters
 from api.ngsild_linked import no_linked_q
 from api.ngsild_openapi import (
     CREATE_HISTORY,
@@ -158,7 +158,7 @@ def query_temporal(
         selector = Selector(types=expression, id_pattern=idPattern)
         selection = EntityQuery((selector,), (), ld.q(q), scopeQ, geo_as_stored(geo, ld))
     shape = requested_shape(attrs, pick, omit)
-    media = negotiate(accept, TEMPORAL_MEDIA)
+    media = negotiate(accept, JSON_MEDIA)
     mode, methods = representation(format, options, aggrMethods)
     params = {
         "ids": ids,
@@ -211,7 +211,7 @@ def retrieve_temporal(
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
     shape = requested_shape(attrs, pick, omit)
-    media = negotiate(accept, TEMPORAL_MEDIA)
+    media = negotiate(accept, JSON_MEDIA)
     mode, methods = representation(format, options, aggrMethods)
     params = {
         "ids": [entity_id],

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from api.ld import LdContext
 from api.limits import MAX_INTEGER
-from api.ngsild_http import TEMPORAL_MEDIA, json_body, negotiate, only_defined_parameters
+from api.ngsild_http import JSON_MEDIA, json_body, negotiate, only_defined_parameters
 from api.ngsild_linked import body_projection, no_linked_q
 from api.ngsild_openapi import HISTORY, QUERY, operation
 from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, query_from_body
@@ -195,7 +195,7 @@ async def post_temporal_query(
     temporal_q = _temporal_q(body)
     no_linked_q(body.get("q"))
     selection = query_from_body({k: v for k, v in body.items() if k != "temporalQ"}, ld, temporal=True)
-    media = negotiate(accept, TEMPORAL_MEDIA)
+    media = negotiate(accept, JSON_MEDIA)
     aggrMethods, aggrPeriodDuration, in_body = _aggregation(body, aggrMethods, aggrPeriodDuration)
     if in_body and format is None and options is None:
         format = "aggregatedValues"  # the body asks for aggregates: GET's options=aggregatedValues
