@@ -7,7 +7,7 @@ GeoJSON parameter on a JSON answer — is decided here, before any SQL runs. Eve
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from hub.errors import BadRequestData, OperationNotSupported
@@ -68,6 +68,18 @@ def wildcard_type(types: str | None, *, local_false: bool) -> None:
     """6.4.3.2: ``type=*`` sets local to true implicitly; ``local=false`` with it is contradictory (ETSI 019_26_02)."""
     if types is not None and types.strip() == "*" and local_false:
         raise BadRequestData("type=* implies local=true: it cannot be combined with local=false")
+
+
+# Query parameters of the standard this hub does not evaluate yet: refused (422 OperationNotSupported), never ignored.
+PARAMETERS_NOT_YET = ("csf", "entityMap", "containedBy", "expandValues")
+
+
+def not_yet(given: Mapping[str, str]) -> None:
+    """Parameters of the standard the hub does not evaluate are refused (a malformed csf is still a 400)."""
+    context_source_filter(given.get("csf"))
+    unsupported = [name for name in PARAMETERS_NOT_YET if name in given]
+    if unsupported:
+        raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
 
 
 def context_source_filter(csf: str | None) -> None:

@@ -24,7 +24,7 @@ from api.ngsild_params import ENTITY_QUERY, openapi_parameters, read
 from api.ngsild_query_body import QUERY_BODY, body_dataset_ids, geo_as_stored, ordering_as_stored, query_from_body
 from api.routers.ngsild_geo import GeometryProperty
 from api.state import HubState, hub_state
-from hub.errors import BadRequestData, InvalidRequest, NonexistentTenant, OperationNotSupported, ResourceNotFound
+from hub.errors import BadRequestData, InvalidRequest, NonexistentTenant, ResourceNotFound
 from ngsi import linked, projection, store, versions
 from ngsi.context import context_link
 from ngsi.geo import GeoQuery, parse_geo_query
@@ -38,8 +38,7 @@ from ngsi.store import StoredEntity
 from schemas.ngsild import is_absolute_uri
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
-# Parameters of the standard this hub does not evaluate yet: refused (422 OperationNotSupported), never ignored.
-NOT_YET = ("csf", "entityMap", "containedBy", "expandValues")
+NOT_YET = checks.PARAMETERS_NOT_YET
 _QUERY_NAMES = frozenset([p.name for p in ENTITY_QUERY if p.location == "query"] + list(NOT_YET))
 Tenant = Annotated[str | None, Header(alias="NGSILD-Tenant", description="Tenant (a city id); none: every city")]
 Accept = Annotated[
@@ -279,19 +278,10 @@ async def query_entities(request: Request) -> Response:
     return _response(body, headers)
 
 
-def _not_yet(request: Request) -> None:
-    """Parameters of the standard the hub does not evaluate are refused (a malformed csf is still a 400)."""
-    given = request.query_params
-    checks.context_source_filter(given.get("csf"))
-    unsupported = [name for name in NOT_YET if name in given]
-    if unsupported:
-        raise OperationNotSupported(f"query parameter(s) {', '.join(unsupported)} not supported by this hub yet")
-
-
 def _check_query(request: Request, p: dict[str, Any], geo: GeoQuery | None) -> None:
     """The rules of 5.7.2.4 over several parameters (api.ngsild_checks), before anything is evaluated."""
     given = request.query_params
-    _not_yet(request)
+    checks.not_yet(request.query_params)
     checks.wildcard_type(p["type"], local_false="local" in given and not p["local"])
     checks.geometry_property("geometryProperty" in given, negotiate(p["accept"]))
     # A malformed or oversized q is refused here, before any SQL; _answer is told this text is parsed.
@@ -348,7 +338,7 @@ def retrieve_entity(
     defined_parameters(request, extra=NOT_YET)
     if not is_absolute_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id!r} is not an absolute URI")
-    _not_yet(request)
+    checks.not_yet(request.query_params)
     kept = _as_returned(ld, _attrs(attrs))
     shape = _shape(format, options, attrs=kept, pick=pick, omit=omit, lang=lang, dataset_id=datasetId)
     media = negotiate(accept)
@@ -430,7 +420,7 @@ async def post_query(
     ``joinLevel``, ``ordering``, ``datasetId``, ``geometryProperty``) evaluated like GET /entities; ``temporalQ``
     belongs to the temporal API (400 here), and any other member is refused (api.ngsild_checks)."""
     defined_parameters(request, extra=NOT_YET)
-    _not_yet(request)
+    checks.not_yet(request.query_params)
     body = await json_body(request)
     query = query_from_body(body, ld, local=local)
     page = Page(limit=limit, offset=offset, count=count)

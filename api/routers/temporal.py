@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from api.auth import check_id_space, ngsi_writer
 from api.ld import LdContext
-from api.ngsild_checks import context_source_filter, narrow_enough
+from api.ngsild_checks import narrow_enough, not_yet
 from api.ngsild_http import JSON_MEDIA, location, negotiate, only_defined_parameters
 from api.ngsild_linked import no_linked_q
 from api.ngsild_openapi import (
@@ -59,7 +59,6 @@ from api.temporal_write import json_object, merge_current, same_kinds, split_ins
 from hub.auth import Principal
 from hub.errors import (
     BadRequestData,
-    OperationNotSupported,
     ResourceNotFound,
 )
 from ngsi import store
@@ -150,9 +149,7 @@ def query_temporal(
     if any(not is_absolute_uri(i) for i in ids):
         raise BadRequestData("every id must be an absolute URI")
     no_linked_q(q)
-    context_source_filter(csf)  # malformed: 400 (ETSI 5741_01_05); well formed: refused as GET /entities does
-    if csf is not None:
-        raise OperationNotSupported("query parameter(s) csf not supported by this hub yet")
+    not_yet({"csf": csf} if csf is not None else {})  # malformed: 400 (ETSI 5741_01_05); well formed: 422
     selection = None
     if idPattern or q or scopeQ or geo or expression:
         selector = Selector(types=expression, id_pattern=idPattern)
